@@ -1,0 +1,55 @@
+"""The ``xbarsim`` command line: thin shells over layer-7 library calls.
+
+Each group of commands lives in its own module and registers itself on :data:`app`.
+Every invalid input ends in one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from xbarsim.errors import XbarsimInputError, format_validation_error
+
+app = typer.Typer(
+    name="xbarsim",
+    help="Digital twin of passive memristor crossbars (devices, programming, networks).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_commands() -> None:
+    from xbarsim.cli import device_commands  # noqa: F401  (registers on app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    _register_commands()
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="xbarsim", standalone_mode=False)
+    except XbarsimInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except click.exceptions.UsageError as exc:
+        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        return 2
+    except click.exceptions.Abort:
+        print("error: aborted", file=sys.stderr)
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except Exception as exc:
+        if type(exc).__name__ == "ValidationError":
+            print(f"error: {format_validation_error(exc)}", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

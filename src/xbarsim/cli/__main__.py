@@ -1,0 +1,7 @@
+"""``python -m xbarsim.cli``."""
+
+import sys
+
+from xbarsim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,198 @@
+"""A batch of passive crossbars as arrays ``[batch, rows, cols]`` (layer 2).
+
+Rows are driven (inputs, word lines), columns are sensed (outputs, bit lines). The state
+is plain numpy: conductances (S), set/reset threshold magnitudes (V) and the mask of
+unswitchable devices. Programming engines (layer 3) update ``conductance`` in place,
+as writes change real hardware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from xbarsim.crossbar.bias import BiasScheme
+from xbarsim.devices.config import DeviceConfig
+from xbarsim.devices.dynamics import PulseLaw
+from xbarsim.devices.sampling import sample_devices
+from xbarsim.errors import XbarsimInputError
+
+
+def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
+    """Validate an integer argument, raising a one-line :class:`XbarsimInputError`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise XbarsimInputError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise XbarsimInputError(f"{name}: must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_seed(value: object) -> int:
+    """Validate a seed (a non-negative integer)."""
+    return check_positive_int("seed", value, minimum=0)
+
+
+@dataclass
+class Crossbar:
+    """State of ``batch`` crossbars of ``rows x cols`` devices.
+
+    Attributes
+    ----------
+    device : DeviceConfig
+        The population the devices were drawn from.
+    conductance : ndarray, shape (batch, rows, cols)
+        Conductance at the read voltage (S).
+    v_set, v_reset : ndarray, shape (batch, rows, cols)
+        Set threshold and reset threshold magnitude (V); ``inf`` where unswitchable.
+    unswitchable : ndarray of bool, shape (batch, rows, cols)
+    """
+
+    device: DeviceConfig
+    conductance: NDArray[np.float64]
+    v_set: NDArray[np.float64]
+    v_reset: NDArray[np.float64]
+    unswitchable: NDArray[np.bool_]
+    law: PulseLaw = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        shape = self.conductance.shape
+        if self.conductance.ndim != 3:
+            raise XbarsimInputError(
+                f"conductance: must have shape (batch, rows, cols), got {shape}"
+            )
+        for name in ("v_set", "v_reset", "unswitchable"):
+            if getattr(self, name).shape != shape:
+                raise XbarsimInputError(
+                    f"{name}: shape {getattr(self, name).shape} must equal conductance "
+                    f"shape {shape}"
+                )
+        self.law = self.device.pulse_law()
+
+    @classmethod
+    def sample(
+        cls,
+        device: DeviceConfig,
+        shape: tuple[int, int],
+        batch: int = 1,
+        seed: int = 0,
+        first_index: int = 0,
+    ) -> Crossbar:
+        """Draw ``batch`` crossbars.
+
+        Crossbar ``k`` of the batch is drawn from child ``first_index + k`` of
+        ``numpy.random.SeedSequence(seed)``, so a crossbar is the same whatever batch it
+        was drawn in.
+
+        Parameters
+        ----------
+        device : DeviceConfig
+        shape : (rows, cols)
+        batch : int
+            Number of crossbars.
+        seed : int
+            Master seed (>= 0).
+        first_index : int
+            Index of the first crossbar in the seed's family.
+        """
+        if not isinstance(shape, tuple | list) or len(shape) != 2:
+            raise XbarsimInputError(f"shape: must be (rows, cols), got {shape!r}")
+        rows = check_positive_int("rows", shape[0])
+        cols = check_positive_int("cols", shape[1])
+        batch = check_positive_int("batch", batch)
+        seed = check_seed(seed)
+        first_index = check_positive_int("first_index", first_index, minimum=0)
+        children = np.random.SeedSequence(seed).spawn(first_index + batch)[first_index:]
+        samples = [
+            sample_devices(device, (rows, cols), np.random.default_rng(child))
+            for child in children
+        ]
+        return cls(
+            device=device,
+            conductance=np.stack([s.conductance for s in samples]),
+            v_set=np.stack([s.v_set for s in samples]),
+            v_reset=np.stack([s.v_reset for s in samples]),
+            unswitchable=np.stack([s.unswitchable for s in samples]),
+        )
+
+    @property
+    def batch(self) -> int:
+        """Number of crossbars."""
+        return self.conductance.shape[0]
+
+    @property
+    def rows(self) -> int:
+        """Rows (inputs) per crossbar."""
+        return self.conductance.shape[1]
+
+    @property
+    def cols(self) -> int:
+        """Columns (outputs) per crossbar."""
+        return self.conductance.shape[2]
+
+    def copy(self) -> Crossbar:
+        """Deep copy of the state."""
+        return Crossbar(
+            device=self.device,
+            conductance=self.conductance.copy(),
+            v_set=self.v_set.copy(),
+            v_reset=self.v_reset.copy(),
+            unswitchable=self.unswitchable.copy(),
+        )
+
+    def read(self, voltage: float | None = None) -> NDArray[np.float64]:
+        """Current of every device when read alone at ``voltage`` (A).
+
+        Defaults to the device's read voltage. Reads are assumed not to disturb.
+        """
+        v = self.device.read_voltage_v if voltage is None else float(voltage)
+        return self.conductance * v
+
+    def vmm(self, voltages: ArrayLike) -> NDArray[np.float64]:
+        """Ideal column currents (A) for row voltages (V): Ohm's and Kirchhoff's laws.
+
+        Parameters
+        ----------
+        voltages : array_like, shape (rows,), (n, rows) or (batch, n, rows)
+
+        Returns
+        -------
+        ndarray, shape (batch, cols), (batch, n, cols) or (batch, n, cols)
+        """
+        v = np.asarray(voltages, dtype=np.float64)
+        if v.shape[-1] != self.rows or v.ndim > 3:
+            raise XbarsimInputError(
+                f"voltages: last axis must have length rows={self.rows}, got shape {v.shape}"
+            )
+        if v.ndim == 3 and v.shape[0] != self.batch:
+            raise XbarsimInputError(
+                f"voltages: a 3-d input must have batch={self.batch} first, got {v.shape}"
+            )
+        if v.ndim == 1:
+            return np.einsum("r,brc->bc", v, self.conductance)
+        if v.ndim == 2:
+            return np.einsum("nr,brc->bnc", v, self.conductance)
+        return np.einsum("bnr,brc->bnc", v, self.conductance)
+
+    def apply_pulse(
+        self, index: int, row: int, col: int, voltage: float, scheme: BiasScheme
+    ) -> None:
+        """Apply one write pulse of signed ``voltage`` (V) to device (row, col) of crossbar
+        ``index``, and the scheme's fraction of it to every other device (in place).
+        """
+        law = self.law
+        g = self.conductance[index]
+        vs, vr = self.v_set[index], self.v_reset[index]
+        sel_g = g[row, col]
+        line = scheme.line_fraction * voltage
+        other = scheme.other_fraction * voltage
+        if other != 0.0:
+            new = law.pulse(g, other, vs, vr)
+            new[row, :] = law.pulse(g[row, :], line, vs[row, :], vr[row, :])
+            new[:, col] = law.pulse(g[:, col], line, vs[:, col], vr[:, col])
+            g[...] = new
+        elif line != 0.0:
+            g[row, :] = law.pulse(g[row, :], line, vs[row, :], vr[row, :])
+            g[:, col] = law.pulse(g[:, col], line, vs[:, col], vr[:, col])
+        g[row, col] = law.pulse(sel_g, voltage, vs[row, col], vr[row, col])

@@ -1,0 +1,97 @@
+"""Write-verify tuning algorithm parameters (layer 3).
+
+One algorithm, two published parameter sets:
+
+* thesis 3.2 (:meth:`WriteVerify.thesis`): devices tuned one by one in raster order; the
+  amplitude ramps from 0.5 V in 10 mV steps; the device is read after every pulse; when
+  the target is passed the direction flips and the ramp restarts; at most 5 ramps per
+  device; stop at the tolerance; 10 passes over the crossbar (only devices out of
+  tolerance get pulses).
+* the paper (:meth:`WriteVerify.paper`): 4 mV / 8 mV set / reset increments, 2.5 V cap,
+  3 passes.
+
+A ramp that reaches the amplitude cap without passing the target ends the device's tuning;
+with ``abandon_at_cap`` the device is also left alone for the remaining passes and counted
+as unswitchable, as the paper counts devices it cannot switch (DESIGN section 2).
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from xbarsim.crossbar.bias import BiasScheme
+
+
+class WriteVerify(BaseModel):
+    """Parameters of the write-verify algorithm.
+
+    Attributes
+    ----------
+    tolerance : float
+        Target relative tuning error |G - T| / T (fraction).
+    passes : int
+        Passes over the whole crossbar.
+    ramp_start_v : float
+        First amplitude of every ramp (V).
+    step_set_v, step_reset_v : float
+        Amplitude increments of set and reset ramps (V).
+    max_amplitude_v : float
+        Amplitude cap (V).
+    max_ramps : int
+        Ramps per device per pass.
+    abandon_at_cap : bool
+        Leave a device alone for the rest of the tuning once a ramp reaches the cap
+        without passing its target.
+    scheme : BiasScheme
+        Write bias scheme (V/2, V/3, or none for an ideal selector).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    tolerance: float = Field(0.01, gt=0.0, lt=1.0)
+    passes: int = Field(10, ge=1, le=1000)
+    ramp_start_v: float = Field(0.5, gt=0.0, le=20.0)
+    step_set_v: float = Field(0.01, gt=0.0, le=5.0)
+    step_reset_v: float = Field(0.01, gt=0.0, le=5.0)
+    max_amplitude_v: float = Field(2.5, gt=0.0, le=20.0)
+    max_ramps: int = Field(5, ge=1, le=1000)
+    abandon_at_cap: bool = True
+    scheme: BiasScheme = BiasScheme.V2
+
+    @model_validator(mode="after")
+    def _check_cap(self) -> WriteVerify:
+        if self.max_amplitude_v < self.ramp_start_v:
+            raise ValueError(
+                f"max_amplitude_v ({self.max_amplitude_v} V) must be >= ramp_start_v "
+                f"({self.ramp_start_v} V)"
+            )
+        return self
+
+    @classmethod
+    def thesis(cls, **overrides: object) -> WriteVerify:
+        """Thesis 3.2: 0.5 V start, 10 mV steps, 5 ramps, 10 passes, 1 % target."""
+        return cls(**overrides)
+
+    @classmethod
+    def paper(cls, **overrides: object) -> WriteVerify:
+        """The paper's variant: 4 mV / 8 mV set / reset steps, 2.5 V cap, 3 passes, 5 %."""
+        params: dict[str, object] = {
+            "tolerance": 0.05,
+            "passes": 3,
+            "step_set_v": 0.004,
+            "step_reset_v": 0.008,
+        }
+        params.update(overrides)
+        return cls(**params)
+
+    def ramp_length(self, direction: int) -> int:
+        """Number of pulses in a full ramp of the given direction (+1 set, -1 reset)."""
+        step = self.step_set_v if direction > 0 else self.step_reset_v
+        return math.floor((self.max_amplitude_v - self.ramp_start_v) / step + 1e-9) + 1
+
+    def amplitude(self, direction: int, k: int) -> float:
+        """Amplitude (V, positive) of pulse ``k`` (0-based) of a ramp."""
+        step = self.step_set_v if direction > 0 else self.step_reset_v
+        return self.ramp_start_v + k * step

@@ -1,0 +1,146 @@
+"""Reference engine: write-verify applied pulse by pulse, every disturbance directly.
+
+Plain and readable on purpose: each write pulse updates the selected device and, through
+:meth:`Crossbar.apply_pulse`, every device the bias scheme reaches. The compiled engines
+must give the same pulse counts and conductances; tests hold them to that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from xbarsim.crossbar.array import Crossbar
+from xbarsim.crossbar.bias import BiasScheme
+from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
+from xbarsim.programming.targets import broadcast_targets
+from xbarsim.progress import progress_bar
+
+
+def mark_disturbed(
+    xbars: Crossbar, index: int, row: int, col: int, voltage: float, scheme: BiasScheme,
+    hit: NDArray[np.bool_],
+) -> None:
+    """Flag the devices that a pulse disturbs at or above their threshold (for n_HS)."""
+    amplitude = abs(voltage)
+    line = amplitude * scheme.line_fraction
+    selected_flag = hit[row, col]
+    if line > 0.0:
+        th = xbars.v_set[index] if voltage > 0 else xbars.v_reset[index]
+        hit[row, :] |= line >= th[row, :]
+        hit[:, col] |= line >= th[:, col]
+    other = amplitude * abs(scheme.other_fraction)
+    if other > 0.0:
+        th_opposite = xbars.v_reset[index] if voltage > 0 else xbars.v_set[index]
+        reached = other >= th_opposite
+        reached[row, :] = False
+        reached[:, col] = False
+        hit |= reached
+    hit[row, col] = selected_flag
+
+
+def tune_device(
+    xbars: Crossbar, index: int, row: int, col: int, target: float, algorithm: WriteVerify,
+    hit: NDArray[np.bool_],
+) -> tuple[int, bool]:
+    """Write-verify one device: ramps of increasing amplitude, direction flips at the target.
+
+    Returns
+    -------
+    pulses : int
+        Pulses applied to the device.
+    reached_cap : bool
+        True if a ramp reached the amplitude cap without passing the target.
+    """
+    g = xbars.conductance[index]
+    tol = algorithm.tolerance * target
+    if abs(g[row, col] - target) <= tol:
+        return 0, False
+    direction = 1 if g[row, col] < target else -1
+    pulses = 0
+    for _ in range(algorithm.max_ramps):
+        passed = False
+        for k in range(algorithm.ramp_length(direction)):
+            voltage = direction * algorithm.amplitude(direction, k)
+            mark_disturbed(xbars, index, row, col, voltage, algorithm.scheme, hit)
+            xbars.apply_pulse(index, row, col, voltage, algorithm.scheme)
+            pulses += 1
+            err = g[row, col] - target
+            if abs(err) <= tol:
+                return pulses, False
+            if direction * err > 0.0:
+                passed = True
+                break
+        if not passed:
+            return pulses, True
+        direction = -direction
+    return pulses, False
+
+
+def program_reference(
+    xbars: Crossbar, targets: NDArray, algorithm: WriteVerify, progress: bool = False
+) -> ProgramResult:
+    """Program every crossbar of ``xbars`` toward ``targets`` (S), in place.
+
+    Parameters
+    ----------
+    xbars : Crossbar
+        Updated in place.
+    targets : ndarray, shape (rows, cols) or (batch, rows, cols)
+    algorithm : WriteVerify
+    progress : bool
+        Show a progress bar.
+    """
+    target = broadcast_targets(xbars, targets)
+    batch, rows, cols = target.shape
+    passes = algorithm.passes
+    pulses = np.zeros(target.shape, dtype=np.int64)
+    abandoned = np.zeros(target.shape, dtype=bool)
+    pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
+    n_hs = np.zeros((batch, passes))
+    n_hs_ever = np.zeros(batch)
+    history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
+    switchable = ~xbars.unswitchable
+
+    def record(b: int, column: int) -> None:
+        stats = error_statistics(
+            relative_error(xbars.conductance[b : b + 1], target[b : b + 1]),
+            algorithm.tolerance,
+            switchable[b : b + 1] & ~abandoned[b : b + 1],
+        )
+        for key in HISTORY_KEYS:
+            history[key][b, column] = stats[key][0]
+
+    with progress_bar(batch * passes, "tuning (reference)", progress) as advance:
+        for b in range(batch):
+            record(b, 0)
+            ever = np.zeros((rows, cols), dtype=bool)
+            for p in range(passes):
+                hit = np.zeros((rows, cols), dtype=bool)
+                for r in range(rows):
+                    for c in range(cols):
+                        if not switchable[b, r, c] or abandoned[b, r, c]:
+                            continue
+                        n, capped = tune_device(xbars, b, r, c, target[b, r, c], algorithm, hit)
+                        pulses[b, r, c] += n
+                        pulses_per_pass[b, p] += n
+                        abandoned[b, r, c] = capped and algorithm.abandon_at_cap
+                n_hs[b, p] = hit.mean()
+                ever |= hit
+                record(b, p + 1)
+                advance(1)
+            n_hs_ever[b] = ever.mean()
+    return ProgramResult(
+        target=target,
+        conductance=xbars.conductance.copy(),
+        pulses=pulses,
+        abandoned=abandoned,
+        unswitchable=xbars.unswitchable.copy(),
+        tolerance=algorithm.tolerance,
+        history=history,
+        pulses_per_pass=pulses_per_pass,
+        n_hs_per_pass=n_hs,
+        n_hs_ever=n_hs_ever,
+        engine="reference",
+    )

@@ -1,0 +1,115 @@
+"""The outcome of programming a batch of crossbars (layer 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: Statistics recorded in :attr:`ProgramResult.history` after every pass.
+HISTORY_KEYS = ("mean", "median", "p99", "max", "within_tolerance")
+
+
+def relative_error(conductance: NDArray, target: NDArray) -> NDArray[np.float64]:
+    """|G - T| / T elementwise (fraction)."""
+    return np.abs(conductance - target) / target
+
+
+def error_statistics(
+    error: NDArray, tolerance: float, include: NDArray[np.bool_]
+) -> dict[str, NDArray[np.float64]]:
+    """Per-crossbar statistics of relative errors over the ``include``d devices.
+
+    Parameters
+    ----------
+    error : ndarray, shape (batch, rows, cols)
+    tolerance : float
+    include : ndarray of bool, shape (batch, rows, cols)
+
+    Returns
+    -------
+    dict of ndarray, shape (batch,)
+        Keys :data:`HISTORY_KEYS`.
+    """
+    masked = np.where(include, error, np.nan).reshape(error.shape[0], -1)
+    with np.errstate(invalid="ignore"):
+        return {
+            "mean": np.nanmean(masked, axis=1),
+            "median": np.nanmedian(masked, axis=1),
+            "p99": np.nanpercentile(masked, 99, axis=1),
+            "max": np.nanmax(masked, axis=1),
+            "within_tolerance": np.nanmean(np.where(np.isnan(masked), np.nan, masked <= tolerance), axis=1),
+        }
+
+
+@dataclass
+class ProgramResult:
+    """Per-device and per-pass record of a programming run.
+
+    Attributes
+    ----------
+    target : ndarray, shape (batch, rows, cols)
+        Target conductances (S).
+    conductance : ndarray, shape (batch, rows, cols)
+        Conductances after programming (S).
+    pulses : ndarray of int64, shape (batch, rows, cols)
+        Write pulses applied to each device as the selected device.
+    abandoned : ndarray of bool, shape (batch, rows, cols)
+        Devices whose ramp reached the amplitude cap without passing the target.
+    unswitchable : ndarray of bool, shape (batch, rows, cols)
+        Devices of the fault map (never switch).
+    tolerance : float
+        The algorithm's target relative error.
+    history : dict of ndarray, shape (batch, passes + 1)
+        Error statistics (:data:`HISTORY_KEYS`) over switchable devices before tuning
+        (column 0) and after every pass.
+    pulses_per_pass : ndarray of int64, shape (batch, passes)
+    n_hs_per_pass : ndarray, shape (batch, passes)
+        Half-select statistic per pass: the fraction of the crossbar's devices that
+        received, during that pass, at least one disturbing (non-selected) pulse whose
+        amplitude reached their switching threshold for its polarity.
+    n_hs_ever : ndarray, shape (batch,)
+        The same, over the whole run.
+    engine : str
+        Name of the engine that produced the result.
+    """
+
+    target: NDArray[np.float64]
+    conductance: NDArray[np.float64]
+    pulses: NDArray[np.int64]
+    abandoned: NDArray[np.bool_]
+    unswitchable: NDArray[np.bool_]
+    tolerance: float
+    history: dict[str, NDArray[np.float64]]
+    pulses_per_pass: NDArray[np.int64]
+    n_hs_per_pass: NDArray[np.float64]
+    n_hs_ever: NDArray[np.float64]
+    engine: str
+
+    @property
+    def error(self) -> NDArray[np.float64]:
+        """Relative tuning error |G - T| / T per device (fraction)."""
+        return relative_error(self.conductance, self.target)
+
+    @property
+    def excluded(self) -> NDArray[np.bool_]:
+        """Devices that could not be switched: fault map or abandoned at the cap."""
+        return self.unswitchable | self.abandoned
+
+    @property
+    def n_hs(self) -> NDArray[np.float64]:
+        """Half-select statistic of the final pass per crossbar (see ``n_hs_per_pass``)."""
+        return self.n_hs_per_pass[:, -1]
+
+    def within(self, tolerance: float | None = None, exclude_unswitchable: bool = True) -> float:
+        """Fraction of devices within ``tolerance`` (default: the algorithm's)."""
+        tol = self.tolerance if tolerance is None else tolerance
+        err = self.error
+        keep = ~self.excluded if exclude_unswitchable else np.ones_like(err, dtype=bool)
+        return float(np.mean(err[keep] <= tol))
+
+    @property
+    def total_pulses(self) -> int:
+        """All write pulses of the run."""
+        return int(self.pulses.sum())
