@@ -17,7 +17,9 @@ from rich.progress import (
 
 
 @contextmanager
-def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    total: int, description: str, enabled: bool = True
+) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n)``; shows a bar with ETA on stderr when ``enabled``.
 
     Parameters

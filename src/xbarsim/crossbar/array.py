@@ -105,8 +105,7 @@ class Crossbar:
         first_index = check_positive_int("first_index", first_index, minimum=0)
         children = np.random.SeedSequence(seed).spawn(first_index + batch)[first_index:]
         samples = [
-            sample_devices(device, (rows, cols), np.random.default_rng(child))
-            for child in children
+            sample_devices(device, (rows, cols), np.random.default_rng(child)) for child in children
         ]
         return cls(
             device=device,

@@ -41,6 +41,10 @@ class WriteVerify(BaseModel):
         Amplitude cap (V).
     max_ramps : int
         Ramps per device per pass.
+    cap_decrease_per_pass_v : float
+        Lower the amplitude cap by this much after every pass (V); 0 keeps it fixed.
+        Part of the thesis's improved tuning (3.5.2). The cap never drops below
+        ``ramp_start_v``.
     abandon_at_cap : bool
         Leave a device alone for the rest of the tuning once a ramp reaches the cap
         without passing its target.
@@ -57,6 +61,7 @@ class WriteVerify(BaseModel):
     step_reset_v: float = Field(0.01, gt=0.0, le=5.0)
     max_amplitude_v: float = Field(2.5, gt=0.0, le=20.0)
     max_ramps: int = Field(5, ge=1, le=1000)
+    cap_decrease_per_pass_v: float = Field(0.0, ge=0.0, le=20.0)
     abandon_at_cap: bool = True
     scheme: BiasScheme = BiasScheme.V2
 
@@ -86,10 +91,16 @@ class WriteVerify(BaseModel):
         params.update(overrides)
         return cls(**params)
 
-    def ramp_length(self, direction: int) -> int:
-        """Number of pulses in a full ramp of the given direction (+1 set, -1 reset)."""
+    def cap(self, pass_index: int) -> float:
+        """Amplitude cap (V) during pass ``pass_index`` (0-based)."""
+        return max(
+            self.ramp_start_v, self.max_amplitude_v - pass_index * self.cap_decrease_per_pass_v
+        )
+
+    def ramp_length(self, direction: int, pass_index: int = 0) -> int:
+        """Pulses in a full ramp of the given direction (+1 set, -1 reset) in a pass."""
         step = self.step_set_v if direction > 0 else self.step_reset_v
-        return math.floor((self.max_amplitude_v - self.ramp_start_v) / step + 1e-9) + 1
+        return math.floor((self.cap(pass_index) - self.ramp_start_v) / step + 1e-9) + 1
 
     def amplitude(self, direction: int, k: int) -> float:
         """Amplitude (V, positive) of pulse ``k`` (0-based) of a ramp."""

@@ -19,7 +19,12 @@ from xbarsim.progress import progress_bar
 
 
 def mark_disturbed(
-    xbars: Crossbar, index: int, row: int, col: int, voltage: float, scheme: BiasScheme,
+    xbars: Crossbar,
+    index: int,
+    row: int,
+    col: int,
+    voltage: float,
+    scheme: BiasScheme,
     hit: NDArray[np.bool_],
 ) -> None:
     """Flag the devices that a pulse disturbs at or above their threshold (for n_HS)."""
@@ -41,8 +46,14 @@ def mark_disturbed(
 
 
 def tune_device(
-    xbars: Crossbar, index: int, row: int, col: int, target: float, algorithm: WriteVerify,
+    xbars: Crossbar,
+    index: int,
+    row: int,
+    col: int,
+    target: float,
+    algorithm: WriteVerify,
     hit: NDArray[np.bool_],
+    pass_index: int = 0,
 ) -> tuple[int, bool]:
     """Write-verify one device: ramps of increasing amplitude, direction flips at the target.
 
@@ -61,7 +72,7 @@ def tune_device(
     pulses = 0
     for _ in range(algorithm.max_ramps):
         passed = False
-        for k in range(algorithm.ramp_length(direction)):
+        for k in range(algorithm.ramp_length(direction, pass_index)):
             voltage = direction * algorithm.amplitude(direction, k)
             mark_disturbed(xbars, index, row, col, voltage, algorithm.scheme, hit)
             xbars.apply_pulse(index, row, col, voltage, algorithm.scheme)
@@ -122,7 +133,7 @@ def program_reference(
                     for c in range(cols):
                         if not switchable[b, r, c] or abandoned[b, r, c]:
                             continue
-                        n, capped = tune_device(xbars, b, r, c, target[b, r, c], algorithm, hit)
+                        n, capped = tune_device(xbars, b, r, c, target[b, r, c], algorithm, hit, p)
                         pulses[b, r, c] += n
                         pulses_per_pass[b, p] += n
                         abandoned[b, r, c] = capped and algorithm.abandon_at_cap

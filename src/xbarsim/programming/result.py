@@ -39,7 +39,9 @@ def error_statistics(
             "median": np.nanmedian(masked, axis=1),
             "p99": np.nanpercentile(masked, 99, axis=1),
             "max": np.nanmax(masked, axis=1),
-            "within_tolerance": np.nanmean(np.where(np.isnan(masked), np.nan, masked <= tolerance), axis=1),
+            "within_tolerance": np.nanmean(
+                np.where(np.isnan(masked), np.nan, masked <= tolerance), axis=1
+            ),
         }
 
 

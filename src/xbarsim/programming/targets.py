@@ -26,9 +26,7 @@ def broadcast_targets(xbars: Crossbar, targets: ArrayLike) -> NDArray[np.float64
     t = np.asarray(targets, dtype=np.float64)
     shape = (xbars.batch, xbars.rows, xbars.cols)
     if t.shape not in (shape, shape[1:]):
-        raise XbarsimInputError(
-            f"targets: shape must be {shape[1:]} or {shape}, got {t.shape}"
-        )
+        raise XbarsimInputError(f"targets: shape must be {shape[1:]} or {shape}, got {t.shape}")
     if not np.all(np.isfinite(t)):
         raise XbarsimInputError("targets: values must be finite (got NaN or inf)")
     lo, hi = xbars.device.g_min_s, xbars.device.g_max_s
