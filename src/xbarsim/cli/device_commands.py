@@ -1,0 +1,191 @@
+"""Commands for the paper's device experiments: ``thresholds`` (Fig. 2) and
+``program-image`` (Fig. 3).
+
+Each is a thin shell over :mod:`xbarsim.experiments`: build the device config from
+``--preset`` / ``--config`` / ``--sigma``, run, print a "published vs xbarsim" table, and
+optionally write the flat results as JSON (``--json``, ``-`` for stdout) and PNG figures
+plus ``results.json`` (``--out``). With ``--json -`` stdout carries exactly one JSON object
+and the table goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xbarsim.cli import app
+from xbarsim.devices.config import DeviceConfig, load_device_config, preset
+from xbarsim.errors import XbarsimInputError
+from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
+
+SizeOpt = Annotated[
+    str, typer.Option("--size", metavar="INT", help="Rows and columns of the array (>= 1).")
+]
+SeedOpt = Annotated[str, typer.Option("--seed", metavar="INT", help="Random seed (>= 0).")]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", metavar="DIR", help="Write PNG figures and results.json here."),
+]
+JsonOpt = Annotated[
+    str | None,
+    typer.Option("--json", metavar="PATH", help="Write the flat results as JSON; '-' for stdout."),
+]
+PresetOpt = Annotated[str, typer.Option("--preset", help="Named device preset.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", metavar="PATH", help="Device config file (YAML/TOML); overrides --preset."
+    ),
+]
+SigmaOpt = Annotated[
+    float | None,
+    typer.Option("--sigma", help="Override the normalized threshold spread std/mean (>= 0)."),
+]
+ProgressOpt = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
+]
+
+
+def _parse_int(name: str, text: str, minimum: int) -> int:
+    """Parse an integer option, raising a one-line error naming it and its range."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise XbarsimInputError(f"{name}: must be an integer >= {minimum}, got {text!r}") from None
+    if value < minimum:
+        raise XbarsimInputError(f"{name}: must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def _device(preset_name: str, config: Path | None, sigma: float | None) -> DeviceConfig:
+    """Device config from a file, else a preset, with an optional sigma override."""
+    device = load_device_config(config) if config is not None else preset(preset_name)
+    return device if sigma is None else device.with_sigma(sigma)
+
+
+def _jsonable(summary: dict[str, float | int]) -> dict[str, float | int | None]:
+    """NaN and infinities become ``null`` so that the output is strict JSON."""
+    return {
+        key: None if isinstance(v, float) and not math.isfinite(v) else v
+        for key, v in summary.items()
+    }
+
+
+def _prepare_out(out: Path | None) -> None:
+    if out is None:
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise XbarsimInputError(f"out: cannot create directory {out}: {exc.strerror}") from None
+
+
+def _write_text(path: Path, text: str, field: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise XbarsimInputError(f"{field}: cannot write {path}: {exc.strerror}") from None
+
+
+def _finish(
+    title: str,
+    summary: dict[str, float | int],
+    rows: list[ComparisonRow],
+    seconds: float,
+    out: Path | None,
+    json_path: str | None,
+    write_figures: Callable[[Path], list[Path]],
+) -> None:
+    """Print the table and write JSON / figures as the options ask."""
+    text = json.dumps(_jsonable(summary), indent=2)
+    rows = [*rows, ComparisonRow("run time (s)", "-", f"{seconds:.1f}")]
+    to_stdout = json_path == "-"
+    print_table(comparison_table(title, rows), stderr=to_stdout)
+    if out is not None:
+        write_figures(out)
+        _write_text(out / "results.json", text + "\n", "out")
+    if to_stdout:
+        typer.echo(text)
+    elif json_path is not None:
+        _write_text(Path(json_path), text + "\n", "json")
+
+
+@app.command("thresholds")
+def thresholds(
+    size: SizeOpt = "64",
+    seed: SeedOpt = "1",
+    out: OutOpt = None,
+    json_path: JsonOpt = None,
+    preset_name: PresetOpt = "tio2-64x64-paper",
+    config: ConfigOpt = None,
+    sigma: SigmaOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Paper Fig. 2: measure set/reset switching thresholds of a simulated array."""
+    from xbarsim.experiments import thresholds as experiment
+
+    n = _parse_int("size", size, 1)
+    s = _parse_int("seed", seed, 0)
+    device = _device(preset_name, config, sigma)
+    _prepare_out(out)
+    start = time.perf_counter()
+    run = experiment.run_thresholds(size=n, seed=s, device=device, progress=progress)
+    _finish(
+        f"Switching thresholds, {n}x{n}, seed {s} (paper Fig. 2)",
+        run.summary,
+        experiment.comparison_rows(run.summary),
+        time.perf_counter() - start,
+        out,
+        json_path,
+        lambda d: experiment.write_figures(run, d),
+    )
+
+
+@app.command("program-image")
+def program_image(
+    size: SizeOpt = "64",
+    seed: SeedOpt = "1",
+    out: OutOpt = None,
+    json_path: JsonOpt = None,
+    preset_name: PresetOpt = "tio2-64x64-paper",
+    config: ConfigOpt = None,
+    sigma: SigmaOpt = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="auto, reference, cpu, cpu-direct or gpu.")
+    ] = "auto",
+    image: Annotated[
+        Path | None,
+        typer.Option(
+            "--image", metavar="PATH", help="Picture file (default: scikit-learn china.jpg)."
+        ),
+    ] = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Paper Fig. 3: tune a quantized grayscale picture into a crossbar (10-100 uS)."""
+    from xbarsim.experiments import image_tuning as experiment
+    from xbarsim.programming import resolve_engine
+
+    n = _parse_int("size", size, 1)
+    s = _parse_int("seed", seed, 0)
+    device = _device(preset_name, config, sigma)
+    resolve_engine(engine)
+    _prepare_out(out)
+    start = time.perf_counter()
+    run = experiment.run_image_tuning(
+        size=n, seed=s, device=device, engine=engine, image=image, progress=progress
+    )
+    _finish(
+        f"Grayscale image tuning, {n}x{n}, seed {s}, engine {run.result.engine} (paper Fig. 3)",
+        run.summary,
+        experiment.comparison_rows(run.summary),
+        time.perf_counter() - start,
+        out,
+        json_path,
+        lambda d: experiment.write_figures(run, d),
+    )

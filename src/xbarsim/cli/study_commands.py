@@ -1,0 +1,171 @@
+"""``xbarsim sweep``, ``xbarsim vmm-study`` and ``xbarsim plot`` (thesis 3.3, Figs. 28-30)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from xbarsim.cli import app
+from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments.vmm_study import CASE_FIELDS, published_for, summarize
+from xbarsim.sweeps.config import load_sweep_config, sweep_config_from_dict
+from xbarsim.sweeps.runner import run_sweep
+from xbarsim.sweeps.store import read_results
+
+_DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 8))
+
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        help="Local dask worker processes (0: run serially in this process).",
+        min=0,
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Existing dask scheduler, tcp://HOST:PORT."),
+]
+Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")]
+
+
+def _floats(name: str, text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise XbarsimInputError(
+            f"{name}: must be a comma-separated list of numbers, got {text!r}"
+        ) from None
+
+
+def _ints(name: str, text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise XbarsimInputError(
+            f"{name}: must be a comma-separated list of integers, got {text!r}"
+        ) from None
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="Sweep config (YAML).")],
+    workers: Workers = _DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a results dataset; skip finished tasks.")
+    ] = False,
+    progress: Progress = True,
+) -> None:
+    """Run a VMM-study grid on dask into a Parquet results dataset."""
+    cfg = load_sweep_config(config)
+    store = run_sweep(cfg, workers=workers, scheduler=scheduler, resume=resume, progress=progress)
+    print(f"{len(store.parts())} parts in {store.path}")
+
+
+@app.command("vmm-study")
+def vmm_study(
+    sizes: Annotated[str, typer.Option(help="Comma-separated N.")] = "16,64",
+    sigmas: Annotated[str, typer.Option(help="Comma-separated sigma.")] = "0.05,0.25",
+    targets: Annotated[str, typer.Option(help="Comma-separated tolerances.")] = "0.01",
+    algorithms: Annotated[
+        str, typer.Option(help="Comma-separated: baseline, improved, no-hs.")
+    ] = "baseline",
+    crossbars: Annotated[int, typer.Option(help="Crossbar pairs per case.", min=1)] = 4,
+    weights: Annotated[int, typer.Option(help="Weight sets per case.", min=1)] = 4,
+    inputs: Annotated[int, typer.Option(help="Input vectors per instance.", min=1)] = 1000,
+    seed: Annotated[int, typer.Option(help="Master seed.", min=0)] = 0,
+    engine: Annotated[str, typer.Option(help="Programming engine.")] = "auto",
+    workers: Workers = _DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
+    results: Annotated[
+        Path | None, typer.Option(help="Keep the results dataset here (default: discard).")
+    ] = None,
+    json_path: Annotated[
+        str | None, typer.Option("--json", help="Write the summary as JSON ('-': stdout).")
+    ] = None,
+    progress: Progress = True,
+) -> None:
+    """VMM precision under half-select (thesis Figs. 28-30), published values beside ours."""
+    data = {
+        "sizes": _ints("sizes", sizes),
+        "sigmas": _floats("sigmas", sigmas),
+        "targets": _floats("targets", targets),
+        "algorithms": [a.strip() for a in algorithms.split(",") if a.strip()],
+        "crossbars": crossbars,
+        "weight_sets": weights,
+        "inputs": inputs,
+        "seed": seed,
+        "engine": engine,
+    }
+    with tempfile.TemporaryDirectory(prefix="xbarsim-vmm-") as tmp:
+        data["results"] = str(results if results is not None else Path(tmp) / "results")
+        cfg = sweep_config_from_dict(data)
+        store = run_sweep(cfg, workers=workers, scheduler=scheduler, progress=progress)
+        cases = summarize(read_results(store.path))
+    for case in cases:
+        case["published"] = published_for(case)
+    Console(stderr=json_path == "-", width=160).print(_table(cases))
+    if json_path is not None:
+        text = json.dumps({"cases": cases}, indent=1)
+        if json_path == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            Path(json_path).write_text(text + "\n")
+
+
+def _table(cases: list[dict]) -> Table:
+    table = Table(title="VMM study (published values in brackets: thesis T28, N=64)")
+    headers = {
+        "size": "N",
+        "sigma": "σ",
+        "algorithm": "algorithm",
+        "instances": "inst.",
+        "tuning_error_p99": "tuning p99",
+        "tuning_error_mean": "tuning mean",
+        "vmm_error_p99_median": "VMM p99 (median)",
+        "vmm_error_intrinsic": "intrinsic",
+        "n_hs": "n_HS",
+        "pulses_per_device": "pulses/device",
+    }
+    for field in CASE_FIELDS:
+        table.add_column(headers.get(field, field), justify="right")
+    for case in cases:
+        cells = []
+        for field in CASE_FIELDS:
+            value = case[field]
+            if field in ("size", "instances", "algorithm"):
+                cells.append(str(value))
+            elif field == "pulses_per_device":
+                cells.append(f"{value:.1f}")
+            elif field in ("sigma", "target"):
+                cells.append(f"{value:g}")
+            else:
+                text = f"{100 * value:.2f}%" if field != "n_hs" else f"{value:.3g}"
+                pub = case["published"].get(field)
+                cells.append(text if pub is None else f"{text} [{100 * pub:.1f}%]")
+        table.add_row(*cells)
+    return table
+
+
+@app.command()
+def plot(
+    results: Annotated[Path, typer.Argument(help="Results dataset of a sweep.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory for PNGs.")] = Path(
+        "figures"
+    ),
+) -> None:
+    """Figs. 28-30-style PNGs (error per pass, distributions, worst case, n_HS)."""
+    from xbarsim.report.study_figures import plot_results
+
+    paths = plot_results(read_results(results), out)
+    for path in paths:
+        print(path)

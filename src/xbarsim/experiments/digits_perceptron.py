@@ -1,0 +1,395 @@
+"""Paper Fig. 4: a 64 x 10 single-layer perceptron on 8 x 8 digits (layer 7).
+
+The perceptron is trained in software as in Fig. S4 (ReLU outputs, dropout 0.5 on the
+inputs, learning rate 0.01, batch 100, weights clipped to [0, 1] after every step; Adam),
+its weights are mapped to single devices in 10-100 uS, and it classifies binary images
+applied as 0 / 0.25 V row voltages: column currents, converted back to weight units, plus
+the bias in software, argmax. Three evaluations:
+
+* software accuracy (ideal weights);
+* accuracy vs weight-import error ``e`` (Fig. 4d): every conductance drawn uniformly in
+  ``target x [1 - e, 1 + e]``, ``trials`` draws per point, mean accuracy;
+* accuracy after simulated programming of the 64 x 10 array (the paper's variant of
+  write-verify at 1 %) on a crossbar sampled from ``tio2-64x64-paper``, with the stuck
+  (unswitchable or abandoned) devices and how much each one costs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.devices.config import DeviceConfig, preset
+from xbarsim.errors import XbarsimInputError
+from xbarsim.mapping.differential import check_mapping_range, weights_to_single
+from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.engine import program
+
+#: Import errors of Fig. 4d (fractions).
+DEFAULT_IMPORT_ERRORS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+@dataclass(frozen=True)
+class PerceptronSetup:
+    """Parameters of the Fig. 4 experiment.
+
+    Attributes
+    ----------
+    seed : int
+        Master seed: data split, training, import-error draws and the sampled crossbar.
+    dataset : {"digits", "mnist"}
+        scikit-learn's bundled 8 x 8 digits, or MNIST from ``mnist_dir`` down-sampled.
+    mnist_dir : str or None
+    epochs : int
+        Training epochs.
+    lr : float
+        Learning rate (Adam).
+    batch_size : int
+    dropout : float
+        Dropout on the inputs during training.
+    g_low_s, g_high_s : float
+        Mapping range (S); the paper: 10-100 uS.
+    input_voltage_v : float
+        Row voltage of a white pixel (V); black pixels are 0 V.
+    import_errors : tuple of float
+        Import errors ``e`` (fractions, each in (0, 1)).
+    trials : int
+        Random draws per import error.
+    tolerance : float
+        Write-verify target relative error (the paper's variant, 3 passes).
+    engine : str
+        Programming engine.
+    device : str
+        Device preset of the sampled crossbar.
+    """
+
+    seed: int = 0
+    dataset: str = "digits"
+    mnist_dir: str | None = None
+    epochs: int = 60
+    lr: float = 0.01
+    batch_size: int = 100
+    dropout: float = 0.5
+    g_low_s: float = 10e-6
+    g_high_s: float = 100e-6
+    input_voltage_v: float = 0.25
+    import_errors: tuple[float, ...] = DEFAULT_IMPORT_ERRORS
+    trials: int = 20
+    tolerance: float = 0.01
+    engine: str = "auto"
+    device: str = "tio2-64x64-paper"
+
+    def validate(self) -> PerceptronSetup:
+        """Check every field; raise :class:`XbarsimInputError` naming the first bad one."""
+        check_seed(self.seed)
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_int("trials", self.trials)
+        if self.dataset not in ("digits", "mnist"):
+            raise XbarsimInputError(f"dataset: must be 'digits' or 'mnist', got {self.dataset!r}")
+        if self.dataset == "mnist" and self.mnist_dir is None:
+            raise XbarsimInputError("mnist_dir: required for dataset 'mnist'")
+        if not self.lr > 0:
+            raise XbarsimInputError(f"lr: must be > 0, got {self.lr:g}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise XbarsimInputError(f"dropout: must lie in [0, 1), got {self.dropout:g}")
+        if not 0.0 < self.input_voltage_v <= 1.0:
+            raise XbarsimInputError(
+                f"input_voltage_v: must lie in (0, 1] V, got {self.input_voltage_v:g}"
+            )
+        if not self.import_errors or any(not 0.0 < e < 1.0 for e in self.import_errors):
+            raise XbarsimInputError(
+                f"import_errors: each must lie in (0, 1), got {list(self.import_errors)}"
+            )
+        check_mapping_range(self.g_low_s, self.g_high_s)
+        dev = self.device_config()
+        if not dev.g_min_s < self.g_low_s < self.g_high_s < dev.g_max_s:
+            raise XbarsimInputError(
+                f"mapping range: must lie inside the device bounds ({dev.g_min_s * 1e6:g}, "
+                f"{dev.g_max_s * 1e6:g}) uS"
+            )
+        WriteVerify.paper(tolerance=self.tolerance)
+        return self
+
+    def device_config(self) -> DeviceConfig:
+        """The device population of the sampled crossbar."""
+        return preset(self.device)
+
+
+@dataclass
+class StuckDevice:
+    """A device that could not be tuned and what it costs.
+
+    Attributes
+    ----------
+    input, output : int
+        Row (pixel index, 0-based) and column (class) of the device.
+    target_us, final_us : float
+        Target and final conductance (uS).
+    cause : {"unswitchable", "abandoned"}
+    accuracy_gain : float
+        Accuracy gained (fraction) if this device alone had reached its target.
+    """
+
+    input: int
+    output: int
+    target_us: float
+    final_us: float
+    cause: str
+    accuracy_gain: float
+
+
+@dataclass
+class PerceptronResult:
+    """Outcome of the Fig. 4 experiment (accuracies as fractions)."""
+
+    setup: PerceptronSetup
+    software_accuracy: float
+    programmed_accuracy: float
+    accuracy_vs_import_error: dict[str, float]
+    accuracy_std_vs_import_error: dict[str, float]
+    n_test: int
+    n_train: int
+    tuning_error_mean: float
+    within_tolerance: float
+    stuck_devices: list[StuckDevice]
+    weights: NDArray[np.float64] = field(repr=False)
+    bias: NDArray[np.float64] = field(repr=False)
+    targets_s: NDArray[np.float64] = field(repr=False)
+    conductance_s: NDArray[np.float64] = field(repr=False)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def gap_at_1pct(self) -> float:
+        """Software accuracy minus accuracy at 1 % import error (the paper: 1.87 %)."""
+        return self.software_accuracy - self.accuracy_vs_import_error[_key(0.01)]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (no arrays)."""
+        setup = asdict(self.setup)
+        setup["import_errors"] = list(self.setup.import_errors)
+        return {
+            "experiment": "P4_digits_perceptron",
+            "software_accuracy": self.software_accuracy,
+            "programmed_accuracy": self.programmed_accuracy,
+            "accuracy_vs_import_error": self.accuracy_vs_import_error,
+            "accuracy_std_vs_import_error": self.accuracy_std_vs_import_error,
+            "n_test": self.n_test,
+            "n_train": self.n_train,
+            "tuning_error_mean": self.tuning_error_mean,
+            "within_tolerance": self.within_tolerance,
+            "stuck_devices": [asdict(d) for d in self.stuck_devices],
+            "seconds": self.seconds,
+            "setup": setup,
+        }
+
+
+def _key(error: float) -> str:
+    return f"{error:g}"
+
+
+def readout(
+    x: NDArray, conductance: NDArray, bias: NDArray, setup: PerceptronSetup
+) -> NDArray[np.int64]:
+    """Classes read from the crossbar: currents of 0 / V rows, to weight units, + bias.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, 64)
+        Binary images.
+    conductance : ndarray, shape (..., 64, 10)
+        Device conductances (S); leading axes are independent trials.
+    bias : ndarray, shape (10,)
+    setup : PerceptronSetup
+
+    Returns
+    -------
+    ndarray of int64, shape (..., n)
+    """
+    v = setup.input_voltage_v
+    currents = (x * v) @ conductance  # (..., n, 10), A
+    dg = setup.g_high_s - setup.g_low_s
+    pre = (currents / v - setup.g_low_s * x.sum(axis=1)[:, None]) / dg + bias
+    return np.argmax(pre, axis=-1)
+
+
+def _accuracy(pred: NDArray, y: NDArray) -> NDArray[np.float64]:
+    return np.mean(pred == y, axis=-1)
+
+
+def run_digits_perceptron(
+    setup: PerceptronSetup | None = None, progress: bool = False
+) -> PerceptronResult:
+    """Train, map, perturb and program the 64 x 10 perceptron (paper Fig. 4).
+
+    Parameters
+    ----------
+    setup : PerceptronSetup, optional
+    progress : bool
+        Progress bars for training and programming.
+
+    Returns
+    -------
+    PerceptronResult
+    """
+    from xbarsim.nn.data import load_digits, load_mnist
+    from xbarsim.nn.training import perceptron, train
+
+    setup = (PerceptronSetup() if setup is None else setup).validate()
+    seeds = np.random.SeedSequence(setup.seed).spawn(3)
+    t0 = time.perf_counter()
+    if setup.dataset == "mnist":
+        data = load_mnist(setup.mnist_dir or "")
+    else:
+        data = load_digits(seed=setup.seed)
+    if data.features != 64:
+        raise XbarsimInputError(f"dataset: images must have 64 pixels, got {data.features}")
+    t_data = time.perf_counter()
+
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(setup.seed)
+        model = perceptron(64, 10, setup.dropout)
+    with torch.no_grad():
+        model[2].weight.uniform_(0.0, 1.0, generator=torch.Generator().manual_seed(setup.seed))
+    train(
+        model,
+        data,
+        epochs=setup.epochs,
+        lr=setup.lr,
+        batch_size=setup.batch_size,
+        optimizer="adam",
+        weight_clip=(0.0, 1.0),
+        seed=setup.seed,
+        progress=progress,
+    )
+    weights = model[2].weight.detach().double().numpy().T.copy()  # (64, 10), crossbar layout
+    bias = model[2].bias.detach().double().numpy().copy()
+    t_train = time.perf_counter()
+
+    x = data.x_test.reshape(len(data.x_test), -1).astype(np.float64)
+    y = data.y_test
+    targets = weights_to_single(weights, setup.g_low_s, setup.g_high_s)
+    software = float(_accuracy(readout(x, targets, bias, setup), y))
+
+    rng = np.random.default_rng(seeds[1])
+    mean: dict[str, float] = {}
+    std: dict[str, float] = {}
+    for e in setup.import_errors:
+        draws = targets * rng.uniform(1.0 - e, 1.0 + e, size=(setup.trials, *targets.shape))
+        acc = _accuracy(readout(x, draws, bias, setup), y)
+        mean[_key(e)], std[_key(e)] = float(acc.mean()), float(acc.std())
+    t_import = time.perf_counter()
+
+    device = setup.device_config()
+    xbars = Crossbar.sample(device, (64, 10), batch=1, seed=int(seeds[2].generate_state(1)[0]))
+    run = program(
+        xbars,
+        targets,
+        WriteVerify.paper(tolerance=setup.tolerance),
+        engine=setup.engine,
+        progress=progress,
+    )
+    g = run.conductance[0]
+    programmed = float(_accuracy(readout(x, g, bias, setup), y))
+    stuck = []
+    for r, c in zip(*np.nonzero(run.excluded[0]), strict=True):
+        fixed = g.copy()
+        fixed[r, c] = targets[r, c]
+        gain = float(_accuracy(readout(x, fixed, bias, setup), y)) - programmed
+        stuck.append(
+            StuckDevice(
+                input=int(r),
+                output=int(c),
+                target_us=float(targets[r, c] * 1e6),
+                final_us=float(g[r, c] * 1e6),
+                cause="unswitchable" if run.unswitchable[0, r, c] else "abandoned",
+                accuracy_gain=gain,
+            )
+        )
+    stuck.sort(key=lambda d: -d.accuracy_gain)
+    t_prog = time.perf_counter()
+    keep = ~run.excluded[0]
+    return PerceptronResult(
+        setup=setup,
+        software_accuracy=software,
+        programmed_accuracy=programmed,
+        accuracy_vs_import_error=mean,
+        accuracy_std_vs_import_error=std,
+        n_test=len(y),
+        n_train=len(data.y_train),
+        tuning_error_mean=float(run.error[0][keep].mean()),
+        within_tolerance=run.within(),
+        stuck_devices=stuck,
+        weights=weights,
+        bias=bias,
+        targets_s=targets,
+        conductance_s=g,
+        seconds={
+            "data": t_data - t0,
+            "training": t_train - t_data,
+            "import_error": t_import - t_train,
+            "programming": t_prog - t_import,
+        },
+    )
+
+
+def plot_digits_perceptron(result: PerceptronResult, out: str | Path) -> list[Path]:
+    """Fig. 4-style PNGs: accuracy vs import error, and target / programmed conductances.
+
+    Returns
+    -------
+    list of Path
+        ``fig4d_accuracy_vs_import_error.png`` and ``fig4bc_conductances.png`` in ``out``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    errors = np.array(result.setup.import_errors)
+    keys = [_key(e) for e in errors]
+    acc = np.array([result.accuracy_vs_import_error[k] for k in keys])
+    sd = np.array([result.accuracy_std_vs_import_error[k] for k in keys])
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.errorbar(100 * errors, 100 * acc, yerr=100 * sd, marker="o", capsize=3,
+                label=f"simulated import error ({result.setup.trials} trials)")
+    ax.axhline(100 * result.software_accuracy, color="k", ls="--", label="software")
+    ax.plot([100 * result.setup.tolerance], [100 * result.programmed_accuracy], "r*", ms=12,
+            label="simulated programming (write-verify)")
+    ax.set_xscale("log")
+    ax.set_xlabel("weight import error (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"64x10 perceptron, {result.setup.dataset} (n_test={result.n_test})")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    p1 = out / "fig4d_accuracy_vs_import_error.png"
+    fig.savefig(p1, dpi=120)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(6, 4.5))
+    for ax, data, title in zip(
+        axes, (result.targets_s, result.conductance_s), ("target", "programmed"), strict=True
+    ):
+        im = ax.imshow(1e6 * data, aspect="auto", cmap="viridis", vmin=0,
+                       vmax=1e6 * result.setup.g_high_s * 1.1)
+        ax.set_title(f"{title} (uS)")
+        ax.set_xlabel("output (class)")
+        ax.set_ylabel("input (pixel)")
+    for d in result.stuck_devices:
+        axes[1].plot(d.output, d.input, "rx")
+    fig.colorbar(im, ax=axes, shrink=0.8)
+    p2 = out / "fig4bc_conductances.png"
+    fig.savefig(p2, dpi=120)
+    plt.close(fig)
+    return [p1, p2]

@@ -1,0 +1,355 @@
+"""VMM precision under half-select disturbance (thesis 3.3, Figs. 28-30).
+
+An ``N x N`` two-quadrant VMM is a pair of crossbars holding
+``G± = Gmin + (1 ± W)(Gmax - Gmin)/2`` with ``W`` zero-mean normal (clipped to [-1, 1]).
+An *instance* is one sampled crossbar pair programmed with one weight set; a grid point
+(size, sigma, target, algorithm) has ``crossbars x weight_sets`` instances (thesis: 20 x 20).
+
+Per instance, over ``inputs`` random input vectors uniform in ``[0, input_max_v]``:
+
+* VMM error ``|I - I_ideal| / I_max`` for every input and output, ``I_ideal`` from the
+  target conductances, ``I_max`` the largest ideal ``|I|`` over the instance's inputs and
+  outputs; the instance's worst case is the 99th percentile of these errors.
+* the *intrinsic bound*: the same statistic when every device is independently off its
+  target by a uniform relative error in ``[-tolerance, +tolerance]`` and nothing else
+  happens (no half-select). It is drawn, not simulated; the ``no-hs`` algorithm (write-
+  verify with an ideal selector, scheme ``none``) is the simulated no-half-select baseline.
+* ``n_hs``: :attr:`ProgramResult.n_hs`, the fraction of devices that received, during the
+  *final* pass, a disturbing pulse at or above their threshold (averaged over the pair).
+  DESIGN section 2: this definition, not "ever hit", shows the thesis's ~x10 jump from
+  sigma 0.25 to 0.30.
+
+Seeding (common random numbers): crossbar pair ``i`` of size ``N`` comes from
+``SeedSequence([seed, N, 0])`` (children ``2i`` and ``2i+1``), weight set ``j`` and its
+inputs from ``SeedSequence([seed, N, 1, j])``, the intrinsic draw of instance ``(i, j)``
+from ``SeedSequence([seed, N, 2, i, j])``. Sigma, target and algorithm do not enter, so
+every algorithm and target sees the same crossbars, weights and inputs, and the result of
+an instance does not depend on how instances are grouped into tasks or workers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from xbarsim.crossbar.array import Crossbar
+from xbarsim.crossbar.bias import BiasScheme
+from xbarsim.devices.config import DeviceConfig, preset
+from xbarsim.experiments.published import published_value
+from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.engine import program
+from xbarsim.programming.improved import ImprovedTuning, program_improved
+from xbarsim.programming.result import ProgramResult
+
+Algorithm = Literal["baseline", "improved", "no-hs"]
+ALGORITHMS: tuple[str, ...] = ("baseline", "improved", "no-hs")
+
+#: Log-spaced bin edges (fraction) of the stored error histograms.
+HIST_EDGES = np.logspace(-6, 1, 71)
+#: Percentile that defines an instance's worst-case VMM error.
+WORST_CASE_PERCENTILE = 99.0
+
+
+class VmmCase(BaseModel):
+    """One grid point of the VMM study and the instances to run of it.
+
+    Attributes
+    ----------
+    size : int
+        N of the N x N crossbars.
+    sigma : float
+        Normalized threshold variation std/mean (set and reset).
+    target : float
+        Tuning tolerance (fraction).
+    algorithm : {"baseline", "improved", "no-hs"}
+        Thesis write-verify with V/2, the improved tuning of 3.5.2, or write-verify with an
+        ideal selector (no half-select).
+    crossbars, weight_sets : int
+        Crossbar pairs and weight sets of the grid point.
+    inputs : int
+        Input vectors per instance.
+    weight_std : float
+        Std of the normal weights before clipping to [-1, 1].
+    g_low_s, g_high_s : float
+        Mapping range Gmin, Gmax (S).
+    input_max_v : float
+        Inputs are uniform in [0, input_max_v] (V).
+    device : str
+        Device preset name.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    size: int = Field(64, ge=2, le=1024)
+    sigma: float = Field(0.25, ge=0.0, le=2.0)
+    target: float = Field(0.01, gt=0.0, lt=1.0)
+    algorithm: Algorithm = "baseline"
+    crossbars: int = Field(20, ge=1, le=100_000)
+    weight_sets: int = Field(20, ge=1, le=100_000)
+    inputs: int = Field(1000, ge=1, le=1_000_000)
+    weight_std: float = Field(0.5, gt=0.0, le=10.0)
+    g_low_s: float = Field(10e-6, gt=0.0, lt=1.0)
+    g_high_s: float = Field(100e-6, gt=0.0, lt=1.0)
+    input_max_v: float = Field(0.1, gt=0.0, le=10.0)
+    device: str = "thesis-uniformity"
+
+    @model_validator(mode="after")
+    def _check_range(self) -> VmmCase:
+        if self.g_high_s <= self.g_low_s:
+            raise ValueError(
+                f"g_high_s ({self.g_high_s:g} S) must exceed g_low_s ({self.g_low_s:g} S)"
+            )
+        return self
+
+    def device_config(self) -> DeviceConfig:
+        """The device population of this case (preset with ``sigma``)."""
+        return preset(self.device).with_sigma(self.sigma)
+
+    def algorithm_config(self) -> WriteVerify | ImprovedTuning:
+        """The tuning algorithm of this case."""
+        if self.algorithm == "improved":
+            return ImprovedTuning.thesis(tolerance=self.target)
+        scheme = BiasScheme.NONE if self.algorithm == "no-hs" else BiasScheme.V2
+        return WriteVerify.thesis(tolerance=self.target, scheme=scheme)
+
+
+def weights_to_targets(
+    weights: NDArray, g_low_s: float, g_high_s: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Differential mapping ``G± = Gmin + (1 ± W)(Gmax - Gmin)/2`` (S)."""
+    half = 0.5 * (g_high_s - g_low_s)
+    return g_low_s + (1 + weights) * half, g_low_s + (1 - weights) * half
+
+
+def _child(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, *key]))
+
+
+def _stream_seed(seed: int, *key: int) -> int:
+    return int(np.random.SeedSequence([seed, *key]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def weight_set(case: VmmCase, seed: int, j: int) -> tuple[NDArray, NDArray]:
+    """Weights ``[N, N]`` (clipped normal) and inputs ``[inputs, N]`` (V) of weight set ``j``."""
+    rng = _child(seed, case.size, 1, j)
+    w = np.clip(rng.normal(0.0, case.weight_std, (case.size, case.size)), -1.0, 1.0)
+    v = rng.uniform(0.0, case.input_max_v, (case.inputs, case.size))
+    return w, v
+
+
+def sample_pairs(case: VmmCase, seed: int, first: int, count: int) -> Crossbar:
+    """Crossbar pairs ``first .. first+count-1``: G+ halves first, then G- halves."""
+    xb = Crossbar.sample(
+        case.device_config(),
+        (case.size, case.size),
+        batch=2 * count,
+        seed=_stream_seed(seed, case.size, 0),
+        first_index=2 * first,
+    )
+    order = np.concatenate([np.arange(0, 2 * count, 2), np.arange(1, 2 * count, 2)])
+    return Crossbar(
+        device=xb.device,
+        conductance=xb.conductance[order],
+        v_set=xb.v_set[order],
+        v_reset=xb.v_reset[order],
+        unswitchable=xb.unswitchable[order],
+    )
+
+
+def vmm_errors(delta_g: NDArray, delta_t: NDArray, inputs: NDArray) -> NDArray[np.float64]:
+    """``|I - I_ideal| / I_max`` for every input and output (fraction).
+
+    Parameters
+    ----------
+    delta_g : ndarray, shape (..., N, N)
+        Programmed ``G+ - G-`` (S).
+    delta_t : ndarray, shape (..., N, N)
+        Target ``T+ - T-`` (S).
+    inputs : ndarray, shape (n, N)
+        Row voltages (V).
+
+    Returns
+    -------
+    ndarray, shape (..., n, N)
+    """
+    ideal = inputs @ delta_t
+    actual = inputs @ delta_g
+    i_max = np.abs(ideal).max(axis=(-2, -1), keepdims=True)
+    return np.abs(actual - ideal) / i_max
+
+
+def run_instances(
+    case: VmmCase, seed: int, first: int, count: int, engine: str = "auto"
+) -> list[dict]:
+    """Run crossbar pairs ``first .. first+count-1`` against every weight set of ``case``.
+
+    All ``count x weight_sets`` pairs go through one programming call.
+
+    Returns
+    -------
+    list of dict
+        One row per instance (see :data:`RESULT_COLUMNS` of :mod:`xbarsim.sweeps.store`).
+    """
+    n_w = case.weight_sets
+    pairs = sample_pairs(case, seed, first, count)
+    sets = [weight_set(case, seed, j) for j in range(n_w)]
+    t_plus, t_minus = weights_to_targets(
+        np.stack([w for w, _ in sets]), case.g_low_s, case.g_high_s
+    )
+    # instance (i, j) -> batch index i * n_w + j in each half
+    half = count * n_w
+
+    def tile(a: NDArray) -> NDArray:
+        return np.repeat(a, n_w, axis=0)
+
+    xbars = Crossbar(
+        device=pairs.device,
+        conductance=np.concatenate(
+            [tile(pairs.conductance[:count]), tile(pairs.conductance[count:])]
+        ),
+        v_set=np.concatenate([tile(pairs.v_set[:count]), tile(pairs.v_set[count:])]),
+        v_reset=np.concatenate([tile(pairs.v_reset[:count]), tile(pairs.v_reset[count:])]),
+        unswitchable=np.concatenate(
+            [tile(pairs.unswitchable[:count]), tile(pairs.unswitchable[count:])]
+        ),
+    )
+    targets = np.concatenate([np.tile(t_plus, (count, 1, 1)), np.tile(t_minus, (count, 1, 1))])
+    algorithm = case.algorithm_config()
+    if isinstance(algorithm, ImprovedTuning):
+        result = program_improved(xbars, targets, algorithm, engine=engine)
+    else:
+        result = program(xbars, targets, algorithm, engine=engine)
+    return _rows(case, seed, first, count, result, targets, sets, half)
+
+
+def _histogram(values: NDArray) -> list[int]:
+    """Counts over :data:`HIST_EDGES`, values clipped into the binned range."""
+    clipped = np.clip(values, HIST_EDGES[0], np.nextafter(HIST_EDGES[-1], 0))
+    return np.histogram(clipped, HIST_EDGES)[0].tolist()
+
+
+def _rows(
+    case: VmmCase,
+    seed: int,
+    first: int,
+    count: int,
+    result: ProgramResult,
+    targets: NDArray,
+    sets: list[tuple[NDArray, NDArray]],
+    half: int,
+) -> list[dict]:
+    n_w = case.weight_sets
+    g = result.conductance
+    dev_err = result.error
+    rows = []
+    for k in range(half):
+        i, j = first + k // n_w, k % n_w
+        idx = [k, k + half]
+        inputs = sets[j][1]
+        t_plus, t_minus = targets[k], targets[k + half]
+        err = vmm_errors(g[k] - g[k + half], t_plus - t_minus, inputs)
+        rng = _child(seed, case.size, 2, i, j)
+        tol = case.target
+        g_intr = np.stack([t_plus, t_minus]) * (1 + rng.uniform(-tol, tol, (2, *t_plus.shape)))
+        intrinsic = vmm_errors(g_intr[0] - g_intr[1], t_plus - t_minus, inputs)
+        e = dev_err[idx]
+        rows.append(
+            {
+                "size": case.size,
+                "sigma": case.sigma,
+                "target": case.target,
+                "algorithm": case.algorithm,
+                "crossbar": i,
+                "weight_set": j,
+                "tuning_error_p99": float(np.percentile(e, 99)),
+                "tuning_error_mean": float(e.mean()),
+                "within_tolerance": float(np.mean(e <= tol)),
+                "vmm_error_p99": float(np.percentile(err, WORST_CASE_PERCENTILE)),
+                "vmm_error_mean": float(err.mean()),
+                "vmm_error_intrinsic_p99": float(np.percentile(intrinsic, WORST_CASE_PERCENTILE)),
+                "n_hs": float(result.n_hs[idx].mean()),
+                "n_hs_ever": float(result.n_hs_ever[idx].mean()),
+                "pulses_per_device": float(result.pulses[idx].mean()),
+                "history_p99": result.history["p99"][idx].mean(axis=0).tolist(),
+                "history_mean": result.history["mean"][idx].mean(axis=0).tolist(),
+                "tuning_error_hist": _histogram(e),
+                "vmm_error_hist": _histogram(err),
+            }
+        )
+    return rows
+
+
+#: Summary fields of a case, in output order.
+CASE_FIELDS = (
+    "size",
+    "sigma",
+    "target",
+    "algorithm",
+    "instances",
+    "tuning_error_p99",
+    "tuning_error_mean",
+    "vmm_error_p99_median",
+    "vmm_error_intrinsic",
+    "n_hs",
+    "pulses_per_device",
+)
+
+
+def summarize(frame: pd.DataFrame) -> list[dict]:
+    """One summary per grid point of a results frame (fractions).
+
+    ``tuning_error_p99`` and ``tuning_error_mean`` are means over instances of each
+    instance's 99th percentile / mean device error (both crossbars of the pair);
+    ``vmm_error_p99_median`` is the median over instances of the worst-case VMM error
+    (Fig. 30); ``vmm_error_intrinsic`` the same median for the drawn intrinsic bound;
+    ``n_hs`` the mean final-pass half-select fraction; ``pulses_per_device`` the mean
+    number of write pulses per device.
+    """
+    keys = ["size", "sigma", "target", "algorithm"]
+    cases = []
+    for (size, sigma, target, algorithm), g in frame.groupby(keys, sort=True):
+        cases.append(
+            {
+                "size": int(size),
+                "sigma": float(sigma),
+                "target": float(target),
+                "algorithm": str(algorithm),
+                "instances": len(g),
+                "tuning_error_p99": float(g["tuning_error_p99"].mean()),
+                "tuning_error_mean": float(g["tuning_error_mean"].mean()),
+                "vmm_error_p99_median": float(g["vmm_error_p99"].median()),
+                "vmm_error_intrinsic": float(g["vmm_error_intrinsic_p99"].median()),
+                "n_hs": float(g["n_hs"].mean()),
+                "pulses_per_device": float(g["pulses_per_device"].mean()),
+            }
+        )
+    return cases
+
+
+def published_for(case: dict) -> dict[str, float]:
+    """Published T28 numbers matching a summary (64 x 64, 1 % target, sigma 0.05 / 0.25).
+
+    Returns
+    -------
+    dict
+        Summary field -> published value; empty where the thesis gives none.
+    """
+    if case["size"] != 64 or not np.isclose(case["target"], 0.01):
+        return {}
+    if case["algorithm"] != "baseline":
+        return {}
+    for sigma, tag in ((0.05, "0p05"), (0.25, "0p25")):
+        if np.isclose(case["sigma"], sigma):
+            return {
+                "tuning_error_p99": float(
+                    published_value("T28_half_select_64", f"tuning_error_p99_sigma_{tag}")
+                ),
+                "vmm_error_p99_median": float(
+                    published_value("T28_half_select_64", f"vmm_error_p99_sigma_{tag}")
+                ),
+            }
+    return {}

@@ -1,0 +1,238 @@
+"""Datasets for the network experiments, as numpy arrays (nothing downloads at run time).
+
+* scikit-learn's bundled 8 x 8 digits (the embedded default);
+* MNIST from local IDX files (``train-images-idx3-ubyte`` ..., optionally ``.gz``),
+  down-sampled to 8 x 8 as in the paper (Fig. 4);
+* CIFAR-10 from the local python pickles (``data_batch_1`` ... ``test_batch``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from xbarsim.errors import XbarsimInputError
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+MNIST_HELP = (
+    "put the four MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+    "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz) from "
+    "http://yann.lecun.com/exdb/mnist/ (or a mirror) in that directory"
+)
+CIFAR10_HELP = (
+    "extract cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html so the "
+    "directory holds data_batch_1..5 and test_batch"
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A train/test split of images with integer labels.
+
+    Attributes
+    ----------
+    name : str
+    x_train, x_test : ndarray of float32, shape (n, channels, height, width)
+        Pixel values in [0, 1] (binary where binarized).
+    y_train, y_test : ndarray of int64, shape (n,)
+    classes : int
+    """
+
+    name: str
+    x_train: NDArray[np.float32]
+    y_train: NDArray[np.int64]
+    x_test: NDArray[np.float32]
+    y_test: NDArray[np.int64]
+    classes: int = 10
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width)."""
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def features(self) -> int:
+        """Pixels per image (channels x height x width)."""
+        return int(np.prod(self.image_shape))
+
+    def subset(self, n_train: int | None, n_test: int | None) -> Dataset:
+        """The first ``n_train`` training and ``n_test`` test samples (None keeps all)."""
+        return Dataset(
+            self.name,
+            self.x_train[:n_train],
+            self.y_train[:n_train],
+            self.x_test[:n_test],
+            self.y_test[:n_test],
+            self.classes,
+        )
+
+
+def _check_fraction(name: str, value: float) -> float:
+    if not 0.0 < value < 1.0:
+        raise XbarsimInputError(f"{name}: must lie in (0, 1), got {value:g}")
+    return float(value)
+
+
+def load_digits(
+    seed: int = 0, test_fraction: float = 0.2, binarize_threshold: float | None = 0.5
+) -> Dataset:
+    """scikit-learn's bundled 8 x 8 digits (1,797 images), split by ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the stratified train/test split.
+    test_fraction : float
+        Fraction of images in the test set, in (0, 1).
+    binarize_threshold : float or None
+        Pixels (scaled to [0, 1] from 0..16) above it become 1, the rest 0; None keeps
+        grey levels.
+    """
+    from sklearn.datasets import load_digits as sk_load_digits
+    from sklearn.model_selection import train_test_split
+
+    test_fraction = _check_fraction("test_fraction", test_fraction)
+    bunch = sk_load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)
+    if binarize_threshold is not None:
+        x = (x > binarize_threshold).astype(np.float32)
+    y = bunch.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x[:, None], y, test_size=test_fraction, random_state=seed, stratify=y
+    )
+    return Dataset("digits", x_tr, y_tr, x_te, y_te)
+
+
+def _read_idx(path: Path) -> NDArray[np.uint8]:
+    """Read one IDX file (unsigned-byte data, optionally gzipped)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+        zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
+        if zero != 0 or dtype != 0x08 or not 1 <= ndim <= 3:
+            raise ValueError("bad magic number")
+        dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+        data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+        return data.reshape(dims)
+    except (OSError, ValueError, struct.error, EOFError) as exc:
+        raise XbarsimInputError(
+            f"mnist-dir: {path} is not a readable IDX file ({' '.join(str(exc).split())}); "
+            f"{MNIST_HELP}"
+        ) from None
+
+
+def _find_idx(directory: Path, stem: str) -> Path:
+    for candidate in (directory / stem, directory / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise XbarsimInputError(f"mnist-dir: no {stem}[.gz] in {directory}; {MNIST_HELP}")
+
+
+def downsample(images: NDArray, size: int = 8) -> NDArray[np.float32]:
+    """Block-average square images (n, H, H) in [0, 1] to (n, size, size).
+
+    The border is cropped to a multiple of ``size`` (28 -> 24 for MNIST, 3 x 3 blocks).
+    """
+    n, height, width = images.shape
+    block = min(height, width) // size
+    if block < 1:
+        raise XbarsimInputError(f"size: must be <= the image size {min(height, width)}, got {size}")
+    top, left = (height - block * size) // 2, (width - block * size) // 2
+    crop = images[:, top : top + block * size, left : left + block * size]
+    return crop.reshape(n, size, block, size, block).mean(axis=(2, 4)).astype(np.float32)
+
+
+def load_mnist(
+    directory: str | Path, size: int = 8, binarize_threshold: float | None = 0.5
+) -> Dataset:
+    """MNIST from local IDX files, down-sampled to ``size x size``.
+
+    Parameters
+    ----------
+    directory : path
+        Holds the four IDX files (optionally gzipped).
+    size : int
+        Output image side (pixels); the paper uses 8.
+    binarize_threshold : float or None
+        Down-sampled pixels (in [0, 1]) above it become 1.
+
+    Raises
+    ------
+    XbarsimInputError
+        Missing directory or files, or corrupt files; the message says how to get them.
+    """
+    path = Path(directory)
+    if not path.is_dir():
+        raise XbarsimInputError(f"mnist-dir: {path} is not a directory; {MNIST_HELP}")
+    arrays = {key: _read_idx(_find_idx(path, stem)) for key, stem in MNIST_FILES.items()}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+            raise XbarsimInputError(
+                f"mnist-dir: {part} images {images.shape} and labels {labels.shape} do not "
+                f"match; {MNIST_HELP}"
+            )
+
+    def prepare(images: NDArray[np.uint8]) -> NDArray[np.float32]:
+        x = downsample(images.astype(np.float32) / 255.0, size)
+        if binarize_threshold is not None:
+            x = (x > binarize_threshold).astype(np.float32)
+        return x[:, None]
+
+    return Dataset(
+        "mnist",
+        prepare(arrays["train_images"]),
+        arrays["train_labels"].astype(np.int64),
+        prepare(arrays["test_images"]),
+        arrays["test_labels"].astype(np.int64),
+    )
+
+
+def load_cifar10(directory: str | Path) -> Dataset:
+    """CIFAR-10 from the local python pickles, pixels scaled to [0, 1].
+
+    Raises
+    ------
+    XbarsimInputError
+        Missing or unreadable files; the message says how to get them.
+    """
+    path = Path(directory)
+    if not path.is_dir():
+        raise XbarsimInputError(f"cifar10-dir: {path} is not a directory; {CIFAR10_HELP}")
+
+    def read(name: str) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        file = path / name
+        if not file.is_file():
+            raise XbarsimInputError(f"cifar10-dir: no {name} in {path}; {CIFAR10_HELP}")
+        try:
+            with open(file, "rb") as fh:
+                batch = pickle.load(fh, encoding="bytes")  # a local dataset file
+            data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            labels = np.asarray(batch[b"labels"], dtype=np.int64)
+        except (OSError, KeyError, ValueError, TypeError, pickle.UnpicklingError, EOFError):
+            raise XbarsimInputError(
+                f"cifar10-dir: {file} is not a CIFAR-10 python batch; {CIFAR10_HELP}"
+            ) from None
+        return data.astype(np.float32) / 255.0, labels
+
+    train = [read(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = read("test_batch")
+    return Dataset(
+        "cifar10",
+        np.concatenate([x for x, _ in train]),
+        np.concatenate([y for _, y in train]),
+        x_test,
+        y_test,
+    )

@@ -1,0 +1,159 @@
+"""Deploy a network on a simulated chip: map, tile, program every kernel at once (layer 6).
+
+Every analog layer's weights (crossbar layout, inputs x outputs) are normalized by the
+layer's ``max|W|``, cut into N x N kernels (zero padded), mapped to ``G+`` and ``G-``
+target kernels, and all kernels of the model (the ``G+`` and ``G-`` kernels of every layer)
+are programmed in one batched :func:`xbarsim.programming.program` call on one
+:class:`~xbarsim.crossbar.Crossbar` batch. The programmed conductances are reassembled and
+stored in the layers' buffers; the returned model computes with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from xbarsim.crossbar.array import Crossbar, check_seed
+from xbarsim.mapping.config import ChipConfig
+from xbarsim.mapping.differential import weights_to_pair
+from xbarsim.mapping.tiling import TileLayout, tile, untile
+from xbarsim.nn.convert import analog_layers, convert
+from xbarsim.programming.engine import program
+from xbarsim.programming.result import ProgramResult
+
+
+@dataclass
+class LayerKernels:
+    """Where one layer's kernels sit in the programmed batch.
+
+    Attributes
+    ----------
+    name : str
+        Module name of the layer.
+    layout : TileLayout
+    plus, minus : slice
+        Batch indices of the layer's ``G+`` and ``G-`` kernels.
+    """
+
+    name: str
+    layout: TileLayout
+    plus: slice
+    minus: slice
+
+
+@dataclass
+class Deployment:
+    """A deployed model with the record of its programming.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The model computing on the programmed conductances.
+    targets : ndarray, shape (kernels, N, N)
+        Target conductances of every kernel (S).
+    conductance : ndarray, shape (kernels, N, N)
+        Programmed conductances (S).
+    layers : list of LayerKernels
+    result : ProgramResult or None
+        The programming run (None when the chip loads targets exactly).
+    """
+
+    model: nn.Module
+    targets: NDArray[np.float64]
+    conductance: NDArray[np.float64]
+    layers: list[LayerKernels]
+    result: ProgramResult | None
+
+    @property
+    def n_kernels(self) -> int:
+        """Number of programmed crossbars (N x N kernels)."""
+        return self.targets.shape[0]
+
+
+def program_model(
+    model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = False
+) -> Deployment:
+    """Map, tile and program every analog layer of ``model`` on ``chip``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A float model (converted here) or one already converted by
+        :func:`xbarsim.nn.convert`; it is not modified.
+    chip : ChipConfig
+    seed : int
+        Seed of the sampled crossbars (>= 0); kernel ``k`` is child ``k`` of
+        ``numpy.random.SeedSequence(seed)``.
+    progress : bool
+        Show the programming progress bar.
+
+    Returns
+    -------
+    Deployment
+    """
+    seed = check_seed(seed)
+    analog = convert(model, chip, zeta=0.0)
+    analog.eval()
+    layers = analog_layers(analog)
+    targets: list[NDArray[np.float64]] = []
+    records: list[LayerKernels] = []
+    scales: list[float] = []
+    start = 0
+    for name, layer in layers:
+        w = layer.ideal_matrix().detach().cpu().double().numpy()
+        w_max = float(layer.weight_max())
+        kernels, layout = tile(w / w_max, chip.kernel)
+        g_plus, g_minus = weights_to_pair(kernels, chip.mapping, chip.g_low_s, chip.g_high_s)
+        n = layout.n_kernels
+        records.append(
+            LayerKernels(name, layout, slice(start, start + n), slice(start + n, start + 2 * n))
+        )
+        targets += [g_plus, g_minus]
+        scales.append(w_max / (chip.g_high_s - chip.g_low_s))
+        start += 2 * n
+    target = np.concatenate(targets) if targets else np.zeros((0, chip.kernel, chip.kernel))
+    result: ProgramResult | None = None
+    if chip.algorithm is None or target.shape[0] == 0:
+        conductance = target.copy()
+    else:
+        xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), target.shape[0], seed)
+        result = program(xbars, target, chip.algorithm, engine=chip.engine, progress=progress)
+        conductance = result.conductance
+    for (_, layer), record, scale in zip(layers, records, scales, strict=True):
+        g_plus, _ = untile(conductance[record.plus], record.layout)
+        g_minus, _ = untile(conductance[record.minus], record.layout)
+        factory = {"dtype": layer.weight.dtype, "device": layer.weight.device}
+        with torch.no_grad():
+            layer.g_plus.copy_(torch.as_tensor(g_plus, **factory))
+            layer.g_minus.copy_(torch.as_tensor(g_minus, **factory))
+            layer.weight_scale.fill_(scale)
+            layer.input_voltage_v.fill_(chip.input_voltage_v)
+            layer.deployed.fill_(True)
+    return Deployment(analog, target, conductance, records, result)
+
+
+def deploy(model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = False) -> nn.Module:
+    """Copy of ``model`` running on conductances programmed on a simulated ``chip``.
+
+    All kernels of the model are programmed in one batched ``program()`` call; see
+    :func:`program_model` (which also returns the programming record).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    chip : ChipConfig
+    seed : int
+        Seed of the sampled crossbars (>= 0).
+    progress : bool
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode. Save it with ``torch.save(model.state_dict(), path)``; load into
+        ``convert(architecture, chip)`` with ``torch.load(path, weights_only=True)``.
+    """
+    return program_model(model, chip, seed=seed, progress=progress).model

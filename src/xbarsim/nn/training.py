@@ -1,0 +1,171 @@
+"""Small reference models, deterministic training and evaluation (layer 6).
+
+Hardware-aware training (thesis 3.5.1) is training a model converted with ``zeta > 0``
+(:func:`xbarsim.nn.convert`); :func:`train` seeds every analog layer's perturbation
+generator from the training seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from xbarsim.crossbar.array import check_positive_int, check_seed
+from xbarsim.errors import XbarsimInputError
+from xbarsim.nn.convert import analog_layers
+from xbarsim.nn.data import Dataset
+from xbarsim.progress import progress_bar
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+def perceptron(inputs: int = 64, outputs: int = 10, dropout: float = 0.5) -> nn.Sequential:
+    """Single-layer perceptron of the paper (Fig. S4): dropout on the inputs, ReLU outputs."""
+    return nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(inputs, outputs), nn.ReLU())
+
+
+def mlp(inputs: int, hidden: int = 64, outputs: int = 10) -> nn.Sequential:
+    """Two-layer perceptron ``inputs-hidden-outputs`` with ReLU (thesis MLP: 784-64-10)."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs)
+    )
+
+
+def convnet(channels: int = 1, size: int = 16, outputs: int = 10, width: int = 16) -> nn.Sequential:
+    """Compact LeNet-style ConvNet (the thesis ConvNet scaled down).
+
+    Two 3 x 3 convolutions (``width`` and ``2 width`` maps) with batch norm, ReLU and 2 x 2
+    max pooling, then a fully connected layer of ``4 width`` neurons and the classifier.
+
+    Parameters
+    ----------
+    channels : int
+        Input channels.
+    size : int
+        Input height = width (pixels), a multiple of 4.
+    outputs : int
+    width : int
+        Feature maps of the first convolution.
+    """
+    if size % 4:
+        raise XbarsimInputError(f"size: convnet input size must be a multiple of 4, got {size}")
+    flat = 2 * width * (size // 4) ** 2
+    return nn.Sequential(
+        nn.Conv2d(channels, width, 3, padding=1),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.BatchNorm2d(2 * width),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(flat, 4 * width),
+        nn.BatchNorm1d(4 * width),
+        nn.ReLU(),
+        nn.Linear(4 * width, outputs),
+    )
+
+
+def seed_hat(model: nn.Module, seed: int) -> None:
+    """Give every analog layer its own HAT generator, child ``k`` of ``SeedSequence(seed)``."""
+    layers = analog_layers(model)
+    children = np.random.SeedSequence(check_seed(seed)).spawn(len(layers))
+    for (_, layer), child in zip(layers, children, strict=True):
+        gen = torch.Generator(device=layer.weight.device)
+        gen.manual_seed(int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
+        layer.generator = gen
+
+
+def train(
+    model: nn.Module,
+    data: Dataset,
+    epochs: int = 30,
+    lr: float = 0.01,
+    batch_size: int = 100,
+    optimizer: str = "adam",
+    weight_clip: tuple[float, float] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
+    """Train ``model`` (in place) with cross-entropy on ``data``'s training set.
+
+    Deterministic for a given seed: the shuffling uses a ``torch.Generator`` and dropout
+    runs under a forked, seeded global RNG; analog layers get seeded HAT generators.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Outputs class scores.
+    data : Dataset
+    epochs : int
+    lr : float
+        Learning rate.
+    batch_size : int
+    optimizer : {"adam", "sgd"}
+    weight_clip : (low, high), optional
+        Clip every weight (not bias) into this range after every step (the paper: (0, 1)).
+    seed : int
+    progress : bool
+
+    Returns
+    -------
+    list of float
+        Mean training loss per epoch.
+    """
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
+    seed = check_seed(seed)
+    if not lr > 0:
+        raise XbarsimInputError(f"lr: must be > 0, got {lr}")
+    if optimizer not in OPTIMIZERS:
+        raise XbarsimInputError(
+            f"optimizer: unknown {optimizer!r}; allowed: {', '.join(OPTIMIZERS)}"
+        )
+    x = torch.as_tensor(data.x_train)
+    y = torch.as_tensor(data.y_train)
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else torch.optim.SGD(params, lr=lr)
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.ndim > 1]
+    loss_fn = nn.CrossEntropyLoss()
+    shuffle = torch.Generator().manual_seed(seed)
+    seed_hat(model, seed)
+    losses: list[float] = []
+    model.train()
+    with torch.random.fork_rng(devices=[]), progress_bar(epochs, "training", progress) as adv:
+        torch.manual_seed(seed)
+        for _ in range(epochs):
+            order = torch.randperm(len(x), generator=shuffle)
+            total = 0.0
+            for start in range(0, len(x), batch_size):
+                idx = order[start : start + batch_size]
+                opt.zero_grad()
+                loss = loss_fn(model(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
+                if weight_clip is not None:
+                    with torch.no_grad():
+                        for w in weights:
+                            w.clamp_(*weight_clip)
+                total += loss.item() * len(idx)
+            losses.append(total / len(x))
+            adv(1)
+    model.eval()
+    return losses
+
+
+def predict(model: nn.Module, x: NDArray, batch_size: int = 1000) -> NDArray[np.int64]:
+    """Predicted classes (argmax of the model's outputs) in eval mode."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            out.append(model(torch.as_tensor(x[start : start + batch_size])).argmax(dim=1))
+    return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+
+
+def accuracy(model: nn.Module, x: NDArray, y: NDArray) -> float:
+    """Classification accuracy (fraction) of ``model`` on ``(x, y)``."""
+    return float(np.mean(predict(model, x) == np.asarray(y)))

@@ -1,0 +1,511 @@
+"""Compiled CPU engine (numba), parallel over crossbars (layer 3).
+
+Same algorithm, same pulse law and the same results as
+:mod:`xbarsim.programming.reference`, at a fraction of the cost.
+
+Why the accumulated engine is exact
+-----------------------------------
+Ramps run on a fixed amplitude grid ``a_k = start + k * step``, so the dose of pulse ``k``
+on a device with threshold ``th``, seen at a fraction ``f`` of the amplitude, is
+``d0 * exp((f a_k - th) / s)`` with ``s`` the slope below or above threshold. It factorises
+into a device constant ``d0 exp((th_ref - th) / s)`` and a grid term
+``exp((f a_k - th_ref) / s)``; prefix sums of the grid terms are tabulated once per
+algorithm, and the first grid index at which ``f a_k`` reaches a device's threshold is
+tabulated once per device. The cumulative dose of the first ``n`` pulses of a ramp is then
+two table look-ups, and soft-bounded updates of one polarity compose exactly
+(``Gmax - (Gmax - G) exp(-(d1 + d2))``). Hence:
+
+* the selected device: the pulse at which it reaches or passes its target follows from a
+  logarithm, a binary search over the cumulative dose and an exact check of its
+  neighbours (the same comparisons as the reference engine);
+* its row and column (every device under V/3) are only read after the ramp, and receive
+  the ramp's whole dose once, when it ends.
+
+Work per ramp: O(log L + N) under V/2 instead of O(L N) pulse by pulse. With
+``accumulate=False`` the kernel instead applies every pulse to the selected device and
+every disturbance at every pulse, with the reference engine's formulas (the "direct"
+engine, for benchmarks and tests).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numba
+import numpy as np
+from numba import njit, prange
+from numpy.typing import ArrayLike, NDArray
+
+from xbarsim.crossbar.array import Crossbar
+from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.result import HISTORY_KEYS, ProgramResult
+from xbarsim.programming.targets import broadcast_targets
+from xbarsim.progress import progress_bar
+
+_CACHE = os.environ.get("XBARSIM_NUMBA_CACHE", "1") != "0"
+
+# indices into the law / algorithm parameter vectors
+_GMIN, _GMAX, _D0S, _D0R, _SB, _SA, _THS, _THR = range(8)
+_TOL, _START, _STEP_S, _STEP_R, _RAMPS, _ABANDON, _LINE, _OTHER = range(8)
+# fraction index into tables: the selected device, its lines, all other devices (V/3)
+_F_SEL, _F_LINE, _F_OTHER = range(3)
+
+
+@njit(cache=_CACHE, inline="always")
+def _dose(amplitude, th, d0, slope_below, slope_above):
+    """Dose of one pulse of magnitude ``amplitude`` on a device with threshold ``th``."""
+    if not math.isfinite(th):
+        return 0.0
+    slope = slope_below if amplitude < th else slope_above
+    return d0 * math.exp((amplitude - th) / slope)
+
+
+@njit(cache=_CACHE, inline="always")
+def _apply(g, dose, polarity, g_min, g_max):
+    """Soft-bounded update: set (+1) toward ``g_max``, reset (-1) toward ``g_min``."""
+    if polarity > 0:
+        return g - (g_max - g) * math.expm1(-dose)
+    return g + (g - g_min) * math.expm1(-dose)
+
+
+@njit(cache=_CACHE)
+def _split_index(start, step, frac, n, th):
+    """First k in [0, n) with ``frac * (start + k * step) >= th``; n if none."""
+    if not math.isfinite(th):
+        return n
+    est = (th / frac - start) / step
+    if est <= 0.0:
+        k = 0
+    elif est >= n:
+        k = n
+    else:
+        k = math.ceil(est)
+    while k > 0 and frac * (start + (k - 1) * step) >= th:
+        k -= 1
+    while k < n and frac * (start + k * step) < th:
+        k += 1
+    return k
+
+
+@njit(cache=_CACHE, inline="always")
+def _cum_dose(n, split, c_below, c_above, pb, pa):
+    """Dose of the first ``n`` pulses of a ramp from the prefix tables."""
+    if n <= split:
+        return c_below * pb[n]
+    return c_below * pb[split] + c_above * (pa[n] - pa[split])
+
+
+@njit(cache=_CACHE)
+def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
+    """Direct mode: apply one pulse's disturbance to every non-selected device."""
+    rows, cols = g.shape
+    g_min, g_max, sb, sa = law[_GMIN], law[_GMAX], law[_SB], law[_SA]
+    a_line = alg[_LINE] * amp
+    if a_line > 0.0:
+        d0 = law[_D0S] if polarity > 0 else law[_D0R]
+        for j in range(cols):
+            if j != col:
+                th = vset[row, j] if polarity > 0 else vrst[row, j]
+                g[row, j] = _apply(g[row, j], _dose(a_line, th, d0, sb, sa), polarity, g_min, g_max)
+                if a_line >= th:
+                    hit[row, j] = True
+        for i in range(rows):
+            if i != row:
+                th = vset[i, col] if polarity > 0 else vrst[i, col]
+                g[i, col] = _apply(g[i, col], _dose(a_line, th, d0, sb, sa), polarity, g_min, g_max)
+                if a_line >= th:
+                    hit[i, col] = True
+    a_other = alg[_OTHER] * amp
+    if a_other > 0.0:
+        d0 = law[_D0R] if polarity > 0 else law[_D0S]
+        for i in range(rows):
+            if i == row:
+                continue
+            for j in range(cols):
+                if j == col:
+                    continue
+                th = vrst[i, j] if polarity > 0 else vset[i, j]
+                g[i, j] = _apply(g[i, j], _dose(a_other, th, d0, sb, sa), -polarity, g_min, g_max)
+                if a_other >= th:
+                    hit[i, j] = True
+
+
+@njit(cache=_CACHE)
+def _disturb_ramp(g, row, col, n, polarity, law, alg, splits, consts, tables, hit):
+    """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3)."""
+    rows, cols = g.shape
+    g_min, g_max = law[_GMIN], law[_GMAX]
+    p = 0 if polarity > 0 else 1
+    if alg[_LINE] > 0.0:
+        spl = splits[p, _F_LINE]
+        cb, ca = consts[p, 0], consts[p, 1]
+        pb, pa = tables[p, _F_LINE, 0], tables[p, _F_LINE, 1]
+        for j in range(cols):
+            if j != col:
+                s = spl[row, j]
+                dose = _cum_dose(n, s, cb[row, j], ca[row, j], pb, pa)
+                g[row, j] = _apply(g[row, j], dose, polarity, g_min, g_max)
+                if s < n:
+                    hit[row, j] = True
+        for i in range(rows):
+            if i != row:
+                s = spl[i, col]
+                dose = _cum_dose(n, s, cb[i, col], ca[i, col], pb, pa)
+                g[i, col] = _apply(g[i, col], dose, polarity, g_min, g_max)
+                if s < n:
+                    hit[i, col] = True
+    if alg[_OTHER] > 0.0:
+        q = 1 - p  # the opposite polarity's thresholds and law
+        spl = splits[q, _F_OTHER]
+        cb, ca = consts[q, 0], consts[q, 1]
+        pb, pa = tables[p, _F_OTHER, 0], tables[p, _F_OTHER, 1]
+        # tables[p, _F_OTHER] are built on the grid of polarity p with the thresholds'
+        # reference of polarity q (see ramp_tables)
+        for i in range(rows):
+            if i == row:
+                continue
+            for j in range(cols):
+                if j == col:
+                    continue
+                s = spl[i, j]
+                dose = _cum_dose(n, s, cb[i, j], ca[i, j], pb, pa)
+                g[i, j] = _apply(g[i, j], dose, -polarity, g_min, g_max)
+                if s < n:
+                    hit[i, j] = True
+
+
+@njit(cache=_CACHE, inline="always")
+def _settles(gk, t, tol, direction):
+    """Reference decision after a pulse: 2 within tolerance, 1 passed the target, 0 neither."""
+    err = gk - t
+    if abs(err) <= tol:
+        return 2
+    if direction * err > 0.0:
+        return 1
+    return 0
+
+
+@njit(cache=_CACHE, inline="always")
+def _after(g0, dose, direction, g_min, g_max):
+    return _apply(g0, dose, direction, g_min, g_max)
+
+
+@njit(cache=_CACHE)
+def _solve_ramp(g0, t, tol, direction, length, split, cb, ca, pb, pa, g_min, g_max):
+    """Closed-form ramp of the selected device.
+
+    Returns the number of pulses ``n`` (1..length), the outcome (0 reached the cap,
+    1 passed the target, 2 within tolerance) and the conductance after pulse ``n``.
+    """
+    if direction > 0:
+        needed = math.log((g_max - g0) / (g_max - (t - tol)))
+    else:
+        needed = math.log((g0 - g_min) / (t + tol - g_min))
+    lo, hi = 1, length
+    if _cum_dose(length, split, cb, ca, pb, pa) < needed:
+        n = length
+    else:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _cum_dose(mid, split, cb, ca, pb, pa) >= needed:
+                hi = mid
+            else:
+                lo = mid + 1
+        n = lo
+    # exact check with the reference's comparisons, against rounding at the boundary
+    while n > 1:
+        gp = _after(g0, _cum_dose(n - 1, split, cb, ca, pb, pa), direction, g_min, g_max)
+        if _settles(gp, t, tol, direction) == 0:
+            break
+        n -= 1
+    while True:
+        gn = _after(g0, _cum_dose(n, split, cb, ca, pb, pa), direction, g_min, g_max)
+        outcome = _settles(gn, t, tol, direction)
+        if outcome > 0 or n == length:
+            return n, outcome, gn
+        n += 1
+
+
+@njit(cache=_CACHE)
+def _record(g, target, include, tol_frac, out, column):
+    """Error statistics over included devices into ``out[:, column]`` (see HISTORY_KEYS)."""
+    rows, cols = g.shape
+    errs = np.empty(rows * cols)
+    n = 0
+    for i in range(rows):
+        for j in range(cols):
+            if include[i, j]:
+                errs[n] = abs(g[i, j] - target[i, j]) / target[i, j]
+                n += 1
+    if n == 0:
+        for k in range(5):
+            out[k, column] = np.nan
+        return
+    e = errs[:n]
+    within = 0
+    for k in range(n):
+        if e[k] <= tol_frac:
+            within += 1
+    out[0, column] = e.mean()
+    out[1, column] = np.median(e)
+    out[2, column] = np.percentile(e, 99.0)
+    out[3, column] = e.max()
+    out[4, column] = within / n
+
+
+@njit(cache=_CACHE)
+def _device_tables(vset, vrst, law, alg, fractions, max_len):
+    """Per-device split indices [pol, fraction, i, j] and constants [pol, slope, i, j]."""
+    rows, cols = vset.shape
+    splits = np.empty((2, 3, rows, cols), dtype=np.int64)
+    consts = np.empty((2, 2, rows, cols))
+    for p in range(2):
+        th_all = vset if p == 0 else vrst
+        d0 = law[_D0S] if p == 0 else law[_D0R]
+        th_ref = law[_THS] if p == 0 else law[_THR]
+        for i in range(rows):
+            for j in range(cols):
+                th = th_all[i, j]
+                if math.isfinite(th):
+                    consts[p, 0, i, j] = d0 * math.exp((th_ref - th) / law[_SB])
+                    consts[p, 1, i, j] = d0 * math.exp((th_ref - th) / law[_SA])
+                else:
+                    consts[p, 0, i, j] = 0.0
+                    consts[p, 1, i, j] = 0.0
+                for f in range(3):
+                    frac = fractions[f]
+                    if frac <= 0.0:
+                        splits[p, f, i, j] = max_len[p]
+                        continue
+                    # a device disturbed by the other polarity's ramp (V/3) sits on that
+                    # ramp's grid
+                    grid = p if f != _F_OTHER else 1 - p
+                    step = alg[_STEP_S] if grid == 0 else alg[_STEP_R]
+                    splits[p, f, i, j] = _split_index(alg[_START], step, frac, max_len[grid], th)
+    return splits, consts
+
+
+@njit(cache=_CACHE)
+def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
+                   accumulate, pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history):
+    """Run every pass of write-verify on one crossbar (its arrays, in place)."""
+    rows, cols = g.shape
+    g_min, g_max, sb, sa = law[_GMIN], law[_GMAX], law[_SB], law[_SA]
+    tol_frac, start = alg[_TOL], alg[_START]
+    max_ramps = int(alg[_RAMPS])
+    abandon = alg[_ABANDON] > 0.0
+    passes = lengths.shape[0]
+    max_len = np.empty(2, dtype=np.int64)
+    max_len[0] = lengths[:, 0].max()
+    max_len[1] = lengths[:, 1].max()
+    splits, consts = _device_tables(vset, vrst, law, alg, fractions, max_len)
+    ever = np.zeros((rows, cols), dtype=np.bool_)
+    include = np.empty((rows, cols), dtype=np.bool_)
+    for i in range(rows):
+        for j in range(cols):
+            include[i, j] = not unsw[i, j]
+    _record(g, target, include, tol_frac, history, 0)
+    for p in range(passes):
+        hit = np.zeros((rows, cols), dtype=np.bool_)
+        for r in range(rows):
+            for c in range(cols):
+                if unsw[r, c] or abandoned[r, c]:
+                    continue
+                t = target[r, c]
+                tol = tol_frac * t
+                gs = g[r, c]
+                if abs(gs - t) <= tol:
+                    continue
+                direction = 1 if gs < t else -1
+                count = 0
+                capped = False
+                for _ramp in range(max_ramps):
+                    q = 0 if direction > 0 else 1
+                    length = lengths[p, q]
+                    if accumulate:
+                        n, outcome, gs = _solve_ramp(
+                            gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
+                            consts[q, 0, r, c], consts[q, 1, r, c], tables[q, _F_SEL, 0],
+                            tables[q, _F_SEL, 1], g_min, g_max,
+                        )
+                        _disturb_ramp(g, r, c, n, direction, law, alg, splits, consts,
+                                      tables, hit)
+                    else:
+                        step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
+                        th = vset[r, c] if direction > 0 else vrst[r, c]
+                        d0 = law[_D0S] if direction > 0 else law[_D0R]
+                        outcome = 0
+                        n = length
+                        for k in range(length):
+                            amp = start + k * step
+                            _disturb_pulse(g, vset, vrst, r, c, amp, direction, law, alg, hit)
+                            gs = _apply(gs, _dose(amp, th, d0, sb, sa), direction, g_min, g_max)
+                            outcome = _settles(gs, t, tol, direction)
+                            if outcome > 0:
+                                n = k + 1
+                                break
+                    count += n
+                    if outcome == 2:
+                        break
+                    if outcome == 0:
+                        capped = True
+                        break
+                    direction = -direction
+                g[r, c] = gs
+                pulses[r, c] += count
+                pulses_per_pass[p] += count
+                if capped and abandon:
+                    abandoned[r, c] = True
+        nh = 0
+        for i in range(rows):
+            for j in range(cols):
+                if hit[i, j]:
+                    nh += 1
+                    ever[i, j] = True
+                include[i, j] = not (unsw[i, j] or abandoned[i, j])
+        n_hs[p] = nh / (rows * cols)
+        _record(g, target, include, tol_frac, history, p + 1)
+    ne = 0
+    for i in range(rows):
+        for j in range(cols):
+            if ever[i, j]:
+                ne += 1
+    n_hs_ever[0] = ne / (rows * cols)
+
+
+@njit(cache=_CACHE, parallel=True)
+def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
+                pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history):
+    for b in prange(g.shape[0]):
+        _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
+                       fractions, accumulate, pulses[b], abandoned[b], pulses_per_pass[b],
+                       n_hs[b], n_hs_ever[b:b + 1], history[b])
+
+
+def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
+    """Prefix sums of the grid terms, shape (polarity, fraction, slope, length + 1).
+
+    ``tables[p, f, s, n] = sum_{k<n} exp((fractions[f] * a_k - th_ref) / slope_s)`` on the
+    amplitude grid of polarity ``p`` (set, reset). ``th_ref`` is the mean threshold of the
+    polarity whose devices the fraction disturbs: ``p`` itself, except for the V/3
+    "other" devices, which see the opposite polarity.
+    """
+    tables = np.zeros((2, 3, 2, length + 1))
+    k = np.arange(length)
+    for p in range(2):
+        step = alg[_STEP_S] if p == 0 else alg[_STEP_R]
+        grid = alg[_START] + k * step
+        for f in range(3):
+            pol = p if f != _F_OTHER else 1 - p
+            th_ref = law[_THS] if pol == 0 else law[_THR]
+            for s, slope in enumerate((law[_SB], law[_SA])):
+                terms = np.exp((fractions[f] * grid - th_ref) / slope)
+                tables[p, f, s, 1:] = np.cumsum(terms)
+    return tables
+
+
+def kernel_parameters(xbars: Crossbar, algorithm: WriteVerify) -> dict[str, NDArray]:
+    """Flatten the pulse law and the algorithm into the arrays the kernels take."""
+    law = xbars.law
+    th = xbars.device.thresholds
+    law_arr = np.array(
+        [
+            law.g_min, law.g_max, law.d0_set, law.d0_reset, law.slope_below, law.slope_above,
+            th.set_mean_v, th.reset_mean_v,
+        ]
+    )
+    alg_arr = np.array(
+        [
+            algorithm.tolerance,
+            algorithm.ramp_start_v,
+            algorithm.step_set_v,
+            algorithm.step_reset_v,
+            float(algorithm.max_ramps),
+            1.0 if algorithm.abandon_at_cap else 0.0,
+            algorithm.scheme.line_fraction,
+            abs(algorithm.scheme.other_fraction),
+        ]
+    )
+    lengths = np.array(
+        [
+            [algorithm.ramp_length(1, p), algorithm.ramp_length(-1, p)]
+            for p in range(algorithm.passes)
+        ],
+        dtype=np.int64,
+    )
+    fractions = np.array([1.0, alg_arr[_LINE], alg_arr[_OTHER]])
+    tables = ramp_tables(law_arr, alg_arr, fractions, int(lengths.max()))
+    return {
+        "law": law_arr,
+        "alg": alg_arr,
+        "lengths": lengths,
+        "tables": tables,
+        "fractions": fractions,
+    }
+
+
+def program_compiled(
+    xbars: Crossbar,
+    targets: ArrayLike,
+    algorithm: WriteVerify,
+    accumulate: bool = True,
+    progress: bool = False,
+    chunk: int | None = None,
+) -> ProgramResult:
+    """Program ``xbars`` in place with the compiled engine.
+
+    Parameters
+    ----------
+    xbars : Crossbar
+    targets : array_like, shape (rows, cols) or (batch, rows, cols)
+        Target conductances (S).
+    algorithm : WriteVerify
+    accumulate : bool
+        Closed-form ramps with disturbance applied once per ramp (True), or pulse by
+        pulse (False, the "direct" engine).
+    progress : bool
+        Progress bar, advanced per chunk of crossbars.
+    chunk : int, optional
+        Crossbars per kernel call (default: 4 per thread).
+    """
+    target = broadcast_targets(xbars, targets)
+    batch = xbars.batch
+    passes = algorithm.passes
+    params = kernel_parameters(xbars, algorithm)
+    g = np.ascontiguousarray(xbars.conductance, dtype=np.float64)
+    vset = np.ascontiguousarray(xbars.v_set, dtype=np.float64)
+    vrst = np.ascontiguousarray(xbars.v_reset, dtype=np.float64)
+    unsw = np.ascontiguousarray(xbars.unswitchable, dtype=np.bool_)
+    pulses = np.zeros(target.shape, dtype=np.int64)
+    abandoned = np.zeros(target.shape, dtype=np.bool_)
+    pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
+    n_hs = np.zeros((batch, passes))
+    n_hs_ever = np.zeros(batch)
+    history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
+    step = chunk or max(1, 4 * numba.get_num_threads())
+    name = "cpu" if accumulate else "cpu-direct"
+    with progress_bar(batch, f"tuning ({name})", progress and batch > 1) as advance:
+        for lo in range(0, batch, step):
+            hi = min(batch, lo + step)
+            _tune_batch(
+                g[lo:hi], vset[lo:hi], vrst[lo:hi], unsw[lo:hi], target[lo:hi],
+                params["law"], params["alg"], params["lengths"], params["tables"],
+                params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi],
+                pulses_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi], history[lo:hi],
+            )
+            advance(hi - lo)
+    xbars.conductance[...] = g
+    return ProgramResult(
+        target=target,
+        conductance=g.copy(),
+        pulses=pulses,
+        abandoned=abandoned,
+        unswitchable=unsw.copy(),
+        tolerance=algorithm.tolerance,
+        history={key: history[:, k, :] for k, key in enumerate(HISTORY_KEYS)},
+        pulses_per_pass=pulses_per_pass,
+        n_hs_per_pass=n_hs,
+        n_hs_ever=n_hs_ever,
+        engine=name,
+    )

@@ -1,0 +1,177 @@
+"""Parquet results store of a sweep: one file per finished task, written atomically.
+
+A results directory holds ``_xbarsim_sweep.json`` (schema version and the study parameters
+that fix the results) and ``part-<task>.parquet`` files. Each part is written to a hidden
+temporary file in the same directory and renamed into place, so a part either exists
+whole or not at all; leftovers of an interrupted write (``.tmp-*``) are ignored by readers
+(pyarrow skips names starting with ``.`` or ``_``) and removed on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from xbarsim.errors import XbarsimInputError
+
+SCHEMA_VERSION = 1
+META_NAME = "_xbarsim_sweep.json"
+PART_PREFIX = "part-"
+
+#: Columns of a results row and their Arrow types.
+SCHEMA = pa.schema(
+    [
+        ("task", pa.string()),
+        ("size", pa.int64()),
+        ("sigma", pa.float64()),
+        ("target", pa.float64()),
+        ("algorithm", pa.string()),
+        ("crossbar", pa.int64()),
+        ("weight_set", pa.int64()),
+        ("tuning_error_p99", pa.float64()),
+        ("tuning_error_mean", pa.float64()),
+        ("within_tolerance", pa.float64()),
+        ("vmm_error_p99", pa.float64()),
+        ("vmm_error_mean", pa.float64()),
+        ("vmm_error_intrinsic_p99", pa.float64()),
+        ("n_hs", pa.float64()),
+        ("n_hs_ever", pa.float64()),
+        ("pulses_per_device", pa.float64()),
+        ("history_p99", pa.list_(pa.float64())),
+        ("history_mean", pa.list_(pa.float64())),
+        ("tuning_error_hist", pa.list_(pa.int64())),
+        ("vmm_error_hist", pa.list_(pa.int64())),
+    ]
+)
+
+
+class ResultStore:
+    """A sweep's results directory.
+
+    Parameters
+    ----------
+    path : str or Path
+        The dataset directory.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def meta_path(self) -> Path:
+        """Path of the metadata file."""
+        return self.path / META_NAME
+
+    def check(self, meta: dict, resume: bool) -> None:
+        """Raise :class:`XbarsimInputError` unless the path can take these results.
+
+        Writes nothing. A missing path or an empty directory is fine; an existing dataset
+        must carry this schema and the same ``meta``, and needs ``resume`` when it already
+        holds parts.
+        """
+        p = self.path
+        if not p.exists():
+            return
+        if not p.is_dir():
+            raise XbarsimInputError(f"results: {p} exists and is not a directory")
+        entries = [e for e in p.iterdir() if not e.name.startswith(".tmp-")]
+        if not entries:
+            return
+        if not self.meta_path.is_file():
+            raise XbarsimInputError(
+                f"results: {p} is not an xbarsim sweep dataset (no {META_NAME}); "
+                "choose an empty or new directory"
+            )
+        try:
+            stored = json.loads(self.meta_path.read_text())
+        except (OSError, ValueError):
+            raise XbarsimInputError(f"results: {self.meta_path} is unreadable") from None
+        if not isinstance(stored, dict) or stored.get("schema_version") != SCHEMA_VERSION:
+            raise XbarsimInputError(
+                f"results: {p} has a different schema version "
+                f"(need {SCHEMA_VERSION}); choose another directory"
+            )
+        diff = sorted(k for k in meta if stored.get("study", {}).get(k) != meta[k])
+        if diff:
+            raise XbarsimInputError(
+                f"results: {p} was made with different study parameters ({', '.join(diff)}); "
+                "choose another directory"
+            )
+        for part in self.parts():
+            try:
+                found = pq.read_schema(part)
+            except Exception:
+                raise XbarsimInputError(f"results: {part.name} is not a Parquet file") from None
+            if not found.remove_metadata().equals(SCHEMA):
+                raise XbarsimInputError(f"results: {part.name} does not have this schema")
+        if self.parts() and not resume:
+            raise XbarsimInputError(
+                f"results: {p} already holds results; pass --resume to continue it "
+                "or choose another directory"
+            )
+
+    def init(self, meta: dict) -> None:
+        """Create the directory and metadata file (idempotent); remove stale temporaries."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for tmp in self.path.glob(".tmp-*"):
+            tmp.unlink()
+        if not self.meta_path.exists():
+            self._atomic_write_bytes(
+                self.meta_path,
+                json.dumps({"schema_version": SCHEMA_VERSION, "study": meta}, indent=1).encode(),
+            )
+
+    def parts(self) -> list[Path]:
+        """Finished part files, sorted by name."""
+        if not self.path.is_dir():
+            return []
+        return sorted(self.path.glob(f"{PART_PREFIX}*.parquet"))
+
+    def finished(self) -> set[str]:
+        """Task keys with a finished part."""
+        n = len(PART_PREFIX)
+        return {p.stem[n:] for p in self.parts()}
+
+    def write_part(self, task: str, rows: list[dict]) -> Path:
+        """Write one finished task's rows atomically; returns the part's path."""
+        table = pa.Table.from_pylist([{"task": task, **r} for r in rows], schema=SCHEMA)
+        final = self.path / f"{PART_PREFIX}{task}.parquet"
+        tmp = self.path / f".tmp-{uuid.uuid4().hex}"
+        pq.write_table(table, tmp)
+        os.replace(tmp, final)
+        return final
+
+    def _atomic_write_bytes(self, final: Path, data: bytes) -> None:
+        tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
+        tmp.write_bytes(data)
+        os.replace(tmp, final)
+
+    def read(self) -> pd.DataFrame:
+        """All finished rows, sorted by grid point and instance."""
+        return read_results(self.path)
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read a results dataset into a DataFrame sorted by grid point and instance.
+
+    Raises
+    ------
+    XbarsimInputError
+        If ``path`` is not a sweep dataset or holds no finished parts.
+    """
+    store = ResultStore(path)
+    if not store.meta_path.is_file():
+        raise XbarsimInputError(f"results: {path} is not an xbarsim sweep dataset")
+    parts = store.parts()
+    if not parts:
+        raise XbarsimInputError(f"results: {path} holds no finished results")
+    table = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in parts])
+    frame = table.to_pandas()
+    keys = ["size", "sigma", "target", "algorithm", "crossbar", "weight_set"]
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -1,0 +1,162 @@
+"""Layer 3: write-verify behaviour and engine equivalence."""
+
+import numpy as np
+import pytest
+
+from xbarsim.crossbar import BiasScheme, Crossbar
+from xbarsim.devices import preset
+from xbarsim.errors import XbarsimInputError
+from xbarsim.programming import WriteVerify, program
+
+DEV = preset("tio2-64x64-paper")
+
+
+def _case(n, sigma, seed, batch=2):
+    dev = DEV.with_sigma(sigma)
+    x = Crossbar.sample(dev, (n, n), batch=batch, seed=seed)
+    targets = np.random.default_rng(seed + 100).uniform(10e-6, 100e-6, (batch, n, n))
+    return x, targets
+
+
+def _assert_same(a, b, rtol=1e-9):
+    np.testing.assert_array_equal(a.pulses, b.pulses)
+    np.testing.assert_array_equal(a.abandoned, b.abandoned)
+    np.testing.assert_array_equal(a.pulses_per_pass, b.pulses_per_pass)
+    np.testing.assert_array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
+    np.testing.assert_allclose(a.conductance, b.conductance, rtol=rtol, atol=0)
+    for key in a.history:
+        np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-7, atol=1e-12)
+
+
+ALGORITHMS = {
+    "thesis": lambda scheme: WriteVerify.thesis(scheme=scheme, passes=3),
+    "paper": lambda scheme: WriteVerify.paper(scheme=scheme),
+}
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+@pytest.mark.parametrize("scheme", [BiasScheme.V2, BiasScheme.V3])
+@pytest.mark.parametrize("sigma", [0.0, 0.05, 0.25, 0.35])
+@pytest.mark.parametrize("n", [4, 8])
+def test_engines_agree_with_reference(n, sigma, scheme, algorithm):
+    alg = ALGORITHMS[algorithm](scheme)
+    results = {}
+    for engine in ("reference", "cpu", "cpu-direct"):
+        x, t = _case(n, sigma, seed=n + int(100 * sigma))
+        results[engine] = program(x, t, alg, engine=engine)
+        np.testing.assert_array_equal(x.conductance, results[engine].conductance)
+    _assert_same(results["reference"], results["cpu-direct"], rtol=1e-12)
+    _assert_same(results["reference"], results["cpu"])
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.05, 0.25, 0.35])
+@pytest.mark.parametrize("n", [16, 32])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_compiled_lazy_equals_direct_on_larger_arrays(n, sigma, seed):
+    alg = WriteVerify.thesis()
+    out = []
+    for engine in ("cpu", "cpu-direct"):
+        x, t = _case(n, sigma, seed, batch=2)
+        out.append(program(x, t, alg, engine=engine))
+    _assert_same(*out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+@pytest.mark.parametrize("scheme", [BiasScheme.V2, BiasScheme.V3])
+@pytest.mark.parametrize("sigma", [0.0, 0.05, 0.25, 0.35])
+@pytest.mark.parametrize("n", [16, 32])
+def test_engines_agree_with_reference_large(n, sigma, scheme, algorithm):
+    alg = ALGORITHMS[algorithm](scheme)
+    out = []
+    for engine in ("reference", "cpu"):
+        x, t = _case(n, sigma, seed=3, batch=1)
+        out.append(program(x, t, alg, engine=engine))
+    _assert_same(*out)
+
+
+def test_result_independent_of_batching_and_chunking():
+    from xbarsim.programming.compiled import program_compiled
+
+    x, t = _case(12, 0.25, seed=4, batch=5)
+    whole = program_compiled(x.copy(), t, WriteVerify.thesis(), chunk=5)
+    chunked = program_compiled(x.copy(), t, WriteVerify.thesis(), chunk=2)
+    single = program_compiled(
+        Crossbar.sample(DEV.with_sigma(0.25), (12, 12), batch=1, seed=4, first_index=3),
+        t[3],
+        WriteVerify.thesis(),
+    )
+    _assert_same(whole, chunked, rtol=0)
+    np.testing.assert_array_equal(whole.conductance[3], single.conductance[0])
+
+
+def test_write_verify_without_half_select_reaches_tolerance():
+    x, t = _case(16, 0.25, seed=5, batch=1)
+    res = program(x, t, WriteVerify.thesis(scheme=BiasScheme.NONE), engine="cpu")
+    err = res.error[~res.excluded]
+    assert err.max() <= 0.01
+    assert res.n_hs_ever[0] == 0.0
+    assert res.history["p99"][0, -1] <= 0.01
+
+
+def test_half_select_disturbs_and_later_passes_repair():
+    x, t = _case(32, 0.25, seed=6, batch=1)
+    res = program(x, t, WriteVerify.thesis(), engine="cpu")
+    worst = res.history["max"][0]
+    assert worst[1] > 0.05  # the first pass leaves disturbed devices behind
+    assert res.history["mean"][0, -1] < res.history["mean"][0, 1]
+    assert res.n_hs_per_pass[0, 0] > 0
+    assert res.pulses_per_pass[0, -1] < res.pulses_per_pass[0, 0]
+
+
+def test_unswitchable_devices_get_no_pulses_and_are_excluded():
+    x, t = _case(16, 0.25, seed=7, batch=1)
+    assert x.unswitchable.any()
+    res = program(x, t, WriteVerify.paper(), engine="cpu")
+    assert np.all(res.pulses[x.unswitchable] == 0)
+    assert np.all(res.excluded[x.unswitchable])
+
+
+def test_decreasing_cap_shortens_ramps():
+    alg = WriteVerify.thesis(cap_decrease_per_pass_v=0.3)
+    assert alg.cap(0) == 2.5
+    assert alg.cap(3) == pytest.approx(1.6)
+    assert alg.ramp_length(1, 3) < alg.ramp_length(1, 0)
+    assert alg.cap(100) == alg.ramp_start_v
+    x, t = _case(8, 0.25, seed=8)
+    a = program(x.copy(), t, alg, engine="reference")
+    b = program(x.copy(), t, alg, engine="cpu")
+    _assert_same(a, b)
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        (np.full((3, 3), 50e-6), "shape"),
+        (np.full((4, 4), np.nan), "finite"),
+        (np.full((4, 4), 500e-6), "g_min, g_max"),
+        (np.full((4, 4), -1e-6), "g_min, g_max"),
+    ],
+)
+def test_bad_targets(targets, message):
+    x, _ = _case(4, 0.1, seed=0, batch=1)
+    with pytest.raises(XbarsimInputError, match=message):
+        program(x, targets, engine="cpu")
+
+
+def test_unknown_engine_and_missing_gpu():
+    x, t = _case(4, 0.1, seed=0, batch=1)
+    with pytest.raises(XbarsimInputError, match="engine"):
+        program(x, t, engine="fpga")
+    from xbarsim.programming import gpu_available
+
+    if not gpu_available():
+        with pytest.raises(XbarsimInputError, match="gpu"):
+            program(x, t, engine="gpu")
+
+
+def test_invalid_algorithm_parameters():
+    with pytest.raises(ValueError, match="max_amplitude_v"):
+        WriteVerify(max_amplitude_v=0.2, ramp_start_v=0.5)
+    with pytest.raises(ValueError, match="tolerance"):
+        WriteVerify(tolerance=-0.01)
