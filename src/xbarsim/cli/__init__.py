@@ -11,6 +11,11 @@ import sys
 import click
 import typer
 
+try:  # typer >= 0.29 ships its own copy of click
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _typer_click = click.exceptions
+
 from xbarsim.errors import XbarsimInputError, format_validation_error
 
 app = typer.Typer(
@@ -35,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     except XbarsimInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except click.exceptions.UsageError as exc:
+    except (click.exceptions.UsageError, _typer_click.UsageError) as exc:
         print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
         return 2
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         print("error: aborted", file=sys.stderr)
         return 130
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
     except Exception as exc:
         if type(exc).__name__ == "ValidationError":

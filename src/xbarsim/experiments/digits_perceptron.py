@@ -269,6 +269,7 @@ def run_digits_perceptron(
         weight_clip=(0.0, 1.0),
         seed=setup.seed,
         progress=progress,
+        threads=1,
     )
     weights = model[2].weight.detach().double().numpy().T.copy()  # (64, 10), crossbar layout
     bias = model[2].bias.detach().double().numpy().copy()
@@ -362,11 +363,22 @@ def plot_digits_perceptron(result: PerceptronResult, out: str | Path) -> list[Pa
     sd = np.array([result.accuracy_std_vs_import_error[k] for k in keys])
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    ax.errorbar(100 * errors, 100 * acc, yerr=100 * sd, marker="o", capsize=3,
-                label=f"simulated import error ({result.setup.trials} trials)")
+    ax.errorbar(
+        100 * errors,
+        100 * acc,
+        yerr=100 * sd,
+        marker="o",
+        capsize=3,
+        label=f"simulated import error ({result.setup.trials} trials)",
+    )
     ax.axhline(100 * result.software_accuracy, color="k", ls="--", label="software")
-    ax.plot([100 * result.setup.tolerance], [100 * result.programmed_accuracy], "r*", ms=12,
-            label="simulated programming (write-verify)")
+    ax.plot(
+        [100 * result.setup.tolerance],
+        [100 * result.programmed_accuracy],
+        "r*",
+        ms=12,
+        label="simulated programming (write-verify)",
+    )
     ax.set_xscale("log")
     ax.set_xlabel("weight import error (%)")
     ax.set_ylabel("test accuracy (%)")
@@ -377,15 +389,20 @@ def plot_digits_perceptron(result: PerceptronResult, out: str | Path) -> list[Pa
     fig.savefig(p1, dpi=120)
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(6, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(7, 4.5))
     for ax, data, title in zip(
         axes, (result.targets_s, result.conductance_s), ("target", "programmed"), strict=True
     ):
-        im = ax.imshow(1e6 * data, aspect="auto", cmap="viridis", vmin=0,
-                       vmax=1e6 * result.setup.g_high_s * 1.1)
+        im = ax.imshow(
+            1e6 * data,
+            aspect="auto",
+            cmap="viridis",
+            vmin=0,
+            vmax=1e6 * result.setup.g_high_s * 1.1,
+        )
         ax.set_title(f"{title} (uS)")
         ax.set_xlabel("output (class)")
-        ax.set_ylabel("input (pixel)")
+    axes[0].set_ylabel("input (pixel)")
     for d in result.stuck_devices:
         axes[1].plot(d.output, d.input, "rx")
     fig.colorbar(im, ax=axes, shrink=0.8)

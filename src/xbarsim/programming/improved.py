@@ -169,7 +169,8 @@ def program_improved(
         is its shifted target, every other device's (frozen ones included) its original
         target, so ``error`` counts frozen devices at their full miss. The weights
         ``G+ - G-`` are best judged against the original targets. ``pulses`` include the
-        pre-stage; ``history`` and ``n_hs_per_pass`` cover the main passes (each pass is
+        pre-stage; ``history`` (over switchable devices not abandoned at a cap, as in
+        :func:`program`) and ``n_hs_per_pass`` cover the main passes (each pass is
         one :func:`program` call, so ``n_hs_ever`` is the largest per-pass value, not the
         union); ``abandoned`` marks the devices frozen in the last pass.
     """
@@ -211,11 +212,11 @@ def program_improved(
             pulses += pre.pulses
 
     effective = original.copy()
-    abandoned = np.zeros(original.shape, dtype=bool)
+    abandoned = np.zeros(original.shape, dtype=bool)  # at a cap in some pass, as in program()
 
     def record(column: int) -> None:
         err = relative_error(xbars.conductance, effective)
-        stats = error_statistics(err, base.tolerance, switchable)
+        stats = error_statistics(err, base.tolerance, switchable & ~abandoned)
         for key in HISTORY_KEYS:
             history[key][:, column] = stats[key]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
 _DPI = 120
@@ -118,6 +119,7 @@ def curves(
     path : Path
         Output PNG.
     x : array, shape (n,)
+        Integer x values get integer ticks.
     series : mapping of label to array of shape (n,)
     xlabel, ylabel, title : str
     log_y : bool
@@ -127,6 +129,8 @@ def curves(
     ax = fig.add_subplot()
     for label, values in series.items():
         ax.plot(x, values, marker="o", label=label)
+    if np.issubdtype(np.asarray(x).dtype, np.integer):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if log_y:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)

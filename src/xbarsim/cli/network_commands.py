@@ -1,0 +1,193 @@
+"""Network commands: ``mnist-slp`` (paper Fig. 4) and ``network-study`` (thesis Figs. 31-33).
+
+Thin shells over :mod:`xbarsim.experiments.digits_perceptron` and
+:mod:`xbarsim.experiments.network_study`; torch is imported only when a command runs. With
+``--json -`` stdout carries exactly one JSON object and the tables go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xbarsim.cli import app
+from xbarsim.errors import XbarsimInputError
+from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
+
+SeedOpt = Annotated[int, typer.Option("--seed", help="Master seed (>= 0).")]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help="Programming engine: auto, reference, cpu, cpu-direct, gpu.")
+]
+JsonOpt = Annotated[
+    str | None,
+    typer.Option("--json", metavar="PATH", help="Write the results as JSON; '-' for stdout."),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", metavar="DIR", help="Write PNG figures and results.json.")
+]
+ProgressOpt = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
+]
+
+
+def _floats(name: str, text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise XbarsimInputError(f"{name}: must be a comma-separated list of numbers, got {text!r}")
+    return values
+
+
+def _ints(name: str, text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise XbarsimInputError(
+            f"{name}: must be a comma-separated list of positive integers, got {text!r}"
+        )
+    return values
+
+
+def _write(path: Path, text: str, field: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise XbarsimInputError(f"{field}: cannot write {path}: {exc.strerror}") from None
+
+
+def _emit(data: dict, json_path: str | None, out: Path | None) -> None:
+    text = json.dumps(data, indent=1)
+    if out is not None:
+        _write(out / "results.json", text + "\n", "out")
+    if json_path == "-":
+        typer.echo(text)
+    elif json_path is not None:
+        _write(Path(json_path), text + "\n", "json")
+
+
+def _mkdir(out: Path | None) -> None:
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise XbarsimInputError(f"out: cannot create directory {out}: {exc.strerror}") from None
+
+
+@app.command("mnist-slp")
+def mnist_slp(
+    seed: SeedOpt = 0,
+    engine: EngineOpt = "auto",
+    mnist_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--mnist-dir",
+            metavar="DIR",
+            help="Real MNIST IDX files (down-sampled to 8x8); default: scikit-learn digits.",
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs (>= 1).")] = 60,
+    trials: Annotated[int, typer.Option("--trials", help="Draws per import error.")] = 20,
+    errors: Annotated[
+        str, typer.Option("--errors", help="Comma-separated import errors (fractions).")
+    ] = "0.01,0.02,0.05,0.1,0.2,0.3,0.4,0.5",
+    json_path: JsonOpt = None,
+    out: OutOpt = None,
+    progress: ProgressOpt = False,
+) -> None:
+    """Paper Fig. 4: 64x10 perceptron, accuracy vs weight-import error and after programming."""
+    from xbarsim.experiments.digits_perceptron import (
+        PerceptronSetup,
+        plot_digits_perceptron,
+        run_digits_perceptron,
+    )
+    from xbarsim.experiments.published import published_value
+    from xbarsim.programming.engine import resolve_engine
+
+    resolve_engine(engine)
+    setup = PerceptronSetup(
+        seed=seed,
+        dataset="digits" if mnist_dir is None else "mnist",
+        mnist_dir=None if mnist_dir is None else str(mnist_dir),
+        epochs=epochs,
+        trials=trials,
+        import_errors=tuple(_floats("errors", errors)),
+        engine=engine,
+    ).validate()
+    _mkdir(out)
+    start = time.perf_counter()
+    result = run_digits_perceptron(setup, progress=progress)
+    seconds = time.perf_counter() - start
+    gap = published_value("P4_digits_perceptron", "gap_to_software_at_1pct_import")
+    rows = [
+        ComparisonRow(
+            "dataset (n_train / n_test)",
+            "MNIST 8x8 (60k / 10k)",
+            f"{setup.dataset} ({result.n_train} / {result.n_test})",
+        ),
+        ComparisonRow("software accuracy", "-", f"{100 * result.software_accuracy:.2f}%"),
+    ]
+    for key, acc in result.accuracy_vs_import_error.items():
+        sd = result.accuracy_std_vs_import_error[key]
+        rows.append(
+            ComparisonRow(
+                f"accuracy at {100 * float(key):g}% import error",
+                "-",
+                f"{100 * acc:.2f}% ± {100 * sd:.2f}%",
+            )
+        )
+    if "0.01" in result.accuracy_vs_import_error:
+        rows.append(
+            ComparisonRow(
+                "gap to software at 1% import",
+                f"{100 * gap:.2f}%",
+                f"{100 * result.gap_at_1pct:.2f}%",
+            )
+        )
+    rows += [
+        ComparisonRow(
+            "accuracy after programming (write-verify, 1%)",
+            "-",
+            f"{100 * result.programmed_accuracy:.2f}%",
+        ),
+        ComparisonRow(
+            "  gap to software",
+            f"{100 * gap:.2f}% (measured, 1%)",
+            f"{100 * (result.software_accuracy - result.programmed_accuracy):.2f}%",
+        ),
+        ComparisonRow(
+            "  mean tuning error (switchable)", "-", f"{100 * result.tuning_error_mean:.2f}%"
+        ),
+        ComparisonRow(
+            "  stuck devices (unswitchable / abandoned)",
+            "2 named (out 9, in 22/24)",
+            str(len(result.stuck_devices)),
+        ),
+    ]
+    for d in result.stuck_devices:
+        if d.accuracy_gain > 0:
+            rows.append(
+                ComparisonRow(
+                    f"    input {d.input}, output {d.output} ({d.cause})",
+                    "-",
+                    f"{d.target_us:.1f} -> {d.final_us:.1f} uS costs {100 * d.accuracy_gain:.2f}%",
+                )
+            )
+    rows.append(ComparisonRow("run time (s)", "-", f"{seconds:.1f}"))
+    print_table(
+        comparison_table(f"64x10 perceptron on {setup.dataset}, seed {seed} (paper Fig. 4)", rows),
+        stderr=json_path == "-",
+    )
+    if out is not None:
+        for path in plot_digits_perceptron(result, out):
+            typer.echo(str(path), err=True)
+    data = result.to_json()
+    data["seconds"]["total"] = seconds
+    _emit(data, json_path, out)

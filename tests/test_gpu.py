@@ -1,0 +1,66 @@
+"""GPU engine: equivalence with the compiled CPU engine.
+
+On a machine with a CUDA GPU the real device is used; everywhere the kernel's logic is
+also checked in numba's CUDA simulator (a subprocess with NUMBA_ENABLE_CUDASIM=1, since the
+variable must be set before numba.cuda loads).
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from xbarsim.crossbar import Crossbar
+from xbarsim.devices import preset
+from xbarsim.programming import WriteVerify, gpu_available, program
+
+CHECK = textwrap.dedent(
+    """
+    import numpy as np
+    from xbarsim.crossbar import Crossbar
+    from xbarsim.devices import preset
+    from xbarsim.programming import WriteVerify
+    from xbarsim.programming.compiled import program_compiled
+    from xbarsim.programming.gpu import program_gpu
+
+    for scheme, sigma in [("V/2", 0.25), ("V/3", 0.35), ("V/2", 0.0)]:
+        alg = WriteVerify.thesis(scheme=scheme, passes=3)
+        x = Crossbar.sample(preset("tio2-64x64-paper").with_sigma(sigma), (5, 4), batch=2, seed=3)
+        t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 5, 4))
+        a = program_compiled(x.copy(), t, alg)
+        b = program_gpu(x.copy(), t, alg)
+        assert np.array_equal(a.pulses, b.pulses), scheme
+        assert np.array_equal(a.abandoned, b.abandoned), scheme
+        assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass), scheme
+        assert np.array_equal(a.pulses_per_pass, b.pulses_per_pass), scheme
+        np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
+        for key in a.history:
+            np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-9)
+    print("gpu-simulator-ok")
+    """
+)
+
+
+def test_gpu_kernel_matches_cpu_engine_in_cuda_simulator():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "gpu-simulator-ok" in out.stdout
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not gpu_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("sigma", [0.05, 0.25])
+def test_gpu_engine_matches_cpu_engine_on_device(sigma):
+    alg = WriteVerify.thesis()
+    x = Crossbar.sample(preset("thesis-uniformity").with_sigma(sigma), (32, 32), batch=8, seed=1)
+    t = np.random.default_rng(1).uniform(10e-6, 100e-6, (8, 32, 32))
+    a = program(x.copy(), t, alg, engine="cpu")
+    b = program(x.copy(), t, alg, engine="gpu")
+    np.testing.assert_array_equal(a.pulses, b.pulses)
+    np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-9, atol=0)
