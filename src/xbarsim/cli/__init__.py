@@ -28,7 +28,10 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from xbarsim.cli import device_commands  # noqa: F401  (registers on app)
+    from xbarsim.cli import (  # noqa: F401  (each module registers its commands on app)
+        calibration_commands,
+        device_commands,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

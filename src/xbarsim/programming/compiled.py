@@ -227,6 +227,15 @@ def _solve_ramp(g0, t, tol, direction, length, split, cb, ca, pb, pa, g_min, g_m
         n += 1
 
 
+@njit(cache=_CACHE, inline="always")
+def _sorted_quantile(e, q):
+    """Quantile ``q`` of sorted ``e`` with linear interpolation (numpy's default)."""
+    pos = q * (e.shape[0] - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, e.shape[0] - 1)
+    return e[lo] + (e[hi] - e[lo]) * (pos - lo)
+
+
 @njit(cache=_CACHE)
 def _record(g, target, include, tol_frac, out, column):
     """Error statistics over included devices into ``out[:, column]`` (see HISTORY_KEYS)."""
@@ -242,15 +251,17 @@ def _record(g, target, include, tol_frac, out, column):
         for k in range(5):
             out[k, column] = np.nan
         return
-    e = errs[:n]
+    e = np.sort(errs[:n])
     within = 0
+    total = 0.0
     for k in range(n):
+        total += e[k]
         if e[k] <= tol_frac:
             within += 1
-    out[0, column] = e.mean()
-    out[1, column] = np.median(e)
-    out[2, column] = np.percentile(e, 99.0)
-    out[3, column] = e.max()
+    out[0, column] = total / n
+    out[1, column] = _sorted_quantile(e, 0.5)
+    out[2, column] = _sorted_quantile(e, 0.99)
+    out[3, column] = e[n - 1]
     out[4, column] = within / n
 
 

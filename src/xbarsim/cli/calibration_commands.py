@@ -1,0 +1,106 @@
+"""``xbarsim calibrate``: fit the pulse law's slopes to the seeds' published numbers."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from xbarsim.cli import app
+from xbarsim.cli.device_commands import JsonOpt, OutOpt, ProgressOpt, _finish, _parse_int
+from xbarsim.errors import XbarsimInputError, format_validation_error
+from xbarsim.report.tables import ComparisonRow
+
+FloatListOpt = typer.Option(metavar="V1,V2,...")
+
+
+def _floats(name: str, text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise XbarsimInputError(f"{name}: must be comma-separated numbers, got {text!r}") from None
+    if not values or any(not v > 0 for v in values):
+        raise XbarsimInputError(f"{name}: needs at least one value, all > 0 V, got {text!r}")
+    return values
+
+
+@app.command("calibrate")
+def calibrate_command(
+    below: Annotated[
+        str, typer.Option("--below", help="Candidate slopes below threshold (V), comma-separated.")
+    ] = "0.028,0.03,0.032,0.034,0.036",
+    above: Annotated[
+        str, typer.Option("--above", help="Candidate slopes above threshold (V), comma-separated.")
+    ] = "0.1,0.15,0.2,0.3",
+    size: Annotated[str, typer.Option("--size", metavar="INT", help="VMM crossbar size.")] = "64",
+    pairs: Annotated[
+        str, typer.Option("--pairs", metavar="INT", help="Crossbar pairs per sigma.")
+    ] = "32",
+    image_seeds: Annotated[
+        str, typer.Option("--image-seeds", metavar="INT", help="Crossbars for Fig. 3.")
+    ] = "3",
+    image_size: Annotated[
+        str, typer.Option("--image-size", metavar="INT", help="Side of the Fig. 3 crossbar.")
+    ] = "64",
+    seed: Annotated[str, typer.Option("--seed", metavar="INT", help="Random seed.")] = "0",
+    engine: Annotated[str, typer.Option("--engine", help="Programming engine.")] = "auto",
+    out: OutOpt = None,
+    json_path: JsonOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Grid-search the two-slope pulse law against the paper's and the thesis's numbers."""
+    from xbarsim.experiments.calibration import CalibrationSetup, calibrate, residuals
+    from xbarsim.programming import resolve_engine
+
+    resolve_engine(engine)
+    try:
+        setup = CalibrationSetup(
+            slopes_below_v=_floats("below", below),
+            slopes_above_v=_floats("above", above),
+            size=_parse_int("size", size, 2),
+            pairs=_parse_int("pairs", pairs, 1),
+            image_seeds=_parse_int("image-seeds", image_seeds, 1),
+            image_size=_parse_int("image-size", image_size, 2),
+            seed=_parse_int("seed", seed, 0),
+            engine=engine,
+        )
+    except ValueError as exc:
+        raise XbarsimInputError(f"calibrate: {format_validation_error(exc)}") from None
+    start = time.perf_counter()
+    report = calibrate(setup, progress=progress)
+    best = report.table.iloc[0]
+    summary = {key: float(best[key]) for key in report.table.columns}
+    res = residuals(summary)
+    rows = [
+        ComparisonRow(name, f"{pub:.4g}", f"{ours:.4g} (log ratio {res[name]:+.2f})")
+        for name, pub, ours in report.comparison()
+    ]
+    rows.insert(
+        0,
+        ComparisonRow(
+            "best slopes below / above (V)",
+            "-",
+            f"{best['slope_below_v']:.4g} / {best['slope_above_v']:.4g}",
+        ),
+    )
+
+    def write(directory: Path) -> list[Path]:
+        table = directory / "candidates.csv"
+        report.table.to_csv(table, index=False)
+        device = directory / "calibrated_device.yaml"
+        device.write_text(yaml.safe_dump(json.loads(report.best.model_dump_json())))
+        return [table, device]
+
+    _finish(
+        f"Pulse-law calibration, {len(report.table)} candidates",
+        summary,
+        rows,
+        time.perf_counter() - start,
+        out,
+        json_path,
+        write,
+    )
