@@ -67,7 +67,8 @@ def test_measured_thresholds_recover_sampled_ones(scheme: str) -> None:
     lies within about 10 mV above it (the sub-threshold pulses of the sweep, slope 0.032 V,
     add up to the threshold dose; the +-10 % starting state moves this by a few mV).
     Devices whose reset threshold lies above ``max_v`` cannot be reset to 14 uS and count
-    as unswitchable (their set sweep starts from the as-fabricated ~36 uS, where a 20 % change needs ~0.1 V more than at 14 uS).
+    as unswitchable (their set sweep starts from the as-fabricated ~36 uS, where a 20 %
+    change needs ~0.1 V more than at 14 uS).
     Unswitchable devices of the fault map are unswitchable in both polarities.
     """
     device = PAPER.without_faults() if scheme == "none" else PAPER
