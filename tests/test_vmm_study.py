@@ -12,6 +12,7 @@ import xbarsim.cli.study_commands  # noqa: F401  (registers the commands on the 
 from xbarsim.cli import main
 from xbarsim.experiments.vmm_study import (
     VmmCase,
+    derived_comparisons,
     published_for,
     run_instances,
     summarize,
@@ -72,6 +73,29 @@ def test_published_lookup() -> None:
     assert published_for({**case, "size": 16}) == {}
 
 
+def test_derived_comparisons() -> None:
+    def case(sigma: float, algorithm: str, n_hs: float, mean: float) -> dict:
+        return {
+            "size": 64,
+            "target": 0.01,
+            "sigma": sigma,
+            "algorithm": algorithm,
+            "n_hs": n_hs,
+            "vmm_error_mean": mean,
+        }
+
+    cases = [
+        case(0.25, "baseline", 0.002, 0.01),
+        case(0.3, "baseline", 0.03, 0.02),
+        case(0.0, "baseline", 0.0, 0.0052),
+        case(0.0, "no-hs", 0.0, 0.005),
+    ]
+    got = {c["quantity"]: (c["published"], c["xbarsim"]) for c in derived_comparisons(cases)}
+    assert got["n_hs_ratio_sigma_0p30_over_0p25_at_64"] == (10, pytest.approx(15.0))
+    assert got["sigma0_penalty_mean_error_at_64_target_1pct"] == (0.043, pytest.approx(0.04))
+    assert derived_comparisons(cases[:1]) == []
+
+
 def test_vmm_study_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [
         "vmm-study",
@@ -104,6 +128,7 @@ def test_vmm_study_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["cases"]) == 8
+    assert out["comparisons"] == []
     fields = {
         "size",
         "sigma",

@@ -15,7 +15,12 @@ from rich.table import Table
 
 from xbarsim.cli import app
 from xbarsim.errors import XbarsimInputError
-from xbarsim.experiments.vmm_study import CASE_FIELDS, published_for, summarize
+from xbarsim.experiments.vmm_study import (
+    CASE_FIELDS,
+    derived_comparisons,
+    published_for,
+    summarize,
+)
 from xbarsim.sweeps.config import load_sweep_config, sweep_config_from_dict
 from xbarsim.sweeps.runner import run_sweep
 from xbarsim.sweeps.store import read_results
@@ -113,9 +118,14 @@ def vmm_study(
         cases = summarize(read_results(store.path))
     for case in cases:
         case["published"] = published_for(case)
-    Console(stderr=json_path == "-", width=160).print(_table(cases))
+    comparisons = derived_comparisons(cases)
+    console = Console(stderr=json_path == "-", width=170)
+    console.print(_table(cases))
+    for c in comparisons:
+        ours = "undefined" if c["xbarsim"] is None else f"{c['xbarsim']:.3g}"
+        console.print(f"{c['quantity']}: published {c['published']:g}, xbarsim {ours}")
     if json_path is not None:
-        text = json.dumps({"cases": cases}, indent=1)
+        text = json.dumps({"cases": cases, "comparisons": comparisons}, indent=1)
         if json_path == "-":
             sys.stdout.write(text + "\n")
         else:
@@ -133,6 +143,7 @@ def _table(cases: list[dict]) -> Table:
         "tuning_error_mean": "tuning mean",
         "vmm_error_p99_median": "VMM p99 (median)",
         "vmm_error_intrinsic": "intrinsic",
+        "vmm_error_mean": "VMM mean",
         "n_hs": "n_HS",
         "pulses_per_device": "pulses/device",
     }

@@ -192,7 +192,7 @@ def run_instances(
     Returns
     -------
     list of dict
-        One row per instance (see :data:`RESULT_COLUMNS` of :mod:`xbarsim.sweeps.store`).
+        One row per instance (columns as in :data:`xbarsim.sweeps.store.SCHEMA`, less ``task``).
     """
     n_w = case.weight_sets
     pairs = sample_pairs(case, seed, first, count)
@@ -203,27 +203,20 @@ def run_instances(
     # instance (i, j) -> batch index i * n_w + j in each half
     half = count * n_w
 
-    def tile(a: NDArray) -> NDArray:
-        return np.repeat(a, n_w, axis=0)
+    def expand(a: NDArray) -> NDArray:
+        return np.concatenate(
+            [np.repeat(a[:count], n_w, axis=0), np.repeat(a[count:], n_w, axis=0)]
+        )
 
-    xbars = Crossbar(
-        device=pairs.device,
-        conductance=np.concatenate(
-            [tile(pairs.conductance[:count]), tile(pairs.conductance[count:])]
-        ),
-        v_set=np.concatenate([tile(pairs.v_set[:count]), tile(pairs.v_set[count:])]),
-        v_reset=np.concatenate([tile(pairs.v_reset[:count]), tile(pairs.v_reset[count:])]),
-        unswitchable=np.concatenate(
-            [tile(pairs.unswitchable[:count]), tile(pairs.unswitchable[count:])]
-        ),
-    )
+    fields = ("conductance", "v_set", "v_reset", "unswitchable")
+    xbars = Crossbar(device=pairs.device, **{f: expand(getattr(pairs, f)) for f in fields})
     targets = np.concatenate([np.tile(t_plus, (count, 1, 1)), np.tile(t_minus, (count, 1, 1))])
     algorithm = case.algorithm_config()
     if isinstance(algorithm, ImprovedTuning):
         result = program_improved(xbars, targets, algorithm, engine=engine)
     else:
         result = program(xbars, targets, algorithm, engine=engine)
-    return _rows(case, seed, first, count, result, targets, sets, half)
+    return _rows(case, seed, first, result, targets, sets, half)
 
 
 def _histogram(values: NDArray) -> list[int]:
@@ -236,7 +229,6 @@ def _rows(
     case: VmmCase,
     seed: int,
     first: int,
-    count: int,
     result: ProgramResult,
     targets: NDArray,
     sets: list[tuple[NDArray, NDArray]],
@@ -294,6 +286,7 @@ CASE_FIELDS = (
     "tuning_error_mean",
     "vmm_error_p99_median",
     "vmm_error_intrinsic",
+    "vmm_error_mean",
     "n_hs",
     "pulses_per_device",
 )
@@ -306,8 +299,10 @@ def summarize(frame: pd.DataFrame) -> list[dict]:
     instance's 99th percentile / mean device error (both crossbars of the pair);
     ``vmm_error_p99_median`` is the median over instances of the worst-case VMM error
     (Fig. 30); ``vmm_error_intrinsic`` the same median for the drawn intrinsic bound;
-    ``n_hs`` the mean final-pass half-select fraction; ``pulses_per_device`` the mean
-    number of write pulses per device.
+    ``vmm_error_mean`` the mean VMM error over instances, inputs and outputs; ``n_hs`` the
+    mean final-pass half-select fraction; ``pulses_per_device`` the mean number of write
+    pulses per device. For the improved algorithm the device errors are taken against its
+    effective (partner-compensated) targets, the VMM errors against the original ones.
     """
     keys = ["size", "sigma", "target", "algorithm"]
     cases = []
@@ -323,6 +318,7 @@ def summarize(frame: pd.DataFrame) -> list[dict]:
                 "tuning_error_mean": float(g["tuning_error_mean"].mean()),
                 "vmm_error_p99_median": float(g["vmm_error_p99"].median()),
                 "vmm_error_intrinsic": float(g["vmm_error_intrinsic_p99"].median()),
+                "vmm_error_mean": float(g["vmm_error_mean"].mean()),
                 "n_hs": float(g["n_hs"].mean()),
                 "pulses_per_device": float(g["pulses_per_device"].mean()),
             }
@@ -353,3 +349,47 @@ def published_for(case: dict) -> dict[str, float]:
                 ),
             }
     return {}
+
+
+def _find(cases: list[dict], **match: object) -> dict | None:
+    for case in cases:
+        if all(
+            np.isclose(case[k], v) if isinstance(v, float) else case[k] == v
+            for k, v in match.items()
+        ):
+            return case
+    return None
+
+
+def derived_comparisons(cases: list[dict]) -> list[dict]:
+    """T30 ratios that the summaries allow: published beside ours.
+
+    * ``n_hs_ratio_sigma_0p30_over_0p25_at_64``: mean final-pass n_HS at sigma 0.30 over
+      that at 0.25 (N=64, 1 %, baseline).
+    * ``sigma0_penalty_mean_error_at_64_target_1pct``: relative increase of the mean VMM
+      error of the baseline over the ``no-hs`` run at sigma 0 (N=64, 1 %).
+
+    Returns
+    -------
+    list of dict
+        ``quantity``, ``published``, ``xbarsim`` (``None`` where undefined).
+    """
+    out = []
+    common = {"size": 64, "target": 0.01}
+    hi = _find(cases, sigma=0.3, algorithm="baseline", **common)
+    lo = _find(cases, sigma=0.25, algorithm="baseline", **common)
+    if hi is not None and lo is not None:
+        key = "n_hs_ratio_sigma_0p30_over_0p25_at_64"
+        ours = hi["n_hs"] / lo["n_hs"] if lo["n_hs"] > 0 else None
+        out.append(
+            {"quantity": key, "published": published_value("T30_vmm_grid", key), "xbarsim": ours}
+        )
+    base = _find(cases, sigma=0.0, algorithm="baseline", **common)
+    no_hs = _find(cases, sigma=0.0, algorithm="no-hs", **common)
+    if base is not None and no_hs is not None:
+        key = "sigma0_penalty_mean_error_at_64_target_1pct"
+        ours = base["vmm_error_mean"] / no_hs["vmm_error_mean"] - 1.0
+        out.append(
+            {"quantity": key, "published": published_value("T30_vmm_grid", key), "xbarsim": ours}
+        )
+    return out

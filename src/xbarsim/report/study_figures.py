@@ -104,13 +104,22 @@ def worst_case_boxes(frame: pd.DataFrame, out: Path) -> list[Path]:
             ax.boxplot([gs["vmm_error_p99"].to_numpy() for _, gs in groups], positions=pos)
             bound = [gs["vmm_error_intrinsic_p99"].median() for _, gs in groups]
             ax.plot(pos, bound, "r--", label="intrinsic bound")
-            top = max(gn["vmm_error_p99"].max(), max(bound))
             for x, (_, gs) in zip(pos, groups, strict=True):
-                ax.text(x, top * 1.3, f"{gs['n_hs'].mean():.2g}", ha="center", fontsize=7)
+                ax.text(
+                    x,
+                    0.97,
+                    f"{gs['n_hs'].mean():.2g}",
+                    ha="center",
+                    va="top",
+                    fontsize=7,
+                    transform=ax.get_xaxis_transform(),
+                )
             ax.set_xticks(pos, [f"{s:g}" for s in sigmas])
             ax.set_yscale("log")
             ax.set_xlabel("σ (normalized threshold variation)")
             ax.set_title(f"{size}×{size}  (numbers: n_HS)")
+        low, high = axes[0].get_ylim()
+        axes[0].set_ylim(low, high * 3)  # room for the n_HS labels
         axes[0].set_ylabel("worst-case VMM error (99th pct, fraction)")
         axes[0].legend(loc="lower right")
         fig.suptitle(f"target {target:g}, {algorithm}")

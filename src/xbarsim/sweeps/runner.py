@@ -10,7 +10,7 @@ Parquet part (atomically), so an interrupted sweep loses only unfinished tasks a
 
 from __future__ import annotations
 
-import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +137,7 @@ def run_sweep(
             else:
                 from distributed import as_completed
 
+                run_id = uuid.uuid4().hex[:12]
                 futures = {
                     client.submit(
                         run_task,
@@ -145,7 +146,7 @@ def run_sweep(
                         t.count,
                         config.seed,
                         config.engine,
-                        key=f"xbarsim-{os.getpid()}-{t.key}",
+                        key=f"xbarsim-{run_id}-{t.key}",
                         pure=False,
                     ): t
                     for t in tasks
