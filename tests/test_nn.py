@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import gzip
+import importlib
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip("torch")
+
 import torch
 from scipy import stats
 from torch import nn
 
-import xbarsim.nn.deploy as deploy_module
 from xbarsim.devices import preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.nn import (
@@ -25,14 +26,16 @@ from xbarsim.nn import (
     convert,
     deploy,
     load_cifar10,
-    load_mnist,
     program_model,
     set_zeta,
     train,
 )
 from xbarsim.programming import WriteVerify
+from xbarsim.programming.improved import ImprovedTuning
 
 EXACT = ChipConfig(kernel=8, algorithm=None)
+# the module, not the function ``xbarsim.nn.deploy`` that shadows it
+deploy_module = importlib.import_module("xbarsim.nn.deploy")
 
 
 def _small_convnet() -> nn.Module:
@@ -100,6 +103,17 @@ def test_deploy_programs_all_kernels_in_one_call(monkeypatch: pytest.MonkeyPatch
     with torch.no_grad():
         ref, out = model(x), dep.model(x)
     assert float((out - ref).abs().max() / ref.abs().max()) < 0.01
+
+
+def test_conv_same_padding_and_dilation_exact() -> None:
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding="same", dilation=2), nn.Conv2d(3, 2, 3, stride=2, padding=1)
+    ).eval()
+    x = torch.rand(2, 1, 9, 9)
+    deployed = deploy(model, EXACT)
+    with torch.no_grad():
+        torch.testing.assert_close(deployed(x), model(x), rtol=1e-4, atol=1e-5)
 
 
 def test_deployed_model_save_load(tmp_path: Path) -> None:
@@ -175,6 +189,8 @@ def test_zeta_out_of_range(zeta: object) -> None:
         (nn.LSTM(4, 4), "LSTM"),
         (nn.Embedding(5, 3), "Embedding"),
         (nn.Conv2d(2, 4, 3, groups=2), "groups=2"),
+        (nn.Conv2d(2, 4, 3, padding_mode="reflect"), "reflect"),
+        (nn.Conv2d(2, 4, 2, padding="same"), "same"),
     ],
 )
 def test_unmappable_layer_named(layer: nn.Module, name: str) -> None:
@@ -183,48 +199,6 @@ def test_unmappable_layer_named(layer: nn.Module, name: str) -> None:
         convert(model)
     message = str(info.value)
     assert "'1.0'" in message and "\n" not in message
-
-
-def _write_idx(path: Path, array: np.ndarray, gz: bool) -> None:
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    raw = header + array.astype(np.uint8).tobytes()
-    if gz:
-        with gzip.open(path.with_name(path.name + ".gz"), "wb") as fh:
-            fh.write(raw)
-    else:
-        path.write_bytes(raw)
-
-
-def write_fake_mnist(directory: Path, n_train: int = 50, n_test: int = 20, seed: int = 0) -> None:
-    """Tiny IDX files with MNIST's names: images show their label as a bright block."""
-    rng = np.random.default_rng(seed)
-    for prefix, n, gz in (("train", n_train, True), ("t10k", n_test, False)):
-        labels = rng.integers(0, 10, n)
-        images = np.zeros((n, 28, 28), dtype=np.uint8)
-        for i, label in enumerate(labels):
-            r, c = divmod(int(label), 4)
-            images[i, 2 + 6 * r : 8 + 6 * r, 2 + 6 * c : 8 + 6 * c] = 255
-        _write_idx(directory / f"{prefix}-images-idx3-ubyte", images, gz)
-        _write_idx(directory / f"{prefix}-labels-idx1-ubyte", labels, gz)
-
-
-def test_load_mnist_idx_downsamples(tmp_path: Path) -> None:
-    write_fake_mnist(tmp_path)
-    data = load_mnist(tmp_path)
-    assert data.x_train.shape == (50, 1, 8, 8) and data.x_test.shape == (20, 1, 8, 8)
-    assert set(np.unique(data.x_train)) <= {0.0, 1.0}
-    assert data.x_train.sum(axis=(1, 2, 3)).min() >= 1
-
-
-def test_load_mnist_errors(tmp_path: Path) -> None:
-    with pytest.raises(XbarsimInputError, match=r"mnist-dir: .* not a directory.*yann"):
-        load_mnist(tmp_path / "missing")
-    with pytest.raises(XbarsimInputError, match="no train-images-idx3-ubyte"):
-        load_mnist(tmp_path)
-    write_fake_mnist(tmp_path)
-    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"garbage!")
-    with pytest.raises(XbarsimInputError, match="not a readable IDX file"):
-        load_mnist(tmp_path)
 
 
 def test_load_cifar10_pickles(tmp_path: Path) -> None:
@@ -242,3 +216,17 @@ def test_load_cifar10_pickles(tmp_path: Path) -> None:
     (tmp_path / "test_batch").unlink()
     with pytest.raises(XbarsimInputError, match="cifar10-dir: no test_batch"):
         load_cifar10(tmp_path)
+
+
+def test_deploy_with_improved_tuning_pairs_kernels() -> None:
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(10, 6))
+    device = preset("thesis-uniformity").with_sigma(0.1)
+    chip = ChipConfig(device=device, kernel=8, algorithm=ImprovedTuning.thesis(), engine="cpu")
+    dep = program_model(model, chip, seed=0)
+    record = dep.layers[0]
+    assert (record.plus, record.minus) == (slice(0, 2), slice(2, 4))
+    x = torch.rand(8, 10)
+    with torch.no_grad():
+        ref, out = model(x), dep.model(x)
+    assert float((out - ref).abs().max() / ref.abs().max()) < 0.1

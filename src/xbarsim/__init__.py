@@ -7,12 +7,14 @@ experiments/sweeps/report, with the CLI on top. Units: volts, siemens, seconds, 
 from xbarsim import devices
 from xbarsim.crossbar import BiasScheme, Crossbar
 from xbarsim.errors import XbarsimInputError
+from xbarsim.mapping import ChipConfig
 from xbarsim.programming import ProgramResult, WriteVerify, program
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BiasScheme",
+    "ChipConfig",
     "Crossbar",
     "ProgramResult",
     "WriteVerify",

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from xbarsim.cli import app
 from xbarsim.errors import XbarsimInputError
-from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
+from xbarsim.report.tables import ComparisonRow, comparison_table
 
 SeedOpt = Annotated[int, typer.Option("--seed", help="Master seed (>= 0).")]
 EngineOpt = Annotated[
@@ -181,13 +182,93 @@ def mnist_slp(
                 )
             )
     rows.append(ComparisonRow("run time (s)", "-", f"{seconds:.1f}"))
-    print_table(
-        comparison_table(f"64x10 perceptron on {setup.dataset}, seed {seed} (paper Fig. 4)", rows),
-        stderr=json_path == "-",
-    )
+    title = f"64x10 perceptron on {setup.dataset}, seed {seed} (paper Fig. 4)"
+    Console(stderr=json_path == "-", width=120).print(comparison_table(title, rows))
     if out is not None:
         for path in plot_digits_perceptron(result, out):
             typer.echo(str(path), err=True)
     data = result.to_json()
     data["seconds"]["total"] = seconds
     _emit(data, json_path, out)
+
+
+@app.command("network-study")
+def network_study(
+    models: Annotated[str, typer.Option(help="Comma-separated: mlp, convnet.")] = "mlp,convnet",
+    sizes: Annotated[str, typer.Option(help="Comma-separated kernel sizes N.")] = "16,64",
+    sigmas: Annotated[
+        str, typer.Option(help="Comma-separated threshold variations.")
+    ] = "0.05,0.25,0.35",
+    zetas: Annotated[str, typer.Option(help="Comma-separated HAT zeta in [0, 1).")] = "0",
+    algorithms: Annotated[
+        str, typer.Option(help="Comma-separated: baseline, improved.")
+    ] = "baseline",
+    instances: Annotated[int, typer.Option(help="Hardware instances per point.")] = 3,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
+    n_test: Annotated[
+        int | None, typer.Option("--n-test", help="Use only the first N test images.")
+    ] = None,
+    cifar10_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cifar10-dir", metavar="DIR", help="CIFAR-10 python pickles; default: digits."
+        ),
+    ] = None,
+    seed: SeedOpt = 0,
+    engine: EngineOpt = "auto",
+    json_path: JsonOpt = None,
+    out: OutOpt = None,
+    progress: ProgressOpt = False,
+) -> None:
+    """Thesis Figs. 31-33: network accuracy drop vs sigma, kernel size, HAT zeta, tuning."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from xbarsim.experiments.network_study import (
+        NetworkStudySetup,
+        plot_network_study,
+        published_drop,
+        run_network_study,
+    )
+
+    setup = NetworkStudySetup(
+        models=tuple(m.strip() for m in models.split(",") if m.strip()),
+        dataset="digits" if cifar10_dir is None else "cifar10",
+        cifar10_dir=None if cifar10_dir is None else str(cifar10_dir),
+        sizes=tuple(_ints("sizes", sizes)),
+        sigmas=tuple(_floats("sigmas", sigmas)),
+        zetas=tuple(_floats("zetas", zetas)),
+        algorithms=tuple(a.strip() for a in algorithms.split(",") if a.strip()),
+        instances=instances,
+        epochs=epochs,
+        n_test=n_test,
+        seed=seed,
+        engine=engine,
+    ).validate()
+    _mkdir(out)
+    result = run_network_study(setup, progress=progress)
+    table = Table(
+        title=f"Network accuracy drop on {setup.dataset} "
+        "(thesis Figs. 31-33; \\[published]: ConvNet on CIFAR-10)"
+    )
+    for name in ("model", "N", "σ", "ζ", "algorithm", "software", "accuracy", "drop", "inst."):
+        table.add_column(name, justify="right")
+    for c in result.cases:
+        pub = published_drop(c)
+        drop = f"{100 * c['accuracy_drop_mean']:.2f} ± {100 * c['accuracy_drop_std']:.2f}%"
+        table.add_row(
+            c["model"],
+            str(c["size"]),
+            f"{c['sigma']:g}",
+            f"{c['zeta']:g}",
+            c["algorithm"],
+            f"{100 * c['software_accuracy']:.2f}%",
+            f"{100 * c['accuracy_mean']:.2f}%",
+            drop if pub is None else escape(f"{drop} [{100 * pub:.2f}%]"),
+            str(c["instances"]),
+        )
+    Console(stderr=json_path == "-", width=140).print(table)
+    if out is not None:
+        for path in plot_network_study(result, out):
+            typer.echo(str(path), err=True)
+    _emit(result.to_json(), json_path, out)

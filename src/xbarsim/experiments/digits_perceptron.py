@@ -29,7 +29,7 @@ from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.differential import check_mapping_range, weights_to_single
 from xbarsim.programming.algorithm import WriteVerify
-from xbarsim.programming.engine import program
+from xbarsim.programming.engine import program, resolve_engine
 
 #: Import errors of Fig. 4d (fractions).
 DEFAULT_IMPORT_ERRORS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -115,6 +115,7 @@ class PerceptronSetup:
                 f"{dev.g_max_s * 1e6:g}) uS"
             )
         WriteVerify.paper(tolerance=self.tolerance)
+        resolve_engine(self.engine)
         return self
 
     def device_config(self) -> DeviceConfig:
@@ -239,7 +240,7 @@ def run_digits_perceptron(
     PerceptronResult
     """
     from xbarsim.nn.data import load_digits, load_mnist
-    from xbarsim.nn.training import perceptron, train
+    from xbarsim.nn.training import layer_arrays, perceptron, seeded, train
 
     setup = (PerceptronSetup() if setup is None else setup).validate()
     seeds = np.random.SeedSequence(setup.seed).spawn(3)
@@ -252,13 +253,8 @@ def run_digits_perceptron(
         raise XbarsimInputError(f"dataset: images must have 64 pixels, got {data.features}")
     t_data = time.perf_counter()
 
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(setup.seed)
-        model = perceptron(64, 10, setup.dropout)
-    with torch.no_grad():
-        model[2].weight.uniform_(0.0, 1.0, generator=torch.Generator().manual_seed(setup.seed))
+    with seeded(setup.seed):
+        model = perceptron(64, 10, setup.dropout, weight_range=(0.0, 1.0))
     train(
         model,
         data,
@@ -271,8 +267,7 @@ def run_digits_perceptron(
         progress=progress,
         threads=1,
     )
-    weights = model[2].weight.detach().double().numpy().T.copy()  # (64, 10), crossbar layout
-    bias = model[2].bias.detach().double().numpy().copy()
+    weights, bias = layer_arrays(model[2])  # (64, 10), crossbar layout
     t_train = time.perf_counter()
 
     x = data.x_test.reshape(len(data.x_test), -1).astype(np.float64)

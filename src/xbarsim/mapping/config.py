@@ -11,6 +11,7 @@ from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.mapping.differential import PairMapping
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import ENGINES
+from xbarsim.programming.improved import ImprovedTuning
 
 
 class ChipConfig(BaseModel):
@@ -27,9 +28,10 @@ class ChipConfig(BaseModel):
     g_low_s, g_high_s : float
         Mapping range (S); must lie strictly inside the device bounds
         ``(device.g_min_s, device.g_max_s)``.
-    algorithm : WriteVerify or None
-        Tuning algorithm; ``None`` loads the targets exactly (ideal programming, a bypass
-        for tests and software baselines).
+    algorithm : WriteVerify, ImprovedTuning or None
+        Tuning algorithm (thesis write-verify, or the improved tuning of thesis 3.5.2);
+        ``None`` loads the targets exactly (ideal programming, a bypass for tests and
+        software baselines).
     engine : str
         Programming engine (:data:`xbarsim.programming.ENGINES`).
     input_voltage_v : float
@@ -43,7 +45,7 @@ class ChipConfig(BaseModel):
     mapping: PairMapping = "differential"
     g_low_s: float = Field(10e-6, gt=0.0, lt=1.0)
     g_high_s: float = Field(100e-6, gt=0.0, lt=1.0)
-    algorithm: WriteVerify | None = Field(default_factory=WriteVerify.thesis)
+    algorithm: WriteVerify | ImprovedTuning | None = Field(default_factory=WriteVerify.thesis)
     engine: str = "auto"
     input_voltage_v: float = Field(0.1, gt=0.0, le=1.0)
 

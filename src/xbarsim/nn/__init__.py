@@ -10,7 +10,18 @@ from xbarsim.nn.convert import analog_layers, check_mappable, convert, set_zeta
 from xbarsim.nn.data import Dataset, load_cifar10, load_digits, load_mnist
 from xbarsim.nn.deploy import Deployment, LayerKernels, deploy, program_model
 from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin, AnalogLinear, check_zeta
-from xbarsim.nn.training import accuracy, convnet, mlp, perceptron, predict, seed_hat, train
+from xbarsim.nn.training import (
+    accuracy,
+    convnet,
+    layer_arrays,
+    mlp,
+    perceptron,
+    predict,
+    seed_hat,
+    seeded,
+    torch_threads,
+    train,
+)
 
 __all__ = [
     "AnalogConv2d",
@@ -27,6 +38,7 @@ __all__ = [
     "convert",
     "convnet",
     "deploy",
+    "layer_arrays",
     "load_cifar10",
     "load_digits",
     "load_mnist",
@@ -35,6 +47,8 @@ __all__ = [
     "predict",
     "program_model",
     "seed_hat",
+    "seeded",
     "set_zeta",
+    "torch_threads",
     "train",
 ]

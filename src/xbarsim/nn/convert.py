@@ -50,21 +50,24 @@ def _analog_conv(
             f"model: layer {name!r} (Conv2d, groups={layer.groups}, "
             f"padding_mode={layer.padding_mode!r}) cannot be mapped; supported: {SUPPORTED}"
         )
-    new = AnalogConv2d(
-        layer.in_channels,
-        layer.out_channels,
-        layer.kernel_size,
-        stride=layer.stride,
-        padding=layer.padding,
-        dilation=layer.dilation,
-        bias=layer.bias is not None,
-        mapping=mapping,
-        g_low=g_low,
-        g_high=g_high,
-        zeta=zeta,
-        device=layer.weight.device,
-        dtype=layer.weight.dtype,
-    )
+    try:
+        new = AnalogConv2d(
+            layer.in_channels,
+            layer.out_channels,
+            layer.kernel_size,
+            stride=layer.stride,
+            padding=layer.padding,
+            dilation=layer.dilation,
+            bias=layer.bias is not None,
+            mapping=mapping,
+            g_low=g_low,
+            g_high=g_high,
+            zeta=zeta,
+            device=layer.weight.device,
+            dtype=layer.weight.dtype,
+        )
+    except XbarsimInputError as exc:
+        raise XbarsimInputError(f"model: layer {name!r} (Conv2d): {exc}") from None
     new.load_state_dict(layer.state_dict(), strict=False)
     new.train(layer.training)
     return new

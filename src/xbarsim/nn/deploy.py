@@ -4,7 +4,11 @@ Every analog layer's weights (crossbar layout, inputs x outputs) are normalized 
 layer's ``max|W|``, cut into N x N kernels (zero padded), mapped to ``G+`` and ``G-``
 target kernels, and all kernels of the model (the ``G+`` and ``G-`` kernels of every layer)
 are programmed in one batched :func:`xbarsim.programming.program` call on one
-:class:`~xbarsim.crossbar.Crossbar` batch. The programmed conductances are reassembled and
+:class:`~xbarsim.crossbar.Crossbar` batch: every ``G+`` kernel first, then the ``G-``
+kernels in the same order, so kernel ``k`` and ``k + batch/2`` form a differential pair
+(the layout :func:`xbarsim.programming.improved.program_improved` expects; with an
+:class:`~xbarsim.programming.improved.ImprovedTuning` chip algorithm that function
+programs the batch instead). The programmed conductances are reassembled and
 stored in the layers' buffers; the returned model computes with them.
 """
 
@@ -23,6 +27,7 @@ from xbarsim.mapping.differential import weights_to_pair
 from xbarsim.mapping.tiling import TileLayout, tile, untile
 from xbarsim.nn.convert import analog_layers, convert
 from xbarsim.programming.engine import program
+from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
 
 
@@ -60,6 +65,8 @@ class Deployment:
     layers : list of LayerKernels
     result : ProgramResult or None
         The programming run (None when the chip loads targets exactly).
+
+    The batch holds every ``G+`` kernel, then every ``G-`` kernel in the same order.
     """
 
     model: nn.Module
@@ -99,29 +106,41 @@ def program_model(
     analog = convert(model, chip, zeta=0.0)
     analog.eval()
     layers = analog_layers(analog)
-    targets: list[NDArray[np.float64]] = []
-    records: list[LayerKernels] = []
+    plus: list[NDArray[np.float64]] = []
+    minus: list[NDArray[np.float64]] = []
+    layouts: list[TileLayout] = []
     scales: list[float] = []
-    start = 0
-    for name, layer in layers:
+    for _, layer in layers:
         w = layer.ideal_matrix().detach().cpu().double().numpy()
         w_max = float(layer.weight_max())
         kernels, layout = tile(w / w_max, chip.kernel)
         g_plus, g_minus = weights_to_pair(kernels, chip.mapping, chip.g_low_s, chip.g_high_s)
-        n = layout.n_kernels
-        records.append(
-            LayerKernels(name, layout, slice(start, start + n), slice(start + n, start + 2 * n))
-        )
-        targets += [g_plus, g_minus]
+        plus.append(g_plus)
+        minus.append(g_minus)
+        layouts.append(layout)
         scales.append(w_max / (chip.g_high_s - chip.g_low_s))
-        start += 2 * n
-    target = np.concatenate(targets) if targets else np.zeros((0, chip.kernel, chip.kernel))
+    n_pairs = sum(layout.n_kernels for layout in layouts)
+    records: list[LayerKernels] = []
+    start = 0
+    for (name, _), layout in zip(layers, layouts, strict=True):
+        stop = start + layout.n_kernels
+        records.append(
+            LayerKernels(name, layout, slice(start, stop), slice(n_pairs + start, n_pairs + stop))
+        )
+        start = stop
+    shape = (0, chip.kernel, chip.kernel)
+    target = np.concatenate(plus + minus) if layers else np.zeros(shape)
     result: ProgramResult | None = None
     if chip.algorithm is None or target.shape[0] == 0:
         conductance = target.copy()
     else:
         xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), target.shape[0], seed)
-        result = program(xbars, target, chip.algorithm, engine=chip.engine, progress=progress)
+        if isinstance(chip.algorithm, ImprovedTuning):
+            result = program_improved(
+                xbars, target, chip.algorithm, engine=chip.engine, progress=progress
+            )
+        else:
+            result = program(xbars, target, chip.algorithm, engine=chip.engine, progress=progress)
         conductance = result.conductance
     for (_, layer), record, scale in zip(layers, records, scales, strict=True):
         g_plus, _ = untile(conductance[record.plus], record.layout)

@@ -178,8 +178,10 @@ class AnalogLinear(AnalogLayerMixin, nn.Linear):
 class AnalogConv2d(AnalogLayerMixin, nn.Conv2d):
     """``nn.Conv2d`` (groups = 1, zero padding) computed by im2col on crossbar kernels.
 
-    The weight ``(out, C, kh, kw)`` becomes a ``(C*kh*kw, out)`` crossbar matrix; input
-    patches from ``torch.nn.functional.unfold`` drive its rows.
+    The weight ``(out, C, kh, kw)`` becomes a ``(C*kh*kw, out)`` crossbar matrix; once
+    deployed, input patches from ``torch.nn.functional.unfold`` drive its rows. Before
+    deployment (ideal or HAT-perturbed weights) the same matrix runs as an ordinary
+    convolution, which is faster.
     """
 
     def __init__(
@@ -213,6 +215,10 @@ class AnalogConv2d(AnalogLayerMixin, nn.Conv2d):
         self._init_analog(mapping, g_low, g_high, zeta)
 
     def forward(self, x: Tensor) -> Tensor:
+        if not bool(self.deployed):
+            # the same weights as a convolution kernel: faster than im2col for training
+            weight = self.effective_matrix().T.reshape(self.weight.shape)
+            return F.conv2d(x, weight, self.bias, self.stride, self._unfold_padding, self.dilation)
         batch, _, height, width = x.shape
         cols = F.unfold(
             x,

@@ -7,6 +7,9 @@ generator from the training seed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -21,9 +24,27 @@ from xbarsim.progress import progress_bar
 OPTIMIZERS = ("adam", "sgd")
 
 
-def perceptron(inputs: int = 64, outputs: int = 10, dropout: float = 0.5) -> nn.Sequential:
-    """Single-layer perceptron of the paper (Fig. S4): dropout on the inputs, ReLU outputs."""
-    return nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(inputs, outputs), nn.ReLU())
+def perceptron(
+    inputs: int = 64,
+    outputs: int = 10,
+    dropout: float = 0.5,
+    weight_range: tuple[float, float] | None = None,
+) -> nn.Sequential:
+    """Single-layer perceptron of the paper (Fig. S4): dropout on the inputs, ReLU outputs.
+
+    Parameters
+    ----------
+    inputs, outputs : int
+    dropout : float
+        Dropout probability on the inputs during training.
+    weight_range : (low, high), optional
+        Initialize the weights uniformly in this range (from the global torch RNG; see
+        :func:`seeded`) instead of torch's default.
+    """
+    linear = nn.Linear(inputs, outputs)
+    if weight_range is not None:
+        nn.init.uniform_(linear.weight, *weight_range)
+    return nn.Sequential(nn.Flatten(), nn.Dropout(dropout), linear, nn.ReLU())
 
 
 def mlp(inputs: int, hidden: int = 64, outputs: int = 10) -> nn.Sequential:
@@ -67,6 +88,46 @@ def convnet(channels: int = 1, size: int = 16, outputs: int = 10, width: int = 1
         nn.ReLU(),
         nn.Linear(4 * width, outputs),
     )
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the block (e.g. building a model) under a forked global torch RNG seeded by ``seed``.
+
+    The caller's global RNG state is restored afterwards.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(check_seed(seed))
+        yield
+
+
+def layer_arrays(layer: nn.Module) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """A Linear / Conv2d layer's weights in crossbar layout (inputs, outputs) and its bias.
+
+    Returns
+    -------
+    matrix : ndarray of float64, shape (inputs, outputs)
+    bias : ndarray of float64, shape (outputs,), or None
+    """
+    weight = layer.weight.detach().cpu().double()
+    matrix = weight.reshape(weight.shape[0], -1).T.numpy().copy()
+    bias = getattr(layer, "bias", None)
+    return matrix, None if bias is None else bias.detach().cpu().double().numpy().copy()
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads (None: unchanged), then restore.
+
+    Small models run fastest on one thread, above all on a loaded machine.
+    """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(check_positive_int("threads", threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def seed_hat(model: nn.Module, seed: int) -> None:
@@ -138,33 +199,23 @@ def train(
     seed_hat(model, seed)
     losses: list[float] = []
     model.train()
-    previous_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(check_positive_int("threads", threads))
-    try:
-        with (
-            torch.random.fork_rng(devices=[]),
-            progress_bar(epochs, "training", progress) as adv,
-        ):
-            torch.manual_seed(seed)
-            for _ in range(epochs):
-                order = torch.randperm(len(x), generator=shuffle)
-                total = 0.0
-                for start in range(0, len(x), batch_size):
-                    idx = order[start : start + batch_size]
-                    opt.zero_grad()
-                    loss = loss_fn(model(x[idx]), y[idx])
-                    loss.backward()
-                    opt.step()
-                    if weight_clip is not None:
-                        with torch.no_grad():
-                            for w in weights:
-                                w.clamp_(*weight_clip)
-                    total += loss.item() * len(idx)
-                losses.append(total / len(x))
-                adv(1)
-    finally:
-        torch.set_num_threads(previous_threads)
+    with torch_threads(threads), seeded(seed), progress_bar(epochs, "training", progress) as adv:
+        for _ in range(epochs):
+            order = torch.randperm(len(x), generator=shuffle)
+            total = 0.0
+            for start in range(0, len(x), batch_size):
+                idx = order[start : start + batch_size]
+                opt.zero_grad()
+                loss = loss_fn(model(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
+                if weight_clip is not None:
+                    with torch.no_grad():
+                        for w in weights:
+                            w.clamp_(*weight_clip)
+                total += loss.item() * len(idx)
+            losses.append(total / len(x))
+            adv(1)
     model.eval()
     return losses
 

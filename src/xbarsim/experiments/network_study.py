@@ -1,0 +1,357 @@
+"""Thesis Figs. 31-33: network accuracy drop vs threshold variation, kernel size, HAT, tuning.
+
+For every model (an MLP and a compact ConvNet) and HAT strength ``zeta`` the model is
+trained once (hardware-aware when ``zeta > 0``, thesis 3.5.1); for every kernel size N,
+threshold variation sigma, tuning algorithm and hardware instance, every kernel of the
+model is programmed on freshly sampled crossbars (:func:`xbarsim.nn.program_model`) and the
+test accuracy of the deployed model is compared with the software accuracy. Hardware
+instance ``i`` of a (N, sigma) point uses the same crossbar seed for every model, zeta and
+algorithm, so those comparisons are paired.
+
+Datasets: scikit-learn's 8 x 8 digits (grey levels, up-sampled by pixel repetition, 16 x 16
+by default) or CIFAR-10 from local pickles. The thesis's networks are a CIFAR-10 ConvNet and
+ImageNet ResNet-18, so its numbers are shown for orientation, not as a like-for-like target.
+
+Algorithms: ``"baseline"`` (thesis write-verify, V/2, 10 passes) and ``"improved"`` (thesis
+3.5.2: decreasing cap, pre-stage, partner compensation;
+:class:`~xbarsim.programming.improved.ImprovedTuning`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from xbarsim.crossbar.array import check_positive_int, check_seed
+from xbarsim.devices.config import preset
+from xbarsim.errors import XbarsimInputError
+from xbarsim.mapping.config import ChipConfig
+from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.engine import resolve_engine
+from xbarsim.programming.improved import ImprovedTuning
+from xbarsim.progress import progress_bar
+
+if TYPE_CHECKING:  # torch is imported only when a study runs
+    from torch import nn
+
+    from xbarsim.nn.data import Dataset
+
+MODELS = ("mlp", "convnet")
+DATASETS = ("digits", "cifar10")
+ALGORITHMS = ("baseline", "improved")
+CASE_FIELDS = (
+    "model",
+    "dataset",
+    "size",
+    "sigma",
+    "zeta",
+    "algorithm",
+    "software_accuracy",
+    "accuracy_mean",
+    "accuracy_drop_mean",
+    "accuracy_drop_std",
+    "instances",
+)
+
+
+@dataclass(frozen=True)
+class NetworkStudySetup:
+    """Grid and training parameters of the network study.
+
+    Attributes
+    ----------
+    models : tuple of {"mlp", "convnet"}
+    dataset : {"digits", "cifar10"}
+    cifar10_dir : str or None
+        Directory of the CIFAR-10 python pickles (dataset "cifar10").
+    sizes : tuple of int
+        Kernel sizes N (>= 1).
+    sigmas : tuple of float
+        Normalized threshold variations (>= 0).
+    zetas : tuple of float
+        HAT perturbation half-widths, each in [0, 1).
+    algorithms : tuple of {"baseline", "improved"}
+    instances : int
+        Hardware instances per point (the thesis: 12).
+    tolerance : float
+        Write-verify target relative error.
+    epochs, lr, batch_size : training (Adam, cross-entropy)
+    upsample : int
+        Pixel repetition factor for digits (8 x 8 images become ``8 upsample`` square).
+    n_test : int or None
+        Use only the first ``n_test`` test images.
+    seed : int
+    engine : str
+    device : str
+        Device preset (default the thesis's uniformity study, no faults).
+    """
+
+    models: tuple[str, ...] = MODELS
+    dataset: str = "digits"
+    cifar10_dir: str | None = None
+    sizes: tuple[int, ...] = (16, 64)
+    sigmas: tuple[float, ...] = (0.05, 0.25)
+    zetas: tuple[float, ...] = (0.0,)
+    algorithms: tuple[str, ...] = ("baseline",)
+    instances: int = 3
+    tolerance: float = 0.01
+    epochs: int = 30
+    lr: float = 1e-3
+    batch_size: int = 64
+    upsample: int = 2
+    n_test: int | None = None
+    seed: int = 0
+    engine: str = "auto"
+    device: str = "thesis-uniformity"
+
+    def validate(self) -> NetworkStudySetup:
+        """Check every field; raise :class:`XbarsimInputError` naming the first bad one."""
+        from xbarsim.nn.layers import check_zeta
+
+        for name, values, allowed in (
+            ("models", self.models, MODELS),
+            ("algorithms", self.algorithms, ALGORITHMS),
+        ):
+            if not values or any(v not in allowed for v in values):
+                raise XbarsimInputError(
+                    f"{name}: each must be one of {', '.join(allowed)}, got {list(values)}"
+                )
+        if self.dataset not in DATASETS:
+            raise XbarsimInputError(
+                f"dataset: must be one of {', '.join(DATASETS)}, got {self.dataset!r}"
+            )
+        if self.dataset == "cifar10" and self.cifar10_dir is None:
+            raise XbarsimInputError("cifar10_dir: required for dataset 'cifar10'")
+        if not self.sizes:
+            raise XbarsimInputError("sizes: give at least one kernel size")
+        for n in self.sizes:
+            check_positive_int("kernel size", n)
+        if not self.sigmas or any(not 0.0 <= s <= 2.0 for s in self.sigmas):
+            raise XbarsimInputError(f"sigmas: each must lie in [0, 2], got {list(self.sigmas)}")
+        if not self.zetas:
+            raise XbarsimInputError("zetas: give at least one value in [0, 1)")
+        for z in self.zetas:
+            check_zeta(z)
+        for name in ("instances", "epochs", "batch_size", "upsample"):
+            check_positive_int(name, getattr(self, name))
+        if self.n_test is not None:
+            check_positive_int("n_test", self.n_test)
+        if not self.lr > 0:
+            raise XbarsimInputError(f"lr: must be > 0, got {self.lr:g}")
+        check_seed(self.seed)
+        resolve_engine(self.engine)
+        preset(self.device)
+        WriteVerify.thesis(tolerance=self.tolerance)
+        return self
+
+    def algorithm(self, name: str) -> WriteVerify | ImprovedTuning:
+        """The tuning algorithm called ``name`` at this study's tolerance."""
+        if name == "improved":
+            return ImprovedTuning.thesis(tolerance=self.tolerance)
+        return WriteVerify.thesis(tolerance=self.tolerance)
+
+
+@dataclass
+class NetworkStudyResult:
+    """Cases of the study (accuracies and drops as fractions)."""
+
+    setup: NetworkStudySetup
+    cases: list[dict[str, Any]]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready: ``{"cases": [...], "setup": {...}, "seconds": {...}}``."""
+        setup = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.setup).items()}
+        return {"cases": self.cases, "setup": setup, "seconds": self.seconds}
+
+
+def load_dataset(setup: NetworkStudySetup) -> Dataset:
+    """The study's dataset (digits grey levels up-sampled, or CIFAR-10)."""
+    from xbarsim.nn.data import Dataset, load_cifar10, load_digits
+
+    if setup.dataset == "cifar10":
+        data = load_cifar10(setup.cifar10_dir or "")
+    else:
+        d = load_digits(seed=setup.seed, binarize_threshold=None)
+        k = setup.upsample
+
+        def up(x: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(x.repeat(k, axis=2).repeat(k, axis=3))
+
+        data = Dataset("digits", up(d.x_train), d.y_train, up(d.x_test), d.y_test)
+    return data.subset(None, setup.n_test)
+
+
+def build_model(name: str, data: Dataset) -> nn.Module:
+    """The untrained float model ``name`` for ``data``'s image shape."""
+    from xbarsim.nn.training import convnet, mlp
+
+    channels, height, width = data.image_shape
+    if name == "mlp":
+        return mlp(data.features, hidden=64, outputs=data.classes)
+    if height != width or height % 4:
+        raise XbarsimInputError(
+            f"dataset: the convnet needs square images with a side divisible by 4, "
+            f"got {height}x{width}"
+        )
+    return convnet(channels, height, data.classes, width=16)
+
+
+def _instance_seed(seed: int, size_index: int, sigma_index: int, instance: int) -> int:
+    """Crossbar seed of one hardware instance (independent of model, zeta, algorithm)."""
+    ss = np.random.SeedSequence([seed, size_index, sigma_index, instance])
+    return int(ss.generate_state(1)[0])
+
+
+def run_network_study(
+    setup: NetworkStudySetup | None = None, progress: bool = False
+) -> NetworkStudyResult:
+    """Run the grid; see the module docstring.
+
+    Returns
+    -------
+    NetworkStudyResult
+        One case per (model, zeta, algorithm, size, sigma) with the fields
+        :data:`CASE_FIELDS` plus ``kernels`` (N x N crossbars per instance),
+        ``accuracy_std`` and ``accuracies`` (per instance).
+    """
+    from xbarsim.nn.convert import convert
+    from xbarsim.nn.deploy import program_model
+    from xbarsim.nn.training import accuracy, seeded, torch_threads, train
+
+    setup = (NetworkStudySetup() if setup is None else setup).validate()
+    t0 = time.perf_counter()
+    data = load_dataset(setup)
+    seconds = {"data": time.perf_counter() - t0, "training": 0.0, "deployment": 0.0}
+    device = preset(setup.device)
+    cases: list[dict[str, Any]] = []
+    n_deploy = (
+        len(setup.models)
+        * len(setup.zetas)
+        * len(setup.algorithms)
+        * len(setup.sizes)
+        * len(setup.sigmas)
+        * setup.instances
+    )
+    with torch_threads(1), progress_bar(n_deploy, "deploying", progress) as advance:
+        for model_name in setup.models:
+            for zeta in setup.zetas:
+                t1 = time.perf_counter()
+                with seeded(setup.seed):
+                    model = convert(build_model(model_name, data), ChipConfig(), zeta=zeta)
+                train(
+                    model,
+                    data,
+                    epochs=setup.epochs,
+                    lr=setup.lr,
+                    batch_size=setup.batch_size,
+                    seed=setup.seed,
+                )
+                software = accuracy(model, data.x_test, data.y_test)
+                seconds["training"] += time.perf_counter() - t1
+                t2 = time.perf_counter()
+                for algorithm in setup.algorithms:
+                    for i_size, size in enumerate(setup.sizes):
+                        for i_sigma, sigma in enumerate(setup.sigmas):
+                            chip = ChipConfig(
+                                device=device.with_sigma(sigma),
+                                kernel=size,
+                                algorithm=setup.algorithm(algorithm),
+                                engine=setup.engine,
+                            )
+                            accs, kernels = [], 0
+                            for inst in range(setup.instances):
+                                dep = program_model(
+                                    model,
+                                    chip,
+                                    seed=_instance_seed(setup.seed, i_size, i_sigma, inst),
+                                )
+                                kernels = dep.n_kernels
+                                accs.append(accuracy(dep.model, data.x_test, data.y_test))
+                                advance(1)
+                            drops = software - np.array(accs)
+                            cases.append(
+                                {
+                                    "model": model_name,
+                                    "dataset": setup.dataset,
+                                    "size": size,
+                                    "sigma": sigma,
+                                    "zeta": zeta,
+                                    "algorithm": algorithm,
+                                    "software_accuracy": software,
+                                    "accuracy_mean": float(np.mean(accs)),
+                                    "accuracy_drop_mean": float(drops.mean()),
+                                    "accuracy_drop_std": float(drops.std()),
+                                    "instances": setup.instances,
+                                    "accuracy_std": float(np.std(accs)),
+                                    "accuracies": [float(a) for a in accs],
+                                    "kernels": kernels,
+                                }
+                            )
+                seconds["deployment"] += time.perf_counter() - t2
+    seconds["total"] = time.perf_counter() - t0
+    return NetworkStudyResult(setup, cases, seconds)
+
+
+def published_drop(case: dict[str, Any]) -> float | None:
+    """The thesis's ConvNet drop (Figs. 31-32) at the case's point, where one is printed."""
+    from xbarsim.experiments.published import published_value
+
+    if case["model"] != "convnet" or case["size"] != 64 or case["algorithm"] != "baseline":
+        return None
+    if not np.isclose(case["sigma"], 0.25):
+        return None
+    if case["zeta"] == 0.0:
+        return float(published_value("T31_33_networks", "convnet_drop_sigma_0p25_n64"))
+    if np.isclose(case["zeta"], 0.20):
+        return float(published_value("T31_33_networks", "convnet_drop_with_hat_zeta_0p20"))
+    return None
+
+
+def plot_network_study(result: NetworkStudyResult, out: str | Path) -> list[Path]:
+    """Figs. 31-33-style PNG: accuracy drop vs sigma, one panel per model.
+
+    Lines are (N, zeta, algorithm) combinations with the instance spread as error bars.
+
+    Returns
+    -------
+    list of Path
+        ``fig31_33_accuracy_drop.png`` in ``out``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    models = list(dict.fromkeys(c["model"] for c in result.cases))
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.8), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        groups: dict[tuple, list[dict]] = {}
+        for c in result.cases:
+            if c["model"] == model:
+                groups.setdefault((c["size"], c["zeta"], c["algorithm"]), []).append(c)
+        for (size, zeta, alg), cs in groups.items():
+            cs = sorted(cs, key=lambda c: c["sigma"])
+            ax.errorbar(
+                [100 * c["sigma"] for c in cs],
+                [100 * c["accuracy_drop_mean"] for c in cs],
+                yerr=[100 * c["accuracy_drop_std"] for c in cs],
+                marker="o",
+                capsize=3,
+                label=f"N={size}, ζ={zeta:g}, {alg}",
+            )
+        ax.set_xlabel("normalized threshold variation σ (%)")
+        ax.set_ylabel("accuracy drop (%)")
+        ax.set_title(f"{model} on {result.setup.dataset}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "fig31_33_accuracy_drop.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
