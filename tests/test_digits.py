@@ -163,7 +163,30 @@ def test_network_study_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         } <= set(c)
         assert c["instances"] == 2 and len(c["accuracies"]) == 2
         assert c["accuracy_drop_mean"] == pytest.approx(c["software_accuracy"] - c["accuracy_mean"])
-    assert (tmp_path / "fig31_33_accuracy_drop.png").stat().st_size > 0
+    for name in (
+        "fig31_33_accuracy_drop.png",
+        "fig31_drop_boxplots_mlp.png",
+        "fig32_33_drop_vs_zeta_mlp.png",
+    ):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_network_study_on_two_dask_workers_equals_serial() -> None:
+    from xbarsim.experiments.network_study import NetworkStudySetup, run_network_study
+
+    setup = NetworkStudySetup(
+        models=("mlp",),
+        sizes=(8,),
+        sigmas=(0.25, 0.35),
+        instances=2,
+        epochs=1,
+        n_test=60,
+        engine="cpu",
+    )
+    serial = run_network_study(setup)
+    parallel = run_network_study(setup, workers=2)
+    assert [c["accuracies"] for c in serial.cases] == [c["accuracies"] for c in parallel.cases]
+    assert [c["kernels"] for c in serial.cases] == [c["kernels"] for c in parallel.cases]
 
 
 @pytest.mark.parametrize(
@@ -176,6 +199,7 @@ def test_network_study_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         (["--models", "resnet"], "models"),
         (["--algorithms", "magic"], "algorithms"),
         (["--cifar10-dir", "/nonexistent/cifar"], "cifar10-dir"),
+        (["--workers", "0"], "workers"),
     ],
 )
 def test_network_study_bad_input_exit_2(

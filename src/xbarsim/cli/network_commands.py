@@ -203,7 +203,16 @@ def network_study(
     algorithms: Annotated[
         str, typer.Option(help="Comma-separated: baseline, improved.")
     ] = "baseline",
-    instances: Annotated[int, typer.Option(help="Hardware instances per point.")] = 3,
+    instances: Annotated[
+        int, typer.Option(help="Hardware instances per point (thesis: 12).")
+    ] = 12,
+    workers: Annotated[
+        int,
+        typer.Option(help="Dask worker processes for the deployments (1: serial, here)."),
+    ] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Existing Dask scheduler, tcp://HOST:PORT.")
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
     n_test: Annotated[
         int | None, typer.Option("--n-test", help="Use only the first N test images.")
@@ -246,7 +255,11 @@ def network_study(
         engine=engine,
     ).validate()
     _mkdir(out)
-    result = run_network_study(setup, progress=progress)
+    if workers < 1:
+        raise XbarsimInputError(f"workers: must be an integer >= 1, got {workers}")
+    result = run_network_study(
+        setup, progress=progress, workers=0 if workers == 1 else workers, scheduler=scheduler
+    )
     table = Table(
         title=f"Network accuracy drop on {setup.dataset} "
         "(thesis Figs. 31-33; \\[published]: ConvNet on CIFAR-10)"

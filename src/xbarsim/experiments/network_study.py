@@ -207,10 +207,44 @@ def _instance_seed(seed: int, size_index: int, sigma_index: int, instance: int) 
     return int(ss.generate_state(1)[0])
 
 
+@dataclass(frozen=True)
+class DeployJob:
+    """One hardware instance: a trained model programmed on one sampled chip."""
+
+    model: str
+    zeta: float
+    algorithm: str
+    size: int
+    sigma: float
+    instance: int
+    seed: int
+
+
+def deployed_accuracy(
+    model: nn.Module, chip: ChipConfig, seed: int, data: Dataset
+) -> tuple[float, int]:
+    """Test accuracy of ``model`` programmed on a chip sampled from ``seed`` (one thread),
+    and the number of N x N kernel pairs it occupies."""
+    from xbarsim.nn.deploy import program_model
+    from xbarsim.nn.training import accuracy, torch_threads
+
+    with torch_threads(1):
+        deployment = program_model(model, chip, seed=seed)
+        return accuracy(deployment.model, data.x_test, data.y_test), deployment.n_kernels
+
+
 def run_network_study(
-    setup: NetworkStudySetup | None = None, progress: bool = False
+    setup: NetworkStudySetup | None = None,
+    progress: bool = False,
+    workers: int = 0,
+    scheduler: str | None = None,
 ) -> NetworkStudyResult:
     """Run the grid; see the module docstring.
+
+    Models are trained in this process; the hardware instances (one deployment each) run
+    serially here (``workers=0``), on a local Dask cluster of ``workers`` processes, or on
+    an existing scheduler. Every instance is seeded on its own, so the result does not
+    depend on where it ran.
 
     Returns
     -------
@@ -220,27 +254,20 @@ def run_network_study(
         ``accuracy_std`` and ``accuracies`` (per instance).
     """
     from xbarsim.nn.convert import convert
-    from xbarsim.nn.deploy import program_model
     from xbarsim.nn.training import accuracy, seeded, torch_threads, train
 
     setup = (NetworkStudySetup() if setup is None else setup).validate()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise XbarsimInputError(f"workers: must be an integer >= 0, got {workers!r}")
     t0 = time.perf_counter()
     data = load_dataset(setup)
     seconds = {"data": time.perf_counter() - t0, "training": 0.0, "deployment": 0.0}
     device = preset(setup.device)
-    cases: list[dict[str, Any]] = []
-    n_deploy = (
-        len(setup.models)
-        * len(setup.zetas)
-        * len(setup.algorithms)
-        * len(setup.sizes)
-        * len(setup.sigmas)
-        * setup.instances
-    )
-    with torch_threads(1), progress_bar(n_deploy, "deploying", progress) as advance:
+    trained: dict[tuple[str, float], tuple[nn.Module, float]] = {}
+    t1 = time.perf_counter()
+    with torch_threads(1):
         for model_name in setup.models:
             for zeta in setup.zetas:
-                t1 = time.perf_counter()
                 with seeded(setup.seed):
                     model = convert(build_model(model_name, data), ChipConfig(), zeta=zeta)
                 train(
@@ -251,50 +278,100 @@ def run_network_study(
                     batch_size=setup.batch_size,
                     seed=setup.seed,
                 )
-                software = accuracy(model, data.x_test, data.y_test)
-                seconds["training"] += time.perf_counter() - t1
-                t2 = time.perf_counter()
-                for algorithm in setup.algorithms:
-                    for i_size, size in enumerate(setup.sizes):
-                        for i_sigma, sigma in enumerate(setup.sigmas):
-                            chip = ChipConfig(
-                                device=device.with_sigma(sigma),
-                                kernel=size,
-                                algorithm=setup.algorithm(algorithm),
-                                engine=setup.engine,
-                            )
-                            accs, kernels = [], 0
-                            for inst in range(setup.instances):
-                                dep = program_model(
-                                    model,
-                                    chip,
-                                    seed=_instance_seed(setup.seed, i_size, i_sigma, inst),
-                                )
-                                kernels = dep.n_kernels
-                                accs.append(accuracy(dep.model, data.x_test, data.y_test))
-                                advance(1)
-                            drops = software - np.array(accs)
-                            cases.append(
-                                {
-                                    "model": model_name,
-                                    "dataset": setup.dataset,
-                                    "size": size,
-                                    "sigma": sigma,
-                                    "zeta": zeta,
-                                    "algorithm": algorithm,
-                                    "software_accuracy": software,
-                                    "accuracy_mean": float(np.mean(accs)),
-                                    "accuracy_drop_mean": float(drops.mean()),
-                                    "accuracy_drop_std": float(drops.std()),
-                                    "instances": setup.instances,
-                                    "accuracy_std": float(np.std(accs)),
-                                    "accuracies": [float(a) for a in accs],
-                                    "kernels": kernels,
-                                }
-                            )
-                seconds["deployment"] += time.perf_counter() - t2
+                trained[model_name, zeta] = (model, accuracy(model, data.x_test, data.y_test))
+    seconds["training"] = time.perf_counter() - t1
+    jobs = [
+        DeployJob(m, z, a, n, s, i, _instance_seed(setup.seed, i_n, i_s, i))
+        for m in setup.models
+        for z in setup.zetas
+        for a in setup.algorithms
+        for i_n, n in enumerate(setup.sizes)
+        for i_s, s in enumerate(setup.sigmas)
+        for i in range(setup.instances)
+    ]
+
+    def chip(job: DeployJob) -> ChipConfig:
+        return ChipConfig(
+            device=device.with_sigma(job.sigma),
+            kernel=job.size,
+            algorithm=setup.algorithm(job.algorithm),
+            engine=setup.engine,
+        )
+
+    t2 = time.perf_counter()
+    outcomes = _run_jobs(jobs, trained, chip, data, workers, scheduler, progress)
+    seconds["deployment"] = time.perf_counter() - t2
+    cases: list[dict[str, Any]] = []
+    groups: dict[tuple, list[tuple[float, int]]] = {}
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        key = (job.model, job.zeta, job.algorithm, job.size, job.sigma)
+        groups.setdefault(key, []).append(outcome)
+    for (model_name, zeta, algorithm, size, sigma), results in groups.items():
+        software = trained[model_name, zeta][1]
+        accs = [acc for acc, _ in results]
+        drops = software - np.array(accs)
+        cases.append(
+            {
+                "model": model_name,
+                "dataset": setup.dataset,
+                "size": size,
+                "sigma": sigma,
+                "zeta": zeta,
+                "algorithm": algorithm,
+                "software_accuracy": software,
+                "accuracy_mean": float(np.mean(accs)),
+                "accuracy_drop_mean": float(drops.mean()),
+                "accuracy_drop_std": float(drops.std()),
+                "instances": setup.instances,
+                "accuracy_std": float(np.std(accs)),
+                "accuracies": [float(a) for a in accs],
+                "kernels": results[0][1],
+            }
+        )
     seconds["total"] = time.perf_counter() - t0
     return NetworkStudyResult(setup, cases, seconds)
+
+
+def _run_jobs(jobs, trained, chip, data, workers, scheduler, progress) -> list[tuple[float, int]]:
+    """(accuracy, kernels) of every job, in job order, serially or on Dask."""
+    out: list[tuple[float, int]] = [(0.0, 0)] * len(jobs)
+    with progress_bar(len(jobs), "deploying", progress) as advance:
+        if workers == 0 and scheduler is None:
+            for k, job in enumerate(jobs):
+                out[k] = deployed_accuracy(
+                    trained[job.model, job.zeta][0], chip(job), job.seed, data
+                )
+                advance(1)
+            return out
+        from distributed import as_completed
+
+        from xbarsim.sweeps.runner import connect
+
+        client, cluster = connect(scheduler, workers)
+        try:
+            models = {
+                key: client.scatter(model, broadcast=True) for key, (model, _) in trained.items()
+            }
+            data_future = client.scatter(data, broadcast=True)
+            futures = {
+                client.submit(
+                    deployed_accuracy,
+                    models[job.model, job.zeta],
+                    chip(job),
+                    job.seed,
+                    data_future,
+                    pure=False,
+                ): k
+                for k, job in enumerate(jobs)
+            }
+            for future in as_completed(futures):
+                out[futures[future]] = future.result()
+                advance(1)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return out
 
 
 def published_drop(case: dict[str, Any]) -> float | None:
@@ -313,27 +390,76 @@ def published_drop(case: dict[str, Any]) -> float | None:
 
 
 def plot_network_study(result: NetworkStudyResult, out: str | Path) -> list[Path]:
-    """Figs. 31-33-style PNG: accuracy drop vs sigma, one panel per model.
+    """Figs. 31-33-style PNGs.
 
-    Lines are (N, zeta, algorithm) combinations with the instance spread as error bars.
+    * ``fig31_drop_boxplots_<model>.png``: box plots over hardware instances of the accuracy
+      drop vs sigma, one panel per kernel size N (zeta = 0, baseline tuning; Fig. 31);
+    * ``fig32_33_drop_vs_zeta_<model>.png``: mean drop (instance spread as error bars) vs
+      HAT zeta, one line per (sigma, algorithm), for the largest N (Figs. 32-33);
+    * ``fig31_33_accuracy_drop.png``: mean drop vs sigma for every (N, zeta, algorithm).
 
     Returns
     -------
     list of Path
-        ``fig31_33_accuracy_drop.png`` in ``out``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    models = list(dict.fromkeys(c["model"] for c in result.cases))
-    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.8), squeeze=False)
-    for ax, model in zip(axes[0], models, strict=True):
+    cases = result.cases
+    models = list(dict.fromkeys(c["model"] for c in cases))
+    paths: list[Path] = []
+
+    def save(fig: Figure, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=120)
+        paths.append(out / name)
+
+    for model in models:
+        mine = [c for c in cases if c["model"] == model]
+        zeta0 = min(c["zeta"] for c in mine)
+        base = [c for c in mine if c["zeta"] == zeta0 and c["algorithm"] == mine[0]["algorithm"]]
+        sizes = sorted({c["size"] for c in base})
+        fig = Figure(figsize=(4 * len(sizes), 3.6))
+        axes = fig.subplots(1, len(sizes), squeeze=False)[0]
+        for ax, size in zip(axes, sizes, strict=True):
+            cs = sorted((c for c in base if c["size"] == size), key=lambda c: c["sigma"])
+            drops = [[100 * (c["software_accuracy"] - a) for a in c["accuracies"]] for c in cs]
+            ax.boxplot(drops, tick_labels=[f"{c['sigma']:g}" for c in cs])
+            ax.set_title(f"{model}, {size}x{size} kernels")
+            ax.set_xlabel("σ (normalized threshold variation)")
+            ax.set_ylabel("accuracy drop (%)")
+        fig.suptitle(f"ζ = {zeta0:g}, {mine[0]['algorithm']} tuning, {result.setup.dataset}")
+        save(fig, f"fig31_drop_boxplots_{model}.png")
+
+        largest = max(c["size"] for c in mine)
+        fig = Figure(figsize=(5, 3.6))
+        ax = fig.subplots()
+        lines: dict[tuple, list[dict]] = {}
+        for c in mine:
+            if c["size"] == largest:
+                lines.setdefault((c["sigma"], c["algorithm"]), []).append(c)
+        for (sigma, algorithm), cs in sorted(lines.items()):
+            cs = sorted(cs, key=lambda c: c["zeta"])
+            ax.errorbar(
+                [c["zeta"] for c in cs],
+                [100 * c["accuracy_drop_mean"] for c in cs],
+                yerr=[100 * c["accuracy_drop_std"] for c in cs],
+                marker="o",
+                capsize=3,
+                label=f"σ={sigma:g}, {algorithm}",
+            )
+        ax.set_xlabel("HAT ζ")
+        ax.set_ylabel("accuracy drop (%)")
+        ax.set_title(f"{model}, {largest}x{largest} kernels")
+        ax.legend(fontsize=7)
+        save(fig, f"fig32_33_drop_vs_zeta_{model}.png")
+
+    fig = Figure(figsize=(5 * len(models), 3.8))
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    for ax, model in zip(axes, models, strict=True):
         groups: dict[tuple, list[dict]] = {}
-        for c in result.cases:
+        for c in cases:
             if c["model"] == model:
                 groups.setdefault((c["size"], c["zeta"], c["algorithm"]), []).append(c)
         for (size, zeta, alg), cs in groups.items():
@@ -350,8 +476,5 @@ def plot_network_study(result: NetworkStudyResult, out: str | Path) -> list[Path
         ax.set_ylabel("accuracy drop (%)")
         ax.set_title(f"{model} on {result.setup.dataset}")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "fig31_33_accuracy_drop.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    save(fig, "fig31_33_accuracy_drop.png")
+    return paths

@@ -58,8 +58,11 @@ def run_task(case: VmmCase, first: int, count: int, seed: int, engine: str) -> l
     return run_instances(case, seed, first, count, engine=engine)
 
 
-def _connect(scheduler: str | None, workers: int):
-    """A dask client on ``scheduler`` or on a new local process cluster of ``workers``."""
+def connect(scheduler: str | None, workers: int):
+    """A dask client on ``scheduler`` or on a new local process cluster of ``workers``.
+
+    Returns ``(client, cluster)``; ``cluster`` is None for an existing scheduler.
+    """
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -125,7 +128,7 @@ def run_sweep(
     tasks = [t for t in plan(config) if t.key not in done]
     client = cluster = None
     if tasks and (scheduler is not None or workers > 0):
-        client, cluster = _connect(scheduler, workers)
+        client, cluster = connect(scheduler, workers)
     try:
         store.init(meta)
         with progress_bar(len(tasks), "sweep", progress) as advance:
