@@ -10,6 +10,7 @@ Parquet part (atomically), so an interrupted sweep loses only unfinished tasks a
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ def connect(scheduler: str | None, workers: int):
         dashboard_address=":0",
         worker_dashboard_address=None,
         env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        silence_logs=logging.CRITICAL,  # shutdown heartbeat noise; task errors still raise
     )
     return Client(cluster), cluster
 
