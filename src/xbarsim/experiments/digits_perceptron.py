@@ -345,10 +345,7 @@ def plot_digits_perceptron(result: PerceptronResult, out: str | Path) -> list[Pa
     list of Path
         ``fig4d_accuracy_vs_import_error.png`` and ``fig4bc_conductances.png`` in ``out``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -357,7 +354,8 @@ def plot_digits_perceptron(result: PerceptronResult, out: str | Path) -> list[Pa
     acc = np.array([result.accuracy_vs_import_error[k] for k in keys])
     sd = np.array([result.accuracy_std_vs_import_error[k] for k in keys])
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     ax.errorbar(
         100 * errors,
         100 * acc,
@@ -382,9 +380,9 @@ def plot_digits_perceptron(result: PerceptronResult, out: str | Path) -> list[Pa
     fig.tight_layout()
     p1 = out / "fig4d_accuracy_vs_import_error.png"
     fig.savefig(p1, dpi=120)
-    plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    axes = fig.subplots(1, 2)
     for ax, data, title in zip(
         axes, (result.targets_s, result.conductance_s), ("target", "programmed"), strict=True
     ):
@@ -403,5 +401,4 @@ def plot_digits_perceptron(result: PerceptronResult, out: str | Path) -> list[Pa
     fig.colorbar(im, ax=axes, shrink=0.8)
     p2 = out / "fig4bc_conductances.png"
     fig.savefig(p2, dpi=120)
-    plt.close(fig)
     return [p1, p2]
