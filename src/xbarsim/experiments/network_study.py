@@ -440,15 +440,7 @@ def plot_network_study(result: NetworkStudyResult, out: str | Path) -> list[Path
             if c["size"] == largest:
                 lines.setdefault((c["sigma"], c["algorithm"]), []).append(c)
         for (sigma, algorithm), cs in sorted(lines.items()):
-            cs = sorted(cs, key=lambda c: c["zeta"])
-            ax.errorbar(
-                [c["zeta"] for c in cs],
-                [100 * c["accuracy_drop_mean"] for c in cs],
-                yerr=[100 * c["accuracy_drop_std"] for c in cs],
-                marker="o",
-                capsize=3,
-                label=f"σ={sigma:g}, {algorithm}",
-            )
+            _drop_curve(ax, cs, "zeta", 1.0, f"σ={sigma:g}, {algorithm}")
         ax.set_xlabel("HAT ζ")
         ax.set_ylabel("accuracy drop (%)")
         ax.set_title(f"{model}, {largest}x{largest} kernels")
@@ -463,18 +455,23 @@ def plot_network_study(result: NetworkStudyResult, out: str | Path) -> list[Path
             if c["model"] == model:
                 groups.setdefault((c["size"], c["zeta"], c["algorithm"]), []).append(c)
         for (size, zeta, alg), cs in groups.items():
-            cs = sorted(cs, key=lambda c: c["sigma"])
-            ax.errorbar(
-                [100 * c["sigma"] for c in cs],
-                [100 * c["accuracy_drop_mean"] for c in cs],
-                yerr=[100 * c["accuracy_drop_std"] for c in cs],
-                marker="o",
-                capsize=3,
-                label=f"N={size}, ζ={zeta:g}, {alg}",
-            )
+            _drop_curve(ax, cs, "sigma", 100.0, f"N={size}, ζ={zeta:g}, {alg}")
         ax.set_xlabel("normalized threshold variation σ (%)")
         ax.set_ylabel("accuracy drop (%)")
         ax.set_title(f"{model} on {result.setup.dataset}")
         ax.legend(fontsize=7)
     save(fig, "fig31_33_accuracy_drop.png")
     return paths
+
+
+def _drop_curve(ax: Any, cases: list[dict], x_key: str, x_scale: float, label: str) -> None:
+    """Mean accuracy drop (%) vs ``x_key`` with the instance spread as error bars."""
+    cases = sorted(cases, key=lambda c: c[x_key])
+    ax.errorbar(
+        [x_scale * c[x_key] for c in cases],
+        [100 * c["accuracy_drop_mean"] for c in cases],
+        yerr=[100 * c["accuracy_drop_std"] for c in cases],
+        marker="o",
+        capsize=3,
+        label=label,
+    )
