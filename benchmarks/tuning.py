@@ -10,6 +10,8 @@ Prints (and with ``--json`` writes) ratios measured in this run, never absolute 
 * ``thread_scaling``      throughput on all threads / on one thread
 * ``max_rel_diff``        largest relative conductance difference between engines
 * ``total_pulses``, ``peak_rss_mb``
+* with ``--engine gpu``: ``crossbars_per_s`` on the GPU, ``gpu_speedup_vs_cpu_all_threads``
+  (same crossbars, compiled CPU engine on every core) and ``gpu_max_rel_diff``
 
 Example: ``python benchmarks/tuning.py --size 64 --crossbars 8 --sigma 0.25``
 """
@@ -65,12 +67,22 @@ def main(argv: list[str] | None = None) -> dict:
 
     # warm-up: compile the kernels outside the timings
     warm_x, warm_t = _crossbars(4, 1, args.sigma, 1)
-    for name in ("cpu", "cpu-direct"):
+    for name in ("cpu", "cpu-direct") + (("gpu",) if engine == "gpu" else ()):
         program(warm_x.copy(), warm_t, alg, engine=name)
 
     threads = numba.get_num_threads()
     x, t = _crossbars(args.size, args.crossbars, args.sigma, args.seed)
     t_all, res_all = _timed(x.copy(), t, alg, engine)
+    gpu_extra: dict = {}
+    if engine == "gpu":
+        t_cpu_all, res_cpu_all = _timed(x.copy(), t, alg, "cpu")
+        gpu_extra = {
+            "crossbars_per_s": args.crossbars / t_all,
+            "cpu_all_threads_crossbars_per_s": args.crossbars / t_cpu_all,
+            "gpu_speedup_vs_cpu_all_threads": t_cpu_all / t_all,
+            "gpu_identical_pulse_counts": bool(np.array_equal(res_all.pulses, res_cpu_all.pulses)),
+            "gpu_max_rel_diff": _rel_diff(res_all, res_cpu_all),
+        }
     numba.set_num_threads(1)
     t_one, res_one = _timed(x.copy(), t, alg, "cpu")
     pulses = res_one.total_pulses
@@ -113,6 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
         "pulses_per_crossbar": pulses / args.crossbars,
         "p99_error_mean": float(np.mean(res_one.history["p99"][:, -1])),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        **gpu_extra,
     }
     for key, value in out.items():
         print(

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One prepared GPU check for a lent CUDA machine (see README "GPU engine").
+# Installs the few wheels the machine lacks from .whl/ (if present), then runs the GPU
+# tests and the tuning benchmark with the GPU engine side by side with the CPU engine.
+# Usage: bash benchmarks/gpu_check.sh [OUTDIR]
+set -u
+out="${1:-${OUT:-runs/gpu}}"
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+if compgen -G ".whl/*.whl" > /dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH="/tmp/site:$PWD/src"
+else
+    export PYTHONPATH="$PWD/src"
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 - <<'PY'
+import numba, numpy
+from numba import cuda
+print("numpy", numpy.__version__, "numba", numba.__version__, "cuda available", cuda.is_available())
+try:
+    import numba_cuda
+    print("numba-cuda", numba_cuda.__version__)
+except Exception as exc:  # noqa: BLE001
+    print("numba-cuda import:", exc)
+PY
+timeout 300 python3 -m pytest -m gpu -q -p no:cacheprovider tests 2>&1 | tee "$out/pytest_gpu.log" | tail -15
+for n in 8 2048; do
+    timeout 400 python3 benchmarks/tuning.py --engine gpu --size 64 --crossbars "$n" \
+        --direct-crossbars 1 --json "$out/tuning_gpu_${n}.json" 2>&1 | tee "$out/tuning_gpu_${n}.log"
+done
