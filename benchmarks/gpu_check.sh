@@ -17,7 +17,8 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 - <<'PY'
 import numba, numpy
-from numba import cuda
+from xbarsim.programming.cuda_support import load_cuda
+cuda = load_cuda()
 print("numpy", numpy.__version__, "numba", numba.__version__, "cuda available", cuda.is_available())
 try:
     import numba_cuda

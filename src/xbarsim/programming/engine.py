@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.cuda_support import load_cuda
 from xbarsim.programming.reference import program_reference
 from xbarsim.programming.result import ProgramResult
 
@@ -31,8 +32,8 @@ ENGINES = ("auto", "reference", "cpu", "cpu-direct", "gpu")
 def gpu_available() -> bool:
     """True when numba-cuda is installed and a CUDA device answers."""
     try:
-        from numba import cuda
-    except ImportError:  # pragma: no cover - numba is a dependency
+        cuda = load_cuda()
+    except ImportError:
         return False
     try:
         return bool(cuda.is_available())

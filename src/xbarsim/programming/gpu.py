@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 from numpy.typing import ArrayLike
 
 from xbarsim.crossbar.array import Crossbar
@@ -38,9 +38,12 @@ from xbarsim.programming.compiled import (
     _device_tables,
     kernel_parameters,
 )
+from xbarsim.programming.cuda_support import load_cuda
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics
 from xbarsim.programming.targets import broadcast_targets
 from xbarsim.progress import progress_bar
+
+cuda = load_cuda()
 
 THREADS_PER_BLOCK = 64
 
