@@ -36,10 +36,11 @@ from xbarsim.programming.compiled import (
     _RAMPS,
     _TOL,
     _device_tables,
+    _record,
     kernel_parameters,
 )
 from xbarsim.programming.cuda_support import load_cuda
-from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics
+from xbarsim.programming.result import HISTORY_KEYS, ProgramResult
 from xbarsim.programming.targets import broadcast_targets
 from xbarsim.progress import progress_bar
 
@@ -112,7 +113,14 @@ def _solve_ramp_gpu(g0, t, tol, direction, length, split, cb, ca, table, q, g_mi
 @cuda.jit
 def _pass_kernel(g, unsw, target, splits, consts, law, alg, lengths_pass, table,
                  pulses, abandoned, pass_pulses, hit):
-    """One pass of write-verify; block b tunes crossbar b."""
+    """One pass of write-verify; block b tunes crossbar b.
+
+    Every thread decides by itself whether the next device needs tuning (the barrier that
+    ended the last tuned device made its writes visible to the whole block), so devices
+    already within tolerance cost no barrier; a device that needs tuning costs one barrier
+    before thread 0 changes it, and each ramp two (after thread 0's solve and after the
+    block's line update).
+    """
     b = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     nthreads = cuda.blockDim.x
@@ -122,82 +130,81 @@ def _pass_kernel(g, unsw, target, splits, consts, law, alg, lengths_pass, table,
     g_max = law[_GMAX]
     line_f = alg[_LINE]
     other_f = alg[_OTHER]
-    shared = cuda.shared.array(4, dtype=np.float64)  # n, outcome, direction, active
+    tol_frac = alg[_TOL]
+    ramps = int(alg[_RAMPS])
+    shared = cuda.shared.array(2, dtype=np.float64)  # pulses of the ramp, outcome
     solved = cuda.local.array(3, dtype=np.float64)
     for r in range(rows):
         for c in range(cols):
-            if tid == 0:
-                active = 0.0
-                if not (unsw[b, r, c] or abandoned[b, r, c]):
-                    t = target[b, r, c]
-                    if abs(g[b, r, c] - t) > alg[_TOL] * t:
-                        active = 1.0
-                shared[3] = active
-                shared[2] = 1.0 if g[b, r, c] < target[b, r, c] else -1.0
-            cuda.syncthreads()
-            if shared[3] > 0.0:
-                count = 0
-                for _ramp in range(int(alg[_RAMPS])):
-                    if tid == 0:
-                        t = target[b, r, c]
-                        direction = int(shared[2])
-                        q = 0 if direction > 0 else 1
-                        _solve_ramp_gpu(
-                            g[b, r, c], t, alg[_TOL] * t, direction, lengths_pass[q],
-                            splits[b, q, _F_SEL, r, c], consts[b, q, 0, r, c],
-                            consts[b, q, 1, r, c], table, q, g_min, g_max, solved,
-                        )
-                        g[b, r, c] = solved[2]
-                        shared[0] = solved[0]
-                        shared[1] = solved[1]
-                    cuda.syncthreads()
-                    n = int(shared[0])
-                    direction = int(shared[2])
-                    q = 0 if direction > 0 else 1
-                    count += n
-                    if line_f > 0.0:
-                        for j in range(tid, cols, nthreads):
-                            if j != c:
-                                s = splits[b, q, _F_LINE, r, j]
-                                dose = _cum_dose_gpu(n, s, consts[b, q, 0, r, j],
-                                                     consts[b, q, 1, r, j], table, q, _F_LINE)
-                                g[b, r, j] = _apply_gpu(g[b, r, j], dose, direction, g_min, g_max)
-                                if s < n:
-                                    hit[b, r, j] = True
-                        for i in range(tid, rows, nthreads):
-                            if i != r:
-                                s = splits[b, q, _F_LINE, i, c]
-                                dose = _cum_dose_gpu(n, s, consts[b, q, 0, i, c],
-                                                     consts[b, q, 1, i, c], table, q, _F_LINE)
-                                g[b, i, c] = _apply_gpu(g[b, i, c], dose, direction, g_min, g_max)
-                                if s < n:
-                                    hit[b, i, c] = True
-                    if other_f > 0.0:
-                        o = 1 - q
-                        for idx in range(tid, rows * cols, nthreads):
-                            i = idx // cols
-                            j = idx - i * cols
-                            if i != r and j != c:
-                                s = splits[b, o, _F_OTHER, i, j]
-                                dose = _cum_dose_gpu(n, s, consts[b, o, 0, i, j],
-                                                     consts[b, o, 1, i, j], table, q, _F_OTHER)
-                                g[b, i, j] = _apply_gpu(g[b, i, j], dose, -direction, g_min,
-                                                        g_max)
-                                if s < n:
-                                    hit[b, i, j] = True
-                    cuda.syncthreads()
-                    outcome = int(shared[1])
-                    if outcome != 1:
-                        if tid == 0 and outcome == 0 and alg[_ABANDON] > 0.0:
-                            abandoned[b, r, c] = True
-                        break
-                    if tid == 0:
-                        shared[2] = -shared[2]
-                    cuda.syncthreads()
+            if unsw[b, r, c] or abandoned[b, r, c]:
+                continue
+            t = target[b, r, c]
+            if abs(g[b, r, c] - t) <= tol_frac * t:
+                continue
+            direction = 1 if g[b, r, c] < t else -1
+            count = 0
+            cuda.syncthreads()  # every thread has read the device before thread 0 moves it
+            for _ramp in range(ramps):
+                q = 0 if direction > 0 else 1
                 if tid == 0:
-                    pulses[b, r, c] += count
-                    pass_pulses[b] += count
-            cuda.syncthreads()
+                    _solve_ramp_gpu(
+                        g[b, r, c], t, tol_frac * t, direction, lengths_pass[q],
+                        splits[b, q, _F_SEL, r, c], consts[b, q, 0, r, c],
+                        consts[b, q, 1, r, c], table, q, g_min, g_max, solved,
+                    )
+                    g[b, r, c] = solved[2]
+                    shared[0] = solved[0]
+                    shared[1] = solved[1]
+                cuda.syncthreads()
+                n = int(shared[0])
+                outcome = int(shared[1])
+                count += n
+                if line_f > 0.0:
+                    for j in range(tid, cols, nthreads):
+                        if j != c:
+                            s = splits[b, q, _F_LINE, r, j]
+                            dose = _cum_dose_gpu(n, s, consts[b, q, 0, r, j],
+                                                 consts[b, q, 1, r, j], table, q, _F_LINE)
+                            g[b, r, j] = _apply_gpu(g[b, r, j], dose, direction, g_min, g_max)
+                            if s < n:
+                                hit[b, r, j] = True
+                    for i in range(tid, rows, nthreads):
+                        if i != r:
+                            s = splits[b, q, _F_LINE, i, c]
+                            dose = _cum_dose_gpu(n, s, consts[b, q, 0, i, c],
+                                                 consts[b, q, 1, i, c], table, q, _F_LINE)
+                            g[b, i, c] = _apply_gpu(g[b, i, c], dose, direction, g_min, g_max)
+                            if s < n:
+                                hit[b, i, c] = True
+                if other_f > 0.0:
+                    o = 1 - q
+                    for idx in range(tid, rows * cols, nthreads):
+                        i = idx // cols
+                        j = idx - i * cols
+                        if i != r and j != c:
+                            s = splits[b, o, _F_OTHER, i, j]
+                            dose = _cum_dose_gpu(n, s, consts[b, o, 0, i, j],
+                                                 consts[b, o, 1, i, j], table, q, _F_OTHER)
+                            g[b, i, j] = _apply_gpu(g[b, i, j], dose, -direction, g_min,
+                                                    g_max)
+                            if s < n:
+                                hit[b, i, j] = True
+                cuda.syncthreads()
+                if outcome != 1:
+                    if tid == 0 and outcome == 0 and alg[_ABANDON] > 0.0:
+                        abandoned[b, r, c] = True
+                    break
+                direction = -direction
+            if tid == 0:
+                pulses[b, r, c] += count
+                pass_pulses[b] += count
+
+
+@njit(parallel=True, cache=True)
+def _record_all(g, target, unsw, abandoned, tol_frac, history, column):
+    """Per-crossbar error statistics (the compiled engine's), parallel over crossbars."""
+    for b in prange(g.shape[0]):
+        _record(g[b], target[b], ~(unsw[b] | abandoned[b]), tol_frac, history[b], column)
 
 
 @njit(parallel=True, cache=True)
@@ -243,16 +250,10 @@ def program_gpu(
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     ever = np.zeros(target.shape, dtype=bool)
-    history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
-
-    def record(column: int, g: np.ndarray, abandoned: np.ndarray) -> None:
-        stats = error_statistics(
-            np.abs(g - target) / target, algorithm.tolerance, ~(unsw | abandoned)
-        )
-        for key in HISTORY_KEYS:
-            history[key][:, column] = stats[key]
-
-    record(0, d_g.copy_to_host(), np.zeros(target.shape, dtype=bool))
+    history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
+    tol_frac = float(algorithm.tolerance)
+    no_abandoned = np.zeros(target.shape, dtype=np.bool_)
+    _record_all(d_g.copy_to_host(), target, unsw, no_abandoned, tol_frac, history, 0)
     with progress_bar(passes, "tuning (gpu)", progress) as advance:
         for p in range(passes):
             d_hit = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
@@ -266,7 +267,8 @@ def program_gpu(
             pulses_per_pass[:, p] = d_pass_pulses.copy_to_host()
             n_hs[:, p] = hit.reshape(batch, -1).mean(axis=1)
             ever |= hit
-            record(p + 1, d_g.copy_to_host(), d_abandoned.copy_to_host())
+            _record_all(d_g.copy_to_host(), target, unsw, d_abandoned.copy_to_host(), tol_frac,
+                        history, p + 1)
             advance(1)
     g = d_g.copy_to_host()
     xbars.conductance[...] = g
@@ -277,7 +279,7 @@ def program_gpu(
         abandoned=d_abandoned.copy_to_host(),
         unswitchable=unsw.copy(),
         tolerance=algorithm.tolerance,
-        history=history,
+        history={key: history[:, k, :] for k, key in enumerate(HISTORY_KEYS)},
         pulses_per_pass=pulses_per_pass,
         n_hs_per_pass=n_hs,
         n_hs_ever=ever.reshape(batch, -1).mean(axis=1),
