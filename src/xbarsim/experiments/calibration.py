@@ -24,9 +24,11 @@ is reported but has weight 0: no per-pulse law that rises with voltage reproduce
 together with the sigma = 25 % numbers (a sub-threshold leak large enough makes retuning
 run away, DESIGN section 2).
 
-Tuning and VMM errors are per-instance statistics averaged over instances (mean of the
-per-crossbar 99th percentiles; median over pairs of the per-pair 99th percentile VMM
-error), since at sigma = 25 % tuning is all-or-nothing per instance.
+Tuning and VMM errors are per-instance statistics over instances, as in ``vmm-study``
+(mean over pairs of the per-pair 99th-percentile tuning error with the one exclusion rule
+:data:`~xbarsim.programming.result.TUNING_ERROR_EXCLUSION`; median over pairs of the
+per-pair 99th-percentile VMM error), since at sigma = 25 % tuning is all-or-nothing per
+instance.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from xbarsim.experiments.published import published_value
 from xbarsim.experiments.vmm_study import vmm_errors, weights_to_targets
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
+from xbarsim.programming.result import tuning_error_p99
 from xbarsim.progress import progress_bar
 
 #: (quantity, published experiment key, published quantity key, weight)
@@ -118,8 +121,10 @@ def _vmm_pairs(device: DeviceConfig, sigma: float, scheme: BiasScheme, setup: Ca
     )
     g = result.conductance
     errors = vmm_errors(g[:k] - g[k:], t_plus - t_minus, inputs)
+    err, unsw = result.error, result.unswitchable
+    pair_p99 = [tuning_error_p99(err[[i, i + k]], unsw[[i, i + k]]) for i in range(k)]
     return {
-        "tuning_p99": float(result.history["p99"][:, -1].mean()),
+        "tuning_p99": float(np.mean(pair_p99)),
         "vmm_p99": float(np.median(np.percentile(errors.reshape(k, -1), 99, axis=1))),
         "vmm_mean": float(errors.mean()),
     }

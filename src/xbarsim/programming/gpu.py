@@ -245,14 +245,12 @@ def program_gpu(
     ever = np.zeros(target.shape, dtype=bool)
     history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
 
-    def record(column: int, g: np.ndarray, abandoned: np.ndarray) -> None:
-        stats = error_statistics(
-            np.abs(g - target) / target, algorithm.tolerance, ~(unsw | abandoned)
-        )
+    def record(column: int, g: np.ndarray) -> None:
+        stats = error_statistics(np.abs(g - target) / target, algorithm.tolerance, ~unsw)
         for key in HISTORY_KEYS:
             history[key][:, column] = stats[key]
 
-    record(0, d_g.copy_to_host(), np.zeros(target.shape, dtype=bool))
+    record(0, d_g.copy_to_host())
     with progress_bar(passes, "tuning (gpu)", progress) as advance:
         for p in range(passes):
             d_hit = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
@@ -266,7 +264,7 @@ def program_gpu(
             pulses_per_pass[:, p] = d_pass_pulses.copy_to_host()
             n_hs[:, p] = hit.reshape(batch, -1).mean(axis=1)
             ever |= hit
-            record(p + 1, d_g.copy_to_host(), d_abandoned.copy_to_host())
+            record(p + 1, d_g.copy_to_host())
             advance(1)
     g = d_g.copy_to_host()
     xbars.conductance[...] = g

@@ -169,7 +169,7 @@ def program_improved(
         is its shifted target, every other device's (frozen ones included) its original
         target, so ``error`` counts frozen devices at their full miss. The weights
         ``G+ - G-`` are best judged against the original targets. ``pulses`` include the
-        pre-stage; ``history`` (over switchable devices not abandoned at a cap, as in
+        pre-stage; ``history`` (over devices outside the fault map, as in
         :func:`program`) and ``n_hs_per_pass`` cover the main passes (each pass is
         one :func:`program` call, so ``n_hs_ever`` is the largest per-pass value, not the
         union); ``abandoned`` marks the devices frozen in the last pass.
@@ -216,7 +216,7 @@ def program_improved(
 
     def record(column: int) -> None:
         err = relative_error(xbars.conductance, effective)
-        stats = error_statistics(err, base.tolerance, switchable & ~abandoned)
+        stats = error_statistics(err, base.tolerance, switchable)
         for key in HISTORY_KEYS:
             history[key][:, column] = stats[key]
 
