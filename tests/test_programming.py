@@ -30,6 +30,9 @@ def _assert_same(a, b, rtol=1e-9):
 
 ALGORITHMS = {
     "thesis": lambda scheme: WriteVerify.thesis(scheme=scheme, passes=3),
+    "thesis-capped-abandon": lambda scheme: WriteVerify.thesis(
+        scheme=scheme, passes=3, max_amplitude_v=2.0, abandon_at_cap=True
+    ),
     "paper": lambda scheme: WriteVerify.paper(scheme=scheme),
 }
 
@@ -117,8 +120,33 @@ def test_unswitchable_devices_get_no_pulses_and_are_excluded():
     assert np.all(res.excluded[x.unswitchable])
 
 
+def test_variants_cap_and_abandon():
+    thesis, paper = WriteVerify.thesis(), WriteVerify.paper()
+    assert (thesis.max_amplitude_v, thesis.abandon_at_cap) == (5.0, False)
+    assert (paper.max_amplitude_v, paper.abandon_at_cap) == (2.5, True)
+    assert thesis.ramp_length(1) == 451 and paper.ramp_length(1) == 501
+    with pytest.raises(ValueError, match="max_amplitude_v"):
+        WriteVerify(max_amplitude_v=0.0)
+
+
+def test_abandoning_stops_retrying_and_no_abandon_retries():
+    """A device whose set threshold is above the cap: abandoned after pass 1 with the rule,
+    pulsed in every pass without it."""
+    x, t = _case(4, 0.0, seed=0, batch=1)
+    x.conductance[0, 1, 2] = 0.5 * t[0, 1, 2]
+    x.v_set[0, 1, 2] = 3.0
+    capped = WriteVerify.thesis(passes=3, max_amplitude_v=2.5, abandon_at_cap=True)
+    a = program(x.copy(), t, capped, engine="cpu")
+    b = program(x.copy(), t, capped.model_copy(update={"abandon_at_cap": False}), engine="cpu")
+    assert a.abandoned[0, 1, 2] and not b.abandoned.any()
+    ramp = capped.ramp_length(1)
+    assert a.pulses[0, 1, 2] == ramp and b.pulses[0, 1, 2] == 3 * ramp
+    c = program(x.copy(), t, WriteVerify.thesis(passes=3), engine="cpu")
+    assert c.error[0, 1, 2] <= 0.01  # 5 V reaches its 3 V threshold
+
+
 def test_decreasing_cap_shortens_ramps():
-    alg = WriteVerify.thesis(cap_decrease_per_pass_v=0.3)
+    alg = WriteVerify.thesis(max_amplitude_v=2.5, cap_decrease_per_pass_v=0.3)
     assert alg.cap(0) == 2.5
     assert alg.cap(3) == pytest.approx(1.6)
     assert alg.ramp_length(1, 3) < alg.ramp_length(1, 0)

@@ -264,7 +264,11 @@ def network_study(
         title=f"Network accuracy drop on {setup.dataset} "
         "(thesis Figs. 31-33; \\[published]: ConvNet on CIFAR-10)"
     )
-    for name in ("model", "N", "σ", "ζ", "algorithm", "software", "accuracy", "drop", "inst."):
+    columns = (
+        "model", "N", "σ", "ζ", "algorithm", "software", "accuracy", "drop (mean ± std)",
+        "drop 5/50/95 %", "ζ=0 software", "drop vs ζ=0", "inst.",
+    )
+    for name in columns:
         table.add_column(name, justify="right")
     for c in result.cases:
         pub = published_drop(c)
@@ -278,9 +282,12 @@ def network_study(
             f"{100 * c['software_accuracy']:.2f}%",
             f"{100 * c['accuracy_mean']:.2f}%",
             drop if pub is None else escape(f"{drop} [{100 * pub:.2f}%]"),
+            " / ".join(f"{100 * q:.1f}" for q in c["accuracy_drop_quantiles"]),
+            f"{100 * c['baseline_software_accuracy']:.2f}%",
+            f"{100 * c['accuracy_drop_vs_baseline_mean']:.2f}%",
             str(c["instances"]),
         )
-    Console(stderr=json_path == "-", width=140).print(table)
+    Console(stderr=json_path == "-", width=190).print(table)
     if out is not None:
         for path in plot_network_study(result, out):
             typer.echo(str(path), err=True)
