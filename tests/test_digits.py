@@ -159,10 +159,19 @@ def test_network_study_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str])
             "accuracy_mean",
             "accuracy_drop_mean",
             "accuracy_drop_std",
+            "accuracy_drop_quantiles",
+            "baseline_software_accuracy",
             "instances",
         } <= set(c)
         assert c["instances"] == 2 and len(c["accuracies"]) == 2
         assert c["accuracy_drop_mean"] == pytest.approx(c["software_accuracy"] - c["accuracy_mean"])
+        drops = c["software_accuracy"] - np.array(c["accuracies"])
+        quantiles = np.quantile(drops, [0.05, 0.5, 0.95])
+        np.testing.assert_allclose(c["accuracy_drop_quantiles"], quantiles)
+        assert c["baseline_software_accuracy"] == cases[0]["software_accuracy"]  # the zeta=0 model
+        assert c["accuracy_drop_vs_baseline_mean"] == pytest.approx(
+            c["baseline_software_accuracy"] - c["accuracy_mean"]
+        )
     for name in (
         "fig31_33_accuracy_drop.png",
         "fig31_drop_boxplots_mlp.png",

@@ -89,6 +89,21 @@ def vmm_study(
     inputs: Annotated[int, typer.Option(help="Input vectors per instance.", min=1)] = 1000,
     seed: Annotated[int, typer.Option(help="Master seed.", min=0)] = 0,
     engine: Annotated[str, typer.Option(help="Programming engine.")] = "auto",
+    max_amplitude: Annotated[
+        float | None,
+        typer.Option(
+            "--max-amplitude",
+            help="Amplitude cap in V (> 0); default: the algorithm's own (thesis 5 V, "
+            "improved 2.5 V falling).",
+        ),
+    ] = None,
+    abandon: Annotated[
+        bool | None,
+        typer.Option(
+            "--abandon/--no-abandon",
+            help="Abandon devices whose ramp reaches the cap; default: the algorithm's own.",
+        ),
+    ] = None,
     workers: Workers = _DEFAULT_WORKERS,
     scheduler: Scheduler = None,
     results: Annotated[
@@ -110,6 +125,8 @@ def vmm_study(
         "inputs": inputs,
         "seed": seed,
         "engine": engine,
+        "max_amplitude_v": max_amplitude,
+        "abandon_at_cap": abandon,
     }
     with tempfile.TemporaryDirectory(prefix="xbarsim-vmm-") as tmp:
         data["results"] = str(results if results is not None else Path(tmp) / "results")

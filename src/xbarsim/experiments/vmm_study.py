@@ -89,6 +89,11 @@ class VmmCase(BaseModel):
         Inputs are uniform in [0, input_max_v] (V).
     device : str
         Device preset name.
+    max_amplitude_v : float or None
+        Override of the algorithm's amplitude cap (V, > 0); ``None`` keeps the variant's own
+        (thesis write-verify: 5 V; improved tuning: 2.5 V falling 0.1 V per pass).
+    abandon_at_cap : bool or None
+        Override of the abandon-at-cap rule; ``None`` keeps the variant's own.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
@@ -105,6 +110,8 @@ class VmmCase(BaseModel):
     g_high_s: float = Field(100e-6, gt=0.0, lt=1.0)
     input_max_v: float = Field(0.1, gt=0.0, le=10.0)
     device: str = "thesis-uniformity"
+    max_amplitude_v: float | None = Field(None, gt=0.0, le=20.0)
+    abandon_at_cap: bool | None = None
 
     @model_validator(mode="after")
     def _check_range(self) -> VmmCase:
@@ -112,6 +119,7 @@ class VmmCase(BaseModel):
             raise ValueError(
                 f"g_high_s ({self.g_high_s:g} S) must exceed g_low_s ({self.g_low_s:g} S)"
             )
+        self.algorithm_config()  # e.g. a cap below the ramp start fails here, before any work
         return self
 
     def hardware_identity(self) -> dict[str, object]:
@@ -134,11 +142,18 @@ class VmmCase(BaseModel):
         return preset(self.device).with_sigma(self.sigma)
 
     def algorithm_config(self) -> WriteVerify | ImprovedTuning:
-        """The tuning algorithm of this case."""
+        """The tuning algorithm of this case (with the cap / abandon overrides)."""
+        overrides: dict[str, object] = {}
+        if self.max_amplitude_v is not None:
+            overrides["max_amplitude_v"] = self.max_amplitude_v
+        if self.abandon_at_cap is not None:
+            overrides["abandon_at_cap"] = self.abandon_at_cap
         if self.algorithm == "improved":
-            return ImprovedTuning.thesis(tolerance=self.target)
+            improved = ImprovedTuning.thesis(tolerance=self.target)
+            base = WriteVerify(**{**improved.base.model_dump(), **overrides})
+            return improved.model_copy(update={"base": base})
         scheme = BiasScheme.NONE if self.algorithm == "no-hs" else BiasScheme.V2
-        return WriteVerify.thesis(tolerance=self.target, scheme=scheme)
+        return WriteVerify.thesis(tolerance=self.target, scheme=scheme, **overrides)
 
 
 def weights_to_targets(
