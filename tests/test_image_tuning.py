@@ -81,7 +81,6 @@ def test_image_tuning_summary_excludes_unswitchable(tmp_path: Path) -> None:
     assert s["excluded_fraction"] == pytest.approx(1.0 - keep.mean())
     assert s["unswitchable_fraction"] == pytest.approx(res.unswitchable.mean())
     assert s["passes"] == 3 and s["total_pulses"] == res.total_pulses > 0
-    assert s["within_5pct_fraction"] > 0.8
     again = run_image_tuning(size=8, seed=5, engine="reference")
     assert again.summary == s
     paths = write_figures(run, tmp_path)
@@ -119,3 +118,16 @@ def test_exclusion_rules_select_their_devices() -> None:
     assert a["unswitchable_fraction"] == b["unswitchable_fraction"] == pytest.approx(2 / 16)
     with pytest.raises(XbarsimInputError, match="exclusion"):
         summarize(res, "none")
+
+
+def test_most_devices_reach_5pct_over_seeds() -> None:
+    """A population claim over 12 sampled 8 x 8 crossbars: on the mean more than 90 % of
+    the kept devices end within 5 %, and more than 80 % in at least 10 of the 12."""
+    within = np.array(
+        [
+            run_image_tuning(size=8, seed=seed, engine="cpu").summary["within_5pct_fraction"]
+            for seed in range(12)
+        ]
+    )
+    assert within.mean() > 0.9
+    assert np.sum(within > 0.8) >= 10

@@ -94,22 +94,30 @@ def test_result_independent_of_batching_and_chunking():
 
 
 def test_write_verify_without_half_select_reaches_tolerance():
-    x, t = _case(16, 0.25, seed=5, batch=1)
+    """Without half-select every switchable device of every crossbar (12 sampled) ends
+    within tolerance: no device's thresholds lie above the thesis's 5 V bound here."""
+    x, t = _case(16, 0.25, seed=5, batch=12)
     res = program(x, t, WriteVerify.thesis(scheme=BiasScheme.NONE), engine="cpu")
     err = res.error[~res.excluded]
     assert err.max() <= 0.01
-    assert res.n_hs_ever[0] == 0.0
-    assert res.history["p99"][0, -1] <= 0.01
+    assert np.all(res.n_hs_ever == 0.0)
+    assert np.all(res.history["p99"][:, -1] <= 0.01)
 
 
 def test_half_select_disturbs_and_later_passes_repair():
-    x, t = _case(32, 0.25, seed=6, batch=1)
+    """A population claim, over 12 sampled crossbars (N=32, sigma 0.25): the first pass
+    leaves disturbed devices behind, later passes repair them and need fewer pulses --
+    on the mean and in at least 10 of the 12."""
+    x, t = _case(32, 0.25, seed=6, batch=12)
     res = program(x, t, WriteVerify.thesis(), engine="cpu")
-    worst = res.history["max"][0]
-    assert worst[1] > 0.05  # the first pass leaves disturbed devices behind
-    assert res.history["mean"][0, -1] < res.history["mean"][0, 1]
-    assert res.n_hs_per_pass[0, 0] > 0
-    assert res.pulses_per_pass[0, -1] < res.pulses_per_pass[0, 0]
+    first, last = res.history["mean"][:, 1], res.history["mean"][:, -1]
+    disturbed = res.history["max"][:, 1] > 0.05
+    repaired = last < first
+    fewer = res.pulses_per_pass[:, -1] < res.pulses_per_pass[:, 0]
+    assert np.all(res.n_hs_per_pass[:, 0] > 0)
+    assert disturbed.sum() >= 10 and repaired.sum() >= 10 and fewer.sum() >= 10
+    assert last.mean() < first.mean()
+    assert res.pulses_per_pass[:, -1].mean() < res.pulses_per_pass[:, 0].mean()
 
 
 def test_unswitchable_devices_get_no_pulses_and_are_excluded():

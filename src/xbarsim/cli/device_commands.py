@@ -139,7 +139,7 @@ def thresholds(
     _finish(
         f"Switching thresholds, {n}x{n}, seed {s} (paper Fig. 2)",
         run.summary,
-        experiment.comparison_rows(run.summary),
+        experiment.comparison_rows(run.summary, device),
         time.perf_counter() - start,
         out,
         json_path,
