@@ -209,10 +209,10 @@ def _pass_kernel(g, unsw, target, splits, consts, law, alg, lengths_pass, table,
 
 
 @njit(parallel=True, cache=True)
-def _record_all(g, target, unsw, abandoned, tol_frac, history, column):
+def _record_all(g, target, include, tol_frac, history, column):
     """Per-crossbar error statistics (the compiled engine's), parallel over crossbars."""
     for b in prange(g.shape[0]):
-        _record(g[b], target[b], ~(unsw[b] | abandoned[b]), tol_frac, history[b], column)
+        _record(g[b], target[b], include[b], tol_frac, history[b], column)
 
 
 @cuda.jit(device=True, inline=True)
@@ -321,8 +321,8 @@ def program_gpu(
     d_ever = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
     tol_frac = float(algorithm.tolerance)
-    no_abandoned = np.zeros(target.shape, dtype=np.bool_)
-    _record_all(d_g.copy_to_host(), target, unsw, no_abandoned, tol_frac, history, 0)
+    include = ~unsw  # the one tuning-error exclusion rule: the fault map
+    _record_all(d_g.copy_to_host(), target, include, tol_frac, history, 0)
     with progress_bar(passes, "tuning (gpu)", progress) as advance:
         for p in range(passes):
             d_pass_pulses = cuda.to_device(np.zeros(batch, dtype=np.int64))
@@ -335,8 +335,7 @@ def program_gpu(
             _collect_hits[batch, THREADS_PER_BLOCK](d_hit, d_ever, d_counts)
             pulses_per_pass[:, p] = d_pass_pulses.copy_to_host()
             n_hs[:, p] = d_counts.copy_to_host() / (rows * cols)
-            _record_all(d_g.copy_to_host(), target, unsw, d_abandoned.copy_to_host(), tol_frac,
-                        history, p + 1)
+            _record_all(d_g.copy_to_host(), target, include, tol_frac, history, p + 1)
             advance(1)
     g = d_g.copy_to_host()
     xbars.conductance[...] = g
