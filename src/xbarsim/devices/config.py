@@ -282,6 +282,8 @@ def device_config_from_dict(data: dict) -> DeviceConfig:
 
 def _deep_merge(base: dict, update: dict) -> dict:
     out = dict(base)
+    if "kind" in update and update["kind"] != base.get("kind"):
+        return dict(update)  # another model of a union: nothing to inherit
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _deep_merge(out[key], value)

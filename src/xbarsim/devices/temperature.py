@@ -52,6 +52,9 @@ class _TemperatureBase(BaseModel):
         Temperature range the coefficients were fitted on (degrees C).
     fit_w0 : (float, float)
         Normalized-weight range the coefficients were fitted on.
+    w0_slack : float
+        States up to this relative distance outside ``fit_w0`` are clamped without a
+        warning (programming error and drift scatter states around the range ends).
     """
 
     model_config = _STRICT
@@ -60,6 +63,7 @@ class _TemperatureBase(BaseModel):
     temp_scale: float = Field(1.0, ge=0.0, le=1e3)
     fit_temp_c: tuple[float, float] = (25.0, 100.0)
     fit_w0: tuple[float, float] = (0.1, 1.0)
+    w0_slack: float = Field(0.05, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _check_ranges(self) -> _TemperatureBase:
@@ -86,7 +90,9 @@ class _TemperatureBase(BaseModel):
         w = np.asarray(w0, dtype=np.float64)
         t = np.asarray(temp_c, dtype=np.float64)
         check_within("temp_c", t, *self.fit_temp_c, strict, " degC", "temperature model")
-        check_within("w0", w, *self.fit_w0, strict, "", "temperature model")
+        lo, hi = self.fit_w0
+        slack = self.w0_slack
+        check_within("w0", w, lo * (1 - slack), hi * (1 + slack), strict, "", "temperature model")
         wc = np.clip(w, *self.fit_w0)
         return self.temp_scale * (t - self.t0_c) * self.percent_per_c(wc, t) / 100.0
 
