@@ -28,7 +28,7 @@ here (per device, and as a few matrix products) are exact and agree to rounding.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -88,6 +88,18 @@ class _NonlinearityBase(BaseModel):
         """Current (A) of devices of conductance ``g_s`` (S) at voltage ``v`` (V), broadcast."""
         raise NotImplementedError
 
+    def input_basis(self, v: Any, v_bound: float) -> list[Any]:
+        """Input factors ``f_j(V)`` with ``I(G, V) = sum_j f_j(V) s_j(G)`` (A per state unit).
+
+        Uses only arithmetic and ``abs``, so ``v`` may be a numpy array or a torch tensor.
+        ``v_bound`` (V) bounds ``|v|`` and fixes the number of terms.
+        """
+        raise NotImplementedError
+
+    def state_basis(self, g_s: ArrayLike, v_bound: float) -> list[NDArray[np.float64]]:
+        """State factors ``s_j(G)`` matching :meth:`input_basis` (numpy)."""
+        raise NotImplementedError
+
     def column_currents(
         self, v: NDArray[np.float64], g_s: NDArray[np.float64]
     ) -> NDArray[np.float64]:
@@ -104,7 +116,13 @@ class _NonlinearityBase(BaseModel):
         -------
         ndarray, shape (batch, n, cols)
         """
-        raise NotImplementedError
+        bound = float(np.max(np.abs(v), initial=0.0))
+        inputs = self.input_basis(v, bound)
+        states = self.state_basis(g_s, bound)
+        out = np.matmul(inputs[0], states[0])
+        for f, state in zip(inputs[1:], states[1:], strict=True):
+            out = out + np.matmul(f, state)
+        return out
 
     def relative_error(self, g_s: ArrayLike, v: ArrayLike) -> NDArray[np.float64]:
         """``(I - G V) / (G V)`` (fraction) at voltage ``v`` (V), nonzero ``v``."""
@@ -139,19 +157,28 @@ class PolynomialNonlinearity(_NonlinearityBase):
         w = np.asarray(g_s, dtype=np.float64) / _US
         return w * (self.p10 + w * (self.p20 + w * self.p30))
 
-    def input_terms(self, v: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def input_terms(self, v: Any) -> tuple[Any, Any]:
         """Odd-extended input factors ``(a, b)`` so that ``dy = a + b * state_term`` (uA).
 
-        ``a = x (|x| - x_tune)(p01 |x| + p03 |x|^3)``, ``b = x (|x| - x_tune)``.
+        ``a = x (|x| - x_tune)(p01 |x| + p03 |x|^3)``, ``b = x (|x| - x_tune)``; arithmetic
+        and ``abs`` only (numpy arrays or torch tensors).
         """
-        x = np.asarray(v, dtype=np.float64) / self.v_max_v
-        u = np.abs(x)
+        x = v / self.v_max_v
+        u = abs(x)
         b = x * (u - self.x_tune)
-        return b * (self.p01 * u + self.p03 * u**3), b
+        return b * (self.p01 * u + self.p03 * u * u * u), b
+
+    def input_basis(self, v: Any, v_bound: float = 0.0) -> list[Any]:
+        a, b = self.input_terms(v)
+        return [v, b * _UA, a * _UA]
+
+    def state_basis(self, g_s: ArrayLike, v_bound: float = 0.0) -> list[NDArray[np.float64]]:
+        g = np.asarray(g_s, dtype=np.float64)
+        return [g, self.state_term(g), np.ones_like(g)]
 
     def error_a(self, g_s: ArrayLike, v: ArrayLike) -> NDArray[np.float64]:
         """Absolute current error ``dy`` (A) of the model."""
-        a, b = self.input_terms(v)
+        a, b = self.input_terms(np.asarray(v, dtype=np.float64))
         return (a + b * self.state_term(g_s)) * _UA
 
     def current(self, g_s: ArrayLike, v: ArrayLike, strict: bool = False) -> NDArray[np.float64]:
@@ -159,14 +186,6 @@ class PolynomialNonlinearity(_NonlinearityBase):
         g = np.asarray(g_s, dtype=np.float64)
         vv = np.asarray(v, dtype=np.float64)
         return g * vv + self.error_a(g, vv)
-
-    def column_currents(
-        self, v: NDArray[np.float64], g_s: NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        a, b = self.input_terms(v)
-        linear = np.matmul(v, g_s)
-        error = np.matmul(b, self.state_term(g_s)) + a.sum(axis=-1, keepdims=True)
-        return linear + error * _UA
 
 
 class SinhNonlinearity(_NonlinearityBase):
@@ -208,27 +227,32 @@ class SinhNonlinearity(_NonlinearityBase):
         b = self.steepness(g)
         return g * vv * self._s(b * vv) / self._s(b * self.v_tune_v)
 
-    def column_currents(
-        self, v: NDArray[np.float64], g_s: NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        # I = sum_k V^(2k+1) * G b^2k / ((2k+1)! s(b V_tune)): one product per term,
-        # enough terms for double precision at the largest |b V| present.
-        b = self.steepness(g_s)
-        scale = g_s / self._s(b * self.v_tune_v)
-        u_max = float(np.max(np.abs(v), initial=0.0) * np.max(b, initial=0.0))
-        out = np.matmul(v, scale)
-        k, term_bound = 0, 1.0
-        v2 = v * v
-        power = v
-        bk = np.ones_like(b)
-        while True:
+    def n_terms(self, v_bound: float) -> int:
+        """Series terms for double precision up to ``|V| <= v_bound`` (V)."""
+        u = v_bound * max(self.b_low_per_v, self.b_high_per_v)
+        k, bound = 0, 1.0
+        while k < 60:
             k += 1
-            term_bound *= u_max * u_max / ((2 * k) * (2 * k + 1))
-            if term_bound < 1e-17 or k > 60:
-                return out
-            power = power * v2
-            bk = bk * b * b / ((2 * k) * (2 * k + 1))
-            out = out + np.matmul(power, scale * bk)
+            bound *= u * u / ((2 * k) * (2 * k + 1))
+            if bound < 1e-17:
+                break
+        return k
+
+    def input_basis(self, v: Any, v_bound: float) -> list[Any]:
+        # I = sum_k V^(2k+1) G b^2k / ((2k+1)! s(b V_tune))
+        out = [v]
+        v2 = v * v
+        for _ in range(1, self.n_terms(v_bound)):
+            out.append(out[-1] * v2)
+        return out
+
+    def state_basis(self, g_s: ArrayLike, v_bound: float) -> list[NDArray[np.float64]]:
+        g = np.asarray(g_s, dtype=np.float64)
+        b = self.steepness(g)
+        out = [g / self._s(b * self.v_tune_v)]
+        for k in range(1, self.n_terms(v_bound)):
+            out.append(out[-1] * b * b / ((2 * k) * (2 * k + 1)))
+        return out
 
 
 class EflashNonlinearity(BaseModel):
