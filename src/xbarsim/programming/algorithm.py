@@ -22,6 +22,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xbarsim.crossbar.bias import BiasScheme
+from xbarsim.programming.refresh import ThresholdRefresh
 
 
 class WriteVerify(BaseModel):
@@ -50,6 +51,9 @@ class WriteVerify(BaseModel):
         without passing its target.
     scheme : BiasScheme
         Write bias scheme (V/2, V/3, or none for an ideal selector).
+    refresh : ThresholdRefresh or None
+        Refresh low-threshold outliers before tuning (thesis 3.5.3,
+        :mod:`xbarsim.programming.refresh`); None = off.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
@@ -64,6 +68,7 @@ class WriteVerify(BaseModel):
     cap_decrease_per_pass_v: float = Field(0.0, ge=0.0, le=20.0)
     abandon_at_cap: bool = True
     scheme: BiasScheme = BiasScheme.V2
+    refresh: ThresholdRefresh | None = None
 
     @model_validator(mode="after")
     def _check_cap(self) -> WriteVerify:

@@ -75,6 +75,8 @@ class ProgramResult:
         The same, over the whole run.
     engine : str
         Name of the engine that produced the result.
+    refreshed : ndarray of int64, shape (batch, rows, cols), or None
+        Outlier threshold refreshes per device before tuning (None when not enabled).
     """
 
     target: NDArray[np.float64]
@@ -88,6 +90,7 @@ class ProgramResult:
     n_hs_per_pass: NDArray[np.float64]
     n_hs_ever: NDArray[np.float64]
     engine: str
+    refreshed: NDArray[np.int64] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:
