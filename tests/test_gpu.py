@@ -21,7 +21,7 @@ CHECK = textwrap.dedent(
     """
     import numpy as np
     from xbarsim.crossbar import Crossbar
-    from xbarsim.devices import preset
+    from xbarsim.devices import device_config_from_dict, preset
     from xbarsim.programming import WriteVerify
     from xbarsim.programming.compiled import program_compiled
     from xbarsim.programming.gpu import program_gpu
@@ -42,6 +42,17 @@ CHECK = textwrap.dedent(
         np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
         for key in a.history:
             np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-9)
+    # stuck devices (infinite thresholds at a fixed conductance) are pulsed alike
+    stuck = {"high_ppm": 5e4, "low_ppm": 5e4, "random_ppm": 5e4}
+    dev = device_config_from_dict({"preset": "tio2-64x64-paper", "conditions": {"stuck": stuck}})
+    x = Crossbar.sample(dev, (6, 5), batch=2, seed=3)
+    assert x.device_state.stuck.sum() >= 2
+    t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 6, 5))
+    a = program_compiled(x.copy(), t, WriteVerify.thesis(passes=2))
+    b = program_gpu(x.copy(), t, WriteVerify.thesis(passes=2))
+    assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.abandoned, b.abandoned)
+    assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
+    np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
     print("gpu-simulator-ok")
     """
 )

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from xbarsim.devices.conditions import OperatingModels
 from xbarsim.devices.dynamics import PulseLaw
 from xbarsim.errors import XbarsimInputError, format_validation_error
 
@@ -138,6 +139,9 @@ class DeviceConfig(BaseModel):
     thresholds : ThresholdStatistics
     dynamics : ExponentialDynamics | TwoSlopeDynamics
     faults : FaultStatistics
+    conditions : OperatingModels
+        Temperature, nonlinearity, retention, read-noise and stuck-device models
+        (:mod:`xbarsim.devices.conditions`).
     """
 
     model_config = _STRICT
@@ -154,6 +158,7 @@ class DeviceConfig(BaseModel):
     thresholds: ThresholdStatistics = ThresholdStatistics()
     dynamics: Dynamics = TwoSlopeDynamics()
     faults: FaultStatistics = FaultStatistics()
+    conditions: OperatingModels = OperatingModels()
 
     @model_validator(mode="after")
     def _check_bounds(self) -> DeviceConfig:
@@ -169,6 +174,12 @@ class DeviceConfig(BaseModel):
                     f"{field} must lie in (g_min_s, g_max_s) = "
                     f"({self.g_min_s:g}, {self.g_max_s:g}) S, got {value:g}"
                 )
+        stuck = self.conditions.stuck
+        if not self.g_min_s <= stuck.g_low_s < stuck.g_high_s <= self.g_max_s:
+            raise ValueError(
+                f"conditions.stuck: g_low_s and g_high_s must lie in [g_min_s, g_max_s] = "
+                f"[{self.g_min_s:g}, {self.g_max_s:g}] S"
+            )
         try:
             self.pulse_law()
         except ValueError as exc:
@@ -271,6 +282,8 @@ def device_config_from_dict(data: dict) -> DeviceConfig:
 
 def _deep_merge(base: dict, update: dict) -> dict:
     out = dict(base)
+    if "kind" in update and update["kind"] != base.get("kind"):
+        return dict(update)  # another model of a union: nothing to inherit
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _deep_merge(out[key], value)

@@ -14,6 +14,7 @@ stored in the layers' buffers; the returned model computes with them.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from xbarsim.crossbar.array import Crossbar, check_seed
+from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.differential import weights_to_pair
 from xbarsim.mapping.tiling import TileLayout, tile, untile
@@ -65,6 +67,13 @@ class Deployment:
     layers : list of LayerKernels
     result : ProgramResult or None
         The programming run (None when the chip loads targets exactly).
+    chip : ChipConfig or None
+        The chip the model was deployed on.
+    seed : int
+        Seed of the sampled crossbars.
+    xbars : Crossbar or None
+        The programmed crossbars with their per-device state (built on first use by
+        :meth:`crossbars` when the chip loads targets exactly).
 
     The batch holds every ``G+`` kernel, then every ``G-`` kernel in the same order.
     """
@@ -74,11 +83,37 @@ class Deployment:
     conductance: NDArray[np.float64]
     layers: list[LayerKernels]
     result: ProgramResult | None
+    chip: ChipConfig | None = None
+    seed: int = 0
+    xbars: Crossbar | None = None
 
     @property
     def n_kernels(self) -> int:
         """Number of programmed crossbars (N x N kernels)."""
         return self.targets.shape[0]
+
+    def crossbars(self) -> Crossbar:
+        """The programmed crossbars (sampled with the deployment's seed on first use when the
+        chip loaded the targets exactly: same per-device state, conductances = targets)."""
+        if self.xbars is None:
+            if self.chip is None:
+                raise XbarsimInputError("deployment: no chip recorded; deploy with program_model")
+            n, size = self.conductance.shape[0], self.conductance.shape[1]
+            xbars = Crossbar.sample(self.chip.device, (size, size), n, self.seed)
+            xbars.conductance[...] = self.conductance
+            self.xbars = xbars
+        return self.xbars
+
+    def at(self, **conditions: object) -> AbstractContextManager[nn.Module]:
+        """Context in which :attr:`model` computes at operating conditions.
+
+        Keyword arguments as :meth:`xbarsim.crossbar.Crossbar.at` (``temp_c``, ``age_h``,
+        ``bake_c``, ``strict``, ``nonlinear``, ``noise``, ``seed``); see
+        :func:`xbarsim.nn.conditions.at`. Nothing is reprogrammed.
+        """
+        from xbarsim.nn.conditions import at
+
+        return at(self, **conditions)  # type: ignore[arg-type]
 
 
 def program_model(
@@ -131,6 +166,7 @@ def program_model(
     shape = (0, chip.kernel, chip.kernel)
     target = np.concatenate(plus + minus) if layers else np.zeros(shape)
     result: ProgramResult | None = None
+    xbars: Crossbar | None = None
     if chip.algorithm is None or target.shape[0] == 0:
         conductance = target.copy()
     else:
@@ -142,6 +178,7 @@ def program_model(
         else:
             result = program(xbars, target, chip.algorithm, engine=chip.engine, progress=progress)
         conductance = result.conductance
+        xbars.conductance[...] = conductance  # the record's crossbars hold what was written
     for (_, layer), record, scale in zip(layers, records, scales, strict=True):
         g_plus, _ = untile(conductance[record.plus], record.layout)
         g_minus, _ = untile(conductance[record.minus], record.layout)
@@ -152,7 +189,7 @@ def program_model(
             layer.weight_scale.fill_(scale)
             layer.input_voltage_v.fill_(chip.input_voltage_v)
             layer.deployed.fill_(True)
-    return Deployment(analog, target, conductance, records, result)
+    return Deployment(analog, target, conductance, records, result, chip, seed, xbars)
 
 
 def deploy(model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = False) -> nn.Module:

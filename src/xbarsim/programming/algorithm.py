@@ -27,6 +27,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xbarsim.crossbar.bias import BiasScheme
+from xbarsim.programming.refresh import ThresholdRefresh
 
 #: Amplitude cap of the thesis variant (V): no instrument limit is named, so the bound sits
 #: far above the switching voltages (set mean 1.19 V; at sigma 0.35 about 1e-5 of set and
@@ -64,6 +65,9 @@ class WriteVerify(BaseModel):
         (thesis variant).
     scheme : BiasScheme
         Write bias scheme (V/2, V/3, or none for an ideal selector).
+    refresh : ThresholdRefresh or None
+        Refresh low-threshold outliers before tuning (thesis 3.5.3,
+        :mod:`xbarsim.programming.refresh`); None = off.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
@@ -78,6 +82,7 @@ class WriteVerify(BaseModel):
     cap_decrease_per_pass_v: float = Field(0.0, ge=0.0, le=20.0)
     abandon_at_cap: bool = False
     scheme: BiasScheme = BiasScheme.V2
+    refresh: ThresholdRefresh | None = None
 
     @model_validator(mode="after")
     def _check_cap(self) -> WriteVerify:

@@ -103,6 +103,8 @@ class ProgramResult:
         The same, over the whole run (the union over passes); :attr:`n_hs`.
     engine : str
         Name of the engine that produced the result.
+    refreshed : ndarray of int64, shape (batch, rows, cols), or None
+        Outlier threshold refreshes per device before tuning (None when not enabled).
     """
 
     target: NDArray[np.float64]
@@ -116,6 +118,7 @@ class ProgramResult:
     n_hs_per_pass: NDArray[np.float64]
     n_hs_ever: NDArray[np.float64]
     engine: str
+    refreshed: NDArray[np.int64] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:
