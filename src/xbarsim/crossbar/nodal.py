@@ -162,10 +162,29 @@ class NodalNetwork:
                 ids[col_node(i, j)] = n_cells + i * cols + j
         return ids
 
-    def _assemble(
+    def free_index(
+        self, pairs: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Free-node index (-1 for a fixed node) of both ends of every edge."""
+        return self._index[pairs[:, 0]], self._index[pairs[:, 1]]
+
+    def edge_voltages(
+        self, pairs: NDArray[np.int64], x_free: NDArray[np.float64], v_in: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Voltage across every edge ``V(a) − V(b)`` (V) for free-node voltages ``x_free``
+        and one input vector ``v_in`` (V)."""
+        n_cells = self.rows * self.cols
+        volts = np.zeros(self._n_nodes)
+        free = self._index >= 0
+        volts[free] = x_free[self._index[free]]
+        volts[2 * n_cells : 2 * n_cells + self.rows] = v_in
+        return volts[pairs[:, 0]] - volts[pairs[:, 1]]
+
+    def assemble(
         self, pairs: NDArray[np.int64], g_edge: NDArray[np.float64]
     ) -> tuple[sp.csc_matrix, sp.csr_matrix]:
-        """Conductance matrix over free nodes and the coupling to the sources."""
+        """Conductance matrix ``K`` over free nodes and the coupling ``B`` to the sources
+        (S), for edges between root nodes with conductances ``g_edge`` (S)."""
         n_cells = self.rows * self.cols
         ia, ib = self._index[pairs[:, 0]], self._index[pairs[:, 1]]
         keep = pairs[:, 0] != pairs[:, 1]
@@ -213,7 +232,7 @@ class NodalNetwork:
     ) -> tuple[sp.csc_matrix, sp.csr_matrix]:
         """``K`` (free × free, S) and ``B`` (free × rows, S) with the given device
         conductances (default: the crossbar's)."""
-        return self._assemble(*self.edges(device_conductance_s))
+        return self.assemble(*self.edges(device_conductance_s))
 
     def node_voltages(self, x_free: NDArray[np.float64], v_in: NDArray[np.float64]) -> tuple[
         NDArray[np.float64], NDArray[np.float64]
