@@ -192,3 +192,23 @@ def test_bad_conductances_and_sizes_are_refused(monkeypatch):
     monkeypatch.setattr(irdrop, "_memory_limit", lambda: 2**20)
     with pytest.raises(XbarsimInputError, match=r"needs about .* GiB"):
         effective_matrix(np.ones((64, 64)) * 1e-5, lines)
+
+
+def test_results_do_not_depend_on_workers_or_chunking(monkeypatch):
+    g = _random_g(6, (5, 9, 8))
+    lines = lines_preset("paper").model_copy(update={"r_source_ohm": 5.0})
+    one = effective_matrix(g, lines, workers=1)
+    monkeypatch.setattr(irdrop, "CHUNK_BYTES", 1)  # one crossbar per chunk
+    np.testing.assert_array_equal(effective_matrix(g, lines, workers=2), one)
+    np.testing.assert_array_equal(effective_matrix(g[2], lines), one[2])
+    with pytest.raises(XbarsimInputError, match="workers"):
+        effective_matrix(g, lines, workers=0)
+
+
+@pytest.mark.parametrize("n", [3, 16, 33, 64])
+def test_spd_inverse(n):
+    rng = np.random.default_rng(n)
+    x = rng.random((4, n, n))
+    k = x @ np.swapaxes(x, 1, 2) + n * np.eye(n)
+    np.testing.assert_allclose(irdrop.spd_inverse(k) @ k, np.broadcast_to(np.eye(n), k.shape),
+                               atol=1e-12)
