@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike, NDArray
 
 from xbarsim.crossbar.lines import Lines
-from xbarsim.crossbar.nodal import NodalNetwork
+from xbarsim.crossbar.nodal import NodalNetwork, factorize
 from xbarsim.errors import XbarsimInputError
 
 
@@ -138,7 +137,7 @@ def solve_nonlinear(
     n_line = g_edge.size - n_dev
     ends = net.free_index(pairs)
     k_lin, b_lin = net.matrices()
-    lu = spla.splu(k_lin) if net.n_free else None
+    lu = factorize(k_lin) if net.n_free else None
     out = np.empty((v.shape[0], net.cols))
     linear = np.empty_like(out)
     iterations = np.zeros(v.shape[0], dtype=np.int64)
@@ -162,7 +161,7 @@ def solve_nonlinear(
             if net.n_free == 0:
                 break
             jac, _ = net.assemble(pairs, slope)
-            step = spla.splu(jac).solve(-residual)
+            step = factorize(jac).solve(-residual)
             if not np.all(np.isfinite(step)):
                 raise NewtonConvergenceError("newton: the iterate is no longer finite")
             x = x + step

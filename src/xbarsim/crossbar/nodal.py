@@ -297,9 +297,14 @@ class NodalNetwork:
         return self.output_currents(np.eye(self.rows))
 
 
+def factorize(k: sp.csc_matrix) -> spla.SuperLU:
+    """Sparse LU of a nodal matrix, with a symmetric fill-reducing ordering (``K`` is SPD)."""
+    return spla.splu(k, permc_spec="MMD_AT_PLUS_A")
+
+
 def _spsolve(k: sp.csc_matrix, rhs: NDArray[np.float64]) -> NDArray[np.float64]:
     """Solve ``K x = rhs`` for every column of ``rhs`` with one sparse LU."""
     if k.shape[0] == 0:
         return np.zeros((0, rhs.shape[1]))
     rhs = np.asarray(rhs.todense() if sp.issparse(rhs) else rhs)
-    return spla.splu(k).solve(rhs)
+    return factorize(k).solve(rhs)
