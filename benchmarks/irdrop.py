@@ -13,8 +13,12 @@ Prints (and with ``--json`` writes) ratios measured in this run:
   solve per input line
 * ``max_rel_diff``           largest difference between our currents and the sparse ones
 * ``scaling``                solve time per kernel for N = 16 ... 256 and the log-log slope
-* with ``--resnet18``: ResNet-18 on 64x64 kernels: programming time (the ideal deployment)
-  and the extra time of the effective matrices of all its kernels, and their ratio
+* ``resnet18_projection``  ResNet-18's number of 64x64 kernels (G+ and G-) times the measured
+  solve time per kernel on a batch of ``--projection-kernels`` kernels: the IR-drop extra of
+  a ResNet-18 deployment, without programming it
+* with ``--resnet18``: ResNet-18 on 64x64 kernels programmed for real: programming time (the
+  ideal deployment) and the extra time of the effective matrices of all its kernels, and
+  their ratio (several minutes on two cores)
 
 Example: ``python benchmarks/irdrop.py --inputs 1000 --json -``
 """
@@ -105,6 +109,34 @@ def scaling(args: argparse.Namespace, lines: Lines) -> dict:
     }
 
 
+def resnet18_kernels(kernel: int = 64) -> int:
+    """Crossbars (G+ and G-) of ResNet-18 tiled into ``kernel``-sized kernels."""
+    from torch import nn
+
+    from deploy_resnet18 import resnet18 as build
+
+    count = 0
+    for module in build().modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            inputs, outputs = module.weight[0].numel(), module.weight.shape[0]
+            count += 2 * (-(-inputs // kernel)) * (-(-outputs // kernel))
+    return count
+
+
+def resnet18_projection(args: argparse.Namespace, lines: Lines) -> dict:
+    """IR-drop extra of a ResNet-18 deployment from the measured time per kernel."""
+    g = np.stack([_kernel(64, args.seed + k)[0] for k in range(args.projection_kernels)])
+    start = time.perf_counter()
+    effective_matrix(g, lines)
+    per_kernel_s = (time.perf_counter() - start) / args.projection_kernels
+    kernels = resnet18_kernels()
+    return {
+        "crossbars": kernels,
+        "ms_per_kernel_all_threads": 1e3 * per_kernel_s,
+        "projected_irdrop_extra_s": kernels * per_kernel_s,
+    }
+
+
 def resnet18(args: argparse.Namespace, lines: Lines) -> dict:
     """Programming time of ResNet-18 (the ideal deployment) and the extra IR-drop solve."""
     import torch
@@ -138,13 +170,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--per-input-sample", type=int, default=10)
     parser.add_argument("--sizes", default="16,32,64,128,256")
     parser.add_argument("--sparse-max", type=int, default=128)
+    parser.add_argument("--projection-kernels", type=int, default=128)
     parser.add_argument("--resnet18", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", dest="json_path", default=None, help="'-' for stdout")
     args = parser.parse_args(argv)
     lines = lines_preset("paper").model_copy(update={"r_source_ohm": 1.0, "r_sink_ohm": 1.0})
     report = {"lines": lines.model_dump(), "kernel": per_kernel(args, lines),
-              "scaling": scaling(args, lines)}
+              "scaling": scaling(args, lines),
+              "resnet18_projection": resnet18_projection(args, lines)}
     if args.resnet18:
         report["resnet18"] = resnet18(args, lines)
     text = json.dumps(report, indent=2)
