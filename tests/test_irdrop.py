@@ -212,3 +212,38 @@ def test_spd_inverse(n):
     k = x @ np.swapaxes(x, 1, 2) + n * np.eye(n)
     np.testing.assert_allclose(irdrop.spd_inverse(k) @ k, np.broadcast_to(np.eye(n), k.shape),
                                atol=1e-12)
+
+
+def test_read_with_lines_is_the_effective_matrix_and_worst_far_from_the_ends():
+    """Read mode (selected row at V_read, other rows and columns grounded): the sensed
+    current of device (i, j) is V_read·M[i, j]; the deficit is largest at the device
+    farthest from the driver (last column) and the sink (row 0)."""
+    xbars = Crossbar.sample(preset("thesis-uniformity"), (16, 16), batch=1, seed=0)
+    xbars.conductance[...] = 50e-6
+    lines = lines_preset("paper")
+    read = xbars.read(0.25, lines=lines)[0]
+    v = np.zeros(16)
+    v[3] = 0.25
+    np.testing.assert_allclose(read[3], NodalNetwork(xbars.conductance[0], lines)
+                               .output_currents(v)[0], rtol=1e-10)
+    deficit = 1 - read / (0.25 * 50e-6)
+    assert np.unravel_index(np.argmax(deficit), deficit.shape) == (0, 15)
+    # the device beside the ideal driver and the ideal sink reads exactly
+    assert abs(deficit[15, 0]) < 1e-12 and np.sort(deficit.ravel())[1] > 1e-4
+    np.testing.assert_array_equal(xbars.read(0.25), xbars.conductance * 0.25)
+
+
+def test_design_rule_presets_each_buy_accuracy():
+    g = np.full((1, 64, 64), 50e-6)
+    v = np.full(64, 0.1)
+
+    def error(lines: Lines) -> float:
+        return float(np.max(1 - (v @ effective_matrix(g, lines)) / (v @ g)))
+
+    paper = error(lines_preset("paper"))
+    assert error(lines_preset("paper-double-sided")) < paper
+    assert error(lines_preset("paper").strapped(0.25)) < paper
+    assert error(lines_preset("paper-tia64")) > paper  # the TIA input adds 3.1 ohm
+    assert lines_preset("paper-tia64").r_tia_in_ohm == pytest.approx(6875 / 2201)
+    with pytest.raises(XbarsimInputError, match="factor"):
+        lines_preset("paper").strapped(0.0)

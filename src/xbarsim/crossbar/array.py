@@ -142,13 +142,18 @@ class Crossbar:
             unswitchable=self.unswitchable.copy(),
         )
 
-    def read(self, voltage: float | None = None) -> NDArray[np.float64]:
+    def read(self, voltage: float | None = None, lines: Lines | None = None) -> NDArray[np.float64]:
         """Current of every device when read alone at ``voltage`` (A).
 
-        Defaults to the device's read voltage. Reads are assumed not to disturb.
+        Defaults to the device's read voltage. Reads are assumed not to disturb. The read
+        mode of thesis §4.1.1 drives the selected row, grounds every other row and senses
+        the selected column at virtual ground with the others grounded; with ``lines``
+        the sensed current of device ``(i, j)`` is then ``voltage · M[i, j]`` with ``M``
+        the effective matrix: the rest of the row loads the selected device.
         """
         v = self.device.read_voltage_v if voltage is None else float(voltage)
-        return self.conductance * v
+        g = self.conductance if lines is None else effective_matrix(self.conductance, lines)
+        return g * v
 
     def vmm(self, voltages: ArrayLike, lines: Lines | None = None) -> NDArray[np.float64]:
         """Column currents (A) for row voltages (V): Ohm's and Kirchhoff's laws.

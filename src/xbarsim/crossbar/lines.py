@@ -28,6 +28,9 @@ LineEnd = Literal["first", "last", "both"]
 #: Derived per-cell segment resistances of the paper's crossbar (Ω), specs/circuits.md §5.2.
 PAPER_R_ROW_OHM = 1.2
 PAPER_R_COL_OHM = 0.93
+#: TIA of the thesis's design equations for N = 64 (specs/circuits.md §1.3): R_f (Ω), gain.
+TIA64_R_F_OHM = 6.875e3
+TIA64_GAIN = 2200.0
 
 
 class Lines(BaseModel):
@@ -102,17 +105,33 @@ class Lines(BaseModel):
             )
         return self.model_copy(update={"r_tia_in_ohm": r_f_ohm / (1.0 + open_loop_gain)})
 
+    def strapped(self, factor: float) -> Lines:
+        """Copy with both line segments multiplied by ``factor`` (0 < factor <= 1): lines
+        bootstrapped with parallel metal straps (thesis §4.1.2: CMOS M4 and M2). The factor
+        of the thesis's straps is not published."""
+        if not 0.0 < factor <= 1.0:
+            raise XbarsimInputError(f"factor: must lie in (0, 1], got {factor!r}")
+        return self.model_copy(
+            update={"r_row_ohm": self.r_row_ohm * factor, "r_col_ohm": self.r_col_ohm * factor}
+        )
+
 
 class LinesPreset(StrEnum):
     """Named line configurations.
 
     ``ideal``: every resistance zero. ``paper``: the derived per-cell estimate of the
     paper's aluminium lines (rows 1.2 Ω, columns 0.93 Ω; an assumption, no value is
-    published), ideal drivers and virtual grounds.
+    published), ideal drivers and virtual grounds. The thesis's design rules on top of it:
+    ``paper-tia64``: sensed by the TIA its design equations give for N = 64
+    (``R_f = 6.875 kΩ``, ``A = 2200``: input resistance 3.1 Ω, 1 % of the bit line's
+    ``1/(N·G_avg)``); ``paper-double-sided``: rows driven and columns sensed at both ends.
+    Local buffering and 64×64 tiles are kernel sizes, not line properties.
     """
 
     IDEAL = "ideal"
     PAPER = "paper"
+    PAPER_TIA64 = "paper-tia64"
+    PAPER_DOUBLE_SIDED = "paper-double-sided"
 
 
 def lines_preset(name: str | LinesPreset) -> Lines:
@@ -130,7 +149,12 @@ def lines_preset(name: str | LinesPreset) -> Lines:
         raise XbarsimInputError(f"lines: unknown preset {name!r}; allowed: {allowed}") from None
     if key is LinesPreset.IDEAL:
         return Lines()
-    return Lines(r_row_ohm=PAPER_R_ROW_OHM, r_col_ohm=PAPER_R_COL_OHM)
+    paper = Lines(r_row_ohm=PAPER_R_ROW_OHM, r_col_ohm=PAPER_R_COL_OHM)
+    if key is LinesPreset.PAPER_TIA64:
+        return paper.with_tia(TIA64_R_F_OHM, TIA64_GAIN)
+    if key is LinesPreset.PAPER_DOUBLE_SIDED:
+        return paper.model_copy(update={"row_drive": "both", "col_sense": "both"})
+    return paper
 
 
 def lines_from_dict(data: dict) -> Lines:
