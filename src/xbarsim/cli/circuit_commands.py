@@ -1,4 +1,5 @@
-"""Circuit-level commands: ``ir-drop`` (exact line-resistance currents of a random array).
+"""Circuit-level commands: ``ir-drop`` (exact line-resistance currents of a random array)
+and ``irdrop-study`` (VMM error and network accuracy vs size and wire resistance).
 
 A thin shell over :mod:`xbarsim.experiments.irdrop`: build :class:`~xbarsim.crossbar.Lines`
 from the options, run, print the table (to stderr with ``--json -``) and write the JSON
@@ -15,8 +16,17 @@ from typing import Annotated
 import typer
 
 from xbarsim.cli import app
-from xbarsim.cli.device_commands import JsonOpt, SeedOpt, _parse_int, _write_text
+from xbarsim.cli.device_commands import (
+    JsonOpt,
+    OutOpt,
+    ProgressOpt,
+    SeedOpt,
+    _parse_int,
+    _prepare_out,
+    _write_text,
+)
 from xbarsim.crossbar.lines import lines_from_dict
+from xbarsim.errors import XbarsimInputError
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
 
 RRowOpt = Annotated[
@@ -86,6 +96,62 @@ def ir_drop(
         comparison_table(f"IR drop, {n_rows}x{n_cols}, seed {s}", rows_out), stderr=to_stdout
     )
     text = json.dumps(run.summary())
+    if to_stdout:
+        typer.echo(text)
+    elif json_path is not None:
+        _write_text(Path(json_path), text + "\n", "json")
+
+
+def _parse_list(name: str, text: str, kind: type) -> list:
+    """Comma-separated numbers, with a one-line error naming the option."""
+    try:
+        return [kind(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise XbarsimInputError(f"{name}: must be comma-separated numbers, got {text!r}") from None
+
+
+@app.command("irdrop-study")
+def irdrop_study(
+    sizes: Annotated[str, typer.Option("--sizes", help="Array sizes N, comma-separated.")]
+    = "16,32,64,128",
+    r_wire: Annotated[
+        str, typer.Option("--r-wire", metavar="OHM,...", help="Segment resistances (ohm).")
+    ] = "0.5,1,2",
+    instances: Annotated[
+        str, typer.Option("--instances", help="Random crossbars per VMM point (>= 1).")
+    ] = "8",
+    inputs: Annotated[str, typer.Option("--inputs", help="Input vectors per crossbar.")] = "200",
+    network: Annotated[
+        bool, typer.Option("--network/--no-network", help="Include the digits perceptron.")
+    ] = True,
+    seed: SeedOpt = "0",
+    out: OutOpt = None,
+    json_path: JsonOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """VMM error and perceptron accuracy vs array size and wire resistance (exact IR drop)."""
+    from xbarsim.experiments import irdrop_study as experiment
+
+    size_list = _parse_list("sizes", sizes, int)
+    r_list = _parse_list("r_wire", r_wire, float)
+    n_inst = _parse_int("instances", instances, 1)
+    n_inputs = _parse_int("inputs", inputs, 1)
+    s = _parse_int("seed", seed, 0)
+    _prepare_out(out)
+    start = time.perf_counter()
+    study = experiment.run_irdrop_study(size_list, r_list, n_inst, n_inputs, s, network,
+                                        progress)
+    rows = [
+        *experiment.comparison_rows(study),
+        ComparisonRow("run time (s)", "-", f"{time.perf_counter() - start:.1f}"),
+    ]
+    to_stdout = json_path == "-"
+    title = "IR drop vs size and wire resistance (published: none; first order [D])"
+    print_table(comparison_table(title, rows), stderr=to_stdout)
+    text = json.dumps(study.to_json())
+    if out is not None:
+        experiment.write_figures(study, out)
+        _write_text(out / "results.json", text + "\n", "out")
     if to_stdout:
         typer.echo(text)
     elif json_path is not None:
