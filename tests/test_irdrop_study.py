@@ -21,7 +21,7 @@ def test_vmm_points_zero_resistance_monotone_and_grid_independent():
     assert high["error_mean_mean"] / low["error_mean_mean"] == pytest.approx(4.0, rel=0.05)
     grid = study.run_irdrop_study([4, 8], [0.5, 2.0], instances=3, inputs=20, seed=4,
                                   network=False)
-    assert [p for p in grid.vmm if p["size"] == 8 and p["r_wire_ohm"] == 2.0][0] == high
+    assert next(p for p in grid.vmm if p["size"] == 8 and p["r_wire_ohm"] == 2.0) == high
     assert {"error_mean_std", "error_p99_p5", "error_p99_p95"} <= set(high)
 
 
