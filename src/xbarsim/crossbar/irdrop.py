@@ -195,6 +195,43 @@ def _row_solution_merged(
     return np.einsum("bki,bjk->bij", u, a)
 
 
+def _row_solution_one_end(
+    y: NDArray[np.float64], a: NDArray[np.float64], lines: Lines
+) -> NDArray[np.float64]:
+    """Effective matrix for rows driven at column 0 only (``r_row_ohm > 0``), by the adjoint.
+
+    ``M[:, j] = c · (K⁻¹ F)_e[:, j]`` where column ``j`` of ``F`` is ``a_j`` placed in block
+    ``j``, ``e`` is the first unknown block and ``c`` the conductance through which the
+    inputs reach it (the source lead, or the first segment when the source is ideal). Block
+    elimination from the far end yields ``(K⁻¹ F)_e`` without back substitution, and the
+    right-hand side of block ``j`` has only columns ``>= j``.
+    """
+    batch, cols, rows, _ = y.shape
+    eye = np.eye(rows)
+    g_r = 1.0 / lines.r_row_ohm
+    fixed = lines.r_source_ohm == 0.0
+    g_s = 0.0 if fixed else 1.0 / lines.r_source_ohm
+    out = np.empty((batch, rows, cols))
+    start = 1 if fixed else 0
+    if fixed:
+        out[:, :, 0] = a[:, 0, :]
+    if start >= cols:
+        return out
+    h = np.zeros((batch, rows, cols))
+    t_inv = None
+    for j in range(cols - 1, start - 1, -1):
+        degree = (j > 0) + (j < cols - 1)
+        k = y[:, j] + (g_r * degree + (g_s if j == 0 else 0.0)) * eye
+        if t_inv is not None:
+            k = k - g_r * g_r * t_inv
+            h[:, :, j + 1 :] = g_r * (t_inv @ h[:, :, j + 1 :])
+        h[:, :, j] = a[:, j, :]
+        t_inv = spd_inverse(k)
+    x_entry = t_inv @ h[:, :, start:]
+    out[:, :, start:] = (g_r if fixed else g_s) * x_entry
+    return out
+
+
 def _row_solution_chain(
     y: NDArray[np.float64], a: NDArray[np.float64], lines: Lines
 ) -> NDArray[np.float64]:
@@ -247,6 +284,10 @@ def _solve_chunk(g: NDArray[np.float64], lines: Lines) -> NDArray[np.float64]:
         a = y.sum(axis=-1)  # Y_j 1 (Y symmetric): output current functional per column
         if lines.r_row_ohm == 0.0:
             return _row_solution_merged(y, a, lines)
+        if lines.row_drive == "first":
+            return _row_solution_one_end(y, a, lines)
+        if lines.row_drive == "last":  # mirror the column order
+            return _row_solution_one_end(y[:, ::-1], a[:, ::-1], lines)[:, :, ::-1]
         return _row_solution_chain(y, a, lines)
 
 
