@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -129,11 +130,20 @@ def resnet18_projection(args: argparse.Namespace, lines: Lines) -> dict:
     start = time.perf_counter()
     effective_matrix(g, lines)
     per_kernel_s = (time.perf_counter() - start) / args.projection_kernels
+    # one thread: its CPU time is what the solve costs on an otherwise idle core
+    cpu, wall = time.process_time(), time.perf_counter()
+    effective_matrix(g, lines, workers=1)
+    cpu_s = (time.process_time() - cpu) / args.projection_kernels
+    one_thread_s = (time.perf_counter() - wall) / args.projection_kernels
     kernels = resnet18_kernels()
     return {
         "crossbars": kernels,
         "ms_per_kernel_all_threads": 1e3 * per_kernel_s,
+        "ms_per_kernel_one_thread_wall": 1e3 * one_thread_s,
+        "ms_per_kernel_one_thread_cpu": 1e3 * cpu_s,
         "projected_irdrop_extra_s": kernels * per_kernel_s,
+        "projected_irdrop_extra_s_idle_two_cores": kernels * cpu_s / 2,
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
