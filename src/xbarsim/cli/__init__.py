@@ -30,6 +30,7 @@ app = typer.Typer(
 def _register_commands() -> None:
     from xbarsim.cli import (  # noqa: F401  (each module registers its commands on app)
         calibration_commands,
+        chip_commands,
         device_commands,
         network_commands,
         study_commands,
