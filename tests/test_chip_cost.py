@@ -99,7 +99,7 @@ def test_programming_cost_counts_half_selected_devices(seed):
     assert cost["write_energy_j"] < (log.voltage_v**2).sum() * g_sel_max * 1e-3 * (1 + 2 * 3 / 4)
     estimate = estimate_programming_cost(result, alg)
     assert estimate["pulses"] == cost["pulses"]
-    assert 0.3 < estimate["write_energy_j"] / cost["write_energy_j"] < 3.0
+    assert 1.5 < estimate["write_energy_j"] / cost["write_energy_j"] < 3.0  # upper estimate
 
 
 def test_bad_input_and_cli(capsys):

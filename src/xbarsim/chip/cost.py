@@ -250,8 +250,10 @@ def estimate_programming_cost(
     ``step_set_v`` steps, restarting at the cap; each pulse's power is ``V^2 G`` on the
     selected device (its target) plus ``(V f)^2`` on the other devices of its row and column
     (their targets, ``f`` the scheme's line fraction) and ``(V f_o)^2`` on the rest. Reads:
-    one per pulse plus one per device and pass. Compare with :func:`programming_cost` on a
-    logged run to see the estimate's error.
+    one per pulse plus one per device and pass. Treating a device's pulses of all passes as
+    one ramp overstates the amplitudes: on 8 x 8 crossbars (thesis algorithm, 3 passes,
+    sigma 5 % and 25 %, 5 seeds) the write energy came out 2.1-2.4 times the exact
+    :func:`programming_cost` of the logged run, so read it as an upper estimate.
     """
     p = CostParameters() if params is None else params
     g = result.target

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xbarsim.cli import app
-from xbarsim.cli.device_commands import JsonOpt, _write_text
+from xbarsim.cli.device_commands import JsonOpt, OutOpt, _parse_int, _prepare_out, _write_text
 from xbarsim.errors import XbarsimInputError
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
 
@@ -83,3 +83,91 @@ def vmm_cost_command(
     kinds = [k.strip() for k in kind.split(",") if k.strip()]
     run = experiment.run_vmm_cost(ns, kinds)
     _emit("VMM cost vs size (thesis Figs. 51, 53)", experiment.comparison_rows(run), run, json_path)
+
+
+@app.command("offset-compensation")
+def offset_compensation_command(
+    tias: Annotated[str, typer.Option("--tias", metavar="INT", help="Number of TIAs (>= 1).")] = (
+        "40"
+    ),
+    seed: Annotated[str, typer.Option("--seed", metavar="INT", help="Random seed (>= 0).")] = "0",
+    r_f: Annotated[float, typer.Option("--r-f", help="TIA feedback resistance (Ohm).")] = 18.4e3,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Write-verify accuracy of the pair (fraction).")
+    ] = 0.01,
+    sigma_mv: Annotated[
+        float, typer.Option("--sigma-mv", help="Offset std before truncation (mV) [assumed].")
+    ] = 35.0,
+    limit_mv: Annotated[
+        float, typer.Option("--limit-mv", help="Offset truncation +/- (mV) [assumed].")
+    ] = 100.0,
+    preset_name: Annotated[str, typer.Option("--preset", help="Device preset.")] = (
+        "tio2-64x64-paper"
+    ),
+    sweep_seeds: Annotated[
+        str,
+        typer.Option(
+            "--sweep-seeds",
+            metavar="INT",
+            help="Seeds of the tuning-accuracy x R_f sensitivity sweep (0: skip).",
+        ),
+    ] = "10",
+    engine: Annotated[str, typer.Option("--engine", help="Engine of the sweep.")] = "cpu",
+    json_path: JsonOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """Thesis Figs. 59-61: cancel TIA offsets with memristor pairs programmed by write-verify."""
+    from xbarsim.devices.config import preset
+    from xbarsim.experiments import offset_compensation as experiment
+    from xbarsim.programming import resolve_engine
+
+    n = _parse_int("tias", tias, 1)
+    s = _parse_int("seed", seed, 0)
+    n_sweep = _parse_int("sweep-seeds", sweep_seeds, 0)
+    resolve_engine(engine)
+    if not 0.0 < tolerance < 1.0:
+        raise XbarsimInputError(f"tolerance: must lie in (0, 1), got {tolerance}")
+    device = preset(preset_name)
+    run = experiment.run_offset_compensation(
+        tias=n,
+        seed=s,
+        sigma_v=sigma_mv * 1e-3,
+        limit_v=limit_mv * 1e-3,
+        r_f_ohm=r_f,
+        tolerance=tolerance,
+        device=device,
+    )
+    summary = dict(run.summary)
+    if n_sweep:
+        summary["sensitivity"] = experiment.sensitivity(
+            n,
+            list(range(n_sweep)),
+            sorted({tolerance, 0.005, 0.002}, reverse=True),
+            sorted({r_f, 13.75e3, 6.875e3}, reverse=True),
+            sigma_v=sigma_mv * 1e-3,
+            limit_v=limit_mv * 1e-3,
+            device=device,
+            engine=engine,
+        )
+    rows = experiment.comparison_rows(summary)
+    for point in summary.get("sensitivity", []):
+        rows.append(
+            ComparisonRow(
+                f"sweep: tol {point['tolerance']:.1%}, R_f {point['r_f_ohm'] / 1e3:.2f} kOhm",
+                "all below 1 mV",
+                f"{point['mean']:.1%} below (5-95 %: {point['q05']:.0%}-{point['q95']:.0%}), "
+                f"all below in {point['all_below_rate']:.0%} of {n_sweep} seeds; "
+                f"{point['fraction_below_working_pairs']:.1%} of working pairs "
+                f"({point['failed_pairs_mean']:.1f} failed pairs/seed)",
+            )
+        )
+    if out is not None:
+        _prepare_out(out)
+        experiment.write_figures(run, out)
+        _write_text(out / "results.json", json.dumps(_clean(summary), indent=2) + "\n", "out")
+    _emit(
+        f"TIA offset compensation, {n} TIAs, seed {s} (thesis Figs. 59-61)",
+        rows,
+        summary,
+        json_path,
+    )
