@@ -22,6 +22,7 @@ unspecified in the seeds (our default, an assumption printed in every report).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -286,4 +287,123 @@ def estimate_programming_cost(
         "programming_time_s": pulses * p.pulse_width_s + reads * p.read_time_s,
         "pulses": float(pulses),
         "reads": float(reads),
+    }
+
+
+@dataclass(frozen=True)
+class ArrayGroup:
+    """One network layer on a tiled chip (thesis 4.1.2c).
+
+    Attributes
+    ----------
+    name : str
+    inputs, outputs : int
+        Logical input lines (bias row included) and output neurons.
+    arrays : int
+        Physical crossbars (both devices of every differential pair).
+    rows, cols : int
+        Size of each physical crossbar.
+    row_blocks : int
+        Crossbars summed per output column per sign; above 1 each crossbar column has a
+        local sensing TIA whose outputs are summed at the neuron.
+    """
+
+    name: str
+    inputs: int
+    outputs: int
+    arrays: int
+    rows: int
+    cols: int
+    row_blocks: int
+
+    @property
+    def synapses(self) -> int:
+        """Logical weights (bias included)."""
+        return self.inputs * self.outputs
+
+    @property
+    def local_tias(self) -> int:
+        """Local sensing TIAs (one per crossbar column when crossbars are summed)."""
+        return self.arrays * self.cols if self.row_blocks > 1 else 0
+
+
+def chip_cost(
+    groups: list[ArrayGroup],
+    params: CostParameters | None = None,
+    array_power_w: dict[str, float] | None = None,
+    neuron_r_f_ohm: dict[str, float] | None = None,
+) -> dict[str, object]:
+    """Power, latency, energy and area of a tiled, mixed-signal network chip.
+
+    Components: one DAC per input line of the first layer; each crossbar's array power
+    (``array_power_w[name]`` from simulated currents, else the printed per-array formula);
+    local sensing TIAs; one neuron TIA per output; one ADC per output of the last layer;
+    X-block periphery per electrode. Latency: DAC period + per layer the 1 % settling of the
+    local sensing (design R_f of a ``rows``-device bit line) and of the neuron (``R_f`` from
+    ``neuron_r_f_ohm[name]``, else the design value for ``inputs`` devices) + ADC period.
+    Ops: 2 per synapse per inference.
+
+    Returns
+    -------
+    dict
+        ``synapses, devices, tiles, dacs, adcs, tias, ops_per_inference, latency_s,
+        power_w, energy_per_inference_j, ops_per_j, ops_per_s, area_mm2,
+        ops_per_mm2`` and ``power_breakdown_w``, ``area_breakdown_mm2``,
+        ``latency_breakdown_s``.
+    """
+    if not groups:
+        raise XbarsimInputError("groups: a chip needs at least one layer")
+    p = CostParameters() if params is None else params
+    tia_w = p.tia_power_w()
+    dacs = groups[0].inputs
+    adcs = groups[-1].outputs
+    power = {"dacs": dacs * p.dac_power_w}
+    area = {"dacs": dacs * p.dac_area_um2 * 1e-6}
+    latency = {"dac": 1.0 / p.dac_rate_sps}
+    tias = 0
+    for g in groups:
+        measured = None if array_power_w is None else array_power_w.get(g.name)
+        power[f"{g.name} arrays"] = (
+            measured if measured is not None else g.arrays * p.array_power_w(g.rows)
+        )
+        power[f"{g.name} local sensing"] = g.local_tias * tia_w
+        power[f"{g.name} neurons"] = g.outputs * tia_w
+        tias += g.local_tias + g.outputs
+        area[f"{g.name} arrays"] = g.arrays * g.rows * g.cols * p.cell_area_um2 * 1e-6
+        area[f"{g.name} x-blocks"] = g.arrays * (g.rows + g.cols) * p.electrode_area_um2 * 1e-6
+        area[f"{g.name} tias"] = (g.local_tias + g.outputs) * p.tia_area_um2 * 1e-6
+        if g.local_tias:
+            latency[f"{g.name} local sensing"] = p.settling_time_s(
+                p.feedback_resistance_ohm(g.rows)
+            )
+        r_f = None if neuron_r_f_ohm is None else neuron_r_f_ohm.get(g.name)
+        r_f = p.feedback_resistance_ohm(g.inputs) if r_f is None else r_f
+        latency[f"{g.name} neurons"] = p.settling_time_s(r_f)
+    power["adcs"] = adcs * p.adc_power_w
+    area["adcs"] = adcs * p.adc_area_um2 * 1e-6
+    latency["adc"] = 1.0 / p.adc_rate_sps
+    synapses = sum(g.synapses for g in groups)
+    ops = 2 * synapses
+    total_p, total_t, total_a = sum(power.values()), sum(latency.values()), sum(area.values())
+    energy = total_p * total_t
+    return {
+        "synapses": synapses,
+        "devices": 2 * synapses,
+        "tiles": sum(g.arrays for g in groups if g.row_blocks > 1),
+        "arrays": sum(g.arrays for g in groups),
+        "dacs": dacs,
+        "adcs": adcs,
+        "tias": tias,
+        "neurons": sum(g.outputs for g in groups),
+        "ops_per_inference": ops,
+        "latency_s": total_t,
+        "power_w": total_p,
+        "energy_per_inference_j": energy,
+        "ops_per_j": ops / energy,
+        "ops_per_s": ops / total_t,
+        "area_mm2": total_a,
+        "ops_per_mm2": ops / total_a,
+        "power_breakdown_w": power,
+        "area_breakdown_mm2": area,
+        "latency_breakdown_s": latency,
     }

@@ -171,3 +171,54 @@ def offset_compensation_command(
         summary,
         json_path,
     )
+
+
+@app.command("mlp-chip")
+def mlp_chip_command(
+    seed: Annotated[str, typer.Option("--seed", metavar="INT", help="Random seed (>= 0).")] = "0",
+    mnist_dir: Annotated[
+        Path | None,
+        typer.Option("--mnist-dir", metavar="DIR", help="MNIST IDX files (default: digits)."),
+    ] = None,
+    epochs: Annotated[str, typer.Option("--epochs", metavar="INT", help="Training epochs.")] = (
+        "30"
+    ),
+    preset_name: Annotated[str, typer.Option("--preset", help="Device preset.")] = (
+        "tio2-64x64-paper"
+    ),
+    engine: Annotated[str, typer.Option("--engine", help="Programming engine.")] = "auto",
+    json_path: JsonOpt = None,
+    out: OutOpt = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress.")] = True,
+) -> None:
+    """Thesis Figs. 54-56: the 784-64-10 MLP chip, programmed, evaluated and costed."""
+    from xbarsim.devices.config import preset
+    from xbarsim.experiments import mlp_chip as experiment
+    from xbarsim.programming import resolve_engine
+
+    s = _parse_int("seed", seed, 0)
+    n_epochs = _parse_int("epochs", epochs, 1)
+    resolve_engine(engine)
+    device = preset(preset_name)
+    if mnist_dir is not None and not mnist_dir.is_dir():
+        raise XbarsimInputError(f"mnist-dir: {mnist_dir} is not a directory")
+    run = experiment.run_mlp_chip(
+        seed=s,
+        mnist_dir=mnist_dir,
+        epochs=n_epochs,
+        device=device,
+        engine=engine,
+        progress=progress,
+    )
+    if out is not None:
+        _prepare_out(out)
+        experiment.write_figures(run, out)
+        _write_text(out / "results.json", json.dumps(_clean(run.summary), indent=2) + "\n", "out")
+    rows = experiment.comparison_rows(run.summary)
+    rows += [ComparisonRow("assumption", "-", text) for text in run.summary["assumptions"]]
+    _emit(
+        f"MLP chip 784-64-10 on {run.summary['dataset']}, seed {s} (thesis 4.1.2c)",
+        rows,
+        run.summary,
+        json_path,
+    )
