@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from xbarsim.chip.cost import (
     CostParameters,
+    array_supply_power_w,
     estimate_programming_cost,
-    inference_array_energy_j,
     programming_cost,
     vmm_cost,
 )
@@ -78,9 +78,11 @@ def test_settling_decreases_with_size_and_costs_positive(n, t0, c):
         assert math.isclose(case["power_w"], sum(case["power_breakdown_w"].values()))
 
 
-def test_inference_energy_from_currents():
-    currents = np.array([[1e-6, -2e-6], [3e-6, 0.0]])
-    assert inference_array_energy_j(currents, 10e-9) == pytest.approx(1.8 * 6e-6 * 10e-9)
+def test_array_power_from_simulated_currents():
+    currents = np.array([[1e-6, -2e-6], [3e-6, 0.0]])  # two evaluations
+    assert array_supply_power_w(currents) == pytest.approx(1.8 * 3e-6)
+    with pytest.raises(XbarsimInputError, match="currents_a"):
+        array_supply_power_w(np.zeros((0, 3)))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -8,8 +8,8 @@ unspecified in the seeds (our default, an assumption printed in every report).
   ``t0 + ln(100) R_f C`` with ``R_f = V_out,d / I_max`` [P formula, U constants].
 * Array (inference): the printed ``(N/2) V_max G_avg V_dd`` per VMM (``array_power =
   "thesis"``, the form that gives the published linear trend) or N times that
-  (``"per_column_sum"``); from a simulated VMM, the supply current the columns actually
-  drew, ``V_dd * sum_j |I_j|``.
+  (``"per_column_sum"``); from simulated VMMs, the supply current the columns actually
+  drew, ``V_dd * sum_j |I_j|`` (:func:`array_supply_power_w`).
 * DAC 361 uW at 62.5 MS/s, flash ADC 1.6 mW at 500 MS/s [P]; a conversion period each in
   the mixed-signal latency.
 * Area of the active circuitry only [P]: cells, TIAs, per-electrode periphery (tuning and
@@ -209,17 +209,21 @@ def loglog_slope(x: ArrayLike, y: ArrayLike) -> float:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
-def inference_array_energy_j(
-    currents_a: ArrayLike, duration_s: float, params: CostParameters | None = None
-) -> float:
-    """Array energy of simulated VMMs (J): the supply current the columns actually drew.
+def array_supply_power_w(currents_a: ArrayLike, params: CostParameters | None = None) -> float:
+    """Average array power (W) of simulated VMM evaluations: the supply current the columns
+    actually drew, ``V_dd * mean over evaluations of sum_j |I_j|``.
 
-    ``V_dd * sum |I_j| * duration`` summed over every VMM evaluation in ``currents_a``
-    (any shape; one entry per column per evaluation, A).
+    Parameters
+    ----------
+    currents_a : array_like, shape (evaluations, ...)
+        Column currents of every evaluation (A); trailing axes are summed.
+    params : CostParameters, optional
     """
     p = CostParameters() if params is None else params
     i = np.abs(np.asarray(currents_a, dtype=np.float64))
-    return float(p.v_dd_v * i.sum() * duration_s)
+    if i.ndim == 0 or i.shape[0] == 0:
+        raise XbarsimInputError("currents_a: need at least one evaluation")
+    return float(p.v_dd_v * i.reshape(i.shape[0], -1).sum(axis=1).mean())
 
 
 def programming_cost(log: PulseLog, params: CostParameters | None = None) -> dict[str, float]:

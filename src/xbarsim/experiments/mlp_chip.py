@@ -16,7 +16,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from xbarsim.chip.cost import CostParameters, chip_cost, estimate_programming_cost
+from xbarsim.chip.cost import (
+    CostParameters,
+    array_supply_power_w,
+    chip_cost,
+    estimate_programming_cost,
+)
 from xbarsim.chip.mlp import MlpMapping, map_mlp, program_mlp, run_mlp
 from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.devices.config import DeviceConfig, preset
@@ -135,7 +140,7 @@ def run_mlp_chip(
     act = run_mlp(mapping, prog.layer1, prog.layer2, xte, calibration=xtr[:500])
     hw_acc = float(np.mean(act.logits_a.argmax(1) == yte))
     ideal_acc = float(np.mean(ideal.logits_a.argmax(1) == yte))
-    array_power = {k: p.v_dd_v * float(v.mean()) for k, v in act.array_current_a.items()}
+    array_power = {k: array_supply_power_w(v, p) for k, v in act.array_current_a.items()}
     cost = chip_cost(
         mapping.groups(),
         p,
