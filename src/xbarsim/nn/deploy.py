@@ -28,6 +28,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from xbarsim.chip.cost import ArrayGroup, CostParameters, chip_cost, estimate_programming_cost
 from xbarsim.crossbar.array import Crossbar, check_seed
 from xbarsim.crossbar.irdrop import effective_matrix
 from xbarsim.crossbar.lines import Lines
@@ -36,6 +37,7 @@ from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.differential import weights_to_pair
 from xbarsim.mapping.tiling import TileLayout, tile, untile
 from xbarsim.nn.convert import analog_layers, convert
+from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
@@ -126,6 +128,36 @@ class Deployment:
         from xbarsim.nn.conditions import at
 
         return at(self, **conditions)  # type: ignore[arg-type]
+
+    def cost(self, chip: ChipConfig, params: CostParameters | None = None) -> dict[str, object]:
+        """Energy, latency, area and programming cost of this deployment on a tiled chip.
+
+        The breakdown of :func:`xbarsim.chip.cost.chip_cost` (the MLP chip's component
+        models: DACs on the first layer's inputs, local sensing per tile column when a
+        layer spans several row blocks, one TIA per neuron, ADCs on the last layer), with
+        the printed per-array power (no simulated activity here) and one evaluation of each
+        layer's matrix per inference (a convolution counts one kernel position). Programming
+        energy and time are the ramp-grid estimate from the run's pulse counts
+        (:func:`xbarsim.chip.cost.estimate_programming_cost`).
+        """
+        groups = [
+            ArrayGroup(
+                rec.name,
+                rec.layout.rows,
+                rec.layout.outputs,
+                2 * rec.layout.n_kernels,
+                rec.layout.size,
+                rec.layout.size,
+                rec.layout.grid[0],
+            )
+            for rec in self.layers
+        ]
+        out = chip_cost(groups, params)
+        algorithm = chip.algorithm
+        if self.result is not None and algorithm is not None:
+            base = algorithm if isinstance(algorithm, WriteVerify) else algorithm.base
+            out.update(estimate_programming_cost(self.result, base, params))
+        return out
 
 
 def program_model(
@@ -226,7 +258,8 @@ def deploy(
     """Copy of ``model`` running on conductances programmed on a simulated ``chip``.
 
     All kernels of the model are programmed in one batched ``program()`` call; see
-    :func:`program_model` (which also returns the programming record).
+    :func:`program_model` (which also returns the programming record, and whose
+    :meth:`Deployment.cost` gives the chip's energy, latency, area and programming cost).
 
     Parameters
     ----------
