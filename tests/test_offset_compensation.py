@@ -93,7 +93,7 @@ def test_sensitivity_tighter_tuning_never_worse():
     assert rows[1]["fraction_below_working_pairs"] >= rows[0]["fraction_below_working_pairs"]
 
 
-def test_cli_bad_input_and_json(capsys):
+def test_cli_bad_input_and_json(capsys, tmp_path):
     assert main(["offset-compensation", "--tias", "0"]) == 2
     assert "tias" in capsys.readouterr().err
     assert main(["offset-compensation", "--tias", "5", "--r-f", "1000", "--sweep-seeds", "0"]) == 2
@@ -106,3 +106,15 @@ def test_cli_bad_input_and_json(capsys):
     assert len(data["offset_before_v"]) == len(data["offset_after_v"]) == 4
     assert len(data["targets_ohm"]) == 4 and data["published"]["all_below_1mv"] is True
     assert 0.0 <= data["fraction_below_1mv"] <= 1.0
+    out = tmp_path / "figs"
+    assert (
+        main(["offset-compensation", "--tias", "3", "--sweep-seeds", "0", "--out", str(out)]) == 0
+    )
+    assert {p.name for p in out.iterdir()} == {
+        "fig60_offsets.png",
+        "fig61_pair_tuning.png",
+        "results.json",
+    }
+    refused = tmp_path / "refused"
+    assert main(["offset-compensation", "--tias", "3", "--r-f", "500", "--out", str(refused)]) == 2
+    assert not refused.exists()  # nothing written on a refused run

@@ -196,3 +196,30 @@ def test_xblock_write_verify_equals_direct_and_reference(seed, sigma):
     g_sel_bound = DEV.g_max_s * log_d.voltage_v**2
     assert np.all(log_d.array_power_w > 0) and np.any(log_d.array_power_w > 0)
     assert np.all(log_d.array_power_w < g_sel_bound * (1 + 0.25 * 2 * (n - 1)))
+
+
+def test_xblock_both_sides_follow_table_iii_in_every_mode_and_address():
+    """Through the X-block (shift registers loaded serially): WL and BL decoders give the
+    Table III states for every mode and every (row, col); in a monitoring mode the side not
+    under test is idle."""
+    _, xb = _xblock(rows=5, cols=4)
+    for mode in Mode:
+        for r, c in itertools.product(range(5), range(4)):
+            xb.select(r, c)
+            xb.set_mode(mode)
+            row = TABLE_III[mode]
+            for side, address, lines, name in (
+                (xb.switches()[0], r, 5, "wl"),
+                (xb.switches()[1], c, 4, "bl"),
+            ):
+                idle = (mode is Mode.MONITOR_INPUT and name == "bl") or (
+                    mode is Mode.MONITOR_SENSE and name == "wl"
+                )
+                others = np.arange(lines) != address
+                if idle:
+                    assert not side.sd.any() and not side.ud.any() and not side.re
+                    continue
+                assert side.sd[address] == row.sel_sd and side.ud[address] == row.sel_ud
+                assert np.all(side.sd[others] == row.unsel_sd)
+                assert np.all(side.ud[others] == row.unsel_ud)
+                assert _matches(row.re_on, side.re)

@@ -366,7 +366,12 @@ class XBlock:
         return power
 
     def read(self) -> float:
-        """Read mode: current into the virtually grounded selected BL over V_read (S)."""
+        """Read mode: current into the virtually grounded selected BL over V_read (S).
+
+        ``(G V_read) / V_read`` returns G bit for bit when V_read is a power of two (the
+        default 0.25 V), which keeps X-block programming identical to direct programming;
+        otherwise the read may differ from G by one rounding step.
+        """
         if self.mode is not Mode.READ:
             raise XbarsimInputError(f"mode: cannot read in {self.mode.value!r} mode")
         col = self.bl_register.address

@@ -151,6 +151,8 @@ class DirectPort:
         """One pulse: + polarity in forming/set, - in reset. Returns the array power (W)."""
         if self.mode not in (Mode.FORMING, Mode.SET, Mode.RESET):
             raise XbarsimInputError(f"mode: cannot pulse in {self.mode.value!r} mode")
+        if not amplitude_v > 0.0:
+            raise XbarsimInputError(f"amplitude_v: must be > 0 V, got {amplitude_v}")
         voltage = -amplitude_v if self.mode is Mode.RESET else amplitude_v
         power = scheme_power(
             self.xbars.conductance[self.index], self.row, self.col, voltage, self.scheme
