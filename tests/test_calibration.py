@@ -97,7 +97,7 @@ def test_calibrate_cli(capsys, tmp_path):
             "-",
             "--no-progress",
             "--out",
-            str(tmp_path),
+            str(tmp_path / "new"),
         ]
     )
     assert code == 0
@@ -105,12 +105,13 @@ def test_calibrate_cli(capsys, tmp_path):
     assert data["slope_below_v"] == 0.03
     assert {name for name, _, _, _ in TARGETS} <= set(data)
     assert data["variant"] == "thesis" and data["tuning_error_exclusion"] == "fault-map"
-    assert (tmp_path / "calibrated_device.yaml").exists()
-    assert (tmp_path / "candidates.csv").exists()
-    table = pd.read_parquet(tmp_path / "candidates.parquet")
+    out = tmp_path / "new"  # created by the command
+    assert (out / "calibrated_device.yaml").exists()
+    assert (out / "candidates.csv").exists()
+    table = pd.read_parquet(out / "candidates.parquet")
     assert len(table) == 1 and table.loc[0, "slope_below_v"] == 0.03
-    assert (tmp_path / "calibration.png").stat().st_size > 1000
-    assert "| tuning_p99_sigma_0p25 | 0.144 |" in (tmp_path / "residuals.md").read_text()
+    assert (out / "calibration.png").stat().st_size > 1000
+    assert "| tuning_p99_sigma_0p25 | 0.144 |" in (out / "residuals.md").read_text()
 
 
 @pytest.mark.parametrize(

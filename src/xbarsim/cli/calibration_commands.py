@@ -11,7 +11,14 @@ import typer
 import yaml
 
 from xbarsim.cli import app
-from xbarsim.cli.device_commands import JsonOpt, OutOpt, ProgressOpt, _finish, _parse_int
+from xbarsim.cli.device_commands import (
+    JsonOpt,
+    OutOpt,
+    ProgressOpt,
+    _finish,
+    _parse_int,
+    _prepare_out,
+)
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.report.tables import ComparisonRow
 
@@ -92,6 +99,7 @@ def calibrate_command(
         )
     except ValueError as exc:
         raise XbarsimInputError(f"calibrate: {format_validation_error(exc)}") from None
+    _prepare_out(out)
     start = time.perf_counter()
     report = calibrate(setup, progress=progress)
     best = report.table.iloc[0]

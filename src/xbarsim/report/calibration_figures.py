@@ -46,6 +46,7 @@ def calibration_figure(table: pd.DataFrame, targets: list[str], out: Path) -> Pa
             cmap="viridis",
             label=variant,
             edgecolors=np.where(sub["pareto"], "red", "none"),
+            linewidths=1.5,
         )
     fig.colorbar(sc, ax=left, label="slope below threshold (V)")
     left.set_xscale("symlog", linthresh=0.1)
@@ -56,15 +57,14 @@ def calibration_figure(table: pd.DataFrame, targets: list[str], out: Path) -> Pa
     left.legend(fontsize=8)
     front = table[table["pareto"]].head(12)
     res = front[[f"res_{t}" for t in targets]].to_numpy().T
-    limit = max(1.0, float(np.nanmax(np.abs(res))) if np.isfinite(res).any() else 1.0)
-    im = right.imshow(res, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    im = right.imshow(res, cmap="RdBu_r", vmin=-3.0, vmax=3.0, aspect="auto")
     right.set_yticks(range(len(targets)), targets, fontsize=7)
     right.set_xticks(
         range(len(front)), [_label(r) for _, r in front.iterrows()], rotation=60, fontsize=7,
         ha="right",
     )
-    right.set_title("log(ours / published), Pareto candidates (grey: undefined)")
-    fig.colorbar(im, ax=right, label="log residual")
+    right.set_title("log(ours / published), Pareto candidates (blank: undefined)")
+    fig.colorbar(im, ax=right, label="log residual (colours clipped at ±3)")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     return out
