@@ -343,3 +343,66 @@ def effective_matrix(
             for lo, part in zip(starts, parts, strict=True):
                 out[lo : lo + chunk] = part
     return out[0] if single else out
+
+
+def program_through_lines(
+    targets_s: ArrayLike,
+    lines: Lines,
+    g_max_s: float | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 100,
+) -> NDArray[np.float64]:
+    """Conductances that a write-verify reading through the lines converges to.
+
+    The verify read of device ``(i, j)`` (thesis §4.1.1: its row driven, other rows and all
+    columns at ground) senses ``V_read · M[i, j]`` with ``M`` the effective matrix
+    (:meth:`~xbarsim.crossbar.Crossbar.read`), so a verify loop that stops when the read
+    equals the target leaves ``G`` with ``M(G) = T`` instead of ``G = T``: devices far from
+    the driver and sink are tuned higher to make up for the drop their own read sees. Solved
+    by the fixed point ``G ← G · T / M(G)`` (idealized: exact tuning, no tolerance band);
+    devices that would need more than ``g_max_s`` stay there (they cannot be tuned higher).
+
+    Parameters
+    ----------
+    targets_s : array_like, shape (batch, rows, cols)
+        Target conductances (S, > 0).
+    lines : Lines
+    g_max_s : float, optional
+        Largest conductance a device can reach (S); default: no limit.
+    tol : float
+        Stop when every ``|M/T − 1|`` of a device below ``g_max_s`` is below this (> 0).
+    max_iter : int
+        Fixed-point iterations allowed (>= 1).
+
+    Raises
+    ------
+    XbarsimInputError
+        For invalid targets or settings, or when the reads do not settle on the targets
+        within ``max_iter`` iterations (lines too resistive without a ``g_max_s``).
+    """
+    t = check_conductance(targets_s, 3)
+    if np.any(t <= 0.0):
+        raise XbarsimInputError("targets_s: must be > 0 S everywhere")
+    if not (np.isfinite(tol) and tol > 0.0):
+        raise XbarsimInputError(f"tol: must be a finite number > 0, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise XbarsimInputError(f"max_iter: must be an integer >= 1, got {max_iter!r}")
+    cap = np.inf if g_max_s is None else float(g_max_s)
+    if not cap > 0.0:
+        raise XbarsimInputError(f"g_max_s: must be > 0, got {g_max_s!r}")
+    g = np.minimum(t, cap)
+    worst = np.inf
+    for _ in range(max_iter):
+        ratio = effective_matrix(g, lines) / t
+        free = g < cap
+        worst = float(np.max(np.abs(ratio - 1.0)[free])) if free.any() else 0.0
+        if worst < tol:
+            return g
+        with np.errstate(divide="ignore"):
+            g = np.minimum(g / ratio, cap)
+        if not np.all(np.isfinite(g)):
+            break
+    raise XbarsimInputError(
+        f"lines: verify reads do not reach the targets after {max_iter} iterations "
+        f"(largest read error {worst:.3g}); the lines are too resistive"
+    )
