@@ -46,3 +46,48 @@ def test_write_path_rejects_bad_input():
         write_voltages(g, Lines(), 0, 0, 1.0, BiasScheme.NONE)
     with pytest.raises(XbarsimInputError, match="v_pulse"):
         write_voltages(g, Lines(), 0, 0, float("nan"))
+
+
+def _dense_write(g, r_row, r_col, r_src, r_snk, row_v, col_v):
+    """Independent dense nodal solve: rows driven at column 0, columns at the last row."""
+    rows, cols = g.shape
+    n = 2 * rows * cols
+    k = np.zeros((n, n))
+    rhs = np.zeros(n)
+
+    def r(i, j):
+        return i * cols + j
+
+    def c(i, j):
+        return rows * cols + i * cols + j
+
+    def link(a, b, cond):
+        k[a, a] += cond
+        k[b, b] += cond
+        k[a, b] -= cond
+        k[b, a] -= cond
+
+    for i in range(rows):
+        for j in range(cols):
+            link(r(i, j), c(i, j), g[i, j])
+            if j + 1 < cols:
+                link(r(i, j), r(i, j + 1), 1 / r_row)
+            if i + 1 < rows:
+                link(c(i, j), c(i + 1, j), 1 / r_col)
+        k[r(i, 0), r(i, 0)] += 1 / r_src
+        rhs[r(i, 0)] += row_v[i] / r_src
+    for j in range(cols):
+        k[c(rows - 1, j), c(rows - 1, j)] += 1 / r_snk
+        rhs[c(rows - 1, j)] += col_v[j] / r_snk
+    x = np.linalg.solve(k, rhs)
+    return x[: rows * cols].reshape(rows, cols) - x[rows * cols :].reshape(rows, cols)
+
+
+@pytest.mark.parametrize("scheme", [BiasScheme.V2, BiasScheme.V3])
+def test_superposition_matches_an_independent_dense_solve(scheme):
+    g = np.random.default_rng(3).uniform(1e-6, 200e-6, (5, 7))
+    lines = Lines(r_row_ohm=30.0, r_col_ohm=50.0, r_source_ohm=100.0, r_sink_ohm=70.0)
+    row_v, col_v = line_voltages(5, 7, 1, 4, 1.8, scheme)
+    expected = _dense_write(g, 30.0, 50.0, 100.0, 70.0, row_v, col_v)
+    np.testing.assert_allclose(write_voltages(g, lines, 1, 4, 1.8, scheme), expected,
+                               rtol=1e-10, atol=1e-13)
