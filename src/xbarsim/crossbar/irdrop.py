@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from threadpoolctl import threadpool_limits
 
 from xbarsim.crossbar.lines import Lines
-from xbarsim.crossbar.nodal import check_conductance
+from xbarsim.crossbar.nodal import check_conductance, line_ends
 from xbarsim.errors import XbarsimInputError
 
 #: Working memory the solver may use for one chunk of crossbars (bytes).
@@ -62,10 +62,6 @@ def check_solver_size(rows: int, cols: int) -> None:
         )
 
 
-def _ends(which: str, count: int) -> list[int]:
-    return {"first": [0], "last": [count - 1], "both": sorted({0, count - 1})}[which]
-
-
 def column_admittance(
     conductance_s: NDArray[np.float64], lines: Lines
 ) -> NDArray[np.float64]:
@@ -84,7 +80,7 @@ def column_admittance(
     """
     d = np.swapaxes(conductance_s, 1, 2)  # (batch, cols, rows)
     batch, cols, rows = d.shape
-    sensed = _ends(lines.col_sense, rows)
+    sensed = line_ends(lines.col_sense, rows)
     r_t = lines.r_terminal_ohm
     if lines.r_col_ohm == 0.0:
         y = np.zeros((batch, cols, rows, rows))
@@ -188,7 +184,7 @@ def _row_solution_merged(
     if lines.r_source_ohm == 0.0:
         u = np.broadcast_to(eye, (batch, rows, rows))
     else:
-        g_s = len(_ends(lines.row_drive, cols)) / lines.r_source_ohm
+        g_s = len(line_ends(lines.row_drive, cols)) / lines.r_source_ohm
         u = np.linalg.solve(y.sum(axis=1) + g_s * eye, np.broadcast_to(g_s * eye, y.shape[:1]
                                                                          + eye.shape))
     # M[b, i, j] = sum_k U[b, k, i] a[b, j, k]
@@ -235,11 +231,12 @@ def _row_solution_one_end(
 def _row_solution_chain(
     y: NDArray[np.float64], a: NDArray[np.float64], lines: Lines
 ) -> NDArray[np.float64]:
-    """Effective matrix by block elimination along the row lines (``r_row_ohm > 0``)."""
+    """Effective matrix by block elimination along the row lines and back substitution
+    (``r_row_ohm > 0``; used for rows driven at both ends)."""
     batch, cols, rows, _ = y.shape
     eye = np.eye(rows)
     g_r = 1.0 / lines.r_row_ohm
-    driven = set(_ends(lines.row_drive, cols))
+    driven = set(line_ends(lines.row_drive, cols))
     fixed = driven if lines.r_source_ohm == 0.0 else set()
     g_s = 0.0 if fixed else 1.0 / lines.r_source_ohm
     out = np.empty((batch, rows, cols))

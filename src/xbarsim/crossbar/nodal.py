@@ -62,7 +62,8 @@ def source_node(i: int) -> str:
 GROUND = "0"
 
 
-def _ends(which: str, count: int) -> list[int]:
+def line_ends(which: str, count: int) -> list[int]:
+    """Indices of a line's connected end(s) among ``count`` crosspoints."""
     return {"first": [0], "last": [count - 1], "both": sorted({0, count - 1})}[which]
 
 
@@ -80,12 +81,12 @@ def line_resistors(rows: int, cols: int, lines: Lines) -> list[Resistor]:
     for i in range(rows):
         for j in range(cols - 1):
             out.append(Resistor(row_node(i, j), row_node(i, j + 1), lines.r_row_ohm))
-        for j in _ends(lines.row_drive, cols):
+        for j in line_ends(lines.row_drive, cols):
             out.append(Resistor(source_node(i), row_node(i, j), lines.r_source_ohm))
     for j in range(cols):
         for i in range(rows - 1):
             out.append(Resistor(col_node(i, j), col_node(i + 1, j), lines.r_col_ohm))
-        for i in _ends(lines.col_sense, rows):
+        for i in line_ends(lines.col_sense, rows):
             out.append(Resistor(col_node(i, j), GROUND, lines.r_terminal_ohm))
     return out
 
