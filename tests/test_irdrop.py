@@ -268,3 +268,17 @@ def test_programming_through_lines_makes_every_verify_read_exact():
     assert at_cap.any() and (~at_cap).any()
     ratio = effective_matrix(capped, strong) / t
     np.testing.assert_allclose(ratio[~at_cap], 1.0, rtol=1e-8)
+
+
+def test_circuit_layers_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, xbarsim.crossbar.irdrop, xbarsim.crossbar.newton, xbarsim.crossbar.spice,"
+        " xbarsim.crossbar.write_path, xbarsim.periphery, xbarsim.experiments.irdrop,"
+        " xbarsim.cli.circuit_commands; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
