@@ -247,3 +247,38 @@ def test_design_rule_presets_each_buy_accuracy():
     assert lines_preset("paper-tia64").r_tia_in_ohm == pytest.approx(6875 / 2201)
     with pytest.raises(XbarsimInputError, match="factor"):
         lines_preset("paper").strapped(0.0)
+
+
+def test_programming_through_lines_makes_every_verify_read_exact():
+    t = _random_g(7, (2, 12, 10))
+    lines = lines_preset("paper").model_copy(update={"r_sink_ohm": 5.0})
+    g = irdrop.program_through_lines(t, lines)
+    np.testing.assert_allclose(effective_matrix(g, lines), t, rtol=1e-8)
+    assert np.all(g >= t)  # every device tuned up to make up for its read drop
+    far, near = g[:, 0, -1] / t[:, 0, -1], g[:, -1, 0] / t[:, -1, 0]
+    assert np.all(far > near)
+    np.testing.assert_array_equal(irdrop.program_through_lines(t, Lines()), t)
+    with pytest.raises(XbarsimInputError, match="too resistive"):
+        irdrop.program_through_lines(t, Lines(r_row_ohm=1e4, r_col_ohm=1e4), max_iter=3)
+    # with a device limit the fixed point settles: capped devices stay at the limit, the
+    # others read exactly
+    strong = Lines(r_row_ohm=10.0, r_col_ohm=10.0)
+    capped = irdrop.program_through_lines(t, strong, g_max_s=210e-6)
+    at_cap = capped >= 210e-6
+    assert at_cap.any() and (~at_cap).any()
+    ratio = effective_matrix(capped, strong) / t
+    np.testing.assert_allclose(ratio[~at_cap], 1.0, rtol=1e-8)
+
+
+def test_circuit_layers_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, xbarsim.crossbar.irdrop, xbarsim.crossbar.newton, xbarsim.crossbar.spice,"
+        " xbarsim.crossbar.write_path, xbarsim.periphery, xbarsim.experiments.irdrop,"
+        " xbarsim.cli.circuit_commands; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

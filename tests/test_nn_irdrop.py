@@ -58,3 +58,17 @@ def test_ideal_lines_change_nothing_and_resistance_degrades_monotonically():
     assert errors[0] < 1e-2  # 0.5 ohm on 4x4 kernels: a small effect
     dep = program_model(_model(), EXACT, lines=lines_preset("paper"))
     assert dep.effective.shape == dep.conductance.shape
+
+
+def test_programming_through_the_lines_cancels_ir_drop():
+    x = torch.rand(32, 6, dtype=torch.float64)
+    lines = Lines(r_row_ohm=5.0, r_col_ohm=5.0, r_source_ohm=20.0, r_sink_ohm=10.0)
+    with torch.no_grad():
+        ideal = program_model(_model(), EXACT).model(x)
+        plain = program_model(_model(), EXACT, lines=lines)
+        verified = program_model(_model(), EXACT, lines=lines, verify_through_lines=True)
+        err_plain = float((plain.model(x) - ideal).abs().max() / ideal.abs().max())
+        err_verified = float((verified.model(x) - ideal).abs().max() / ideal.abs().max())
+    assert err_plain > 1e-3 and err_verified < 1e-7
+    assert (verified.conductance >= verified.targets * (1 - 1e-12)).all()
+    np.testing.assert_array_equal(verified.targets, plain.targets)

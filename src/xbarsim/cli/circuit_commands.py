@@ -124,6 +124,13 @@ def irdrop_study(
     network: Annotated[
         bool, typer.Option("--network/--no-network", help="Include the digits perceptron.")
     ] = True,
+    through_lines: Annotated[
+        bool,
+        typer.Option(
+            "--through-lines/--no-through-lines",
+            help="Also program with verify reads through the lines (IR drop in programming).",
+        ),
+    ] = True,
     seed: SeedOpt = "0",
     out: OutOpt = None,
     json_path: JsonOpt = None,
@@ -139,8 +146,9 @@ def irdrop_study(
     s = _parse_int("seed", seed, 0)
     _prepare_out(out)
     start = time.perf_counter()
-    study = experiment.run_irdrop_study(size_list, r_list, n_inst, n_inputs, s, network,
-                                        progress)
+    study = experiment.run_irdrop_study(
+        size_list, r_list, n_inst, n_inputs, s, network, through_lines, progress
+    )
     rows = [
         *experiment.comparison_rows(study),
         ComparisonRow("run time (s)", "-", f"{time.perf_counter() - start:.1f}"),

@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from threadpoolctl import threadpool_limits
 
 from xbarsim.crossbar.lines import Lines
-from xbarsim.crossbar.nodal import check_conductance
+from xbarsim.crossbar.nodal import check_conductance, line_ends
 from xbarsim.errors import XbarsimInputError
 
 #: Working memory the solver may use for one chunk of crossbars (bytes).
@@ -62,10 +62,6 @@ def check_solver_size(rows: int, cols: int) -> None:
         )
 
 
-def _ends(which: str, count: int) -> list[int]:
-    return {"first": [0], "last": [count - 1], "both": sorted({0, count - 1})}[which]
-
-
 def column_admittance(
     conductance_s: NDArray[np.float64], lines: Lines
 ) -> NDArray[np.float64]:
@@ -84,7 +80,7 @@ def column_admittance(
     """
     d = np.swapaxes(conductance_s, 1, 2)  # (batch, cols, rows)
     batch, cols, rows = d.shape
-    sensed = _ends(lines.col_sense, rows)
+    sensed = line_ends(lines.col_sense, rows)
     r_t = lines.r_terminal_ohm
     if lines.r_col_ohm == 0.0:
         y = np.zeros((batch, cols, rows, rows))
@@ -188,7 +184,7 @@ def _row_solution_merged(
     if lines.r_source_ohm == 0.0:
         u = np.broadcast_to(eye, (batch, rows, rows))
     else:
-        g_s = len(_ends(lines.row_drive, cols)) / lines.r_source_ohm
+        g_s = len(line_ends(lines.row_drive, cols)) / lines.r_source_ohm
         u = np.linalg.solve(y.sum(axis=1) + g_s * eye, np.broadcast_to(g_s * eye, y.shape[:1]
                                                                          + eye.shape))
     # M[b, i, j] = sum_k U[b, k, i] a[b, j, k]
@@ -235,11 +231,12 @@ def _row_solution_one_end(
 def _row_solution_chain(
     y: NDArray[np.float64], a: NDArray[np.float64], lines: Lines
 ) -> NDArray[np.float64]:
-    """Effective matrix by block elimination along the row lines (``r_row_ohm > 0``)."""
+    """Effective matrix by block elimination along the row lines and back substitution
+    (``r_row_ohm > 0``; used for rows driven at both ends)."""
     batch, cols, rows, _ = y.shape
     eye = np.eye(rows)
     g_r = 1.0 / lines.r_row_ohm
-    driven = set(_ends(lines.row_drive, cols))
+    driven = set(line_ends(lines.row_drive, cols))
     fixed = driven if lines.r_source_ohm == 0.0 else set()
     g_s = 0.0 if fixed else 1.0 / lines.r_source_ohm
     out = np.empty((batch, rows, cols))
@@ -343,3 +340,66 @@ def effective_matrix(
             for lo, part in zip(starts, parts, strict=True):
                 out[lo : lo + chunk] = part
     return out[0] if single else out
+
+
+def program_through_lines(
+    targets_s: ArrayLike,
+    lines: Lines,
+    g_max_s: float | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 100,
+) -> NDArray[np.float64]:
+    """Conductances that a write-verify reading through the lines converges to.
+
+    The verify read of device ``(i, j)`` (thesis §4.1.1: its row driven, other rows and all
+    columns at ground) senses ``V_read · M[i, j]`` with ``M`` the effective matrix
+    (:meth:`~xbarsim.crossbar.Crossbar.read`), so a verify loop that stops when the read
+    equals the target leaves ``G`` with ``M(G) = T`` instead of ``G = T``: devices far from
+    the driver and sink are tuned higher to make up for the drop their own read sees. Solved
+    by the fixed point ``G ← G · T / M(G)`` (idealized: exact tuning, no tolerance band);
+    devices that would need more than ``g_max_s`` stay there (they cannot be tuned higher).
+
+    Parameters
+    ----------
+    targets_s : array_like, shape (batch, rows, cols)
+        Target conductances (S, > 0).
+    lines : Lines
+    g_max_s : float, optional
+        Largest conductance a device can reach (S); default: no limit.
+    tol : float
+        Stop when every ``|M/T − 1|`` of a device below ``g_max_s`` is below this (> 0).
+    max_iter : int
+        Fixed-point iterations allowed (>= 1).
+
+    Raises
+    ------
+    XbarsimInputError
+        For invalid targets or settings, or when the reads do not settle on the targets
+        within ``max_iter`` iterations (lines too resistive without a ``g_max_s``).
+    """
+    t = check_conductance(targets_s, 3)
+    if np.any(t <= 0.0):
+        raise XbarsimInputError("targets_s: must be > 0 S everywhere")
+    if not (np.isfinite(tol) and tol > 0.0):
+        raise XbarsimInputError(f"tol: must be a finite number > 0, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise XbarsimInputError(f"max_iter: must be an integer >= 1, got {max_iter!r}")
+    cap = np.inf if g_max_s is None else float(g_max_s)
+    if not cap > 0.0:
+        raise XbarsimInputError(f"g_max_s: must be > 0, got {g_max_s!r}")
+    g = np.minimum(t, cap)
+    worst = np.inf
+    for _ in range(max_iter):
+        ratio = effective_matrix(g, lines) / t
+        free = g < cap
+        worst = float(np.max(np.abs(ratio - 1.0)[free])) if free.any() else 0.0
+        if worst < tol:
+            return g
+        with np.errstate(divide="ignore"):
+            g = np.minimum(g / ratio, cap)
+        if not np.all(np.isfinite(g)):
+            break
+    raise XbarsimInputError(
+        f"lines: verify reads do not reach the targets after {max_iter} iterations "
+        f"(largest read error {worst:.3g}); the lines are too resistive"
+    )

@@ -143,7 +143,7 @@ def solve_nonlinear(
     iterations = np.zeros(v.shape[0], dtype=np.int64)
     for n, vin in enumerate(v):
         x = lu.solve(b_lin @ vin) if lu is not None else np.zeros(0)
-        linear[n] = _column_currents(net, pairs, g * net.edge_voltages(pairs, x, vin)[n_line:])
+        linear[n] = _column_currents(net, g * net.edge_voltages(pairs, x, vin)[n_line:])
         for it in range(1, max_iter + 1):
             dv = net.edge_voltages(pairs, x, vin)
             with np.errstate(over="ignore", invalid="ignore"):
@@ -174,12 +174,10 @@ def solve_nonlinear(
             )
         iterations[n] = it
         dv = net.edge_voltages(pairs, x, vin)
-        out[n] = _column_currents(net, pairs, np.asarray(law.current(g, dv[n_line:])))
+        out[n] = _column_currents(net, np.asarray(law.current(g, dv[n_line:])))
     return NonlinearSolution(out, linear, iterations)
 
 
-def _column_currents(
-    net: NodalNetwork, pairs: NDArray[np.int64], i_dev: NDArray[np.float64]
-) -> NDArray[np.float64]:
+def _column_currents(net: NodalNetwork, i_dev: NDArray[np.float64]) -> NDArray[np.float64]:
     """Output currents (A): everything entering a column leaves through its sink(s)."""
     return i_dev.reshape(net.rows, net.cols).sum(axis=0)

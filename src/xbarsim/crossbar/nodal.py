@@ -62,7 +62,8 @@ def source_node(i: int) -> str:
 GROUND = "0"
 
 
-def _ends(which: str, count: int) -> list[int]:
+def line_ends(which: str, count: int) -> list[int]:
+    """Indices of a line's connected end(s) among ``count`` crosspoints."""
     return {"first": [0], "last": [count - 1], "both": sorted({0, count - 1})}[which]
 
 
@@ -80,12 +81,12 @@ def line_resistors(rows: int, cols: int, lines: Lines) -> list[Resistor]:
     for i in range(rows):
         for j in range(cols - 1):
             out.append(Resistor(row_node(i, j), row_node(i, j + 1), lines.r_row_ohm))
-        for j in _ends(lines.row_drive, cols):
+        for j in line_ends(lines.row_drive, cols):
             out.append(Resistor(source_node(i), row_node(i, j), lines.r_source_ohm))
     for j in range(cols):
         for i in range(rows - 1):
             out.append(Resistor(col_node(i, j), col_node(i + 1, j), lines.r_col_ohm))
-        for i in _ends(lines.col_sense, rows):
+        for i in line_ends(lines.col_sense, rows):
             out.append(Resistor(col_node(i, j), GROUND, lines.r_terminal_ohm))
     return out
 
@@ -112,9 +113,8 @@ class NodalNetwork:
         rows, cols = g.shape
         self.rows, self.cols = rows, cols
         n_cells = rows * cols
-        # node ids: row nodes, column nodes, sources, ground
+        # node ids: row nodes, column nodes, sources, ground; ids >= 2·cells are fixed
         self._n_nodes = 2 * n_cells + rows + 1
-        ground = 2 * n_cells + rows
         parent = np.arange(self._n_nodes)
 
         def find(a: int) -> int:
@@ -127,9 +127,8 @@ class NodalNetwork:
         edges: list[tuple[int, int, float]] = []
         for res in line_resistors(rows, cols, lines):
             a, b = ids[res.a], ids[res.b]
-            if res.r_ohm == 0.0:
+            if res.r_ohm == 0.0:  # merge, keeping a fixed node as the representative
                 ra, rb = find(a), find(b)
-                # keep a fixed node (source or ground) as the representative
                 if ra >= 2 * n_cells:
                     parent[rb] = ra
                 else:
@@ -137,19 +136,14 @@ class NodalNetwork:
             else:
                 edges.append((a, b, 1.0 / res.r_ohm))
         root = np.array([find(a) for a in range(self._n_nodes)])
-        # voltage of each fixed root as a row of the input basis (source i -> e_i, ground -> 0)
-        fixed = root >= 2 * n_cells
-        free_roots = np.unique(root[~fixed])
+        free_roots = np.unique(root[root < 2 * n_cells])
         index = np.full(self._n_nodes, -1)
         index[free_roots] = np.arange(free_roots.size)
         self.n_free = int(free_roots.size)
         self._root, self._index = root, index
-        self._ground = ground
-        cells = np.arange(n_cells)
-        devices = [(int(c), n_cells + int(c), float(gv)) for c, gv in zip(cells, g.ravel(),
-                                                                           strict=True)]
         self._line_edges = edges
-        self._device_pairs = np.array([(root[a], root[b]) for a, b, _ in devices]).reshape(-1, 2)
+        cells = np.arange(n_cells)
+        self._device_pairs = np.stack([root[cells], root[n_cells + cells]], axis=1)
 
     def _node_ids(self) -> dict[str, int]:
         rows, cols = self.rows, self.cols

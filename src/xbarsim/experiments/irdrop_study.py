@@ -9,12 +9,22 @@ Two parts, every point solved exactly with :func:`xbarsim.crossbar.irdrop.effect
   the mean and the 99th percentile over inputs and columns; reported as distributions over
   instances (mean, std, 5/50/95 %). Instance ``k`` of size N is drawn from
   ``SeedSequence(seed, spawn_key=(N, k))``: the same crossbars for every r, independent of
-  the grid.
+  the grid. With ``through_lines`` the same targets are also programmed by a write-verify
+  whose verify reads go through the lines
+  (:func:`~xbarsim.crossbar.irdrop.program_through_lines`: every single-device read exact,
+  idealized) and the error of that array is reported as ``verified_error_*``: IR drop "in
+  programming" against IR drop only in inference. Because a single-device read in the
+  thesis's read mode measures exactly the effective-matrix entry that inference uses, such
+  programming cancels the IR drop of linear devices completely as long as no device needs
+  more than the 200 µS the devices reach; what it costs is the larger conductance far from
+  the drivers (``verified_g_ratio_max``: the largest ``G / T``). Points where the verify
+  loop cannot settle (devices at 200 µS, lines too resistive) report no verified numbers.
 * **Network.** The paper's 64×10 single-layer perceptron on 8×8 digits (Fig. 4 setup:
   weights in [0, 1] mapped to 10-100 µS, 0 / 0.25 V inputs), trained once, its exact target
   conductances cut into N×N kernels (unused devices at 10 µS), every kernel solved with
-  lines: test accuracy and drop vs the same kernels without line resistance. Deterministic
-  given the seed (no instance spread).
+  lines: test accuracy and drop vs the same kernels without line resistance (and, with
+  ``through_lines``, ``verified_accuracy`` of kernels programmed through the lines).
+  Deterministic given the seed (no instance spread).
 
 No IR-drop result is published for these arrays (specs/circuits.md §5.1); the table shows
 the derived first-order estimate ``r·G·N(N+1)/2`` at the mean 55 µS beside the results.
@@ -31,7 +41,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from xbarsim.crossbar.array import check_positive_int, check_seed
-from xbarsim.crossbar.irdrop import check_solver_size, effective_matrix
+from xbarsim.crossbar.irdrop import check_solver_size, effective_matrix, program_through_lines
 from xbarsim.crossbar.lines import Lines
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.differential import weights_to_single
@@ -40,6 +50,8 @@ from xbarsim.progress import progress_bar
 from xbarsim.report.tables import ComparisonRow
 
 G_RANGE_S = (10e-6, 100e-6)
+#: Largest conductance a device reaches (S): the device presets' soft bound g_max.
+G_DEVICE_MAX_S = 200e-6
 V_MAX_V = 0.1
 QUANTILES = (5, 50, 95)
 
@@ -80,19 +92,47 @@ def _wire(r: float) -> Lines:
     return Lines(r_row_ohm=r, r_col_ohm=r)
 
 
-def vmm_point(size: int, r_wire: float, instances: int, inputs: int, seed: int) -> dict:
+def vmm_point(size: int, r_wire: float, instances: int, inputs: int, seed: int,
+              through_lines: bool = False) -> dict:
     """Error statistics of one (size, r) point over ``instances`` crossbars."""
-    means, p99s = [], []
+    lines = _wire(r_wire)
+    errors: dict[str, tuple[list[float], list[float]]] = {"error": ([], [])}
+    boost: list[float] = []
+    if through_lines:
+        errors["verified_error"] = ([], [])
     for k in range(instances):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(size, k)))
         g = rng.uniform(*G_RANGE_S, size=(size, size))
         v = rng.uniform(0.0, V_MAX_V, size=(inputs, size))
-        err = np.abs(v @ effective_matrix(g, _wire(r_wire)) - v @ g)
-        err /= size * G_RANGE_S[1] * V_MAX_V
-        means.append(err.mean())
-        p99s.append(np.percentile(err, 99))
-    return {"size": size, "r_wire_ohm": r_wire, "instances": instances,
-            **_stats("error_mean", np.asarray(means)), **_stats("error_p99", np.asarray(p99s))}
+        programmed = {"error": g}
+        if through_lines:
+            tuned = _through_lines(g[None], lines)
+            if tuned is None:  # unreachable: the point reports no verified numbers
+                errors.pop("verified_error", None)
+                through_lines = False
+            else:
+                programmed["verified_error"] = tuned[0]
+                boost.append(float(np.max(tuned[0] / g)))
+        for name, g_dev in programmed.items():
+            err = np.abs(v @ effective_matrix(g_dev, lines) - v @ g)
+            err /= size * G_RANGE_S[1] * V_MAX_V
+            errors[name][0].append(err.mean())
+            errors[name][1].append(np.percentile(err, 99))
+    record: dict[str, Any] = {"size": size, "r_wire_ohm": r_wire, "instances": instances}
+    for name, (means, p99s) in errors.items():
+        record |= _stats(f"{name}_mean", np.asarray(means))
+        record |= _stats(f"{name}_p99", np.asarray(p99s))
+    if boost and "verified_error" in errors:
+        record |= _stats("verified_g_ratio_max", np.asarray(boost))
+    return record
+
+
+def _through_lines(targets: NDArray[np.float64], lines: Lines) -> NDArray[np.float64] | None:
+    """Conductances programmed with verify reads through the lines, None if unreachable."""
+    try:
+        return program_through_lines(targets, lines, G_DEVICE_MAX_S)
+    except XbarsimInputError:
+        return None
 
 
 def _perceptron(seed: int) -> tuple[NDArray, NDArray, NDArray, NDArray]:
@@ -119,7 +159,7 @@ def _accuracy(matrix: NDArray, bias: NDArray, x: NDArray, y: NDArray, v_in: floa
 
 
 def network_points(sizes: list[int], r_wires: list[float], seed: int,
-                   advance=lambda n=1: None) -> tuple[float, list[dict]]:
+                   through_lines: bool = False, advance=lambda n=1: None) -> tuple[float, list]:
     """Perceptron accuracy with each kernel size and wire resistance."""
     weights, bias, x, y = _perceptron(seed)
     targets = weights_to_single(weights, *G_RANGE_S)
@@ -131,8 +171,13 @@ def network_points(sizes: list[int], r_wires: list[float], seed: int,
         for r in r_wires:
             matrix, _ = untile(effective_matrix(kernels, _wire(r)), layout)
             acc = _accuracy(matrix, bias, x, y, 0.25)
-            records.append({"size": size, "r_wire_ohm": r, "accuracy": acc,
-                            "accuracy_drop": software - acc})
+            record = {"size": size, "r_wire_ohm": r, "accuracy": acc,
+                      "accuracy_drop": software - acc}
+            tuned = _through_lines(kernels, _wire(r)) if through_lines else None
+            if tuned is not None:
+                matrix, _ = untile(effective_matrix(tuned, _wire(r)), layout)
+                record["verified_accuracy"] = _accuracy(matrix, bias, x, y, 0.25)
+            records.append(record)
             advance()
     return software, records
 
@@ -144,6 +189,7 @@ def run_irdrop_study(
     inputs: int = 200,
     seed: int = 0,
     network: bool = True,
+    through_lines: bool = True,
     progress: bool = False,
 ) -> IrDropStudy:
     """Run both parts of the study (see the module docstring).
@@ -169,11 +215,12 @@ def run_irdrop_study(
     with progress_bar(total, "IR-drop study", enabled=progress) as advance:
         for s in sizes:
             for r in r_wires:
-                study.vmm.append(vmm_point(s, r, instances, inputs, seed))
+                study.vmm.append(vmm_point(s, r, instances, inputs, seed, through_lines))
                 advance()
         if network:
-            study.software_accuracy, study.network = network_points(sizes, r_wires, seed,
-                                                                    advance)
+            study.software_accuracy, study.network = network_points(
+                sizes, r_wires, seed, through_lines, advance
+            )
     return study
 
 
@@ -190,6 +237,8 @@ def comparison_rows(study: IrDropStudy) -> list[ComparisonRow]:
     for p in study.vmm:
         key = (p["size"], p["r_wire_ohm"])
         text = f"p99 err {p['error_p99_p50']:.3g}"
+        if "verified_error_p99_p50" in p:
+            text += f" (verified through lines {p['verified_error_p99_p50']:.3g})"
         if key in net:
             text += f", acc drop {100 * net[key]['accuracy_drop']:.2f} pp"
         rows.append(ComparisonRow(f"N={key[0]}, r={key[1]:g} ohm",

@@ -15,7 +15,11 @@ With ``lines`` (line, driver and sink resistances, :class:`~xbarsim.crossbar.Lin
 programmed kernel is solved once for its exact effective matrix
 (:func:`~xbarsim.crossbar.irdrop.effective_matrix`) and the layers' ``g_plus`` / ``g_minus``
 buffers hold those matrices (S) instead of the bare conductances: inference with IR drop is
-then the same single matrix product per layer as ideal inference.
+then the same single matrix product per layer as ideal inference. With
+``verify_through_lines`` the kernels are also programmed through those lines: the verify
+reads see the line drop, so the devices are tuned to the conductances whose reads equal
+the targets (:func:`~xbarsim.crossbar.irdrop.program_through_lines`), which cancels the
+IR drop of linear devices wherever the devices can reach those conductances.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from torch import nn
 
 from xbarsim.chip.cost import ArrayGroup, CostParameters, chip_cost, estimate_programming_cost
 from xbarsim.crossbar.array import Crossbar, check_seed
-from xbarsim.crossbar.irdrop import effective_matrix
+from xbarsim.crossbar.irdrop import effective_matrix, program_through_lines
 from xbarsim.crossbar.lines import Lines
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
@@ -166,6 +170,7 @@ def program_model(
     seed: int = 0,
     progress: bool = False,
     lines: Lines | None = None,
+    verify_through_lines: bool = False,
 ) -> Deployment:
     """Map, tile and program every analog layer of ``model`` on ``chip``.
 
@@ -183,6 +188,9 @@ def program_model(
     lines : Lines, optional
         Line resistances of every kernel; the layers then compute with the kernels'
         exact effective matrices (IR drop).
+    verify_through_lines : bool
+        Program with verify reads through ``lines`` (IR drop in programming too), capped
+        at the device's ``g_max_s``.
 
     Returns
     -------
@@ -218,16 +226,19 @@ def program_model(
     target = np.concatenate(plus + minus) if layers else np.zeros(shape)
     result: ProgramResult | None = None
     xbars: Crossbar | None = None
+    tuned = target
+    if verify_through_lines and lines is not None and not lines.is_ideal and target.shape[0]:
+        tuned = program_through_lines(target, lines, g_max_s=chip.device.g_max_s)
     if chip.algorithm is None or target.shape[0] == 0:
-        conductance = target.copy()
+        conductance = tuned.copy()
     else:
         xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), target.shape[0], seed)
         if isinstance(chip.algorithm, ImprovedTuning):
             result = program_improved(
-                xbars, target, chip.algorithm, engine=chip.engine, progress=progress
+                xbars, tuned, chip.algorithm, engine=chip.engine, progress=progress
             )
         else:
-            result = program(xbars, target, chip.algorithm, engine=chip.engine, progress=progress)
+            result = program(xbars, tuned, chip.algorithm, engine=chip.engine, progress=progress)
         conductance = result.conductance
         xbars.conductance[...] = conductance  # the record's crossbars hold what was written
     effective = None
@@ -254,6 +265,7 @@ def deploy(
     seed: int = 0,
     progress: bool = False,
     lines: Lines | None = None,
+    verify_through_lines: bool = False,
 ) -> nn.Module:
     """Copy of ``model`` running on conductances programmed on a simulated ``chip``.
 
@@ -270,6 +282,8 @@ def deploy(
     progress : bool
     lines : Lines, optional
         Line resistances (IR drop), see :func:`program_model`.
+    verify_through_lines : bool
+        Program with verify reads through the lines, see :func:`program_model`.
 
     Returns
     -------
@@ -277,4 +291,7 @@ def deploy(
         In eval mode. Save it with ``torch.save(model.state_dict(), path)``; load into
         ``convert(architecture, chip)`` with ``torch.load(path, weights_only=True)``.
     """
-    return program_model(model, chip, seed=seed, progress=progress, lines=lines).model
+    return program_model(
+        model, chip, seed=seed, progress=progress, lines=lines,
+        verify_through_lines=verify_through_lines,
+    ).model

@@ -73,7 +73,7 @@ def _replace(model: BaseModel, **changes: object) -> BaseModel:
     return type(model).model_validate({**data, **changes})
 
 
-def _feedback_for(tia: TIA, current: NDArray[np.float64], percentile: float) -> float:
+def feedback_resistance_for(tia: TIA, current: NDArray[np.float64], percentile: float) -> float:
     """``R_f`` (Ω) mapping the sample currents' ``percentile`` onto the output swing."""
     i_in = float(np.percentile(np.maximum(current, 0.0), percentile))
     i_out = float(np.percentile(np.maximum(-current, 0.0), percentile))
@@ -234,7 +234,7 @@ class ReadPath(BaseModel):
         v = np.broadcast_to(v, (m.shape[0], *v.shape)) if v.ndim == 2 else v
         # R_f sets the TIA input resistance, which loads the array: a few fixed-point steps
         for _ in range(_CALIBRATION_STEPS):
-            r_f = _feedback_for(path.tia, path.analog_currents(m, v), percentile)
+            r_f = feedback_resistance_for(path.tia, path.analog_currents(m, v), percentile)
             converged = abs(r_f - path.tia.r_f_ohm) <= 1e-12 * r_f
             path = _replace(path, tia=_replace(path.tia, r_f_ohm=r_f))
             m = path.array_matrix(conductance_s)
