@@ -209,7 +209,12 @@ def deploy(model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = F
     Returns
     -------
     torch.nn.Module
-        In eval mode. Save it with ``torch.save(model.state_dict(), path)``; load into
-        ``convert(architecture, chip)`` with ``torch.load(path, weights_only=True)``.
+        In eval mode; ``xbarsim.nn.at(model, temp_c=..., age_h=...)`` evaluates it at
+        operating conditions (in this process: the crossbar state is not saved). Save it
+        with ``torch.save(model.state_dict(), path)``; load into ``convert(architecture,
+        chip)`` with ``torch.load(path, weights_only=True)``.
     """
-    return program_model(model, chip, seed=seed, progress=progress).model
+    deployment = program_model(model, chip, seed=seed, progress=progress)
+    # the record (crossbars, per-device state) that xbarsim.nn.at(model, ...) evaluates
+    deployment.model.xbarsim_deployment = deployment
+    return deployment.model
