@@ -113,3 +113,13 @@ def test_a_deployed_model_itself_accepts_conditions():
         assert torch.equal(analog(x), base)
     with pytest.raises(XbarsimInputError, match=r"^model: not deployed"), at(model):
         pass
+
+
+def test_converting_a_deployed_model_does_not_copy_its_crossbars():
+    from xbarsim.nn import convert, deploy
+
+    chip = ChipConfig(kernel=16, algorithm=None, engine="cpu")
+    analog = deploy(nn.Sequential(nn.Linear(12, 5)), chip, seed=3)
+    copied = convert(analog, chip)
+    assert not hasattr(copied, "xbarsim_deployment")
+    assert hasattr(analog, "xbarsim_deployment")
