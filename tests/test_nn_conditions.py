@@ -123,3 +123,13 @@ def test_converting_a_deployed_model_does_not_copy_its_crossbars():
     copied = convert(analog, chip)
     assert not hasattr(copied, "xbarsim_deployment")
     assert hasattr(analog, "xbarsim_deployment")
+
+
+def test_conditions_with_line_resistance_are_refused_not_silently_dropped():
+    from xbarsim.crossbar import lines_preset
+    from xbarsim.nn import program_model as program
+
+    chip = ChipConfig(kernel=16, algorithm=None, engine="cpu")
+    dep = program(nn.Sequential(nn.Linear(12, 5)), chip, seed=1, lines=lines_preset("paper"))
+    with pytest.raises(XbarsimInputError, match=r"^lines: operating conditions"), dep.at():
+        pass

@@ -113,6 +113,12 @@ def at(
                 "(use xbarsim.nn.deploy or program_model)"
             )
         deployment = record
+    if deployment.effective is not None:
+        # the layers hold IR-drop effective matrices; conditions would silently drop them
+        raise XbarsimInputError(
+            "lines: operating conditions are not combined with line resistance (IR drop) yet; "
+            "deploy without lines to evaluate at conditions"
+        )
     xbars = deployment.crossbars()
     view = xbars.at(
         temp_c, age_h, bake_c, strict=strict, nonlinear=nonlinear, noise=noise, seed=seed
