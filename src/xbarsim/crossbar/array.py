@@ -128,15 +128,16 @@ class Crossbar:
         ]
         unswitchable = np.stack([s.unswitchable for s in samples])
         indices = range(first_index, first_index + batch)
-        state = DeviceState.draw(device, (rows, cols), seed, indices)
+        state = DeviceState.draw(device.conditions, (rows, cols), seed, indices)
         state.fault[unswitchable] = FaultCode.UNSWITCHABLE
-        stuck = state.stuck
         conductance = np.stack([s.conductance for s in samples])
         v_set = np.stack([s.v_set for s in samples])
         v_reset = np.stack([s.v_reset for s in samples])
-        conductance[stuck] = state.stuck_s[stuck]
-        v_set[stuck] = np.inf
-        v_reset[stuck] = np.inf
+        stuck = state.stuck
+        if stuck.any():
+            conductance[stuck] = state.stuck_s[stuck]
+            v_set[stuck] = np.inf
+            v_reset[stuck] = np.inf
         return cls(
             device=device,
             conductance=conductance,

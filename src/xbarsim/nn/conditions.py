@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from xbarsim.devices.validity import check_within
+from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.tiling import untile
 from xbarsim.nn.convert import analog_layers
 from xbarsim.nn.deploy import Deployment
@@ -87,7 +88,7 @@ class LayerConditions:
 
 @contextmanager
 def at(
-    deployment: Deployment,
+    deployment: Deployment | nn.Module,
     temp_c: float = 25.0,
     age_h: float = 0.0,
     bake_c: float | None = None,
@@ -101,8 +102,23 @@ def at(
     Parameters as :meth:`xbarsim.crossbar.Crossbar.at`: die temperature ``temp_c``
     (degrees C), ``age_h`` hours since programming spent at ``bake_c`` (default room
     temperature), ``strict`` (refuse extrapolation), ``nonlinear``, ``noise`` and the
-    read-noise ``seed``. Yields the model.
+    read-noise ``seed``. ``deployment`` is a :class:`Deployment` or a model returned by
+    :func:`xbarsim.nn.deploy` in this process. Yields the model.
     """
+    if not isinstance(deployment, Deployment):
+        record = getattr(deployment, "xbarsim_deployment", None)
+        if not isinstance(record, Deployment):
+            raise XbarsimInputError(
+                "model: not deployed in this process; conditions need the deployment record "
+                "(use xbarsim.nn.deploy or program_model)"
+            )
+        deployment = record
+    if deployment.effective is not None:
+        # the layers hold IR-drop effective matrices; conditions would silently drop them
+        raise XbarsimInputError(
+            "lines: operating conditions are not combined with line resistance (IR drop) yet; "
+            "deploy without lines to evaluate at conditions"
+        )
     xbars = deployment.crossbars()
     view = xbars.at(
         temp_c, age_h, bake_c, strict=strict, nonlinear=nonlinear, noise=noise, seed=seed

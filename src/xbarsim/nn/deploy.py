@@ -288,10 +288,15 @@ def deploy(
     Returns
     -------
     torch.nn.Module
-        In eval mode. Save it with ``torch.save(model.state_dict(), path)``; load into
-        ``convert(architecture, chip)`` with ``torch.load(path, weights_only=True)``.
+        In eval mode; ``xbarsim.nn.at(model, temp_c=..., age_h=...)`` evaluates it at
+        operating conditions (in this process: the crossbar state is not saved). Save it
+        with ``torch.save(model.state_dict(), path)``; load into ``convert(architecture,
+        chip)`` with ``torch.load(path, weights_only=True)``.
     """
-    return program_model(
+    deployment = program_model(
         model, chip, seed=seed, progress=progress, lines=lines,
         verify_through_lines=verify_through_lines,
-    ).model
+    )
+    # the record (crossbars, per-device state) that xbarsim.nn.at(model, ...) evaluates
+    deployment.model.xbarsim_deployment = deployment
+    return deployment.model
