@@ -24,7 +24,9 @@ def test_cost_hand_computed_constant_relative_change() -> None:
     # C = c * 75 / 100 * (1 - 0.01) at T_max = 100 degC.
     for mapping, p in (("mapping1", 1e-6), ("mapping2", 4.5e-6)):
         design = StateOptimization(
-            stack=_constant_model(0.2), mapping=mapping, delta_i_max_a=6e-6,
+            stack=_constant_model(0.2),
+            mapping=mapping,
+            delta_i_max_a=6e-6,
             rule=ParameterRule.constant(p),
         )
         assert design.cost() == pytest.approx(0.2 * 75 / 100 * 0.99, rel=1e-12)
@@ -115,7 +117,9 @@ def test_bad_input() -> None:
         CurrentStack.named("pcm")
     with pytest.raises(ValueError, match="delta_i_max_a"):
         StateOptimization(
-            stack=CurrentStack.eflash(), mapping="mapping1", delta_i_max_a=40e-9,
+            stack=CurrentStack.eflash(),
+            mapping="mapping1",
+            delta_i_max_a=40e-9,
             rule=ParameterRule.constant(0.0),
         )
 

@@ -63,9 +63,7 @@ def check_case(name: str) -> tuple[str, str]:
     """(stack, mapping) of a case label ``rm1``, ``rm2``, ``fm1`` or ``fm2``."""
     key = str(name).lower()
     if key not in CASES:
-        raise XbarsimInputError(
-            f"mapping: unknown case {name!r}; allowed: {', '.join(CASES)}"
-        )
+        raise XbarsimInputError(f"mapping: unknown case {name!r}; allowed: {', '.join(CASES)}")
     return CASES[key]
 
 

@@ -123,9 +123,7 @@ class StateOptimization(BaseModel):
             delta, unit = 6.5, 1e-6
             a, b, floor = (3.1, -3.23, 0.0) if mapping == "mapping1" else (1.48, 2.76, 3.1)
         rule = ParameterRule(intercept_a=a * unit, slope_a=b * unit, floor_a=floor * unit)
-        return cls(
-            stack=st, mapping=mapping, delta_i_max_a=delta * unit, rule=rule, label="thesis"
-        )
+        return cls(stack=st, mapping=mapping, delta_i_max_a=delta * unit, rule=rule, label="thesis")
 
     @classmethod
     def for_case(cls, case: str, design: str = "baseline") -> StateOptimization:
@@ -169,9 +167,7 @@ class StateOptimization(BaseModel):
             raise XbarsimInputError("weights: relative errors need weights > 0")
         return (self.effective_weights(w, temps_c) - w) / w
 
-    def cost(
-        self, weights: ArrayLike | None = None, temps_c: ArrayLike | None = None
-    ) -> float:
+    def cost(self, weights: ArrayLike | None = None, temps_c: ArrayLike | None = None) -> float:
         """Cost ``C = max_T integral |E_r(W, T)| dW`` (dimensionless; module docstring)."""
         w = default_weights() if weights is None else np.asarray(weights, dtype=np.float64)
         t = default_temps(self.stack.t0_c) if temps_c is None else temps_c
@@ -185,9 +181,7 @@ class StateOptimization(BaseModel):
 
 def _check_mapping(mapping: str) -> None:
     if mapping not in ("mapping1", "mapping2"):
-        raise XbarsimInputError(
-            f"mapping: unknown {mapping!r}; allowed: mapping1, mapping2"
-        )
+        raise XbarsimInputError(f"mapping: unknown {mapping!r}; allowed: mapping1, mapping2")
 
 
 def cost_of_errors(errors: ArrayLike, weights: ArrayLike) -> NDArray[np.float64]:
@@ -299,7 +293,8 @@ def search(
         np.linspace(cap / 40, cap, 40) if delta_grid_a is None else np.asarray(delta_grid_a, float)
     )
     params = (
-        np.linspace(0.0, cap, 41)[:-1] if parameter_grid_a is None
+        np.linspace(0.0, cap, 41)[:-1]
+        if parameter_grid_a is None
         else np.asarray(parameter_grid_a, float)
     )
     if deltas.size == 0 or params.size == 0 or np.any(deltas <= 0) or np.any(deltas > cap):
@@ -312,7 +307,9 @@ def search(
         for j, p in enumerate(params):
             if lo - 1e-15 <= p <= hi + 1e-15:
                 design = StateOptimization(
-                    stack=st, mapping=mapping, delta_i_max_a=delta,
+                    stack=st,
+                    mapping=mapping,
+                    delta_i_max_a=delta,
                     rule=ParameterRule.constant(p),
                 )
                 cost[i, j] = design.cost(w, t)
@@ -324,7 +321,9 @@ def search(
     lo_w, hi_w = feasible_bounds(mapping, w, delta_i_max_a, cap)
     for j, p in enumerate(params):
         design = StateOptimization(
-            stack=st, mapping=mapping, delta_i_max_a=delta_i_max_a,
+            stack=st,
+            mapping=mapping,
+            delta_i_max_a=delta_i_max_a,
             rule=ParameterRule.constant(p),
         )
         err = np.abs(design.relative_error(w, t)).max(axis=0)
@@ -346,7 +345,9 @@ def search(
         feasible = params[(params >= lo - 1e-15) & (params <= hi + 1e-15)]
         if feasible.size:
             cheapest = StateOptimization(
-                stack=st, mapping=mapping, delta_i_max_a=delta,
+                stack=st,
+                mapping=mapping,
+                delta_i_max_a=delta,
                 rule=ParameterRule.constant(float(feasible.min())),
             )
             energy[i] = cheapest.energy(sample) / base

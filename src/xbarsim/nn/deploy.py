@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from xbarsim.nn.convert import analog_layers, convert
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
+
+if TYPE_CHECKING:
+    from xbarsim.nn.defects import DefectMitigation
 
 
 @dataclass
@@ -192,7 +196,14 @@ def program_model(
     return Deployment(analog, target, conductance, records, result, chip, seed, xbars)
 
 
-def deploy(model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = False) -> nn.Module:
+def deploy(
+    model: nn.Module,
+    chip: ChipConfig,
+    seed: int = 0,
+    progress: bool = False,
+    mitigation: DefectMitigation | None = None,
+    calibration_x: NDArray[np.float32] | None = None,
+) -> nn.Module:
     """Copy of ``model`` running on conductances programmed on a simulated ``chip``.
 
     All kernels of the model are programmed in one batched ``program()`` call; see
@@ -205,6 +216,10 @@ def deploy(model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = F
     seed : int
         Seed of the sampled crossbars (>= 0).
     progress : bool
+    mitigation : DefectMitigation, optional
+        Stuck-device mitigations (pair retuning, compensation column, BN recalibration;
+        :func:`xbarsim.nn.defects.program_model_mitigated`, which also returns the per-layer
+        record); ``calibration_x`` holds the calibration images.
 
     Returns
     -------
@@ -212,4 +227,10 @@ def deploy(model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = F
         In eval mode. Save it with ``torch.save(model.state_dict(), path)``; load into
         ``convert(architecture, chip)`` with ``torch.load(path, weights_only=True)``.
     """
+    if mitigation is not None:
+        from xbarsim.nn.defects import program_model_mitigated
+
+        return program_model_mitigated(
+            model, chip, seed, mitigation, calibration_x, progress=progress
+        ).model
     return program_model(model, chip, seed=seed, progress=progress).model

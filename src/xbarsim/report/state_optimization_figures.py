@@ -47,9 +47,7 @@ def plot_state_search(search: StateSearch, out: str | Path) -> Path:
         ax.set_title(title)
     ax_c.axvline(search.delta_i_max_a / scale, color="white", linestyle="--")
     ax_w.plot(search.weights, search.best_parameter_a / scale, "w.", label="best per weight")
-    ax_w.plot(
-        search.weights, search.design.rule(search.weights) / scale, "r-", label="fitted rule"
-    )
+    ax_w.plot(search.weights, search.design.rule(search.weights) / scale, "r-", label="fitted rule")
     ax_w.legend(fontsize=7)
     delta = search.delta_i_max_a / scale
     fig.suptitle(f"{search.stack}, {search.mapping}: ΔI_max = {delta:g} {unit}")
