@@ -90,9 +90,7 @@ class _TemperatureBase(BaseModel):
         w = np.asarray(w0, dtype=np.float64)
         t = np.asarray(temp_c, dtype=np.float64)
         check_within("temp_c", t, *self.fit_temp_c, strict, " degC", "temperature model")
-        lo, hi = self.fit_w0
-        slack = self.w0_slack
-        check_within("w0", w, lo * (1 - slack), hi * (1 + slack), strict, "", "temperature model")
+        check_within("w0", w, *self.fit_w0, strict, "", "temperature model", self.w0_slack)
         wc = np.clip(w, *self.fit_w0)
         return self.temp_scale * (t - self.t0_c) * self.percent_per_c(wc, t) / 100.0
 

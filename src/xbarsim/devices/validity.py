@@ -35,6 +35,7 @@ def check_within(
     strict: bool,
     unit: str = "",
     model: str = "model",
+    slack: float = 0.0,
 ) -> None:
     """Warn (or, with ``strict``, refuse) when ``values`` leave the fitted range.
 
@@ -52,6 +53,8 @@ def check_within(
         Unit printed after the numbers.
     model : str
         Name of the model (used in the message).
+    slack : float
+        Values up to this relative distance outside ``[low, high]`` are accepted silently.
     """
     check_finite(field, values)
     a = np.asarray(values, dtype=np.float64)
@@ -59,7 +62,7 @@ def check_within(
         return
     lo, hi = float(a.min()), float(a.max())
     tol = 1e-9 * max(abs(low), abs(high), 1e-300)
-    if lo >= low - tol and hi <= high + tol:
+    if lo >= low - abs(low) * slack - tol and hi <= high + abs(high) * slack + tol:
         return
     message = (
         f"{field}: {model} was fitted on [{low:g}, {high:g}]{unit}, got values in "
