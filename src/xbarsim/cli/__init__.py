@@ -32,6 +32,7 @@ def _register_commands() -> None:
         calibration_commands,
         device_commands,
         device_model_commands,
+        mitigation_commands,
         network_commands,
         study_commands,
     )

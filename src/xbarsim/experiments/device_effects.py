@@ -125,8 +125,7 @@ def comparison_rows(summary: dict) -> list[ComparisonRow]:
         ComparisonRow(
             "change at 100 degC, 10 / 50 / 100 uS",
             "largest in low states (Fig. 8)",
-            f"{100 * change['10']:+.1f} / {100 * change['50']:+.1f} / "
-            f"{100 * change['100']:+.1f} %",
+            f"{100 * change['10']:+.1f} / {100 * change['50']:+.1f} / {100 * change['100']:+.1f} %",
         ),
         ComparisonRow(
             "Arrhenius acceleration 100 -> 25 degC",

@@ -297,7 +297,8 @@ def search(
         if parameter_grid_a is None
         else np.asarray(parameter_grid_a, float)
     )
-    if deltas.size == 0 or params.size == 0 or np.any(deltas <= 0) or np.any(deltas > cap):
+    too_big = np.any(deltas > cap * (1 + 1e-12))
+    if deltas.size == 0 or params.size == 0 or np.any(deltas <= 0) or too_big:
         raise XbarsimInputError(f"delta_grid_a: values must lie in (0, {cap:g}] A")
     w = default_weights() if weights is None else np.asarray(weights, dtype=np.float64)
     t = default_temps(st.t0_c) if temps_c is None else np.asarray(temps_c, dtype=np.float64)

@@ -19,6 +19,7 @@ output) and added by a forward hook; both are attached by :func:`attach_compensa
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,13 +32,16 @@ from torch import nn
 
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.devices.config import DeviceConfig
-from xbarsim.devices.stuck import StuckFaults
+from xbarsim.devices.stuck import FaultCode, StuckFaults
+from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.defects import compensation_pairs, retune_pairs
+from xbarsim.mapping.differential import PairMapping, weights_to_pair
 from xbarsim.mapping.tiling import untile
 from xbarsim.nn.convert import analog_layers
 from xbarsim.nn.deploy import Deployment, program_model
 from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin
+from xbarsim.nn.thermal import weight_layers
 from xbarsim.programming.engine import program
 from xbarsim.programming.faults import fault_report
 
@@ -195,8 +199,6 @@ def program_model_mitigated(
     MitigatedDeployment
         Deployment plus a :class:`LayerDefects` record per analog layer.
     """
-    from xbarsim.errors import XbarsimInputError
-
     mit = DefectMitigation() if mitigation is None else mitigation
     if mit.kind == "pair+column" and calibration_x is None:
         raise XbarsimInputError("calibration_x: required by mitigation 'pair+column'")
@@ -350,3 +352,128 @@ def recalibrate_bn_means(model: nn.Module, x: NDArray, batch_size: int = 500) ->
         bn.running_var.copy_(var)
         bn.momentum = momentum
     model.eval()
+
+
+def _shift_hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor:
+    """Add the compensation column's output ``compensation_shift`` (weight units)."""
+    shift = module.compensation_shift
+    if isinstance(module, nn.Conv2d):
+        shift = shift.reshape(1, -1, 1, 1)
+    return output + shift
+
+
+def _plain_mean_rows(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Mean crossbar row input of a plain ``Linear`` / ``Conv2d`` for layer inputs ``x``."""
+    if isinstance(layer, nn.Conv2d):
+        if isinstance(layer.padding, str):
+            raise XbarsimInputError("model: convolutions with string padding are not supported")
+        cols = F.unfold(
+            x.mean(dim=0, keepdim=True),
+            layer.kernel_size,
+            dilation=layer.dilation,
+            padding=layer.padding,
+            stride=layer.stride,
+        )
+        return cols.mean(dim=(0, 2))
+    return x.reshape(-1, x.shape[-1]).mean(dim=0)
+
+
+def defective_copy(
+    model: nn.Module,
+    faults: StuckFaults,
+    seed: int,
+    mitigation: DefectMitigation | None = None,
+    calibration_x: NDArray[np.float32] | None = None,
+    mapping: PairMapping = "mapping1",
+    g_low: float = 10e-6,
+    g_high: float = 100e-6,
+    kernel: int = 64,
+) -> tuple[nn.Module, list[LayerDefects]]:
+    """Copy of any PyTorch model with stuck devices in its weight pairs, mitigated.
+
+    The chapter-2 procedure (untiled, no programming simulation): every ``Linear`` /
+    ``Conv2d`` weight is mapped to a conductance pair (``mapping``, range ``g_low`` ...
+    ``g_high``, S); devices are stuck per ``faults`` (layer ``j`` draws from child ``j`` of
+    ``SeedSequence(seed)``, plus devices then minus devices); a stuck device more than
+    ``mitigation.tolerance`` from its target counts as found (what write-verify reports);
+    the mitigations of :func:`program_model_mitigated` follow (pair retuning, one
+    compensation pair per output per ``kernel`` input rows, BN running-mean recalibration);
+    the pairs are read back as weights.
+
+    Returns
+    -------
+    (model, records)
+        The copy (eval mode) and one :class:`LayerDefects` per weight layer.
+    """
+
+    mit = DefectMitigation() if mitigation is None else mitigation
+    if mit.kind == "pair+column" and calibration_x is None:
+        raise XbarsimInputError("calibration_x: required by mitigation 'pair+column'")
+    work = copy.deepcopy(model).eval()
+    layers = weight_layers(work)
+    children = np.random.SeedSequence(seed).spawn(len(layers))
+    span = g_high - g_low
+    records: list[LayerDefects] = []
+    deltas: list[tuple[nn.Module, NDArray[np.float64], float]] = []
+    for (name, layer), child in zip(layers, children, strict=True):
+        weight = layer.weight.detach()
+        w = weight.reshape(weight.shape[0], -1).T.double().cpu().numpy()
+        w_max = float(np.abs(w).max()) or 1.0
+        tp, tm = weights_to_pair(w / w_max, mapping, g_low, g_high)
+        rng = np.random.default_rng(child)
+        code_p, value_p = faults.draw(tp.shape, rng)
+        code_m, value_m = faults.draw(tm.shape, rng)
+        sp, sm = code_p >= FaultCode.STUCK_HIGH, code_m >= FaultCode.STUCK_HIGH
+        gp, gm = np.where(sp, value_p, tp), np.where(sm, value_m, tm)
+        fp = sp & (np.abs(gp - tp) > mit.tolerance * tp)
+        fm = sm & (np.abs(gm - tm) > mit.tolerance * tm)
+        retuned = retune_pairs(tp, tm, gp, gm, fp, fm, g_low, g_high)
+        n_retuned = 0
+        if mit.kind != "none":
+            gp = np.where(retuned.retuned_plus, retuned.target_plus, gp)
+            gm = np.where(retuned.retuned_minus, retuned.target_minus, gm)
+            n_retuned = retuned.pairs_retuned
+        eff = w_max * (gp - gm) / span
+        with torch.no_grad():
+            layer.weight.copy_(torch.as_tensor(eff.T.reshape(weight.shape), dtype=weight.dtype))
+        deltas.append((layer, (gp - gm) - (tp - tm), w_max / span))
+        records.append(
+            LayerDefects(
+                name=name,
+                stuck_devices=int(sp.sum() + sm.sum()),
+                stuck_found=int(fp.sum() + fm.sum()),
+                pairs_retuned=n_retuned,
+                pairs_both_stuck=int(retuned.both_stuck.sum()),
+            )
+        )
+    if mit.kind == "pair+column":
+        x = np.asarray(calibration_x[: mit.calibration_images])
+        sums: dict[int, torch.Tensor] = {}
+
+        def hook(index: int):
+            def record(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+                rows = _plain_mean_rows(module, inputs[0].detach()) * len(inputs[0])
+                sums[index] = sums.get(index, 0) + rows
+
+            return record
+
+        handles = [
+            layer.register_forward_pre_hook(hook(i)) for i, (layer, _, _) in enumerate(deltas)
+        ]
+        with torch.no_grad():
+            for start in range(0, len(x), 500):
+                work(torch.as_tensor(x[start : start + 500]))
+        for h in handles:
+            h.remove()
+        for i, ((layer, dg, scale), rec) in enumerate(zip(deltas, records, strict=True)):
+            mean = (sums[i] / len(x)).double().cpu().numpy()
+            cp, cm = compensation_pairs(mean, dg, kernel, g_low, g_high)
+            shift = torch.as_tensor(scale * (cp - cm).sum(axis=0), dtype=layer.weight.dtype)
+            layer.register_buffer("compensation_shift", shift)
+            layer.register_forward_hook(_shift_hook)
+            rec.compensation_pairs = int(cp.size)
+            rec.compensation_mean_abs_us = float(np.abs(cp - cm).mean() * 1e6)
+            rec.compensation_max_abs_us = float(np.abs(cp - cm).max() * 1e6)
+        if mit.recalibrate_bn:
+            recalibrate_bn_means(work, x)
+    return work, records
