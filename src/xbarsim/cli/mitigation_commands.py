@@ -283,3 +283,65 @@ def defect_study(
         for path in plot_defect_study(result, out):
             typer.echo(str(path), err=True)
     _emit(result.to_json(), json_path, out)
+
+
+@app.command("nonlinearity-study")
+def nonlinearity_study(
+    models: Annotated[str, typer.Option(help="Comma-separated: convnet, resnet18.")] = (
+        "convnet,resnet18"
+    ),
+    mappings: Annotated[str, typer.Option(help="Comma-separated: rm1, rm2.")] = "rm1,rm2",
+    balancing: Annotated[str, typer.Option(help="Comma-separated: on, off.")] = "on,off",
+    nonlinearity: Annotated[
+        str, typer.Option(help="Device model: thesis-poly or sinh (placeholder coefficients).")
+    ] = "thesis-poly",
+    epochs: EpochsOpt = 20,
+    n_test: NTestOpt = None,
+    cifar10_dir: Cifar10Opt = None,
+    workers: WorkersOpt = 0,
+    scheduler: SchedulerOpt = None,
+    results: ResultsOpt = None,
+    resume: ResumeOpt = False,
+    seed: SeedOpt = 0,
+    json_path: JsonOpt = None,
+    out: OutOpt = None,
+    progress: ProgressOpt = False,
+) -> None:
+    """Thesis 2.5: accuracy drop with I-V nonlinearity, V_tune 60 mV vs balanced."""
+    from xbarsim.experiments.nonlinearity_study import (
+        NonlinearityStudySetup,
+        published_drop,
+        run_nonlinearity_study,
+    )
+
+    setup = NonlinearityStudySetup(
+        models=_names(models),
+        mappings=_names(mappings),
+        balancing=_names(balancing),
+        nonlinearity=nonlinearity,
+        data=_data(cifar10_dir, n_test),
+        epochs=epochs,
+        seed=seed,
+    ).validate()
+    _check_outputs(json_path, out)
+    result = run_nonlinearity_study(
+        setup, progress, workers, scheduler, None if results is None else str(results), resume
+    )
+    _prepare(out)
+    rows = []
+    for c in result.cases:
+        pub = published_drop(c)
+        rows.append(
+            ComparisonRow(
+                f"{c['model']} {c['mapping'].upper()} balancing {c['balancing']} "
+                f"(V_tune {1e3 * c['v_tune_v']:.0f} mV)",
+                "-" if pub is None else f"< {_pct(pub)}",
+                f"{_pct(c['drop'])} (software {_pct(c['baseline_software_accuracy'])})",
+            )
+        )
+    title = (
+        f"Accuracy drop with I-V nonlinearity on {setup.data.dataset} "
+        "(published: ImageNet ResNet-18; drops only)"
+    )
+    Console(stderr=json_path == "-", width=140).print(comparison_table(title, rows))
+    _emit(result.to_json(), json_path, out)
