@@ -139,3 +139,23 @@ def test_mitigation_report_and_deploy_option(trained) -> None:
     )
     with pytest.raises(XbarsimInputError, match="calibration_x"):
         program_model_mitigated(model, chip, 0, mit, None)
+
+
+@pytest.mark.slow
+def test_write_verify_path_reads_the_run_and_orders_mitigations(trained) -> None:
+    from xbarsim.nn import ChipConfig, accuracy
+    from xbarsim.nn.defects import DefectMitigation, program_model_mitigated
+    from xbarsim.programming.algorithm import WriteVerify
+
+    model, data, software = trained
+    chip = ChipConfig(
+        **{**_faulty_chip(2e4).model_dump(), "kernel": 16, "algorithm": WriteVerify.thesis()}
+    )
+    drops = {}
+    for kind in ("none", "pair", "pair+column"):
+        out = program_model_mitigated(
+            model, chip, 0, DefectMitigation(kind=kind, calibration_images=300), data.x_train
+        )
+        assert sum(r.stuck_found for r in out.layers) > 0
+        drops[kind] = software - accuracy(out.model, data.x_test, data.y_test)
+    assert drops["pair+column"] <= drops["pair"] <= drops["none"]
