@@ -153,9 +153,17 @@ def test_cli_temperature_study_json(tmp_path, capsys) -> None:
             "1",
             "--json",
             "-",
+            "--out",
+            str(tmp_path / "figs"),
         ]
     )
     assert code == 0
+    names = sorted(p.name for p in (tmp_path / "figs").glob("*.png"))
+    assert names == [
+        "fig21_drop_vs_temperature_convnet.png",
+        "fig22_worst_drop_vs_k_convnet.png",
+        "fig23_eflash_mapping2.png",
+    ]
     data = json.loads(capsys.readouterr().out)
     assert [c["approach"] for c in data["cases"]] == [0]
     assert list(data["cases"][0]["drop_by_temp"]) == ["25", "50", "75", "100"]

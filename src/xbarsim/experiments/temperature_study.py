@@ -386,11 +386,15 @@ def published_rows(result: TemperatureStudyResult) -> list[tuple[str, float, flo
 
 
 def plot_temperature_study(result: TemperatureStudyResult, out: Any) -> list[Any]:
-    """Fig. 21-style drop vs temperature (per model and mapping) and Fig. 22-style worst drop
-    vs k; returns the PNG paths."""
+    """Fig. 21-style drop vs temperature (per model and mapping), Fig. 22-style worst drop
+    vs k, and Fig. 23-style state-optimization maps of every mapping (temperature scale of
+    the first model); returns the PNG paths."""
     from pathlib import Path
 
     from matplotlib.figure import Figure
+
+    from xbarsim.mapping.state_optimization import StateOptimization, search
+    from xbarsim.report.state_optimization_figures import plot_state_search
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -436,9 +440,24 @@ def plot_temperature_study(result: TemperatureStudyResult, out: Any) -> list[Any
         ax.set_xlabel("reference temperatures k")
         ax.set_ylabel("worst-case drop (%)")
         ax.set_title(f"{name}")
-        ax.legend(fontsize=7)
+        if ax.lines:
+            ax.legend(fontsize=7)
         fig.tight_layout()
         path = out / f"fig22_worst_drop_vs_k_{name}.png"
         fig.savefig(path, dpi=110)
         paths.append(path)
+    scale = next(iter(result.models.values()))["memristor_temp_scale"]
+    for case in result.setup.mappings:
+        base = design(case, "baseline", scale)
+        delta = StateOptimization.thesis(base.stack, base.mapping).delta_i_max_a
+        cap = base.stack.i_cap_a
+        found = search(
+            base.stack,
+            base.mapping,
+            np.linspace(cap / 20, cap, 20),
+            np.linspace(0, cap, 31)[:-1],
+            delta_i_max_a=delta,
+            energy_weights=10_000,
+        )
+        paths.append(plot_state_search(found, out))
     return paths
