@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from xbarsim.crossbar import Crossbar
@@ -131,3 +133,24 @@ def test_bad_conditions_are_refused_with_one_line():
         x.at().vmm(np.zeros(5))
     with pytest.raises(XbarsimInputError, match=r"^seed: "):
         x.at(seed=-1)
+
+
+HYPO_XBARS = programmed(batch=1, size=8, seed=11)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    temp=st.floats(25.0, 100.0),
+    age=st.floats(0.0, 1e7),
+    bake=st.floats(20.0, 150.0),
+    later=st.floats(0.0, 1e6),
+)
+def test_any_conditions_keep_bounds_and_one_clock(temp, age, bake, later):
+    x = HYPO_XBARS
+    view = x.at(temp_c=temp, age_h=age, bake_c=bake)
+    g = view.conductance
+    assert np.all(g >= x.device.g_min_s) and np.all(g <= x.device.g_max_s)
+    factor = x.device.conditions.retention.acceleration(bake)
+    chained = view.at(age_h=later).conductance
+    direct = x.at(temp_c=temp, age_h=age * factor + later).conductance
+    np.testing.assert_allclose(chained, direct, rtol=1e-12)

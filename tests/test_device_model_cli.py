@@ -116,3 +116,17 @@ def test_fit_device_bad_options(tmp_path, capsys):
     missing = tmp_path / "nowhere" / "a.yaml"
     assert main(["fit-device", str(data), "--model", "temperature", "--out", str(missing)]) == 2
     assert "out: directory" in capsys.readouterr().err
+
+
+def test_device_effects_out_of_range_temperature_warns_or_is_refused(capsys, tmp_path):
+    args = ["device-effects", "--instances", "2", "--temp-c", "120"]
+    assert main([*args, "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["temperature_change_at_temp_c"]["10"] > data["temperature_change_at_100c"]["10"]
+    assert "warning: temp_c: temperature model was fitted on [25, 100]" in captured.err
+    out = tmp_path / "e.json"
+    assert main([*args, "--strict", "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: temp_c: ") and err.count("\n") == 1
+    assert not out.exists()

@@ -26,8 +26,11 @@ CHECK = textwrap.dedent(
     from xbarsim.programming.compiled import program_compiled
     from xbarsim.programming.gpu import program_gpu
 
-    for scheme, sigma in [("V/2", 0.25), ("V/3", 0.35), ("V/2", 0.0)]:
+    cases = [("V/2", 0.25, None), ("V/3", 0.35, None), ("V/2", 0.0, None), ("V/2", 0.35, 2.0)]
+    for scheme, sigma, cap in cases:
         alg = WriteVerify.thesis(scheme=scheme, passes=3)
+        if cap is not None:  # capped with abandoning, as the paper's variant
+            alg = alg.model_copy(update={"max_amplitude_v": cap, "abandon_at_cap": True})
         x = Crossbar.sample(preset("tio2-64x64-paper").with_sigma(sigma), (5, 4), batch=2, seed=3)
         t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 5, 4))
         a = program_compiled(x.copy(), t, alg)

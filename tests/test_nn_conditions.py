@@ -96,3 +96,40 @@ def test_deployment_conditions_bad_input():
     with torch.no_grad(), dep.at(strict=True) as model:
         with pytest.raises(XbarsimInputError, match=r"^\|voltage\|: "):
             model(torch.full((1, 12), 3.0))
+
+
+def test_a_deployed_model_itself_accepts_conditions():
+    from xbarsim.nn import at, deploy
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 5))
+    chip = ChipConfig(kernel=16, algorithm=None, engine="cpu")
+    analog = deploy(model, chip, seed=3)
+    x = torch.rand(4, 12)
+    with torch.no_grad():
+        base = analog(x)
+        with at(analog, temp_c=90.0) as hot:
+            assert hot is analog and not torch.allclose(hot(x), base)
+        assert torch.equal(analog(x), base)
+    with pytest.raises(XbarsimInputError, match=r"^model: not deployed"), at(model):
+        pass
+
+
+def test_converting_a_deployed_model_does_not_copy_its_crossbars():
+    from xbarsim.nn import convert, deploy
+
+    chip = ChipConfig(kernel=16, algorithm=None, engine="cpu")
+    analog = deploy(nn.Sequential(nn.Linear(12, 5)), chip, seed=3)
+    copied = convert(analog, chip)
+    assert not hasattr(copied, "xbarsim_deployment")
+    assert hasattr(analog, "xbarsim_deployment")
+
+
+def test_conditions_with_line_resistance_are_refused_not_silently_dropped():
+    from xbarsim.crossbar import lines_preset
+    from xbarsim.nn import program_model as program
+
+    chip = ChipConfig(kernel=16, algorithm=None, engine="cpu")
+    dep = program(nn.Sequential(nn.Linear(12, 5)), chip, seed=1, lines=lines_preset("paper"))
+    with pytest.raises(XbarsimInputError, match=r"^lines: operating conditions"), dep.at():
+        pass

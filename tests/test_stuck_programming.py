@@ -45,9 +45,9 @@ def test_stuck_devices_sit_at_their_value_with_infinite_thresholds():
 
 @pytest.mark.parametrize("abandon", [True, False])
 def test_engines_program_stuck_devices_identically(abandon):
-    x = Crossbar.sample(stuck_device(**STUCK), (8, 8), batch=2, seed=3)
+    x = Crossbar.sample(stuck_device(**STUCK), (6, 6), batch=2, seed=3)
     assert x.device_state.stuck.sum() >= 5
-    t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 8, 8))
+    t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 6, 6))
     alg = WriteVerify.thesis(passes=2, abandon_at_cap=abandon)
     runs = {e: program(x.copy(), t, alg, engine=e) for e in ("reference", "cpu", "cpu-direct")}
     ref = runs["reference"]

@@ -30,6 +30,8 @@ app = typer.Typer(
 def _register_commands() -> None:
     from xbarsim.cli import (  # noqa: F401  (each module registers its commands on app)
         calibration_commands,
+        chip_commands,
+        circuit_commands,
         device_commands,
         device_model_commands,
         mitigation_commands,

@@ -69,7 +69,7 @@ def _device(preset_name: str, config: Path | None, sigma: float | None) -> Devic
     return device if sigma is None else device.with_sigma(sigma)
 
 
-def _jsonable(summary: dict[str, float | int]) -> dict[str, float | int | None]:
+def _jsonable(summary: dict[str, float | int | str]) -> dict[str, float | int | str | None]:
     """NaN and infinities become ``null`` so that the output is strict JSON."""
     return {
         key: None if isinstance(v, float) and not math.isfinite(v) else v
@@ -95,7 +95,7 @@ def _write_text(path: Path, text: str, field: str) -> None:
 
 def _finish(
     title: str,
-    summary: dict[str, float | int],
+    summary: dict[str, float | int | str],
     rows: list[ComparisonRow],
     seconds: float,
     out: Path | None,
@@ -139,7 +139,7 @@ def thresholds(
     _finish(
         f"Switching thresholds, {n}x{n}, seed {s} (paper Fig. 2)",
         run.summary,
-        experiment.comparison_rows(run.summary),
+        experiment.comparison_rows(run.summary, device),
         time.perf_counter() - start,
         out,
         json_path,
@@ -165,12 +165,21 @@ def program_image(
             "--image", metavar="PATH", help="Picture file (default: scikit-learn china.jpg)."
         ),
     ] = None,
+    exclusion: Annotated[
+        str,
+        typer.Option(
+            "--exclusion",
+            help="Devices left out of the statistics: error-above-95pct (the paper's rule) "
+            "or fault-map-and-abandoned.",
+        ),
+    ] = "error-above-95pct",
     progress: ProgressOpt = True,
 ) -> None:
     """Paper Fig. 3: tune a quantized grayscale picture into a crossbar (10-100 uS)."""
     from xbarsim.experiments import image_tuning as experiment
     from xbarsim.programming import resolve_engine
 
+    experiment.check_exclusion(exclusion)
     n = _parse_int("size", size, 1)
     s = _parse_int("seed", seed, 0)
     device = _device(preset_name, config, sigma)
@@ -178,7 +187,13 @@ def program_image(
     _prepare_out(out)
     start = time.perf_counter()
     run = experiment.run_image_tuning(
-        size=n, seed=s, device=device, engine=engine, image=image, progress=progress
+        size=n,
+        seed=s,
+        device=device,
+        engine=engine,
+        image=image,
+        progress=progress,
+        exclusion=exclusion,
     )
     _finish(
         f"Grayscale image tuning, {n}x{n}, seed {s}, engine {run.result.engine} (paper Fig. 3)",

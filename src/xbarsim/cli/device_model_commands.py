@@ -47,6 +47,13 @@ def device_effects(
     instances: Annotated[
         str, typer.Option("--instances", metavar="INT", help="Retention populations (>= 2).")
     ] = "20",
+    temp_c: Annotated[
+        float | None,
+        typer.Option("--temp-c", help="Also report the per-state change at this temperature."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse temperatures outside the fitted range.")
+    ] = False,
 ) -> None:
     """Thesis ch. 2: temperature, retention and nonlinearity numbers of the device models."""
     from xbarsim.experiments import device_effects as experiment
@@ -55,7 +62,15 @@ def device_effects(
     n = _parse_int("instances", instances, 2)
     device = _device(preset_name, config, None)
     start = time.perf_counter()
-    summary = experiment.device_effects(device, seed=s, instances=n)
+    import warnings
+
+    from xbarsim.devices import ExtrapolationWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExtrapolationWarning)
+        summary = experiment.device_effects(device, s, n, temp_c=temp_c, strict=strict)
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
     rows = [
         *experiment.comparison_rows(summary),
         ComparisonRow("run time (s)", "-", f"{time.perf_counter() - start:.1f}"),

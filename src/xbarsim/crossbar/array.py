@@ -17,6 +17,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.crossbar.conditions import ConditionsView
+from xbarsim.crossbar.irdrop import effective_matrix
+from xbarsim.crossbar.lines import Lines
 from xbarsim.crossbar.state import DeviceState
 from xbarsim.devices.config import DeviceConfig
 from xbarsim.devices.dynamics import PulseLaw
@@ -126,15 +128,16 @@ class Crossbar:
         ]
         unswitchable = np.stack([s.unswitchable for s in samples])
         indices = range(first_index, first_index + batch)
-        state = DeviceState.draw(device, (rows, cols), seed, indices)
+        state = DeviceState.draw(device.conditions, (rows, cols), seed, indices)
         state.fault[unswitchable] = FaultCode.UNSWITCHABLE
-        stuck = state.stuck
         conductance = np.stack([s.conductance for s in samples])
         v_set = np.stack([s.v_set for s in samples])
         v_reset = np.stack([s.v_reset for s in samples])
-        conductance[stuck] = state.stuck_s[stuck]
-        v_set[stuck] = np.inf
-        v_reset[stuck] = np.inf
+        stuck = state.stuck
+        if stuck.any():
+            conductance[stuck] = state.stuck_s[stuck]
+            v_set[stuck] = np.inf
+            v_reset[stuck] = np.inf
         return cls(
             device=device,
             conductance=conductance,
@@ -219,20 +222,31 @@ class Crossbar:
             self, temp_c, age_h, bake_c, strict=strict, nonlinear=nonlinear, noise=noise, seed=seed
         )
 
-    def read(self, voltage: float | None = None) -> NDArray[np.float64]:
+    def read(self, voltage: float | None = None, lines: Lines | None = None) -> NDArray[np.float64]:
         """Current of every device when read alone at ``voltage`` (A).
 
-        Defaults to the device's read voltage. Reads are assumed not to disturb.
+        Defaults to the device's read voltage. Reads are assumed not to disturb. The read
+        mode of thesis §4.1.1 drives the selected row, grounds every other row and senses
+        the selected column at virtual ground with the others grounded; with ``lines``
+        the sensed current of device ``(i, j)`` is then ``voltage · M[i, j]`` with ``M``
+        the effective matrix: the rest of the row loads the selected device.
         """
         v = self.device.read_voltage_v if voltage is None else float(voltage)
-        return self.conductance * v
+        g = self.conductance if lines is None else effective_matrix(self.conductance, lines)
+        return g * v
 
-    def vmm(self, voltages: ArrayLike) -> NDArray[np.float64]:
-        """Ideal column currents (A) for row voltages (V): Ohm's and Kirchhoff's laws.
+    def vmm(self, voltages: ArrayLike, lines: Lines | None = None) -> NDArray[np.float64]:
+        """Column currents (A) for row voltages (V): Ohm's and Kirchhoff's laws.
+
+        Without ``lines`` (or with ideal ones) the ideal ``I = Vᵀ G``; with line resistance
+        the exact ``I = Vᵀ M`` of :func:`xbarsim.crossbar.irdrop.effective_matrix`, solved
+        once per crossbar for all inputs.
 
         Parameters
         ----------
         voltages : array_like, shape (rows,), (n, rows) or (batch, n, rows)
+        lines : Lines, optional
+            Line, driver and sink resistances.
 
         Returns
         -------
@@ -247,11 +261,12 @@ class Crossbar:
             raise XbarsimInputError(
                 f"voltages: a 3-d input must have batch={self.batch} first, got {v.shape}"
             )
+        g = self.conductance if lines is None else effective_matrix(self.conductance, lines)
         if v.ndim == 1:
-            return np.einsum("r,brc->bc", v, self.conductance)
+            return np.einsum("r,brc->bc", v, g)
         if v.ndim == 2:
-            return np.einsum("nr,brc->bnc", v, self.conductance)
-        return np.einsum("bnr,brc->bnc", v, self.conductance)
+            return np.einsum("nr,brc->bnc", v, g)
+        return np.einsum("bnr,brc->bnc", v, g)
 
     def apply_pulse(
         self, index: int, row: int, col: int, voltage: float, scheme: BiasScheme

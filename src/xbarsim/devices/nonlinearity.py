@@ -88,11 +88,12 @@ class _NonlinearityBase(BaseModel):
         """Current (A) of devices of conductance ``g_s`` (S) at voltage ``v`` (V), broadcast."""
         raise NotImplementedError
 
-    def input_basis(self, v: Any, v_bound: float) -> list[Any]:
+    def input_basis(self, v: Any, v_bound: float, upto: int | None = None) -> list[Any]:
         """Input factors ``f_j(V)`` with ``I(G, V) = sum_j f_j(V) s_j(G)`` (A per state unit).
 
         Uses only arithmetic and ``abs``, so ``v`` may be a numpy array or a torch tensor.
-        ``v_bound`` (V) bounds ``|v|`` and fixes the number of terms.
+        ``v_bound`` (V) bounds ``|v|`` and fixes the number of terms; ``upto`` computes only
+        the first ``upto`` of them.
         """
         raise NotImplementedError
 
@@ -168,13 +169,22 @@ class PolynomialNonlinearity(_NonlinearityBase):
         b = x * (u - self.x_tune)
         return b * (self.p01 * u + self.p03 * u * u * u), b
 
-    def input_basis(self, v: Any, v_bound: float = 0.0) -> list[Any]:
-        a, b = self.input_terms(v)
-        return [v, b * _UA, a * _UA]
+    def input_basis(self, v: Any, v_bound: float = 0.0, upto: int | None = None) -> list[Any]:
+        # I = V (G - k1 h(G)) + V|V| k2 h(G) + a(V) uA, since x (|x| - x_tune) h(G) uA
+        # = (V|V| / V_max^2 - x_tune V / V_max) h(G) uA; V|V| with one temporary
+        vv = abs(v)
+        vv *= v
+        if upto is not None and upto <= 2:
+            return [v, vv][:upto]
+        a, _ = self.input_terms(v)
+        return [v, vv, a * _UA]
 
     def state_basis(self, g_s: ArrayLike, v_bound: float = 0.0) -> list[NDArray[np.float64]]:
         g = np.asarray(g_s, dtype=np.float64)
-        return [g, self.state_term(g), np.ones_like(g)]
+        h = self.state_term(g)
+        k1 = _UA * self.x_tune / self.v_max_v
+        k2 = _UA / self.v_max_v**2
+        return [g - k1 * h, k2 * h, np.ones_like(g)]
 
     def error_a(self, g_s: ArrayLike, v: ArrayLike) -> NDArray[np.float64]:
         """Absolute current error ``dy`` (A) of the model."""
@@ -238,11 +248,12 @@ class SinhNonlinearity(_NonlinearityBase):
                 break
         return k
 
-    def input_basis(self, v: Any, v_bound: float) -> list[Any]:
+    def input_basis(self, v: Any, v_bound: float, upto: int | None = None) -> list[Any]:
         # I = sum_k V^(2k+1) G b^2k / ((2k+1)! s(b V_tune))
         out = [v]
         v2 = v * v
-        for _ in range(1, self.n_terms(v_bound)):
+        n = self.n_terms(v_bound) if upto is None else min(upto, self.n_terms(v_bound))
+        for _ in range(1, n):
             out.append(out[-1] * v2)
         return out
 

@@ -33,7 +33,13 @@ ASSUMPTIONS = (
 )
 
 
-def device_effects(device: DeviceConfig, seed: int = 0, instances: int = 20) -> dict:
+def device_effects(
+    device: DeviceConfig,
+    seed: int = 0,
+    instances: int = 20,
+    temp_c: float | None = None,
+    strict: bool = False,
+) -> dict:
     """Key numbers of ``device.conditions``.
 
     Parameters
@@ -43,6 +49,11 @@ def device_effects(device: DeviceConfig, seed: int = 0, instances: int = 20) -> 
         Seed of the retention populations (instance ``k`` is crossbar ``k`` of the seed).
     instances : int
         Retention populations of 400 x 7 devices (Fig. 10b) drawn for the shift statistic.
+    temp_c : float, optional
+        Also report the per-state change at this die temperature (degrees C), as
+        ``temperature_change_at_temp_c``.
+    strict : bool
+        Refuse a ``temp_c`` outside the temperature model's fitted range (else warn).
 
     Returns
     -------
@@ -66,10 +77,20 @@ def device_effects(device: DeviceConfig, seed: int = 0, instances: int = 20) -> 
         p95.append(float(np.percentile(shift[k], 95)))
         within.append(float(np.mean(shift[k] < 0.02)))
     p95_arr = np.array(p95)
+    extra = {}
+    if temp_c is not None:
+        at_t = temp.relative_change(temp.w0_of(states_s), temp_c, strict)
+        extra = {
+            "temp_c": temp_c,
+            "temperature_change_at_temp_c": {
+                str(s): float(c) for s, c in zip(STATES_US, at_t, strict=True)
+            },
+        }
     return {
         "temperature_change_at_100c": {
             str(s): float(c) for s, c in zip(STATES_US, change, strict=True)
         },
+        **extra,
         "temperature_crossover_us": temp.crossover_s() * 1e6,
         "temperature_scale": temp.temp_scale,
         "retention_acceleration_100c_to_25c": ret.acceleration(100.0, 25.0),

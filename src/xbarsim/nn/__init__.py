@@ -6,6 +6,7 @@ call and returns a model computing on the programmed conductances.
 """
 
 from xbarsim.mapping.config import ChipConfig
+from xbarsim.nn.conditions import at
 from xbarsim.nn.convert import analog_layers, check_mappable, convert, set_zeta
 from xbarsim.nn.data import Dataset, load_cifar10, load_digits, load_mnist
 from xbarsim.nn.defects import DefectMitigation, defective_copy, program_model_mitigated
@@ -42,6 +43,7 @@ __all__ = [
     "accuracy",
     "accuracy_by_temperature",
     "analog_layers",
+    "at",
     "balance_v_tune",
     "check_mappable",
     "check_zeta",

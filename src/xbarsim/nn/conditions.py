@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from xbarsim.devices.validity import check_within
+from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.tiling import untile
 from xbarsim.nn.convert import analog_layers
 from xbarsim.nn.deploy import Deployment
@@ -37,10 +38,13 @@ class LayerConditions:
     Attributes
     ----------
     inputs : callable
-        The nonlinearity's input basis ``f_j(V)`` (list of tensors; ``None`` = linear).
+        ``inputs(v, upto)``: the first ``upto`` terms of the nonlinearity's input basis
+        ``f_j(V)`` (list of tensors).
+    main : Tensor, (inputs, outputs)
+        ``s_0(G+) - s_0(G-)``, the matrix of the first basis term ``f_0(V) = V`` (S);
+        ``G+ - G-`` for a linear device.
     states : list of (int, Tensor (inputs, outputs))
-        ``(j, s_j(G+) - s_j(G-))`` for the nonzero basis terms, less ``G+ - G-`` for
-        ``j = 0`` (that part sits in the layer's ``g_plus``/``g_minus`` buffers).
+        ``(j, s_j(G+) - s_j(G-))`` for the nonzero basis terms ``j >= 1``.
     variance : Tensor or None, (inputs, outputs)
         ``sigma+^2 + sigma-^2`` (S^2); None without read noise.
     generator : torch.Generator or None
@@ -52,6 +56,7 @@ class LayerConditions:
     """
 
     inputs: object
+    main: Tensor
     states: list[tuple[int, Tensor]]
     variance: Tensor | None
     generator: torch.Generator | None
@@ -62,25 +67,28 @@ class LayerConditions:
         """``x @ W`` of a deployed layer at these conditions (see the module docstring)."""
         v_in = layer.input_voltage_v
         v = x * v_in
-        currents = v @ (layer.g_plus - layer.g_minus)
+        currents = v @ self.main
         if self.states:
-            bound = float(v.detach().abs().max()) if v.numel() else 0.0
-            check_within("|voltage|", bound, *self.fit_v, self.strict, " V", "nonlinearity")
-            basis = self.inputs(v)  # type: ignore[operator]
+            if v.numel():
+                low, high = torch.aminmax(_storage_order(v.detach()))
+                bound = max(-float(low), float(high))
+                check_within("|voltage|", bound, *self.fit_v, self.strict, " V", "nonlinearity")
+            basis = self.inputs(v, self.states[-1][0] + 1)  # type: ignore[operator]
             for j, state in self.states:
-                currents = currents + basis[j] @ state
+                currents.add_(basis[j] @ state)
         if self.variance is not None:
-            std = torch.sqrt((v * v) @ self.variance)
+            std = torch.square(v) @ self.variance
+            std.sqrt_()
             noise = torch.randn(
                 std.shape, generator=self.generator, dtype=std.dtype, device=std.device
             )
-            currents = currents + std * noise
+            currents.addcmul_(std, noise)
         return currents * (layer.weight_scale / v_in)
 
 
 @contextmanager
 def at(
-    deployment: Deployment,
+    deployment: Deployment | nn.Module,
     temp_c: float = 25.0,
     age_h: float = 0.0,
     bake_c: float | None = None,
@@ -94,8 +102,23 @@ def at(
     Parameters as :meth:`xbarsim.crossbar.Crossbar.at`: die temperature ``temp_c``
     (degrees C), ``age_h`` hours since programming spent at ``bake_c`` (default room
     temperature), ``strict`` (refuse extrapolation), ``nonlinear``, ``noise`` and the
-    read-noise ``seed``. Yields the model.
+    read-noise ``seed``. ``deployment`` is a :class:`Deployment` or a model returned by
+    :func:`xbarsim.nn.deploy` in this process. Yields the model.
     """
+    if not isinstance(deployment, Deployment):
+        record = getattr(deployment, "xbarsim_deployment", None)
+        if not isinstance(record, Deployment):
+            raise XbarsimInputError(
+                "model: not deployed in this process; conditions need the deployment record "
+                "(use xbarsim.nn.deploy or program_model)"
+            )
+        deployment = record
+    if deployment.effective is not None:
+        # the layers hold IR-drop effective matrices; conditions would silently drop them
+        raise XbarsimInputError(
+            "lines: operating conditions are not combined with line resistance (IR drop) yet; "
+            "deploy without lines to evaluate at conditions"
+        )
     xbars = deployment.crossbars()
     view = xbars.at(
         temp_c, age_h, bake_c, strict=strict, nonlinear=nonlinear, noise=noise, seed=seed
@@ -104,9 +127,8 @@ def at(
     nl = models.nonlinearity
     bound = nl.fit_v[1]
     g = view.conductance
-    states = nl.state_basis(g, bound) if nonlinear else []
     with_noise = noise and models.read_noise.sigma_rel > 0.0
-    variance = view.noise_sigma() ** 2 if with_noise else None
+    scale = xbars.device_state.noise_scale
     layers = dict(analog_layers(deployment.model))
     saved: list[tuple[AnalogLayerMixin, Tensor, Tensor]] = []
     try:
@@ -114,25 +136,29 @@ def at(
             layer = layers[record.name]
             factory = {"dtype": layer.g_plus.dtype, "device": layer.g_plus.device}
 
-            def pair(kernels: np.ndarray, record=record, factory=factory) -> Tensor:
-                plus, _ = untile(kernels[record.plus], record.layout)
-                minus, _ = untile(kernels[record.minus], record.layout)
-                return torch.as_tensor(plus, **factory), torch.as_tensor(minus, **factory)
+            def matrix(kernels: np.ndarray, layout=record.layout, factory=factory) -> Tensor:
+                return torch.as_tensor(untile(kernels, layout)[0], **factory)
 
+            # per layer, so that no basis of the whole chip is ever held at once
+            g_pair = (g[record.plus], g[record.minus])
             saved.append((layer, layer.g_plus.clone(), layer.g_minus.clone()))
-            g_plus, g_minus = pair(g)
+            g_plus, g_minus = matrix(g_pair[0]), matrix(g_pair[1])
+            main = g_plus - g_minus
             diffs = []
-            for j, state in enumerate(states):
-                s_plus, s_minus = pair(state)
-                diff = s_plus - s_minus
-                if j == 0:
-                    diff = diff - (g_plus - g_minus)
-                if bool(diff.any()):
-                    diffs.append((j, diff))
+            if nonlinear:
+                basis = [nl.state_basis(part, bound) for part in g_pair]
+                main = matrix(basis[0][0]) - matrix(basis[1][0])
+                for j, (s_plus, s_minus) in enumerate(zip(*basis, strict=True)):
+                    diff = matrix(s_plus) - matrix(s_minus)
+                    if j > 0 and bool(diff.any()):
+                        diffs.append((j, diff))
             var = None
-            if variance is not None:
-                var_plus, var_minus = pair(variance)
-                var = var_plus + var_minus
+            if with_noise:
+                sigma = [
+                    models.read_noise.device_sigma(part, scale[sel])
+                    for part, sel in zip(g_pair, (record.plus, record.minus), strict=True)
+                ]
+                var = matrix(sigma[0] ** 2) + matrix(sigma[1] ** 2)
             generator = None
             if var is not None:
                 generator = torch.Generator(device=factory["device"])
@@ -142,7 +168,8 @@ def at(
                 layer.g_plus.copy_(g_plus)
                 layer.g_minus.copy_(g_minus)
             layer.conditions = LayerConditions(
-                inputs=(lambda v, nl=nl, bound=bound: nl.input_basis(v, bound)),
+                inputs=(lambda v, upto, nl=nl, bound=bound: nl.input_basis(v, bound, upto)),
+                main=main,
                 states=diffs,
                 variance=var,
                 generator=generator,
@@ -156,3 +183,11 @@ def at(
                 layer.g_plus.copy_(g_plus)
                 layer.g_minus.copy_(g_minus)
             layer.conditions = None
+
+
+def _storage_order(t: Tensor) -> Tensor:
+    """``t`` with its dimensions permuted into storage order (contiguous when ``t`` is a
+    permuted dense tensor, e.g. unfolded patches), so that reductions over it are fast."""
+    order = sorted(range(t.dim()), key=lambda d: -t.stride(d))
+    permuted = t.permute(order)
+    return permuted if permuted.is_contiguous() else t

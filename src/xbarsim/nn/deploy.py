@@ -10,6 +10,12 @@ kernels in the same order, so kernel ``k`` and ``k + batch/2`` form a differenti
 :class:`~xbarsim.programming.improved.ImprovedTuning` chip algorithm that function
 programs the batch instead). The programmed conductances are reassembled and
 stored in the layers' buffers; the returned model computes with them.
+
+With ``lines`` (line, driver and sink resistances, :class:`~xbarsim.crossbar.Lines`), every
+programmed kernel is solved once for its exact effective matrix
+(:func:`~xbarsim.crossbar.irdrop.effective_matrix`) and the layers' ``g_plus`` / ``g_minus``
+buffers hold those matrices (S) instead of the bare conductances: inference with IR drop is
+then the same single matrix product per layer as ideal inference.
 """
 
 from __future__ import annotations
@@ -23,12 +29,16 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from xbarsim.chip.cost import ArrayGroup, CostParameters, chip_cost, estimate_programming_cost
 from xbarsim.crossbar.array import Crossbar, check_seed
+from xbarsim.crossbar.irdrop import effective_matrix
+from xbarsim.crossbar.lines import Lines
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.differential import weights_to_pair
 from xbarsim.mapping.tiling import TileLayout, tile, untile
 from xbarsim.nn.convert import analog_layers, convert
+from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
@@ -78,6 +88,9 @@ class Deployment:
     xbars : Crossbar or None
         The programmed crossbars with their per-device state (built on first use by
         :meth:`crossbars` when the chip loads targets exactly).
+    effective : ndarray, shape (kernels, N, N), or None
+        Effective matrices with line resistance (S) the layers compute with; None for
+        ideal lines (the layers then compute with ``conductance``).
 
     The batch holds every ``G+`` kernel, then every ``G-`` kernel in the same order.
     """
@@ -90,6 +103,7 @@ class Deployment:
     chip: ChipConfig | None = None
     seed: int = 0
     xbars: Crossbar | None = None
+    effective: NDArray[np.float64] | None = None
 
     @property
     def n_kernels(self) -> int:
@@ -119,9 +133,43 @@ class Deployment:
 
         return at(self, **conditions)  # type: ignore[arg-type]
 
+    def cost(self, chip: ChipConfig, params: CostParameters | None = None) -> dict[str, object]:
+        """Energy, latency, area and programming cost of this deployment on a tiled chip.
+
+        The breakdown of :func:`xbarsim.chip.cost.chip_cost` (the MLP chip's component
+        models: DACs on the first layer's inputs, local sensing per tile column when a
+        layer spans several row blocks, one TIA per neuron, ADCs on the last layer), with
+        the printed per-array power (no simulated activity here) and one evaluation of each
+        layer's matrix per inference (a convolution counts one kernel position). Programming
+        energy and time are the ramp-grid estimate from the run's pulse counts
+        (:func:`xbarsim.chip.cost.estimate_programming_cost`).
+        """
+        groups = [
+            ArrayGroup(
+                rec.name,
+                rec.layout.rows,
+                rec.layout.outputs,
+                2 * rec.layout.n_kernels,
+                rec.layout.size,
+                rec.layout.size,
+                rec.layout.grid[0],
+            )
+            for rec in self.layers
+        ]
+        out = chip_cost(groups, params)
+        algorithm = chip.algorithm
+        if self.result is not None and algorithm is not None:
+            base = algorithm if isinstance(algorithm, WriteVerify) else algorithm.base
+            out.update(estimate_programming_cost(self.result, base, params))
+        return out
+
 
 def program_model(
-    model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = False
+    model: nn.Module,
+    chip: ChipConfig,
+    seed: int = 0,
+    progress: bool = False,
+    lines: Lines | None = None,
 ) -> Deployment:
     """Map, tile and program every analog layer of ``model`` on ``chip``.
 
@@ -136,6 +184,9 @@ def program_model(
         ``numpy.random.SeedSequence(seed)``.
     progress : bool
         Show the programming progress bar.
+    lines : Lines, optional
+        Line resistances of every kernel; the layers then compute with the kernels'
+        exact effective matrices (IR drop).
 
     Returns
     -------
@@ -183,9 +234,13 @@ def program_model(
             result = program(xbars, target, chip.algorithm, engine=chip.engine, progress=progress)
         conductance = result.conductance
         xbars.conductance[...] = conductance  # the record's crossbars hold what was written
+    effective = None
+    if lines is not None and not lines.is_ideal and conductance.shape[0]:
+        effective = effective_matrix(conductance, lines)
+    used = conductance if effective is None else effective
     for (_, layer), record, scale in zip(layers, records, scales, strict=True):
-        g_plus, _ = untile(conductance[record.plus], record.layout)
-        g_minus, _ = untile(conductance[record.minus], record.layout)
+        g_plus, _ = untile(used[record.plus], record.layout)
+        g_minus, _ = untile(used[record.minus], record.layout)
         factory = {"dtype": layer.weight.dtype, "device": layer.weight.device}
         with torch.no_grad():
             layer.g_plus.copy_(torch.as_tensor(g_plus, **factory))
@@ -193,7 +248,8 @@ def program_model(
             layer.weight_scale.fill_(scale)
             layer.input_voltage_v.fill_(chip.input_voltage_v)
             layer.deployed.fill_(True)
-    return Deployment(analog, target, conductance, records, result, chip, seed, xbars)
+    return Deployment(analog, target, conductance, records, result, chip, seed, xbars,
+                      effective)
 
 
 def deploy(
@@ -201,13 +257,15 @@ def deploy(
     chip: ChipConfig,
     seed: int = 0,
     progress: bool = False,
+    lines: Lines | None = None,
     mitigation: DefectMitigation | None = None,
     calibration_x: NDArray[np.float32] | None = None,
 ) -> nn.Module:
     """Copy of ``model`` running on conductances programmed on a simulated ``chip``.
 
     All kernels of the model are programmed in one batched ``program()`` call; see
-    :func:`program_model` (which also returns the programming record).
+    :func:`program_model` (which also returns the programming record, and whose
+    :meth:`Deployment.cost` gives the chip's energy, latency, area and programming cost).
 
     Parameters
     ----------
@@ -216,21 +274,31 @@ def deploy(
     seed : int
         Seed of the sampled crossbars (>= 0).
     progress : bool
+    lines : Lines, optional
+        Line resistances (IR drop), see :func:`program_model`.
     mitigation : DefectMitigation, optional
         Stuck-device mitigations (pair retuning, compensation column, BN recalibration;
         :func:`xbarsim.nn.defects.program_model_mitigated`, which also returns the per-layer
-        record); ``calibration_x`` holds the calibration images.
+        record); ``calibration_x`` holds the calibration images. Not combined with ``lines``.
 
     Returns
     -------
     torch.nn.Module
-        In eval mode. Save it with ``torch.save(model.state_dict(), path)``; load into
-        ``convert(architecture, chip)`` with ``torch.load(path, weights_only=True)``.
+        In eval mode; ``xbarsim.nn.at(model, temp_c=..., age_h=...)`` evaluates it at
+        operating conditions (in this process: the crossbar state is not saved). Save it
+        with ``torch.save(model.state_dict(), path)``; load into ``convert(architecture,
+        chip)`` with ``torch.load(path, weights_only=True)``.
     """
     if mitigation is not None:
         from xbarsim.nn.defects import program_model_mitigated
 
-        return program_model_mitigated(
+        if lines is not None:
+            raise XbarsimInputError("lines: not supported together with a defect mitigation")
+        deployment = program_model_mitigated(
             model, chip, seed, mitigation, calibration_x, progress=progress
-        ).model
-    return program_model(model, chip, seed=seed, progress=progress).model
+        ).deployment
+    else:
+        deployment = program_model(model, chip, seed=seed, progress=progress, lines=lines)
+    # the record (crossbars, per-device state) that xbarsim.nn.at(model, ...) evaluates
+    deployment.model.xbarsim_deployment = deployment
+    return deployment.model
