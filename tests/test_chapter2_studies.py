@@ -122,6 +122,8 @@ def test_temperature_study_keys_and_ordering_fields() -> None:
         (["defect-study", "--mitigations", "column"], "mitigations"),
         (["defect-study", "--models", "mlp"], "models"),
         (["defect-study", "--cifar10-dir", "/nonexistent/c10"], "cifar10_dir"),
+        (["defect-study", "--imagenet-dir", "/nonexistent/imagenet"], "imagenet_dir"),
+        (["nonlinearity-study", "--imagenet-dir", "/nonexistent/imagenet"], "imagenet_dir"),
     ],
 )
 def test_bad_input_one_line_exit_2_nothing_written(args, field, tmp_path, capsys) -> None:
@@ -167,3 +169,25 @@ def test_cli_temperature_study_json(tmp_path, capsys) -> None:
     data = json.loads(capsys.readouterr().out)
     assert [c["approach"] for c in data["cases"]] == [0]
     assert list(data["cases"][0]["drop_by_temp"]) == ["25", "50", "75", "100"]
+
+
+def test_image_folder_dataset(tmp_path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from xbarsim.errors import XbarsimInputError
+
+    for split in ("train", "val"):
+        for label, name in enumerate(("cat", "dog")):
+            folder = tmp_path / split / name
+            folder.mkdir(parents=True)
+            for i in range(3):
+                pixels = np.full((12, 10, 3), 80 * label + 10 * i, dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+    data = DataSpec(dataset="folder", folder_dir=str(tmp_path), image_size=8).validate().load()
+    assert data.x_train.shape == (6, 3, 8, 8) and data.x_test.shape == (6, 3, 8, 8)
+    assert data.classes == 2 and list(data.y_train) == [0, 0, 0, 1, 1, 1]
+    assert data.x_train[3, 0, 0, 0] == pytest.approx(80 / 255)
+    (tmp_path / "val" / "dog" / "bad.png").write_text("not an image")
+    with pytest.raises(XbarsimInputError, match="cannot read image"):
+        DataSpec(dataset="folder", folder_dir=str(tmp_path), image_size=8).load()

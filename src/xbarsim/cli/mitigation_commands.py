@@ -41,6 +41,12 @@ Cifar10Opt = Annotated[
     Path | None,
     typer.Option("--cifar10-dir", metavar="DIR", help="CIFAR-10 python pickles; default: digits."),
 ]
+FolderOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--imagenet-dir", metavar="DIR", help="ImageNet-style folder: train/<class>, val/<class>."
+    ),
+]
 EpochsOpt = Annotated[int, typer.Option(help="Baseline training epochs.")]
 NTestOpt = Annotated[int | None, typer.Option("--n-test", help="Use only the first N test images.")]
 
@@ -80,12 +86,16 @@ def _prepare(out: Path | None) -> None:
             raise XbarsimInputError(f"out: cannot create {out}: {exc.strerror}") from None
 
 
-def _data(cifar10_dir: Path | None, n_test: int | None):
+def _data(cifar10_dir: Path | None, n_test: int | None, folder: Path | None = None):
     from xbarsim.experiments.chapter2 import DataSpec
 
+    if cifar10_dir is not None and folder is not None:
+        raise XbarsimInputError("imagenet_dir: give either --cifar10-dir or --imagenet-dir")
+    dataset = "cifar10" if cifar10_dir is not None else "folder" if folder else "digits"
     return DataSpec(
-        dataset="digits" if cifar10_dir is None else "cifar10",
+        dataset=dataset,
         cifar10_dir=None if cifar10_dir is None else str(cifar10_dir),
+        folder_dir=None if folder is None else str(folder),
         n_test=n_test,
     )
 
@@ -114,6 +124,7 @@ def temperature_study(
     epochs: EpochsOpt = 20,
     n_test: NTestOpt = None,
     cifar10_dir: Cifar10Opt = None,
+    imagenet_dir: FolderOpt = None,
     workers: WorkersOpt = 0,
     scheduler: SchedulerOpt = None,
     results: ResultsOpt = None,
@@ -147,7 +158,7 @@ def temperature_study(
         approaches=approach_list,
         ks=tuple(_ints("k", k)),
         temps_c=tuple(temperature_grid(temps)),
-        data=_data(cifar10_dir, n_test),
+        data=_data(cifar10_dir, n_test, imagenet_dir),
         epochs=epochs,
         temp_scale=scale,
         state_design=state_design,
@@ -215,6 +226,7 @@ def defect_study(
     epochs: EpochsOpt = 20,
     n_test: NTestOpt = None,
     cifar10_dir: Cifar10Opt = None,
+    imagenet_dir: FolderOpt = None,
     workers: WorkersOpt = 0,
     scheduler: SchedulerOpt = None,
     results: ResultsOpt = None,
@@ -240,7 +252,7 @@ def defect_study(
         ppm=tuple(_floats("ppm", ppm)),
         mitigations=_names(mitigations),
         instances=instances,
-        data=_data(cifar10_dir, n_test),
+        data=_data(cifar10_dir, n_test, imagenet_dir),
         epochs=epochs,
         seed=seed,
     ).validate()
@@ -298,6 +310,7 @@ def nonlinearity_study(
     epochs: EpochsOpt = 20,
     n_test: NTestOpt = None,
     cifar10_dir: Cifar10Opt = None,
+    imagenet_dir: FolderOpt = None,
     workers: WorkersOpt = 0,
     scheduler: SchedulerOpt = None,
     results: ResultsOpt = None,
@@ -319,7 +332,7 @@ def nonlinearity_study(
         mappings=_names(mappings),
         balancing=_names(balancing),
         nonlinearity=nonlinearity,
-        data=_data(cifar10_dir, n_test),
+        data=_data(cifar10_dir, n_test, imagenet_dir),
         epochs=epochs,
         seed=seed,
     ).validate()

@@ -1,7 +1,8 @@
 """Shared machinery of the chapter-2 studies (temperature, defects, nonlinearity; layer 7).
 
-* data: the embedded 8 x 8 digits up-sampled by pixel repetition (as ``network-study``) or
-  CIFAR-10 from local pickles;
+* data: the embedded 8 x 8 digits up-sampled by pixel repetition (as ``network-study``),
+  CIFAR-10 from local pickles, or an ImageNet-style folder
+  (:func:`xbarsim.nn.image_folder.load_image_folder`);
 * models: the thesis ConvNet and a ResNet-18 in torchvision's layout
   (:mod:`xbarsim.nn.benchmarks`), trained here (Adam, cross-entropy);
 * seeds by point identity: :func:`point_seed` hashes the root seed and the point's
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from xbarsim.nn.data import Dataset
 
 MODELS = ("convnet", "resnet18")
-DATASETS = ("digits", "cifar10")
+DATASETS = ("digits", "cifar10", "folder")
 META_NAME = "_xbarsim_study.json"
 PART_PREFIX = "part-"
 
@@ -64,8 +65,12 @@ class DataSpec:
 
     Attributes
     ----------
-    dataset : {"digits", "cifar10"}
+    dataset : {"digits", "cifar10", "folder"}
     cifar10_dir : str or None
+    folder_dir : str or None
+        ImageNet-style folder (``train/<class>``, ``val/<class>``) for dataset "folder".
+    image_size : int
+        Side the folder's images are resized to (pixels).
     upsample : int
         Pixel repetition of the 8 x 8 digits.
     n_train, n_test : int or None
@@ -74,6 +79,8 @@ class DataSpec:
 
     dataset: str = "digits"
     cifar10_dir: str | None = None
+    folder_dir: str | None = None
+    image_size: int = 64
     upsample: int = 2
     n_train: int | None = None
     n_test: int | None = None
@@ -89,6 +96,12 @@ class DataSpec:
                 raise XbarsimInputError("cifar10_dir: required for dataset 'cifar10'")
             if not Path(self.cifar10_dir).is_dir():
                 raise XbarsimInputError(f"cifar10_dir: {self.cifar10_dir} is not a directory")
+        if self.dataset == "folder":
+            if self.folder_dir is None:
+                raise XbarsimInputError("imagenet_dir: required for dataset 'folder'")
+            if not Path(self.folder_dir).is_dir():
+                raise XbarsimInputError(f"imagenet_dir: {self.folder_dir} is not a directory")
+        check_positive_int("image_size", self.image_size)
         check_positive_int("upsample", self.upsample)
         for name in ("n_train", "n_test"):
             if getattr(self, name) is not None:
@@ -96,10 +109,13 @@ class DataSpec:
         return self
 
     def load(self, seed: int = 0) -> Dataset:
-        """The data (digits grey levels up-sampled, or CIFAR-10)."""
+        """The data (digits grey levels up-sampled, CIFAR-10 or an image folder)."""
         from xbarsim.nn.data import Dataset, load_cifar10, load_digits
+        from xbarsim.nn.image_folder import load_image_folder
 
-        if self.dataset == "cifar10":
+        if self.dataset == "folder":
+            data = load_image_folder(self.folder_dir or "", self.image_size)
+        elif self.dataset == "cifar10":
             data = load_cifar10(self.cifar10_dir or "")
         else:
             d = load_digits(seed=seed, binarize_threshold=None)
