@@ -14,6 +14,7 @@ from xbarsim.nn.deploy import Deployment, LayerKernels, deploy, program_model
 from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin, AnalogLinear, check_zeta
 from xbarsim.nn.nonlinear import balance_v_tune, nonlinear_copy
 from xbarsim.nn.reference_bn import ReferenceBatchNorm
+from xbarsim.nn.state_deploy import program_model_designed
 from xbarsim.nn.temperature_training import train_temperature_sweep
 from xbarsim.nn.thermal import ThermalWeights, accuracy_by_temperature
 from xbarsim.nn.training import (
@@ -60,6 +61,7 @@ __all__ = [
     "perceptron",
     "predict",
     "program_model",
+    "program_model_designed",
     "program_model_mitigated",
     "seed_hat",
     "seeded",

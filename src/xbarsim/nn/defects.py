@@ -127,8 +127,8 @@ def attach_compensation(layer: AnalogLayerMixin, g_difference_s: torch.Tensor) -
         layer.g_compensation.copy_(g_difference_s)
 
 
-def _load_conductances(dep: Deployment, conductance: NDArray[np.float64]) -> None:
-    """Store ``conductance`` as the deployment's and its layers' programmed state."""
+def load_conductances(dep: Deployment, conductance: NDArray[np.float64]) -> None:
+    """Store ``conductance`` (S) as the deployment's and its layers' programmed state."""
     dep.conductance = conductance
     xbars = dep.crossbars()
     xbars.conductance[...] = conductance
@@ -235,7 +235,7 @@ def program_model_mitigated(
                 sub = _subset(xbars, index)
                 run = program(sub, new_target[index], chip.algorithm, engine=chip.engine)
                 g[index] = run.conductance
-    _load_conductances(dep, g)
+    load_conductances(dep, g)
     records = []
     for record in dep.layers:
 
