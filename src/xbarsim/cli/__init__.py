@@ -34,6 +34,7 @@ def _register_commands() -> None:
         circuit_commands,
         device_commands,
         device_model_commands,
+        mitigation_commands,
         network_commands,
         study_commands,
     )

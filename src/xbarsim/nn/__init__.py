@@ -9,8 +9,14 @@ from xbarsim.mapping.config import ChipConfig
 from xbarsim.nn.conditions import at
 from xbarsim.nn.convert import analog_layers, check_mappable, convert, set_zeta
 from xbarsim.nn.data import Dataset, load_cifar10, load_digits, load_mnist
+from xbarsim.nn.defects import DefectMitigation, defective_copy, program_model_mitigated
 from xbarsim.nn.deploy import Deployment, LayerKernels, deploy, program_model
 from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin, AnalogLinear, check_zeta
+from xbarsim.nn.nonlinear import balance_v_tune, nonlinear_copy
+from xbarsim.nn.reference_bn import ReferenceBatchNorm
+from xbarsim.nn.state_deploy import program_model_designed
+from xbarsim.nn.temperature_training import train_temperature_sweep
+from xbarsim.nn.thermal import ThermalWeights, accuracy_by_temperature
 from xbarsim.nn.training import (
     accuracy,
     convnet,
@@ -30,27 +36,37 @@ __all__ = [
     "AnalogLinear",
     "ChipConfig",
     "Dataset",
+    "DefectMitigation",
     "Deployment",
     "LayerKernels",
+    "ReferenceBatchNorm",
+    "ThermalWeights",
     "accuracy",
+    "accuracy_by_temperature",
     "analog_layers",
     "at",
+    "balance_v_tune",
     "check_mappable",
     "check_zeta",
     "convert",
     "convnet",
+    "defective_copy",
     "deploy",
     "layer_arrays",
     "load_cifar10",
     "load_digits",
     "load_mnist",
     "mlp",
+    "nonlinear_copy",
     "perceptron",
     "predict",
     "program_model",
+    "program_model_designed",
+    "program_model_mitigated",
     "seed_hat",
     "seeded",
     "set_zeta",
     "torch_threads",
     "train",
+    "train_temperature_sweep",
 ]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -45,6 +46,9 @@ from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
+
+if TYPE_CHECKING:
+    from xbarsim.nn.defects import DefectMitigation
 
 
 @dataclass
@@ -266,6 +270,8 @@ def deploy(
     progress: bool = False,
     lines: Lines | None = None,
     verify_through_lines: bool = False,
+    mitigation: DefectMitigation | None = None,
+    calibration_x: NDArray[np.float32] | None = None,
 ) -> nn.Module:
     """Copy of ``model`` running on conductances programmed on a simulated ``chip``.
 
@@ -284,6 +290,10 @@ def deploy(
         Line resistances (IR drop), see :func:`program_model`.
     verify_through_lines : bool
         Program with verify reads through the lines, see :func:`program_model`.
+    mitigation : DefectMitigation, optional
+        Stuck-device mitigations (pair retuning, compensation column, BN recalibration;
+        :func:`xbarsim.nn.defects.program_model_mitigated`, which also returns the per-layer
+        record); ``calibration_x`` holds the calibration images. Not combined with ``lines``.
 
     Returns
     -------
@@ -293,10 +303,19 @@ def deploy(
         with ``torch.save(model.state_dict(), path)``; load into ``convert(architecture,
         chip)`` with ``torch.load(path, weights_only=True)``.
     """
-    deployment = program_model(
-        model, chip, seed=seed, progress=progress, lines=lines,
-        verify_through_lines=verify_through_lines,
-    )
+    if mitigation is not None:
+        from xbarsim.nn.defects import program_model_mitigated
+
+        if lines is not None:
+            raise XbarsimInputError("lines: not supported together with a defect mitigation")
+        deployment = program_model_mitigated(
+            model, chip, seed, mitigation, calibration_x, progress=progress
+        ).deployment
+    else:
+        deployment = program_model(
+            model, chip, seed=seed, progress=progress, lines=lines,
+            verify_through_lines=verify_through_lines,
+        )
     # the record (crossbars, per-device state) that xbarsim.nn.at(model, ...) evaluates
     deployment.model.xbarsim_deployment = deployment
     return deployment.model
