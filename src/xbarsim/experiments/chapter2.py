@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xbarsim import seeding
 from xbarsim.crossbar.array import check_positive_int
 from xbarsim.errors import XbarsimInputError
 from xbarsim.progress import progress_bar
@@ -53,10 +53,9 @@ def check_names(field: str, values: tuple[str, ...], allowed: tuple[str, ...]) -
 
 
 def point_seed(root: int, **params: Any) -> int:
-    """Seed of a study point: a hash of the root seed and canonical point parameters."""
-    text = json.dumps({"root": int(root), **params}, sort_keys=True, default=str)
-    digest = hashlib.sha256(text.encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
+    """Seed of a study point from the root seed and its canonical parameters (keywords), by
+    :func:`xbarsim.seeding.point_seed`."""
+    return seeding.point_seed(root, params)
 
 
 @dataclass(frozen=True)
