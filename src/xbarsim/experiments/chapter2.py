@@ -7,8 +7,7 @@
   (:mod:`xbarsim.nn.benchmarks`), trained here (Adam, cross-entropy);
 * seeds by point identity: :func:`point_seed` hashes the root seed and the point's
   canonical parameters (never its grid position), so adding or reordering grid values
-  does not change any other point. (Implemented locally; a project-wide helper may
-  replace it.)
+  does not change any other point (through :func:`xbarsim.seeding.point_seed`).
 * :func:`run_jobs`: each job (one grid point, returning result rows) runs in process or on
   Dask (a local cluster of ``workers`` processes or ``scheduler``); with ``results`` every
   finished job is written atomically as one Parquet part, and ``resume`` skips finished
