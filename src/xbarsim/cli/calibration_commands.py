@@ -12,6 +12,7 @@ import yaml
 
 from xbarsim.cli import app
 from xbarsim.cli.device_commands import JsonOpt, OutOpt, ProgressOpt, _finish, _parse_int
+from xbarsim.cli.options import MaxMemoryOpt, check_run
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.report.tables import ComparisonRow
 
@@ -51,9 +52,11 @@ def calibrate_command(
     out: OutOpt = None,
     json_path: JsonOpt = None,
     progress: ProgressOpt = True,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Grid-search the two-slope pulse law against the paper's and the thesis's numbers."""
     from xbarsim.experiments.calibration import CalibrationSetup, calibrate, residuals
+    from xbarsim.experiments.resources import calibration_bytes
     from xbarsim.programming import resolve_engine
 
     resolve_engine(engine)
@@ -70,6 +73,13 @@ def calibrate_command(
         )
     except ValueError as exc:
         raise XbarsimInputError(f"calibrate: {format_validation_error(exc)}") from None
+    check_run(
+        calibration_bytes(setup.size, setup.pairs, setup.image_size),
+        f"calibration at {setup.size}x{setup.size} with {setup.pairs} pairs",
+        max_memory,
+        out,
+        json_path,
+    )
     start = time.perf_counter()
     report = calibrate(setup, progress=progress)
     best = report.table.iloc[0]

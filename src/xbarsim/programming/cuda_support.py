@@ -16,7 +16,7 @@ import numpy as np
 def load_cuda() -> ModuleType:
     """Import and return ``numba.cuda``; raises ImportError when it is unavailable."""
     if not hasattr(np, "row_stack"):
-        np.row_stack = np.vstack
+        setattr(np, "row_stack", np.vstack)  # noqa: B010 (the removed alias itself)
     from numba import cuda
 
     return cuda

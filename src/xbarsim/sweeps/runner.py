@@ -18,6 +18,7 @@ from pathlib import Path
 
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.vmm_study import VmmCase, run_instances
+from xbarsim.programming.engine import resolve_engine
 from xbarsim.progress import progress_bar
 from xbarsim.sweeps.config import SweepConfig
 from xbarsim.sweeps.store import ResultStore
@@ -126,11 +127,13 @@ def run_sweep(
     store = ResultStore(config.results)
     meta = config.study_meta()
     store.check(meta, resume)
+    resolve_engine(config.engine)
     done = store.finished() if resume else set()
     tasks = [t for t in plan(config) if t.key not in done]
     client = cluster = None
     if tasks and (scheduler is not None or workers > 0):
         client, cluster = connect(scheduler, workers)
+    created, fresh = not store.path.exists(), not store.meta_path.exists()
     try:
         store.init(meta)
         with progress_bar(len(tasks), "sweep", progress) as advance:
@@ -159,6 +162,10 @@ def run_sweep(
                 for future in as_completed(futures):
                     _finish(store, futures[future], future.result(), on_part)
                     advance(1)
+    except BaseException:
+        if fresh and not store.parts():
+            store.remove_empty(remove_dir=created)
+        raise
     finally:
         if client is not None:
             client.close()

@@ -127,6 +127,18 @@ class ResultStore:
                 json.dumps({"schema_version": SCHEMA_VERSION, "study": meta}, indent=1).encode(),
             )
 
+    def remove_empty(self, remove_dir: bool) -> None:
+        """Undo :meth:`init` on a dataset that received no part (a run that failed first).
+
+        Removes the metadata file and temporaries, then, with ``remove_dir``, the directory
+        if nothing else is left in it.
+        """
+        for tmp in self.path.glob(".tmp-*"):
+            tmp.unlink()
+        self.meta_path.unlink(missing_ok=True)
+        if remove_dir and self.path.is_dir() and not any(self.path.iterdir()):
+            self.path.rmdir()
+
     def parts(self) -> list[Path]:
         """Finished part files, sorted by name."""
         if not self.path.is_dir():
