@@ -116,6 +116,39 @@ def write_text(path: Path | str, text: str, field: str) -> None:
         raise XbarsimInputError(f"{field}: cannot write {path}: {exc.strerror}") from None
 
 
+def read_text(path: Path | str, field: str) -> str:
+    """Read a UTF-8 text file (a config); one-line error if missing, binary or undecodable."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise XbarsimInputError(f"{field}: cannot read {path}: {exc.strerror}") from None
+    if b"\x00" in raw:
+        raise XbarsimInputError(f"{field}: {path} is a binary file, not a text config")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise XbarsimInputError(
+            f"{field}: {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start})"
+        ) from None
+
+
+def describe_parse_error(exc: Exception) -> str:
+    """One line for a YAML/TOML parse error: its first line and the position.
+
+    PyYAML's messages span several lines (context, problem, a quoted excerpt); this keeps
+    the problem and "line L, column C" (1-based).
+    """
+    problem = getattr(exc, "problem", None)
+    lines = str(exc).strip().splitlines()
+    text = " ".join(str(problem if problem else lines[0] if lines else type(exc).__name__).split())
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        text += f" (line {mark.line + 1}, column {mark.column + 1})"
+    return text
+
+
 def available_memory() -> int:
     """Memory available to a new allocation now (bytes), from psutil or /proc/meminfo."""
     try:

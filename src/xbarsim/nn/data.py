@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from xbarsim.errors import XbarsimInputError
 from xbarsim.nn.safe_pickle import RefusedPickleError, load_data_pickle
+from xbarsim.validation import library_seed
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -110,7 +111,7 @@ def load_digits(
         x = (x > binarize_threshold).astype(np.float32)
     y = bunch.target.astype(np.int64)
     x_tr, x_te, y_tr, y_te = train_test_split(
-        x[:, None], y, test_size=test_fraction, random_state=seed, stratify=y
+        x[:, None], y, test_size=test_fraction, random_state=library_seed(seed), stratify=y
     )
     return Dataset("digits", x_tr, y_tr, x_te, y_te)
 
