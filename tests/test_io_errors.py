@@ -62,7 +62,7 @@ def _mnist_dir(root: Path, labels: list[int]) -> Path:
 def test_mnist_labels_out_of_range(tmp_path: Path) -> None:
     assert load_mnist(_mnist_dir(tmp_path, [0, 9, 3])).y_train.tolist() == [0, 9, 3]
     _mnist_dir(tmp_path, [0, 10, 3])
-    with pytest.raises(XbarsimInputError, match="train labels must lie in 0..9, found 10") as i:
+    with pytest.raises(XbarsimInputError, match=r"train labels must lie in 0..9, found 10") as i:
         load_mnist(tmp_path)
     _one_line(i)
 
@@ -73,7 +73,7 @@ def test_corrupt_gzip_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     packed = gzip.compress(raw * 50)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(packed[:30] + b"\x00" * 30 + packed[60:])
-    with pytest.raises(XbarsimInputError, match="t10k-labels-idx1-ubyte.gz is not a readable") as i:
+    with pytest.raises(XbarsimInputError, match=r"idx1-ubyte\.gz is not a readable") as i:
         load_mnist(tmp_path)
     _one_line(i)
 
@@ -124,7 +124,7 @@ def test_damaged_parts_refused(tmp_path: Path, dataset: Path, damage, expected: 
 def test_foreign_part_no_longer_mixes_nan_rows(tmp_path: Path, dataset: Path) -> None:
     path = _copy(dataset, tmp_path / "copy")
     pq.write_table(pa.table({"size": [4], "sigma": [0.1]}), path / "part-zzz.parquet")
-    with pytest.raises(XbarsimInputError, match="part-zzz.parquet does not hold"):
+    with pytest.raises(XbarsimInputError, match=r"part-zzz.parquet does not hold"):
         read_results(path)
 
 
