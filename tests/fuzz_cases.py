@@ -112,7 +112,8 @@ def make_fixtures(root: Path) -> None:
     """Write every bad input file the cases refer to under ``root``."""
     (root / "afile").write_text("plain file\n")
     (root / "binary.yaml").write_bytes(bytes(range(256)) * 4)
-    (root / "latin1.yaml").write_bytes("preset: tio2-64x64-paper\nname: caf\xe9\n".encode("latin-1"))
+    latin1 = "preset: tio2-64x64-paper\nname: caf\xe9\n".encode("latin-1")
+    (root / "latin1.yaml").write_bytes(latin1)
     (root / "broken.yaml").write_text("sizes: [4, 8\nsigmas: {a: 1\n  - b\n")
     (root / "list.yaml").write_text("- 1\n- 2\n")
     (root / "unknown.yaml").write_text("preset: tio2-64x64-paper\nbogus_key: 3\n")

@@ -139,7 +139,7 @@ def _fuzz(root: Path, command: str, option: str, strategy, extra) -> None:
     check()
 
 
-_fuzz.examples = 4
+_fuzz.examples = 3
 
 
 @pytest.mark.parametrize(
