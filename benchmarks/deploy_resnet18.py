@@ -23,6 +23,7 @@ from torch import nn
 from xbarsim.devices import preset
 from xbarsim.mapping import ChipConfig
 from xbarsim.nn.deploy import program_model
+from xbarsim.programming.result import TUNING_ERROR_EXCLUSION
 
 
 class BasicBlock(nn.Module):
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
         "crossbars_per_second": deployment.targets.shape[0] / seconds,
         "total_pulses": result.total_pulses,
         "tuning_error_p99_median": float(torch.tensor(result.history["p99"][:, -1]).median()),
+        "tuning_error_exclusion": TUNING_ERROR_EXCLUSION,
         "forward_ok": bool(torch.isfinite(out).all()),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }

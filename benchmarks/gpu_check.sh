@@ -26,8 +26,8 @@ try:
 except Exception as exc:  # noqa: BLE001
     print("numba-cuda import:", exc)
 PY
-timeout 300 python3 -m pytest -m gpu -q -p no:cacheprovider tests 2>&1 | tee "$out/pytest_gpu.log" | tail -15
-for n in 8 2048; do
-    timeout 400 python3 benchmarks/tuning.py --engine gpu --size 64 --crossbars "$n" \
-        --direct-crossbars 1 --json "$out/tuning_gpu_${n}.json" 2>&1 | tee "$out/tuning_gpu_${n}.log"
-done
+timeout 200 python3 -m pytest -m gpu -q -p no:cacheprovider tests 2>&1 | tee "$out/pytest_gpu.log" | tail -15
+timeout 120 python3 benchmarks/tuning.py --engine gpu --size 64 --crossbars 8 \
+    --direct-crossbars 1 --json "$out/tuning_gpu_8.json" 2>&1 | tee "$out/tuning_gpu_8.log"
+timeout 300 python3 benchmarks/gpu_throughput.py --sigmas 0.05,0.25 --batches 2048,8192 \
+    --json "$out/gpu_throughput.json" 2>&1 | tee "$out/gpu_throughput.log"

@@ -30,6 +30,7 @@ import numpy as np
 from xbarsim.crossbar import Crossbar
 from xbarsim.devices import preset
 from xbarsim.programming import WriteVerify, program, resolve_engine
+from xbarsim.programming.result import TUNING_ERROR_EXCLUSION
 
 
 def _crossbars(size: int, batch: int, sigma: float, seed: int) -> tuple[Crossbar, np.ndarray]:
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
         "total_pulses": pulses,
         "pulses_per_crossbar": pulses / args.crossbars,
         "p99_error_mean": float(np.mean(res_one.history["p99"][:, -1])),
+        "tuning_error_exclusion": TUNING_ERROR_EXCLUSION,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         **gpu_extra,
     }

@@ -24,6 +24,8 @@ IMAGE_KEYS = {
     "p99_error",
     "within_5pct_fraction",
     "unswitchable_fraction",
+    "exclusion",
+    "excluded_fraction",
     "total_pulses",
     "passes",
 }
@@ -74,6 +76,7 @@ def test_program_image_json_and_out(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert set(data) == IMAGE_KEYS
     assert data == json.loads((out / "results.json").read_text())
     assert data["passes"] == 3
+    assert data["exclusion"] == "error-above-95pct"
     assert "3.76%" in captured.err
     assert {p.name for p in out.glob("*.png")} == {
         "target_map.png",
@@ -115,6 +118,7 @@ def _unreadable_image(tmp_path: Path) -> Path:
         (["program-image", "--image", "{unreadable_image}"], "image"),
         (["program-image", "--image", "{missing}"], "image"),
         (["program-image", "--engine", "warp"], "engine"),
+        (["program-image", "--exclusion", "all"], "exclusion"),
         (["thresholds", "--bogus"], "--bogus"),
         (["program-image", "--size"], "--size"),
     ],

@@ -61,7 +61,10 @@ def test_load_mnist_errors(tmp_path: Path) -> None:
         load_mnist(tmp_path)
 
 
-SMALL = ["--epochs", "8", "--trials", "3", "--errors", "0.01,0.2,0.5", "--engine", "cpu"]
+SMALL = [
+    "--epochs", "8", "--trials", "3", "--errors", "0.01,0.2,0.5", "--engine", "cpu",
+    "--instances", "3",
+]
 
 
 def test_readout_matches_effective_weights() -> None:
@@ -87,9 +90,17 @@ def test_mnist_slp_digits_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert abs(acc["0.01"] - data["software_accuracy"]) < 0.03
     assert acc["0.5"] < acc["0.01"]
     assert 0.5 < data["programmed_accuracy"] <= 1.0
+    assert data["instances"] == 3 and len(data["programmed_accuracies"]) == 3
+    assert data["programmed_accuracy"] == pytest.approx(np.mean(data["programmed_accuracies"]))
+    gaps = data["software_accuracy"] - np.array(data["programmed_accuracies"])
+    assert data["programmed_gap_mean"] == pytest.approx(gaps.mean())
+    assert data["programmed_gap_std"] == pytest.approx(gaps.std())
+    quantiles = np.quantile(gaps, [0.05, 0.5, 0.95])
+    np.testing.assert_allclose(data["programmed_gap_quantiles"], quantiles)
     for device in data["stuck_devices"]:
         assert device["cause"] in ("unswitchable", "abandoned")
         assert 0 <= device["input"] < 64 and 0 <= device["output"] < 10
+        assert 0 <= device["instance"] < 3
     assert "1.87%" in captured.err  # published gap beside ours
     assert (out / "fig4d_accuracy_vs_import_error.png").stat().st_size > 0
     assert json.loads((out / "results.json").read_text())["n_test"] == 360
@@ -113,6 +124,8 @@ def test_mnist_slp_reads_idx_files(tmp_path: Path, capsys: pytest.CaptureFixture
         (["mnist-slp", "--errors", "abc"], "errors"),
         (["mnist-slp", "--seed", "-1"], "seed"),
         (["mnist-slp", "--engine", "warp"], "engine"),
+        (["mnist-slp", "--instances", "0"], "instances"),
+        (["mnist-slp", "--instances", "-2"], "instances"),
     ],
 )
 def test_mnist_slp_bad_input_exit_2(
@@ -159,10 +172,19 @@ def test_network_study_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str])
             "accuracy_mean",
             "accuracy_drop_mean",
             "accuracy_drop_std",
+            "accuracy_drop_quantiles",
+            "baseline_software_accuracy",
             "instances",
         } <= set(c)
         assert c["instances"] == 2 and len(c["accuracies"]) == 2
         assert c["accuracy_drop_mean"] == pytest.approx(c["software_accuracy"] - c["accuracy_mean"])
+        drops = c["software_accuracy"] - np.array(c["accuracies"])
+        quantiles = np.quantile(drops, [0.05, 0.5, 0.95])
+        np.testing.assert_allclose(c["accuracy_drop_quantiles"], quantiles)
+        assert c["baseline_software_accuracy"] == cases[0]["software_accuracy"]  # the zeta=0 model
+        assert c["accuracy_drop_vs_baseline_mean"] == pytest.approx(
+            c["baseline_software_accuracy"] - c["accuracy_mean"]
+        )
     for name in (
         "fig31_33_accuracy_drop.png",
         "fig31_drop_boxplots_mlp.png",

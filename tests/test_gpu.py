@@ -21,13 +21,16 @@ CHECK = textwrap.dedent(
     """
     import numpy as np
     from xbarsim.crossbar import Crossbar
-    from xbarsim.devices import preset
+    from xbarsim.devices import device_config_from_dict, preset
     from xbarsim.programming import WriteVerify
     from xbarsim.programming.compiled import program_compiled
     from xbarsim.programming.gpu import program_gpu
 
-    for scheme, sigma in [("V/2", 0.25), ("V/3", 0.35), ("V/2", 0.0)]:
+    cases = [("V/2", 0.25, None), ("V/3", 0.35, None), ("V/2", 0.0, None), ("V/2", 0.35, 2.0)]
+    for scheme, sigma, cap in cases:
         alg = WriteVerify.thesis(scheme=scheme, passes=3)
+        if cap is not None:  # capped with abandoning, as the paper's variant
+            alg = alg.model_copy(update={"max_amplitude_v": cap, "abandon_at_cap": True})
         x = Crossbar.sample(preset("tio2-64x64-paper").with_sigma(sigma), (5, 4), batch=2, seed=3)
         t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 5, 4))
         a = program_compiled(x.copy(), t, alg)
@@ -39,6 +42,17 @@ CHECK = textwrap.dedent(
         np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
         for key in a.history:
             np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-9)
+    # stuck devices (infinite thresholds at a fixed conductance) are pulsed alike
+    stuck = {"high_ppm": 5e4, "low_ppm": 5e4, "random_ppm": 5e4}
+    dev = device_config_from_dict({"preset": "tio2-64x64-paper", "conditions": {"stuck": stuck}})
+    x = Crossbar.sample(dev, (6, 5), batch=2, seed=3)
+    assert x.device_state.stuck.sum() >= 2
+    t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 6, 5))
+    a = program_compiled(x.copy(), t, WriteVerify.thesis(passes=2))
+    b = program_gpu(x.copy(), t, WriteVerify.thesis(passes=2))
+    assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.abandoned, b.abandoned)
+    assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
+    np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
     print("gpu-simulator-ok")
     """
 )

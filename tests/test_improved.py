@@ -84,24 +84,25 @@ def test_odd_batch_is_rejected() -> None:
         program_improved(xb, np.full((2, 2), 50e-6), engine=ENGINE)
 
 
-def test_improved_beats_baseline_on_fixed_case() -> None:
-    """N=16, sigma=0.30, 1 % target, seed 11, 3 x 2 instances: the thesis's regime where
-    the improved algorithm helps (3.5.2: "especially when variations are higher than 20%").
-    """
-    errors = {}
-    for algorithm in ("baseline", "improved"):
-        case = VmmCase(
-            size=16,
-            sigma=0.3,
-            target=0.01,
-            algorithm=algorithm,
-            crossbars=3,
-            weight_sets=2,
-            inputs=200,
-        )
-        rows = run_instances(case, seed=11, first=0, count=3, engine=ENGINE)
-        errors[algorithm] = np.array([r["vmm_error_p99"] for r in rows])
-    base, impr = errors["baseline"], errors["improved"]
-    assert np.median(impr) < 0.5 * np.median(base)
-    assert impr.mean() < base.mean()
-    assert np.all(impr <= 1.5 * base)
+def test_improved_beats_baseline_over_seeds() -> None:
+    """N=32, sigma=0.30, 1 % target, 2 pairs per seed, seeds 0-11: the thesis's regime
+    where the improved algorithm helps (3.5.2: "especially when variations are higher than
+    20%"). A claim about a population: improved wins on the mean over the 12 seeds and on
+    at least 10 of them (measured: 11 of 12, means 36 % vs 15 %)."""
+    base, impr = [], []
+    for seed in range(12):
+        for algorithm, out in (("baseline", base), ("improved", impr)):
+            case = VmmCase(
+                size=32,
+                sigma=0.3,
+                target=0.01,
+                algorithm=algorithm,
+                crossbars=2,
+                weight_sets=1,
+                inputs=200,
+            )
+            rows = run_instances(case, seed=seed, first=0, count=2, engine=ENGINE)
+            out.append(np.mean([r["vmm_error_p99"] for r in rows]))
+    b, i = np.array(base), np.array(impr)
+    assert i.mean() < 0.6 * b.mean()
+    assert np.sum(i < b) >= 10

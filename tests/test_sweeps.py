@@ -89,7 +89,7 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
         "vmm_error_mean": 0.005,
         "vmm_error_intrinsic_p99": 0.01,
         "n_hs": 0.0,
-        "n_hs_ever": 0.1,
+        "n_hs_final_pass": 0.1,
         "pulses_per_device": 120.5,
         "history_p99": [0.5, 0.02, 0.011],
         "history_mean": [0.3, 0.01, 0.004],

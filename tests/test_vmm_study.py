@@ -74,24 +74,26 @@ def test_published_lookup() -> None:
 
 
 def test_derived_comparisons() -> None:
-    def case(sigma: float, algorithm: str, n_hs: float, mean: float) -> dict:
+    def case(sigma: float, algorithm: str, n_hs: float, final: float, mean: float) -> dict:
         return {
             "size": 64,
             "target": 0.01,
             "sigma": sigma,
             "algorithm": algorithm,
             "n_hs": n_hs,
+            "n_hs_final_pass": final,
             "vmm_error_mean": mean,
         }
 
     cases = [
-        case(0.25, "baseline", 0.002, 0.01),
-        case(0.3, "baseline", 0.03, 0.02),
-        case(0.0, "baseline", 0.0, 0.0052),
-        case(0.0, "no-hs", 0.0, 0.005),
+        case(0.25, "baseline", 0.1, 0.002, 0.01),
+        case(0.3, "baseline", 0.12, 0.03, 0.02),
+        case(0.0, "baseline", 0.0, 0.0, 0.0052),
+        case(0.0, "no-hs", 0.0, 0.0, 0.005),
     ]
     got = {c["quantity"]: (c["published"], c["xbarsim"]) for c in derived_comparisons(cases)}
-    assert got["n_hs_ratio_sigma_0p30_over_0p25_at_64"] == (10, pytest.approx(15.0))
+    assert got["n_hs_ratio_sigma_0p30_over_0p25_at_64"] == (10, pytest.approx(1.2))
+    assert got["n_hs_ratio_sigma_0p30_over_0p25_at_64_final_pass"] == (10, pytest.approx(15.0))
     assert got["sigma0_penalty_mean_error_at_64_target_1pct"] == (0.043, pytest.approx(0.04))
     assert derived_comparisons(cases[:1]) == []
 
@@ -139,12 +141,21 @@ def test_vmm_study_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "vmm_error_p99_median",
         "vmm_error_intrinsic",
         "n_hs",
+        "n_hs_final_pass",
+        "tuning_error_exclusion",
+        "vmm_error_p99_std",
+        "vmm_error_p99_quantiles",
+        "instances",
         "pulses_per_device",
     }
     for case in out["cases"]:
         assert fields <= set(case)
         assert case["instances"] == 4
+        assert case["tuning_error_exclusion"] == "fault-map"
         assert 0 <= case["vmm_error_p99_median"] < 1
+        lo, mid, hi = case["vmm_error_p99_quantiles"]
+        assert lo <= mid <= hi and mid == pytest.approx(case["vmm_error_p99_median"])
+        assert case["n_hs_final_pass"] <= case["n_hs"] + 1e-12
     assert summarize(read_results(tmp_path / "res")) == [
         {k: v for k, v in c.items() if k != "published"} for c in out["cases"]
     ]

@@ -1,6 +1,6 @@
 """xbarsim: a digital twin of passive (0T1R) memristor crossbars.
 
-Layers (DESIGN.md): devices -> crossbar -> programming -> mapping -> periphery/chip -> nn ->
+Layers present (DESIGN.md section 1): devices -> crossbar -> programming -> mapping -> nn ->
 experiments/sweeps/report, with the CLI on top. Units: volts, siemens, seconds, degrees C.
 """
 

@@ -31,7 +31,10 @@ app = typer.Typer(
 def _register_commands() -> None:
     from xbarsim.cli import (  # noqa: F401  (each module registers its commands on app)
         calibration_commands,
+        chip_commands,
+        circuit_commands,
         device_commands,
+        device_model_commands,
         network_commands,
         study_commands,
     )

@@ -11,7 +11,13 @@ import typer
 import yaml
 
 from xbarsim.cli import app
-from xbarsim.cli.device_commands import JsonOpt, OutOpt, ProgressOpt, _finish, _parse_int
+from xbarsim.cli.device_commands import (
+    JsonOpt,
+    OutOpt,
+    ProgressOpt,
+    _finish,
+    _parse_int,
+)
 from xbarsim.cli.options import MaxMemoryOpt, check_run
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.report.tables import ComparisonRow
@@ -47,6 +53,13 @@ def calibrate_command(
     image_size: Annotated[
         str, typer.Option("--image-size", metavar="INT", help="Side of the Fig. 3 crossbar.")
     ] = "64",
+    variants: Annotated[
+        str,
+        typer.Option(
+            "--variants", help="Algorithm variants, comma-separated: thesis (5 V, no abandoning), "
+            "capped (2.5 V, abandon)."
+        ),
+    ] = "thesis,capped",
     seed: Annotated[str, typer.Option("--seed", metavar="INT", help="Random seed.")] = "0",
     engine: Annotated[str, typer.Option("--engine", help="Programming engine.")] = "auto",
     out: OutOpt = None,
@@ -55,15 +68,30 @@ def calibrate_command(
     max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Grid-search the two-slope pulse law against the paper's and the thesis's numbers."""
-    from xbarsim.experiments.calibration import CalibrationSetup, calibrate, residuals
+    from xbarsim.experiments.calibration import (
+        TARGETS,
+        CalibrationSetup,
+        calibrate,
+        published_target,
+        residuals,
+        variant_algorithm,
+    )
     from xbarsim.experiments.resources import calibration_bytes
     from xbarsim.programming import resolve_engine
+    from xbarsim.programming.result import TUNING_ERROR_EXCLUSION
+    from xbarsim.report.calibration_figures import calibration_figure, residual_markdown
 
     resolve_engine(engine)
+    variant_list = [v.strip() for v in variants.split(",") if v.strip()]
+    if not variant_list:
+        raise XbarsimInputError("variants: give at least one of thesis, capped")
+    for variant in variant_list:
+        variant_algorithm(variant)
     try:
         setup = CalibrationSetup(
             slopes_below_v=_floats("below", below),
             slopes_above_v=_floats("above", above),
+            variants=variant_list,
             size=_parse_int("size", size, 2),
             pairs=_parse_int("pairs", pairs, 1),
             image_seeds=_parse_int("image-seeds", image_seeds, 1),
@@ -83,8 +111,18 @@ def calibrate_command(
     start = time.perf_counter()
     report = calibrate(setup, progress=progress)
     best = report.table.iloc[0]
-    summary = {key: float(best[key]) for key in report.table.columns}
-    res = residuals(summary)
+    names = [name for name, _, _, _ in TARGETS]
+    values = {key: float(best[key]) for key in names}
+    res = residuals(values)
+    summary: dict[str, float | str] = {
+        "variant": str(best["variant"]),
+        "slope_below_v": float(best["slope_below_v"]),
+        "slope_above_v": float(best["slope_above_v"]),
+        **values,
+        "loss": float(best["loss"]),
+        "pareto_candidates": int(report.table["pareto"].sum()),
+        "tuning_error_exclusion": TUNING_ERROR_EXCLUSION,
+    }
     rows = [
         ComparisonRow(name, f"{pub:.4g}", f"{ours:.4g} (log ratio {res[name]:+.2f})")
         for name, pub, ours in report.comparison()
@@ -92,18 +130,24 @@ def calibrate_command(
     rows.insert(
         0,
         ComparisonRow(
-            "best slopes below / above (V)",
+            "best variant, slopes below / above (V)",
             "-",
-            f"{best['slope_below_v']:.4g} / {best['slope_above_v']:.4g}",
+            f"{best['variant']}, {best['slope_below_v']:.4g} / {best['slope_above_v']:.4g}",
         ),
     )
 
     def write(directory: Path) -> list[Path]:
         table = directory / "candidates.csv"
         report.table.to_csv(table, index=False)
+        parquet = directory / "candidates.parquet"
+        report.table.to_parquet(parquet, index=False)
         device = directory / "calibrated_device.yaml"
         device.write_text(yaml.safe_dump(json.loads(report.best.model_dump_json())))
-        return [table, device]
+        figure = calibration_figure(report.table, names, directory / "calibration.png")
+        markdown = directory / "residuals.md"
+        published = {name: published_target(name) for name in names}
+        markdown.write_text(residual_markdown(report.table, names, published))
+        return [table, parquet, device, figure, markdown]
 
     _finish(
         f"Pulse-law calibration, {len(report.table)} candidates",

@@ -25,7 +25,7 @@ from xbarsim.devices.config import DeviceConfig, load_device_config, preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import image_tuning_bytes, thresholds_bytes
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
-from xbarsim.validation import write_text
+from xbarsim.validation import create_output_dir, write_text
 
 SizeOpt = Annotated[
     str, typer.Option("--size", metavar="INT", help="Rows and columns of the array (>= 1).")
@@ -72,7 +72,7 @@ def _device(preset_name: str, config: Path | None, sigma: float | None) -> Devic
     return device if sigma is None else device.with_sigma(sigma)
 
 
-def _jsonable(summary: dict[str, float | int]) -> dict[str, float | int | None]:
+def _jsonable(summary: dict[str, float | int | str]) -> dict[str, float | int | str | None]:
     """NaN and infinities become ``null`` so that the output is strict JSON."""
     return {
         key: None if isinstance(v, float) and not math.isfinite(v) else v
@@ -80,9 +80,14 @@ def _jsonable(summary: dict[str, float | int]) -> dict[str, float | int | None]:
     }
 
 
+#: The shared output helpers under the names other command modules import from here.
+_prepare_out = create_output_dir
+_write_text = write_text
+
+
 def _finish(
     title: str,
-    summary: dict[str, float | int],
+    summary: dict[str, float | int | str],
     rows: list[ComparisonRow],
     seconds: float,
     out: Path | None,
@@ -127,7 +132,7 @@ def thresholds(
     _finish(
         f"Switching thresholds, {n}x{n}, seed {s} (paper Fig. 2)",
         run.summary,
-        experiment.comparison_rows(run.summary),
+        experiment.comparison_rows(run.summary, device),
         time.perf_counter() - start,
         out,
         json_path,
@@ -153,6 +158,14 @@ def program_image(
             "--image", metavar="PATH", help="Picture file (default: scikit-learn china.jpg)."
         ),
     ] = None,
+    exclusion: Annotated[
+        str,
+        typer.Option(
+            "--exclusion",
+            help="Devices left out of the statistics: error-above-95pct (the paper's rule) "
+            "or fault-map-and-abandoned.",
+        ),
+    ] = "error-above-95pct",
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
@@ -160,6 +173,7 @@ def program_image(
     from xbarsim.experiments import image_tuning as experiment
     from xbarsim.programming import resolve_engine
 
+    experiment.check_exclusion(exclusion)
     n = _parse_int("size", size, 1)
     s = _parse_int("seed", seed, 0)
     device = _device(preset_name, config, sigma)
@@ -167,7 +181,13 @@ def program_image(
     check_run(image_tuning_bytes(n), f"program-image of {n}x{n}", max_memory, out, json_path)
     start = time.perf_counter()
     run = experiment.run_image_tuning(
-        size=n, seed=s, device=device, engine=engine, image=image, progress=progress
+        size=n,
+        seed=s,
+        device=device,
+        engine=engine,
+        image=image,
+        progress=progress,
+        exclusion=exclusion,
     )
     _finish(
         f"Grayscale image tuning, {n}x{n}, seed {s}, engine {run.result.engine} (paper Fig. 3)",

@@ -1,9 +1,11 @@
 """A batch of passive crossbars as arrays ``[batch, rows, cols]`` (layer 2).
 
 Rows are driven (inputs, word lines), columns are sensed (outputs, bit lines). The state
-is plain numpy: conductances (S), set/reset threshold magnitudes (V) and the mask of
-unswitchable devices. Programming engines (layer 3) update ``conductance`` in place,
-as writes change real hardware.
+is plain numpy: conductances (S), set/reset threshold magnitudes (V), the mask of
+unswitchable devices and the per-device :class:`~xbarsim.crossbar.state.DeviceState`
+(fault codes, drift and read-noise parameters). Programming engines (layer 3) update
+``conductance`` in place, as writes change real hardware. :meth:`Crossbar.at` gives a
+read-only view at operating conditions (temperature, age).
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from xbarsim.crossbar.bias import BiasScheme
+from xbarsim.crossbar.conditions import ConditionsView
+from xbarsim.crossbar.irdrop import effective_matrix
+from xbarsim.crossbar.lines import Lines
+from xbarsim.crossbar.state import DeviceState
 from xbarsim.devices.config import DeviceConfig
 from xbarsim.devices.dynamics import PulseLaw
 from xbarsim.devices.sampling import sample_devices
+from xbarsim.devices.stuck import FaultCode
 from xbarsim.errors import XbarsimInputError
 
 
@@ -47,6 +54,9 @@ class Crossbar:
     v_set, v_reset : ndarray, shape (batch, rows, cols)
         Set threshold and reset threshold magnitude (V); ``inf`` where unswitchable.
     unswitchable : ndarray of bool, shape (batch, rows, cols)
+    state : DeviceState, optional
+        Per-device fault codes, drift and noise parameters; built from ``unswitchable``
+        (no stuck devices, no drift spread) when not given.
     """
 
     device: DeviceConfig
@@ -54,6 +64,7 @@ class Crossbar:
     v_set: NDArray[np.float64]
     v_reset: NDArray[np.float64]
     unswitchable: NDArray[np.bool_]
+    state: DeviceState | None = field(default=None, repr=False)
     law: PulseLaw = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +79,12 @@ class Crossbar:
                     f"{name}: shape {getattr(self, name).shape} must equal conductance "
                     f"shape {shape}"
                 )
+        if self.state is None:
+            self.state = DeviceState.plain(self.unswitchable)
+        elif self.state.fault.shape != shape:
+            raise XbarsimInputError(
+                f"state: shape {self.state.fault.shape} must equal conductance shape {shape}"
+            )
         self.law = self.device.pulse_law()
 
     @classmethod
@@ -83,7 +100,9 @@ class Crossbar:
 
         Crossbar ``k`` of the batch is drawn from child ``first_index + k`` of
         ``numpy.random.SeedSequence(seed)``, so a crossbar is the same whatever batch it
-        was drawn in.
+        was drawn in. Its per-device state (:class:`DeviceState`) comes from a separate
+        stream of that child; stuck devices get their stuck conductance and infinite
+        thresholds (unswitchable devices keep their code).
 
         Parameters
         ----------
@@ -107,12 +126,25 @@ class Crossbar:
         samples = [
             sample_devices(device, (rows, cols), np.random.default_rng(child)) for child in children
         ]
+        unswitchable = np.stack([s.unswitchable for s in samples])
+        indices = range(first_index, first_index + batch)
+        state = DeviceState.draw(device.conditions, (rows, cols), seed, indices)
+        state.fault[unswitchable] = FaultCode.UNSWITCHABLE
+        conductance = np.stack([s.conductance for s in samples])
+        v_set = np.stack([s.v_set for s in samples])
+        v_reset = np.stack([s.v_reset for s in samples])
+        stuck = state.stuck
+        if stuck.any():
+            conductance[stuck] = state.stuck_s[stuck]
+            v_set[stuck] = np.inf
+            v_reset[stuck] = np.inf
         return cls(
             device=device,
-            conductance=np.stack([s.conductance for s in samples]),
-            v_set=np.stack([s.v_set for s in samples]),
-            v_reset=np.stack([s.v_reset for s in samples]),
-            unswitchable=np.stack([s.unswitchable for s in samples]),
+            conductance=conductance,
+            v_set=v_set,
+            v_reset=v_reset,
+            unswitchable=unswitchable,
+            state=state,
         )
 
     @property
@@ -138,22 +170,83 @@ class Crossbar:
             v_set=self.v_set.copy(),
             v_reset=self.v_reset.copy(),
             unswitchable=self.unswitchable.copy(),
+            state=self.device_state.copy(),
         )
 
-    def read(self, voltage: float | None = None) -> NDArray[np.float64]:
+    @property
+    def device_state(self) -> DeviceState:
+        """Per-device state (fault codes, drift and noise parameters)."""
+        assert self.state is not None  # set in __post_init__
+        return self.state
+
+    @property
+    def fault(self) -> NDArray[np.int8]:
+        """Fault code per device (:class:`~xbarsim.devices.stuck.FaultCode`)."""
+        return self.device_state.fault
+
+    def at(
+        self,
+        temp_c: float = 25.0,
+        age_h: float = 0.0,
+        bake_c: float | None = None,
+        strict: bool = False,
+        nonlinear: bool = True,
+        noise: bool = True,
+        seed: int = 0,
+    ) -> ConditionsView:
+        """Read-only view of the crossbars at operating conditions.
+
+        Parameters
+        ----------
+        temp_c : float
+            Die temperature during the read (degrees C).
+        age_h : float
+            Hours since programming (>= 0), spent at ``bake_c``.
+        bake_c : float, optional
+            Temperature of that time (degrees C); default the retention model's room
+            temperature. A bake and room-temperature years share one Arrhenius clock.
+        strict : bool
+            Refuse (instead of warn about) conditions outside the models' fitted ranges.
+        nonlinear : bool
+            Apply the I-V nonlinearity in ``vmm`` and ``read``.
+        noise : bool
+            Add read noise in ``vmm`` and ``read``.
+        seed : int
+            Seed of the read-noise draws (>= 0).
+
+        Returns
+        -------
+        ConditionsView
+        """
+        return ConditionsView(
+            self, temp_c, age_h, bake_c, strict=strict, nonlinear=nonlinear, noise=noise, seed=seed
+        )
+
+    def read(self, voltage: float | None = None, lines: Lines | None = None) -> NDArray[np.float64]:
         """Current of every device when read alone at ``voltage`` (A).
 
-        Defaults to the device's read voltage. Reads are assumed not to disturb.
+        Defaults to the device's read voltage. Reads are assumed not to disturb. The read
+        mode of thesis §4.1.1 drives the selected row, grounds every other row and senses
+        the selected column at virtual ground with the others grounded; with ``lines``
+        the sensed current of device ``(i, j)`` is then ``voltage · M[i, j]`` with ``M``
+        the effective matrix: the rest of the row loads the selected device.
         """
         v = self.device.read_voltage_v if voltage is None else float(voltage)
-        return self.conductance * v
+        g = self.conductance if lines is None else effective_matrix(self.conductance, lines)
+        return g * v
 
-    def vmm(self, voltages: ArrayLike) -> NDArray[np.float64]:
-        """Ideal column currents (A) for row voltages (V): Ohm's and Kirchhoff's laws.
+    def vmm(self, voltages: ArrayLike, lines: Lines | None = None) -> NDArray[np.float64]:
+        """Column currents (A) for row voltages (V): Ohm's and Kirchhoff's laws.
+
+        Without ``lines`` (or with ideal ones) the ideal ``I = Vᵀ G``; with line resistance
+        the exact ``I = Vᵀ M`` of :func:`xbarsim.crossbar.irdrop.effective_matrix`, solved
+        once per crossbar for all inputs.
 
         Parameters
         ----------
         voltages : array_like, shape (rows,), (n, rows) or (batch, n, rows)
+        lines : Lines, optional
+            Line, driver and sink resistances.
 
         Returns
         -------
@@ -168,11 +261,12 @@ class Crossbar:
             raise XbarsimInputError(
                 f"voltages: a 3-d input must have batch={self.batch} first, got {v.shape}"
             )
+        g = self.conductance if lines is None else effective_matrix(self.conductance, lines)
         if v.ndim == 1:
-            return np.einsum("r,brc->bc", v, self.conductance)
+            return np.einsum("r,brc->bc", v, g)
         if v.ndim == 2:
-            return np.einsum("nr,brc->bnc", v, self.conductance)
-        return np.einsum("bnr,brc->bnc", v, self.conductance)
+            return np.einsum("nr,brc->bnc", v, g)
+        return np.einsum("bnr,brc->bnc", v, g)
 
     def apply_pulse(
         self, index: int, row: int, col: int, voltage: float, scheme: BiasScheme

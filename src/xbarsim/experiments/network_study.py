@@ -4,9 +4,18 @@ For every model (an MLP and a compact ConvNet) and HAT strength ``zeta`` the mod
 trained once (hardware-aware when ``zeta > 0``, thesis 3.5.1); for every kernel size N,
 threshold variation sigma, tuning algorithm and hardware instance, every kernel of the
 model is programmed on freshly sampled crossbars (:func:`xbarsim.nn.program_model`) and the
-test accuracy of the deployed model is compared with the software accuracy. Hardware
-instance ``i`` of a (N, sigma) point uses the same crossbar seed for every model, zeta and
-algorithm, so those comparisons are paired.
+test accuracy of the deployed model is compared with the software accuracy.
+
+Seeds by point identity (:mod:`xbarsim.seeding`): hardware instance ``i`` of a point is
+seeded from the root seed, the point's hardware parameters ``{device, kernel size, sigma}``
+and ``i`` -- never from the position of N or sigma in the option lists -- so a point run
+alone equals the same point inside any grid. Model, zeta and algorithm do not enter, so
+those comparisons are paired (the same chips).
+
+Drops are reported two ways: against the model's own software accuracy
+(``accuracy_drop_*``) and against the stated baseline, the zeta = 0 model of the same
+architecture (``baseline_software_accuracy``, ``accuracy_drop_vs_baseline_mean``), which is
+trained whenever HAT models are (thesis Figs. 32-33 measure HAT drops against it).
 
 Datasets: scikit-learn's 8 x 8 digits (grey levels, up-sampled by pixel repetition, 16 x 16
 by default) or CIFAR-10 from local pickles. The thesis's networks are a CIFAR-10 ConvNet and
@@ -28,12 +37,14 @@ import numpy as np
 
 from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.devices.config import preset
+from xbarsim.distribution import describe
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import resolve_engine
 from xbarsim.programming.improved import ImprovedTuning
 from xbarsim.progress import progress_bar
+from xbarsim.seeding import point_seed
 
 if TYPE_CHECKING:  # torch is imported only when a study runs
     from torch import nn
@@ -54,6 +65,9 @@ CASE_FIELDS = (
     "accuracy_mean",
     "accuracy_drop_mean",
     "accuracy_drop_std",
+    "accuracy_drop_quantiles",
+    "baseline_software_accuracy",
+    "accuracy_drop_vs_baseline_mean",
     "instances",
 )
 
@@ -201,10 +215,12 @@ def build_model(name: str, data: Dataset) -> nn.Module:
     return convnet(channels, height, data.classes, width=16)
 
 
-def _instance_seed(seed: int, size_index: int, sigma_index: int, instance: int) -> int:
-    """Crossbar seed of one hardware instance (independent of model, zeta, algorithm)."""
-    ss = np.random.SeedSequence([seed, size_index, sigma_index, instance])
-    return int(ss.generate_state(1)[0])
+def instance_seed(seed: int, device: str, size: int, sigma: float, instance: int) -> int:
+    """Crossbar seed of one hardware instance: a hash of the root seed, the point's hardware
+    parameters and the instance index (independent of model, zeta, algorithm and grid)."""
+    return point_seed(
+        seed, {"study": "network", "device": device, "size": size, "sigma": sigma}, instance
+    )
 
 
 @dataclass(frozen=True)
@@ -265,9 +281,11 @@ def run_network_study(
     device = preset(setup.device)
     trained: dict[tuple[str, float], tuple[nn.Module, float]] = {}
     t1 = time.perf_counter()
+    # the zeta = 0 model is the stated baseline of every HAT drop: train it in any case
+    zetas = (0.0, *setup.zetas) if 0.0 not in setup.zetas else setup.zetas
     with torch_threads(1):
         for model_name in setup.models:
-            for zeta in setup.zetas:
+            for zeta in zetas:
                 with seeded(setup.seed):
                     model = convert(build_model(model_name, data), ChipConfig(), zeta=zeta)
                 train(
@@ -281,12 +299,12 @@ def run_network_study(
                 trained[model_name, zeta] = (model, accuracy(model, data.x_test, data.y_test))
     seconds["training"] = time.perf_counter() - t1
     jobs = [
-        DeployJob(m, z, a, n, s, i, _instance_seed(setup.seed, i_n, i_s, i))
+        DeployJob(m, z, a, n, s, i, instance_seed(setup.seed, setup.device, n, s, i))
         for m in setup.models
         for z in setup.zetas
         for a in setup.algorithms
-        for i_n, n in enumerate(setup.sizes)
-        for i_s, s in enumerate(setup.sigmas)
+        for n in setup.sizes
+        for s in setup.sigmas
         for i in range(setup.instances)
     ]
 
@@ -308,8 +326,10 @@ def run_network_study(
         groups.setdefault(key, []).append(outcome)
     for (model_name, zeta, algorithm, size, sigma), results in groups.items():
         software = trained[model_name, zeta][1]
+        baseline = trained[model_name, 0.0][1]
         accs = [acc for acc, _ in results]
         drops = software - np.array(accs)
+        dist = describe(drops)
         cases.append(
             {
                 "model": model_name,
@@ -320,8 +340,11 @@ def run_network_study(
                 "algorithm": algorithm,
                 "software_accuracy": software,
                 "accuracy_mean": float(np.mean(accs)),
-                "accuracy_drop_mean": float(drops.mean()),
-                "accuracy_drop_std": float(drops.std()),
+                "accuracy_drop_mean": dist["mean"],
+                "accuracy_drop_std": dist["std"],
+                "accuracy_drop_quantiles": dist["quantiles"],
+                "baseline_software_accuracy": baseline,
+                "accuracy_drop_vs_baseline_mean": float(baseline - np.mean(accs)),
                 "instances": setup.instances,
                 "accuracy_std": float(np.std(accs)),
                 "accuracies": [float(a) for a in accs],

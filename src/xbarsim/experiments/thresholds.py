@@ -5,6 +5,13 @@
 the paper does (means and standard deviations, unswitchable devices, set/reset
 correlation). :func:`write_figures` draws the histogram, the two threshold maps and the
 set-vs-reset scatter; :func:`comparison_rows` puts the published numbers beside ours.
+
+What this check can and cannot show: the device preset *is sampled from* the published
+statistics (set 1.19 +/- 0.31 V, reset 1.39 +/- 0.37 V, 1.1 % unswitchable), so agreement is
+not a prediction. The check validates the extraction procedure -- that the paper's protocol
+(50 mV steps, 20 % change criterion) run on the simulated devices reads back what they were
+drawn from -- and shows its bias (the measured value is the first grid step at or above the
+threshold, so means read high by up to one step and spreads are widened by the grid).
 """
 
 from __future__ import annotations
@@ -152,8 +159,14 @@ def write_figures(run: ThresholdsRun, out_dir: Path) -> list[Path]:
     ]
 
 
-def comparison_rows(summary: dict[str, float | int]) -> list[ComparisonRow]:
-    """Published (paper Fig. 2) and simulated values side by side, as text."""
+def comparison_rows(
+    summary: dict[str, float | int], device: DeviceConfig | None = None
+) -> list[ComparisonRow]:
+    """Published (paper Fig. 2) and simulated values side by side, as text, with the
+    statistics the device population was sampled from (``device``, default the
+    ``tio2-64x64-paper`` preset): the check reads those back, it does not predict them."""
+    device = preset("tio2-64x64-paper") if device is None else device
+    th = device.thresholds
 
     def pub(key: str) -> float:
         return float(published_value(EXPERIMENT, key))
@@ -181,5 +194,17 @@ def comparison_rows(summary: dict[str, float | int]) -> list[ComparisonRow]:
             "set/reset correlation",
             str(published_value(EXPERIMENT, "set_reset_correlation")),
             f"{summary['set_reset_corr']:.2f}",
+        ),
+        ComparisonRow(
+            "sampled from (set / reset, V; rho)",
+            "-",
+            f"{th.set_mean_v:.2f} ± {th.set_std_v:.2f} / {th.reset_mean_v:.2f} ± "
+            f"{th.reset_std_v:.2f}; {th.correlation:.2f}",
+        ),
+        ComparisonRow(
+            "what this shows",
+            "-",
+            "read-back of the sampled statistics: validates the extraction and its grid "
+            "bias, not a prediction",
         ),
     ]

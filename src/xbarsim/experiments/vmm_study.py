@@ -14,17 +14,24 @@ Per instance, over ``inputs`` random input vectors uniform in ``[0, input_max_v]
   target by a uniform relative error in ``[-tolerance, +tolerance]`` and nothing else
   happens (no half-select). It is drawn, not simulated; the ``no-hs`` algorithm (write-
   verify with an ideal selector, scheme ``none``) is the simulated no-half-select baseline.
-* ``n_hs``: :attr:`ProgramResult.n_hs`, the fraction of devices that received, during the
-  *final* pass, a disturbing pulse at or above their threshold (averaged over the pair).
-  DESIGN section 2: this definition, not "ever hit", shows the thesis's ~x10 jump from
-  sigma 0.25 to 0.30.
+* ``n_hs`` (default, the thesis's "during write operation"): :attr:`ProgramResult.n_hs`,
+  the fraction of devices that received, at any time during the run, a disturbing pulse at
+  or above their threshold (mean over the pair); ``n_hs_final_pass`` the same restricted
+  to the final pass. DESIGN section 2 found only the final-pass count near the thesis's
+  ~x10 from sigma 0.25 to 0.30; both are reported.
+* tuning error: per instance, the 99th percentile / mean of ``|G - T| / T`` over both
+  crossbars of the pair with the one rule
+  :data:`~xbarsim.programming.result.TUNING_ERROR_EXCLUSION` (fault map out).
 
-Seeding (common random numbers): crossbar pair ``i`` of size ``N`` comes from
-``SeedSequence([seed, N, 0])`` (children ``2i`` and ``2i+1``), weight set ``j`` and its
-inputs from ``SeedSequence([seed, N, 1, j])``, the intrinsic draw of instance ``(i, j)``
-from ``SeedSequence([seed, N, 2, i, j])``. Sigma, target and algorithm do not enter, so
-every algorithm and target sees the same crossbars, weights and inputs, and the result of
-an instance does not depend on how instances are grouped into tasks or workers.
+Seeding by point identity (:mod:`xbarsim.seeding`): the *hardware identity* of a point is
+``{device, size, weight_std, g_low_s, g_high_s, input_max_v, inputs}``; crossbar pair ``i``
+comes from the stream ``point_seed(seed, identity, 0)`` (children ``2i`` and ``2i+1``),
+weight set ``j`` and its inputs from ``point_seed_sequence(seed, identity, 1, j)``, the
+intrinsic draw of instance ``(i, j)`` from ``point_seed_sequence(seed, identity, 2, i, j)``.
+Sigma scales the same threshold draws; sigma, target and algorithm do not enter the hash, so
+every algorithm and target sees the same crossbars, weights and inputs (paired, common
+random numbers). No grid position or neighbouring point enters, so a point run alone equals
+the same point inside any grid, whatever the grouping into tasks or workers.
 """
 
 from __future__ import annotations
@@ -39,11 +46,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.devices.config import DeviceConfig, preset
+from xbarsim.distribution import describe
 from xbarsim.experiments.published import published_value
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
-from xbarsim.programming.result import ProgramResult
+from xbarsim.programming.result import TUNING_ERROR_EXCLUSION, ProgramResult, tuning_error_p99
+from xbarsim.seeding import point_seed, point_seed_sequence
 
 Algorithm = Literal["baseline", "improved", "no-hs"]
 ALGORITHMS: tuple[str, ...] = ("baseline", "improved", "no-hs")
@@ -80,6 +89,11 @@ class VmmCase(BaseModel):
         Inputs are uniform in [0, input_max_v] (V).
     device : str
         Device preset name.
+    max_amplitude_v : float or None
+        Override of the algorithm's amplitude cap (V, > 0); ``None`` keeps the variant's own
+        (thesis write-verify: 5 V; improved tuning: 2.5 V falling 0.1 V per pass).
+    abandon_at_cap : bool or None
+        Override of the abandon-at-cap rule; ``None`` keeps the variant's own.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
@@ -96,6 +110,8 @@ class VmmCase(BaseModel):
     g_high_s: float = Field(100e-6, gt=0.0, lt=1.0)
     input_max_v: float = Field(0.1, gt=0.0, le=10.0)
     device: str = "thesis-uniformity"
+    max_amplitude_v: float | None = Field(None, gt=0.0, le=20.0)
+    abandon_at_cap: bool | None = None
 
     @model_validator(mode="after")
     def _check_range(self) -> VmmCase:
@@ -103,18 +119,41 @@ class VmmCase(BaseModel):
             raise ValueError(
                 f"g_high_s ({self.g_high_s:g} S) must exceed g_low_s ({self.g_low_s:g} S)"
             )
+        self.algorithm_config()  # e.g. a cap below the ramp start fails here, before any work
         return self
+
+    def hardware_identity(self) -> dict[str, object]:
+        """The parameters that identify the point's random hardware, weights and inputs
+        (hashed into its seeds; sigma, target and algorithm deliberately left out, see the
+        module docstring)."""
+        return {
+            "study": "vmm",
+            "device": self.device,
+            "size": self.size,
+            "weight_std": self.weight_std,
+            "g_low_s": self.g_low_s,
+            "g_high_s": self.g_high_s,
+            "input_max_v": self.input_max_v,
+            "inputs": self.inputs,
+        }
 
     def device_config(self) -> DeviceConfig:
         """The device population of this case (preset with ``sigma``)."""
         return preset(self.device).with_sigma(self.sigma)
 
     def algorithm_config(self) -> WriteVerify | ImprovedTuning:
-        """The tuning algorithm of this case."""
+        """The tuning algorithm of this case (with the cap / abandon overrides)."""
+        overrides: dict[str, object] = {}
+        if self.max_amplitude_v is not None:
+            overrides["max_amplitude_v"] = self.max_amplitude_v
+        if self.abandon_at_cap is not None:
+            overrides["abandon_at_cap"] = self.abandon_at_cap
         if self.algorithm == "improved":
-            return ImprovedTuning.thesis(tolerance=self.target)
+            improved = ImprovedTuning.thesis(tolerance=self.target)
+            base = WriteVerify(**{**improved.base.model_dump(), **overrides})
+            return improved.model_copy(update={"base": base})
         scheme = BiasScheme.NONE if self.algorithm == "no-hs" else BiasScheme.V2
-        return WriteVerify.thesis(tolerance=self.target, scheme=scheme)
+        return WriteVerify.thesis(tolerance=self.target, scheme=scheme, **overrides)
 
 
 def weights_to_targets(
@@ -125,17 +164,13 @@ def weights_to_targets(
     return g_low_s + (1 + weights) * half, g_low_s + (1 - weights) * half
 
 
-def _child(seed: int, *key: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, *key]))
-
-
-def _stream_seed(seed: int, *key: int) -> int:
-    return int(np.random.SeedSequence([seed, *key]).generate_state(1, np.uint64)[0] >> 1)
+def _rng(case: VmmCase, seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(point_seed_sequence(seed, case.hardware_identity(), *key))
 
 
 def weight_set(case: VmmCase, seed: int, j: int) -> tuple[NDArray, NDArray]:
     """Weights ``[N, N]`` (clipped normal) and inputs ``[inputs, N]`` (V) of weight set ``j``."""
-    rng = _child(seed, case.size, 1, j)
+    rng = _rng(case, seed, 1, j)
     w = np.clip(rng.normal(0.0, case.weight_std, (case.size, case.size)), -1.0, 1.0)
     v = rng.uniform(0.0, case.input_max_v, (case.inputs, case.size))
     return w, v
@@ -147,7 +182,7 @@ def sample_pairs(case: VmmCase, seed: int, first: int, count: int) -> Crossbar:
         case.device_config(),
         (case.size, case.size),
         batch=2 * count,
-        seed=_stream_seed(seed, case.size, 0),
+        seed=point_seed(seed, case.hardware_identity(), 0),
         first_index=2 * first,
     )
     order = np.concatenate([np.arange(0, 2 * count, 2), np.arange(1, 2 * count, 2)])
@@ -244,11 +279,12 @@ def _rows(
         inputs = sets[j][1]
         t_plus, t_minus = targets[k], targets[k + half]
         err = vmm_errors(g[k] - g[k + half], t_plus - t_minus, inputs)
-        rng = _child(seed, case.size, 2, i, j)
+        rng = _rng(case, seed, 2, i, j)
         tol = case.target
         g_intr = np.stack([t_plus, t_minus]) * (1 + rng.uniform(-tol, tol, (2, *t_plus.shape)))
         intrinsic = vmm_errors(g_intr[0] - g_intr[1], t_plus - t_minus, inputs)
         e = dev_err[idx]
+        kept = e[~result.unswitchable[idx]]
         rows.append(
             {
                 "size": case.size,
@@ -257,25 +293,25 @@ def _rows(
                 "algorithm": case.algorithm,
                 "crossbar": i,
                 "weight_set": j,
-                "tuning_error_p99": float(np.percentile(e, 99)),
-                "tuning_error_mean": float(e.mean()),
-                "within_tolerance": float(np.mean(e <= tol)),
+                "tuning_error_p99": tuning_error_p99(e, result.unswitchable[idx]),
+                "tuning_error_mean": float(kept.mean()) if kept.size else float("nan"),
+                "within_tolerance": float(np.mean(kept <= tol)) if kept.size else float("nan"),
                 "vmm_error_p99": float(np.percentile(err, WORST_CASE_PERCENTILE)),
                 "vmm_error_mean": float(err.mean()),
                 "vmm_error_intrinsic_p99": float(np.percentile(intrinsic, WORST_CASE_PERCENTILE)),
                 "n_hs": float(result.n_hs[idx].mean()),
-                "n_hs_ever": float(result.n_hs_ever[idx].mean()),
+                "n_hs_final_pass": float(result.n_hs_final_pass[idx].mean()),
                 "pulses_per_device": float(result.pulses[idx].mean()),
                 "history_p99": result.history["p99"][idx].mean(axis=0).tolist(),
                 "history_mean": result.history["mean"][idx].mean(axis=0).tolist(),
-                "tuning_error_hist": _histogram(e),
+                "tuning_error_hist": _histogram(kept),
                 "vmm_error_hist": _histogram(err),
             }
         )
     return rows
 
 
-#: Summary fields of a case, in output order.
+#: Summary fields of a case shown in the table, in output order.
 CASE_FIELDS = (
     "size",
     "sigma",
@@ -285,9 +321,11 @@ CASE_FIELDS = (
     "tuning_error_p99",
     "tuning_error_mean",
     "vmm_error_p99_median",
+    "vmm_error_p99_std",
     "vmm_error_intrinsic",
     "vmm_error_mean",
     "n_hs",
+    "n_hs_final_pass",
     "pulses_per_device",
 )
 
@@ -295,18 +333,28 @@ CASE_FIELDS = (
 def summarize(frame: pd.DataFrame) -> list[dict]:
     """One summary per grid point of a results frame (fractions).
 
-    ``tuning_error_p99`` and ``tuning_error_mean`` are means over instances of each
-    instance's 99th percentile / mean device error (both crossbars of the pair);
-    ``vmm_error_p99_median`` is the median over instances of the worst-case VMM error
-    (Fig. 30); ``vmm_error_intrinsic`` the same median for the drawn intrinsic bound;
-    ``vmm_error_mean`` the mean VMM error over instances, inputs and outputs; ``n_hs`` the
-    mean final-pass half-select fraction; ``pulses_per_device`` the mean number of write
-    pulses per device. For the improved algorithm the device errors are taken against its
-    effective (partner-compensated) targets, the VMM errors against the original ones.
+    Per point, over its instances (crossbar pair x weight set):
+
+    * ``tuning_error_p99`` / ``tuning_error_mean``: means of each instance's 99th
+      percentile / mean device error (rule ``tuning_error_exclusion``), with
+      ``tuning_error_p99_std`` and ``tuning_error_p99_quantiles`` (5/50/95 %);
+    * ``vmm_error_p99_median``: the median of the instances' worst-case VMM errors
+      (Fig. 30), with ``vmm_error_p99_mean``, ``vmm_error_p99_std`` and
+      ``vmm_error_p99_quantiles``; ``vmm_error_intrinsic``: the same median for the drawn
+      intrinsic bound; ``vmm_error_mean``: the mean VMM error over instances, inputs and
+      outputs;
+    * ``n_hs`` (whole run) and ``n_hs_final_pass``: mean half-select fractions, with
+      ``n_hs_std``;
+    * ``pulses_per_device``: mean write pulses per device; ``instances``: their number.
+
+    For the improved algorithm the device errors are taken against its effective
+    (partner-compensated) targets, the VMM errors against the original ones.
     """
     keys = ["size", "sigma", "target", "algorithm"]
     cases = []
     for (size, sigma, target, algorithm), g in frame.groupby(keys, sort=True):
+        tuning = describe(g["tuning_error_p99"])
+        vmm = describe(g["vmm_error_p99"])
         cases.append(
             {
                 "size": int(size),
@@ -314,12 +362,20 @@ def summarize(frame: pd.DataFrame) -> list[dict]:
                 "target": float(target),
                 "algorithm": str(algorithm),
                 "instances": len(g),
-                "tuning_error_p99": float(g["tuning_error_p99"].mean()),
+                "tuning_error_exclusion": TUNING_ERROR_EXCLUSION,
+                "tuning_error_p99": tuning["mean"],
+                "tuning_error_p99_std": tuning["std"],
+                "tuning_error_p99_quantiles": tuning["quantiles"],
                 "tuning_error_mean": float(g["tuning_error_mean"].mean()),
                 "vmm_error_p99_median": float(g["vmm_error_p99"].median()),
+                "vmm_error_p99_mean": vmm["mean"],
+                "vmm_error_p99_std": vmm["std"],
+                "vmm_error_p99_quantiles": vmm["quantiles"],
                 "vmm_error_intrinsic": float(g["vmm_error_intrinsic_p99"].median()),
                 "vmm_error_mean": float(g["vmm_error_mean"].mean()),
                 "n_hs": float(g["n_hs"].mean()),
+                "n_hs_std": float(g["n_hs"].std(ddof=0)),
+                "n_hs_final_pass": float(g["n_hs_final_pass"].mean()),
                 "pulses_per_device": float(g["pulses_per_device"].mean()),
             }
         )
@@ -364,8 +420,9 @@ def _find(cases: list[dict], **match: object) -> dict | None:
 def derived_comparisons(cases: list[dict]) -> list[dict]:
     """T30 ratios that the summaries allow: published beside ours.
 
-    * ``n_hs_ratio_sigma_0p30_over_0p25_at_64``: mean final-pass n_HS at sigma 0.30 over
-      that at 0.25 (N=64, 1 %, baseline).
+    * ``n_hs_ratio_sigma_0p30_over_0p25_at_64``: mean whole-run n_HS at sigma 0.30 over
+      that at 0.25 (N=64, 1 %, baseline), and the same for the final-pass count
+      (``..._final_pass``).
     * ``sigma0_penalty_mean_error_at_64_target_1pct``: relative increase of the mean VMM
       error of the baseline over the ``no-hs`` run at sigma 0 (N=64, 1 %).
 
@@ -380,10 +437,15 @@ def derived_comparisons(cases: list[dict]) -> list[dict]:
     lo = _find(cases, sigma=0.25, algorithm="baseline", **common)
     if hi is not None and lo is not None:
         key = "n_hs_ratio_sigma_0p30_over_0p25_at_64"
-        ours = hi["n_hs"] / lo["n_hs"] if lo["n_hs"] > 0 else None
-        out.append(
-            {"quantity": key, "published": published_value("T30_vmm_grid", key), "xbarsim": ours}
-        )
+        for field, suffix in (("n_hs", ""), ("n_hs_final_pass", "_final_pass")):
+            ours = hi[field] / lo[field] if lo[field] > 0 else None
+            out.append(
+                {
+                    "quantity": key + suffix,
+                    "published": published_value("T30_vmm_grid", key),
+                    "xbarsim": ours,
+                }
+            )
     base = _find(cases, sigma=0.0, algorithm="baseline", **common)
     no_hs = _find(cases, sigma=0.0, algorithm="no-hs", **common)
     if base is not None and no_hs is not None:

@@ -12,12 +12,14 @@ from xbarsim.mapping.differential import (
     weights_to_pair,
     weights_to_single,
 )
+from xbarsim.mapping.stacks import StackMapping
 from xbarsim.mapping.tiling import TileLayout, tile, untile
 
 __all__ = [
     "PAIR_MAPPINGS",
     "ChipConfig",
     "PairMapping",
+    "StackMapping",
     "TileLayout",
     "check_mapping_range",
     "check_pair_mapping",

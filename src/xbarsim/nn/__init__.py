@@ -6,6 +6,7 @@ call and returns a model computing on the programmed conductances.
 """
 
 from xbarsim.mapping.config import ChipConfig
+from xbarsim.nn.conditions import at
 from xbarsim.nn.convert import analog_layers, check_mappable, convert, set_zeta
 from xbarsim.nn.data import Dataset, load_cifar10, load_digits, load_mnist
 from xbarsim.nn.deploy import Deployment, LayerKernels, deploy, program_model
@@ -33,6 +34,7 @@ __all__ = [
     "LayerKernels",
     "accuracy",
     "analog_layers",
+    "at",
     "check_mappable",
     "check_zeta",
     "convert",

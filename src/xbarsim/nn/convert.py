@@ -122,7 +122,10 @@ def convert(model: nn.Module, config: ChipConfig | None = None, zeta: float = 0.
     config = ChipConfig() if config is None else config
     mapping, g_low, g_high = config.mapping, config.g_low_s, config.g_high_s
     check_mappable(model)
-    model = copy.deepcopy(model)
+    # a deployed model's record (crossbars, see xbarsim.nn.at) is not copied along
+    record = getattr(model, "xbarsim_deployment", None)
+    model = copy.deepcopy(model, {id(record): None} if record is not None else None)
+    model.__dict__.pop("xbarsim_deployment", None)
 
     def swap(name: str, module: nn.Module) -> nn.Module:
         if isinstance(module, AnalogLayerMixin):

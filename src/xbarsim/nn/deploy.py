@@ -10,10 +10,21 @@ kernels in the same order, so kernel ``k`` and ``k + batch/2`` form a differenti
 :class:`~xbarsim.programming.improved.ImprovedTuning` chip algorithm that function
 programs the batch instead). The programmed conductances are reassembled and
 stored in the layers' buffers; the returned model computes with them.
+
+With ``lines`` (line, driver and sink resistances, :class:`~xbarsim.crossbar.Lines`), every
+programmed kernel is solved once for its exact effective matrix
+(:func:`~xbarsim.crossbar.irdrop.effective_matrix`) and the layers' ``g_plus`` / ``g_minus``
+buffers hold those matrices (S) instead of the bare conductances: inference with IR drop is
+then the same single matrix product per layer as ideal inference. With
+``verify_through_lines`` the kernels are also programmed through those lines: the verify
+reads see the line drop, so the devices are tuned to the conductances whose reads equal
+the targets (:func:`~xbarsim.crossbar.irdrop.program_through_lines`), which cancels the
+IR drop of linear devices wherever the devices can reach those conductances.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +32,16 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from xbarsim.chip.cost import ArrayGroup, CostParameters, chip_cost, estimate_programming_cost
 from xbarsim.crossbar.array import Crossbar, check_seed
+from xbarsim.crossbar.irdrop import effective_matrix, program_through_lines
+from xbarsim.crossbar.lines import Lines
+from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.differential import weights_to_pair
 from xbarsim.mapping.tiling import TileLayout, tile, untile
 from xbarsim.nn.convert import analog_layers, convert
+from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
@@ -65,6 +81,16 @@ class Deployment:
     layers : list of LayerKernels
     result : ProgramResult or None
         The programming run (None when the chip loads targets exactly).
+    chip : ChipConfig or None
+        The chip the model was deployed on.
+    seed : int
+        Seed of the sampled crossbars.
+    xbars : Crossbar or None
+        The programmed crossbars with their per-device state (built on first use by
+        :meth:`crossbars` when the chip loads targets exactly).
+    effective : ndarray, shape (kernels, N, N), or None
+        Effective matrices with line resistance (S) the layers compute with; None for
+        ideal lines (the layers then compute with ``conductance``).
 
     The batch holds every ``G+`` kernel, then every ``G-`` kernel in the same order.
     """
@@ -74,15 +100,77 @@ class Deployment:
     conductance: NDArray[np.float64]
     layers: list[LayerKernels]
     result: ProgramResult | None
+    chip: ChipConfig | None = None
+    seed: int = 0
+    xbars: Crossbar | None = None
+    effective: NDArray[np.float64] | None = None
 
     @property
     def n_kernels(self) -> int:
         """Number of programmed crossbars (N x N kernels)."""
         return self.targets.shape[0]
 
+    def crossbars(self) -> Crossbar:
+        """The programmed crossbars (sampled with the deployment's seed on first use when the
+        chip loaded the targets exactly: same per-device state, conductances = targets)."""
+        if self.xbars is None:
+            if self.chip is None:
+                raise XbarsimInputError("deployment: no chip recorded; deploy with program_model")
+            n, size = self.conductance.shape[0], self.conductance.shape[1]
+            xbars = Crossbar.sample(self.chip.device, (size, size), n, self.seed)
+            xbars.conductance[...] = self.conductance
+            self.xbars = xbars
+        return self.xbars
+
+    def at(self, **conditions: object) -> AbstractContextManager[nn.Module]:
+        """Context in which :attr:`model` computes at operating conditions.
+
+        Keyword arguments as :meth:`xbarsim.crossbar.Crossbar.at` (``temp_c``, ``age_h``,
+        ``bake_c``, ``strict``, ``nonlinear``, ``noise``, ``seed``); see
+        :func:`xbarsim.nn.conditions.at`. Nothing is reprogrammed.
+        """
+        from xbarsim.nn.conditions import at
+
+        return at(self, **conditions)  # type: ignore[arg-type]
+
+    def cost(self, chip: ChipConfig, params: CostParameters | None = None) -> dict[str, object]:
+        """Energy, latency, area and programming cost of this deployment on a tiled chip.
+
+        The breakdown of :func:`xbarsim.chip.cost.chip_cost` (the MLP chip's component
+        models: DACs on the first layer's inputs, local sensing per tile column when a
+        layer spans several row blocks, one TIA per neuron, ADCs on the last layer), with
+        the printed per-array power (no simulated activity here) and one evaluation of each
+        layer's matrix per inference (a convolution counts one kernel position). Programming
+        energy and time are the ramp-grid estimate from the run's pulse counts
+        (:func:`xbarsim.chip.cost.estimate_programming_cost`).
+        """
+        groups = [
+            ArrayGroup(
+                rec.name,
+                rec.layout.rows,
+                rec.layout.outputs,
+                2 * rec.layout.n_kernels,
+                rec.layout.size,
+                rec.layout.size,
+                rec.layout.grid[0],
+            )
+            for rec in self.layers
+        ]
+        out = chip_cost(groups, params)
+        algorithm = chip.algorithm
+        if self.result is not None and algorithm is not None:
+            base = algorithm if isinstance(algorithm, WriteVerify) else algorithm.base
+            out.update(estimate_programming_cost(self.result, base, params))
+        return out
+
 
 def program_model(
-    model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = False
+    model: nn.Module,
+    chip: ChipConfig,
+    seed: int = 0,
+    progress: bool = False,
+    lines: Lines | None = None,
+    verify_through_lines: bool = False,
 ) -> Deployment:
     """Map, tile and program every analog layer of ``model`` on ``chip``.
 
@@ -97,6 +185,12 @@ def program_model(
         ``numpy.random.SeedSequence(seed)``.
     progress : bool
         Show the programming progress bar.
+    lines : Lines, optional
+        Line resistances of every kernel; the layers then compute with the kernels'
+        exact effective matrices (IR drop).
+    verify_through_lines : bool
+        Program with verify reads through ``lines`` (IR drop in programming too), capped
+        at the device's ``g_max_s``.
 
     Returns
     -------
@@ -131,20 +225,29 @@ def program_model(
     shape = (0, chip.kernel, chip.kernel)
     target = np.concatenate(plus + minus) if layers else np.zeros(shape)
     result: ProgramResult | None = None
+    xbars: Crossbar | None = None
+    tuned = target
+    if verify_through_lines and lines is not None and not lines.is_ideal and target.shape[0]:
+        tuned = program_through_lines(target, lines, g_max_s=chip.device.g_max_s)
     if chip.algorithm is None or target.shape[0] == 0:
-        conductance = target.copy()
+        conductance = tuned.copy()
     else:
         xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), target.shape[0], seed)
         if isinstance(chip.algorithm, ImprovedTuning):
             result = program_improved(
-                xbars, target, chip.algorithm, engine=chip.engine, progress=progress
+                xbars, tuned, chip.algorithm, engine=chip.engine, progress=progress
             )
         else:
-            result = program(xbars, target, chip.algorithm, engine=chip.engine, progress=progress)
+            result = program(xbars, tuned, chip.algorithm, engine=chip.engine, progress=progress)
         conductance = result.conductance
+        xbars.conductance[...] = conductance  # the record's crossbars hold what was written
+    effective = None
+    if lines is not None and not lines.is_ideal and conductance.shape[0]:
+        effective = effective_matrix(conductance, lines)
+    used = conductance if effective is None else effective
     for (_, layer), record, scale in zip(layers, records, scales, strict=True):
-        g_plus, _ = untile(conductance[record.plus], record.layout)
-        g_minus, _ = untile(conductance[record.minus], record.layout)
+        g_plus, _ = untile(used[record.plus], record.layout)
+        g_minus, _ = untile(used[record.minus], record.layout)
         factory = {"dtype": layer.weight.dtype, "device": layer.weight.device}
         with torch.no_grad():
             layer.g_plus.copy_(torch.as_tensor(g_plus, **factory))
@@ -152,14 +255,23 @@ def program_model(
             layer.weight_scale.fill_(scale)
             layer.input_voltage_v.fill_(chip.input_voltage_v)
             layer.deployed.fill_(True)
-    return Deployment(analog, target, conductance, records, result)
+    return Deployment(analog, target, conductance, records, result, chip, seed, xbars,
+                      effective)
 
 
-def deploy(model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = False) -> nn.Module:
+def deploy(
+    model: nn.Module,
+    chip: ChipConfig,
+    seed: int = 0,
+    progress: bool = False,
+    lines: Lines | None = None,
+    verify_through_lines: bool = False,
+) -> nn.Module:
     """Copy of ``model`` running on conductances programmed on a simulated ``chip``.
 
     All kernels of the model are programmed in one batched ``program()`` call; see
-    :func:`program_model` (which also returns the programming record).
+    :func:`program_model` (which also returns the programming record, and whose
+    :meth:`Deployment.cost` gives the chip's energy, latency, area and programming cost).
 
     Parameters
     ----------
@@ -168,11 +280,23 @@ def deploy(model: nn.Module, chip: ChipConfig, seed: int = 0, progress: bool = F
     seed : int
         Seed of the sampled crossbars (>= 0).
     progress : bool
+    lines : Lines, optional
+        Line resistances (IR drop), see :func:`program_model`.
+    verify_through_lines : bool
+        Program with verify reads through the lines, see :func:`program_model`.
 
     Returns
     -------
     torch.nn.Module
-        In eval mode. Save it with ``torch.save(model.state_dict(), path)``; load into
-        ``convert(architecture, chip)`` with ``torch.load(path, weights_only=True)``.
+        In eval mode; ``xbarsim.nn.at(model, temp_c=..., age_h=...)`` evaluates it at
+        operating conditions (in this process: the crossbar state is not saved). Save it
+        with ``torch.save(model.state_dict(), path)``; load into ``convert(architecture,
+        chip)`` with ``torch.load(path, weights_only=True)``.
     """
-    return program_model(model, chip, seed=seed, progress=progress).model
+    deployment = program_model(
+        model, chip, seed=seed, progress=progress, lines=lines,
+        verify_through_lines=verify_through_lines,
+    )
+    # the record (crossbars, per-device state) that xbarsim.nn.at(model, ...) evaluates
+    deployment.model.xbarsim_deployment = deployment
+    return deployment.model

@@ -25,12 +25,17 @@ them through the mapping. Biases stay digital (ideal periphery, thesis 3.4).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.differential import PairMapping, check_mapping_range, pair_formula
+
+if TYPE_CHECKING:
+    from xbarsim.nn.conditions import LayerConditions
 
 
 def check_zeta(zeta: float) -> float:
@@ -75,6 +80,8 @@ class AnalogLayerMixin:
         self.register_buffer("input_voltage_v", torch.ones((), **factory))
         flag = torch.zeros((), dtype=torch.bool, device=factory["device"])
         self.register_buffer("deployed", flag)
+        # set by xbarsim.nn.conditions.at while the model computes at operating conditions
+        self.conditions: LayerConditions | None = None
 
     @property
     def matrix_shape(self) -> tuple[int, int]:
@@ -128,6 +135,8 @@ class AnalogLayerMixin:
         of ``G+`` minus ``G-`` (A) and convert them back to weight units.
         """
         if bool(self.deployed):
+            if self.conditions is not None:
+                return self.conditions.matmul(self, x)
             v = self.input_voltage_v
             currents = (x * v) @ (self.g_plus - self.g_minus)
             return currents * (self.weight_scale / v)

@@ -3,16 +3,21 @@
 One algorithm, two published parameter sets:
 
 * thesis 3.2 (:meth:`WriteVerify.thesis`): devices tuned one by one in raster order; the
-  amplitude ramps from 0.5 V in 10 mV steps; the device is read after every pulse; when
-  the target is passed the direction flips and the ramp restarts; at most 5 ramps per
-  device; stop at the tolerance; 10 passes over the crossbar (only devices out of
-  tolerance get pulses).
-* the paper (:meth:`WriteVerify.paper`): 4 mV / 8 mV set / reset increments, 2.5 V cap,
-  3 passes.
+  amplitude ramps from 0.5 V in 10 mV steps "to the switching voltage of the device"; the
+  device is read after every pulse; when the target is passed the direction flips and the
+  ramp restarts; at most 5 ramps per device; stop at the tolerance; 10 passes over the
+  crossbar (only devices out of tolerance get pulses). The thesis names no amplitude cap
+  and no abandoning. Our reading: a ramp simply continues until the device switches past
+  its target; :data:`THESIS_CAP_V` (5 V, twice the paper's instrument limit) only bounds
+  the loop, and a device that still does not switch is retried in the next pass
+  (``abandon_at_cap=False``).
+* the paper (:meth:`WriteVerify.paper`): 4 mV / 8 mV set / reset increments, the
+  instrument's 2.5 V cap, 3 passes; a device whose ramp reaches the cap is abandoned
+  (``abandon_at_cap=True``), as the paper counts devices it cannot switch.
 
-A ramp that reaches the amplitude cap without passing the target ends the device's tuning;
-with ``abandon_at_cap`` the device is also left alone for the remaining passes and counted
-as unswitchable, as the paper counts devices it cannot switch (DESIGN section 2).
+A ramp that reaches the amplitude cap without passing the target ends the device's tuning
+for the pass; with ``abandon_at_cap`` the device is also left alone for the remaining passes
+(DESIGN section 2).
 """
 
 from __future__ import annotations
@@ -22,6 +27,14 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xbarsim.crossbar.bias import BiasScheme
+from xbarsim.programming.refresh import ThresholdRefresh
+
+#: Amplitude cap of the thesis variant (V): no instrument limit is named, so the bound sits
+#: far above the switching voltages (set mean 1.19 V; at sigma 0.35 about 1e-5 of set and
+#: 5e-5 of reset thresholds exceed it) and only keeps a ramp finite.
+THESIS_CAP_V = 5.0
+#: The paper's instrument limit (V).
+PAPER_CAP_V = 2.5
 
 
 class WriteVerify(BaseModel):
@@ -38,7 +51,8 @@ class WriteVerify(BaseModel):
     step_set_v, step_reset_v : float
         Amplitude increments of set and reset ramps (V).
     max_amplitude_v : float
-        Amplitude cap (V).
+        Amplitude cap (V, > 0): :data:`THESIS_CAP_V` for the thesis variant,
+        :data:`PAPER_CAP_V` for the paper's.
     max_ramps : int
         Ramps per device per pass.
     cap_decrease_per_pass_v : float
@@ -47,9 +61,13 @@ class WriteVerify(BaseModel):
         ``ramp_start_v``.
     abandon_at_cap : bool
         Leave a device alone for the rest of the tuning once a ramp reaches the cap
-        without passing its target.
+        without passing its target (paper variant); False retries it in every pass
+        (thesis variant).
     scheme : BiasScheme
         Write bias scheme (V/2, V/3, or none for an ideal selector).
+    refresh : ThresholdRefresh or None
+        Refresh low-threshold outliers before tuning (thesis 3.5.3,
+        :mod:`xbarsim.programming.refresh`); None = off.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
@@ -59,11 +77,12 @@ class WriteVerify(BaseModel):
     ramp_start_v: float = Field(0.5, gt=0.0, le=20.0)
     step_set_v: float = Field(0.01, gt=0.0, le=5.0)
     step_reset_v: float = Field(0.01, gt=0.0, le=5.0)
-    max_amplitude_v: float = Field(2.5, gt=0.0, le=20.0)
+    max_amplitude_v: float = Field(THESIS_CAP_V, gt=0.0, le=20.0)
     max_ramps: int = Field(5, ge=1, le=1000)
     cap_decrease_per_pass_v: float = Field(0.0, ge=0.0, le=20.0)
-    abandon_at_cap: bool = True
+    abandon_at_cap: bool = False
     scheme: BiasScheme = BiasScheme.V2
+    refresh: ThresholdRefresh | None = None
 
     @model_validator(mode="after")
     def _check_cap(self) -> WriteVerify:
@@ -76,17 +95,21 @@ class WriteVerify(BaseModel):
 
     @classmethod
     def thesis(cls, **overrides: object) -> WriteVerify:
-        """Thesis 3.2: 0.5 V start, 10 mV steps, 5 ramps, 10 passes, 1 % target."""
+        """Thesis 3.2: 0.5 V start, 10 mV steps, 5 ramps, 10 passes, 1 % target, no instrument
+        cap (:data:`THESIS_CAP_V` bounds the ramp), no abandoning."""
         return cls(**overrides)
 
     @classmethod
     def paper(cls, **overrides: object) -> WriteVerify:
-        """The paper's variant: 4 mV / 8 mV set / reset steps, 2.5 V cap, 3 passes, 5 %."""
+        """The paper's variant: 4 mV / 8 mV set / reset steps, 2.5 V cap with abandoning,
+        3 passes, 5 %."""
         params: dict[str, object] = {
             "tolerance": 0.05,
             "passes": 3,
             "step_set_v": 0.004,
             "step_reset_v": 0.008,
+            "max_amplitude_v": PAPER_CAP_V,
+            "abandon_at_cap": True,
         }
         params.update(overrides)
         return cls(**params)

@@ -406,7 +406,6 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                 if hit[i, j]:
                     nh += 1
                     ever[i, j] = True
-                include[i, j] = not (unsw[i, j] or abandoned[i, j])
         n_hs[p] = nh / (rows * cols)
         _record(g, target, include, tol_frac, history, p + 1)
     ne = 0

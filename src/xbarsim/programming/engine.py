@@ -28,7 +28,9 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.cuda_support import load_cuda
 from xbarsim.programming.reference import program_reference
+from xbarsim.programming.refresh import refresh_outliers
 from xbarsim.programming.result import ProgramResult
+from xbarsim.programming.targets import broadcast_targets
 
 ENGINES = ("auto", "reference", "cpu", "cpu-direct", "gpu")
 
@@ -144,14 +146,29 @@ def program(
     """
     algorithm = WriteVerify.thesis() if algorithm is None else algorithm
     name = resolve_engine(engine)
+    refreshed = None
+    if algorithm.refresh is not None:
+        broadcast_targets(xbars, targets)  # validate before changing the crossbars
+        refreshed = refresh_outliers(xbars, algorithm.refresh)
     if name == "reference":
-        return program_reference(xbars, targets, algorithm, progress=progress)
-    if name in ("cpu", "cpu-direct"):
+        result = program_reference(xbars, targets, algorithm, progress=progress)
+    elif name in ("cpu", "cpu-direct"):
         from xbarsim.programming.compiled import program_compiled
 
-        return program_compiled(
+        result = program_compiled(
             xbars, targets, algorithm, accumulate=(name == "cpu"), progress=progress
         )
+    else:
+        result = _program_gpu(xbars, targets, algorithm, engine, progress)
+    result.refreshed = refreshed
+    return result
+
+
+def _program_gpu(
+    xbars: Crossbar, targets: ArrayLike, algorithm: WriteVerify, engine: str, progress: bool
+) -> ProgramResult:
+    """The GPU engine; on a compile or launch failure ``cpu`` (``engine="auto"``) or a
+    one-line error (``engine="gpu"``). The crossbars are restored before falling back."""
     saved = xbars.conductance.copy()
     try:
         from xbarsim.programming.gpu import program_gpu

@@ -5,10 +5,10 @@ Optional: importing xbarsim never needs a GPU; this module is imported only when
 crossbar: thread 0 walks the devices in raster order and solves each ramp in closed form
 (:func:`xbarsim.programming.compiled._solve_ramp`'s algorithm), then all threads of the
 block apply the ramp's disturbance to the selected row and column in parallel. Per-device
-tables (threshold split indices, dose constants) are computed on the CPU by the compiled
-engine's routine and copied over. The kernel runs one pass per launch so that the error
-history is recorded on the host between passes, with the same statistics as the other
-engines.
+tables (threshold split indices, dose constants) are computed on the GPU, one thread per
+device, with the compiled engine's formulas; disturbed-device counts (n_HS) are reduced
+there too. The kernel runs one pass per launch so that the error history is recorded on
+the host between passes, with the compiled engine's own statistics routine.
 
 Tested against the CPU engines in numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)
 and, where a GPU is present, on the device.
@@ -26,6 +26,8 @@ from xbarsim.crossbar.array import Crossbar
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.compiled import (
     _ABANDON,
+    _D0R,
+    _D0S,
     _F_LINE,
     _F_OTHER,
     _F_SEL,
@@ -34,12 +36,19 @@ from xbarsim.programming.compiled import (
     _LINE,
     _OTHER,
     _RAMPS,
+    _SA,
+    _SB,
+    _START,
+    _STEP_R,
+    _STEP_S,
+    _THR,
+    _THS,
     _TOL,
-    _device_tables,
+    _record,
     kernel_parameters,
 )
 from xbarsim.programming.cuda_support import load_cuda
-from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics
+from xbarsim.programming.result import HISTORY_KEYS, ProgramResult
 from xbarsim.programming.targets import broadcast_targets
 from xbarsim.progress import progress_bar
 
@@ -112,7 +121,14 @@ def _solve_ramp_gpu(g0, t, tol, direction, length, split, cb, ca, table, q, g_mi
 @cuda.jit
 def _pass_kernel(g, unsw, target, splits, consts, law, alg, lengths_pass, table,
                  pulses, abandoned, pass_pulses, hit):
-    """One pass of write-verify; block b tunes crossbar b."""
+    """One pass of write-verify; block b tunes crossbar b.
+
+    Every thread decides by itself whether the next device needs tuning (the barrier that
+    ended the last tuned device made its writes visible to the whole block), so devices
+    already within tolerance cost no barrier; a device that needs tuning costs one barrier
+    before thread 0 changes it, and each ramp two (after thread 0's solve and after the
+    block's line update).
+    """
     b = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     nthreads = cuda.blockDim.x
@@ -122,94 +138,149 @@ def _pass_kernel(g, unsw, target, splits, consts, law, alg, lengths_pass, table,
     g_max = law[_GMAX]
     line_f = alg[_LINE]
     other_f = alg[_OTHER]
-    shared = cuda.shared.array(4, dtype=np.float64)  # n, outcome, direction, active
+    tol_frac = alg[_TOL]
+    ramps = int(alg[_RAMPS])
+    shared = cuda.shared.array(2, dtype=np.float64)  # pulses of the ramp, outcome
     solved = cuda.local.array(3, dtype=np.float64)
     for r in range(rows):
         for c in range(cols):
-            if tid == 0:
-                active = 0.0
-                if not (unsw[b, r, c] or abandoned[b, r, c]):
-                    t = target[b, r, c]
-                    if abs(g[b, r, c] - t) > alg[_TOL] * t:
-                        active = 1.0
-                shared[3] = active
-                shared[2] = 1.0 if g[b, r, c] < target[b, r, c] else -1.0
-            cuda.syncthreads()
-            if shared[3] > 0.0:
-                count = 0
-                for _ramp in range(int(alg[_RAMPS])):
-                    if tid == 0:
-                        t = target[b, r, c]
-                        direction = int(shared[2])
-                        q = 0 if direction > 0 else 1
-                        _solve_ramp_gpu(
-                            g[b, r, c], t, alg[_TOL] * t, direction, lengths_pass[q],
-                            splits[b, q, _F_SEL, r, c], consts[b, q, 0, r, c],
-                            consts[b, q, 1, r, c], table, q, g_min, g_max, solved,
-                        )
-                        g[b, r, c] = solved[2]
-                        shared[0] = solved[0]
-                        shared[1] = solved[1]
-                    cuda.syncthreads()
-                    n = int(shared[0])
-                    direction = int(shared[2])
-                    q = 0 if direction > 0 else 1
-                    count += n
-                    if line_f > 0.0:
-                        for j in range(tid, cols, nthreads):
-                            if j != c:
-                                s = splits[b, q, _F_LINE, r, j]
-                                dose = _cum_dose_gpu(n, s, consts[b, q, 0, r, j],
-                                                     consts[b, q, 1, r, j], table, q, _F_LINE)
-                                g[b, r, j] = _apply_gpu(g[b, r, j], dose, direction, g_min, g_max)
-                                if s < n:
-                                    hit[b, r, j] = True
-                        for i in range(tid, rows, nthreads):
-                            if i != r:
-                                s = splits[b, q, _F_LINE, i, c]
-                                dose = _cum_dose_gpu(n, s, consts[b, q, 0, i, c],
-                                                     consts[b, q, 1, i, c], table, q, _F_LINE)
-                                g[b, i, c] = _apply_gpu(g[b, i, c], dose, direction, g_min, g_max)
-                                if s < n:
-                                    hit[b, i, c] = True
-                    if other_f > 0.0:
-                        o = 1 - q
-                        for idx in range(tid, rows * cols, nthreads):
-                            i = idx // cols
-                            j = idx - i * cols
-                            if i != r and j != c:
-                                s = splits[b, o, _F_OTHER, i, j]
-                                dose = _cum_dose_gpu(n, s, consts[b, o, 0, i, j],
-                                                     consts[b, o, 1, i, j], table, q, _F_OTHER)
-                                g[b, i, j] = _apply_gpu(g[b, i, j], dose, -direction, g_min,
-                                                        g_max)
-                                if s < n:
-                                    hit[b, i, j] = True
-                    cuda.syncthreads()
-                    outcome = int(shared[1])
-                    if outcome != 1:
-                        if tid == 0 and outcome == 0 and alg[_ABANDON] > 0.0:
-                            abandoned[b, r, c] = True
-                        break
-                    if tid == 0:
-                        shared[2] = -shared[2]
-                    cuda.syncthreads()
+            if unsw[b, r, c] or abandoned[b, r, c]:
+                continue
+            t = target[b, r, c]
+            if abs(g[b, r, c] - t) <= tol_frac * t:
+                continue
+            direction = 1 if g[b, r, c] < t else -1
+            count = 0
+            cuda.syncthreads()  # every thread has read the device before thread 0 moves it
+            for _ramp in range(ramps):
+                q = 0 if direction > 0 else 1
                 if tid == 0:
-                    pulses[b, r, c] += count
-                    pass_pulses[b] += count
-            cuda.syncthreads()
+                    _solve_ramp_gpu(
+                        g[b, r, c], t, tol_frac * t, direction, lengths_pass[q],
+                        splits[b, q, _F_SEL, r, c], consts[b, q, 0, r, c],
+                        consts[b, q, 1, r, c], table, q, g_min, g_max, solved,
+                    )
+                    g[b, r, c] = solved[2]
+                    shared[0] = solved[0]
+                    shared[1] = solved[1]
+                cuda.syncthreads()
+                n = int(shared[0])
+                outcome = int(shared[1])
+                count += n
+                if line_f > 0.0:
+                    for j in range(tid, cols, nthreads):
+                        if j != c:
+                            s = splits[b, q, _F_LINE, r, j]
+                            dose = _cum_dose_gpu(n, s, consts[b, q, 0, r, j],
+                                                 consts[b, q, 1, r, j], table, q, _F_LINE)
+                            g[b, r, j] = _apply_gpu(g[b, r, j], dose, direction, g_min, g_max)
+                            if s < n:
+                                hit[b, r, j] = True
+                    for i in range(tid, rows, nthreads):
+                        if i != r:
+                            s = splits[b, q, _F_LINE, i, c]
+                            dose = _cum_dose_gpu(n, s, consts[b, q, 0, i, c],
+                                                 consts[b, q, 1, i, c], table, q, _F_LINE)
+                            g[b, i, c] = _apply_gpu(g[b, i, c], dose, direction, g_min, g_max)
+                            if s < n:
+                                hit[b, i, c] = True
+                if other_f > 0.0:
+                    o = 1 - q
+                    for idx in range(tid, rows * cols, nthreads):
+                        i = idx // cols
+                        j = idx - i * cols
+                        if i != r and j != c:
+                            s = splits[b, o, _F_OTHER, i, j]
+                            dose = _cum_dose_gpu(n, s, consts[b, o, 0, i, j],
+                                                 consts[b, o, 1, i, j], table, q, _F_OTHER)
+                            g[b, i, j] = _apply_gpu(g[b, i, j], dose, -direction, g_min,
+                                                    g_max)
+                            if s < n:
+                                hit[b, i, j] = True
+                cuda.syncthreads()
+                if outcome != 1:
+                    if tid == 0 and outcome == 0 and alg[_ABANDON] > 0.0:
+                        abandoned[b, r, c] = True
+                    break
+                direction = -direction
+            if tid == 0:
+                pulses[b, r, c] += count
+                pass_pulses[b] += count
 
 
 @njit(parallel=True, cache=True)
-def _all_device_tables(vset, vrst, law, alg, fractions, max_len):
+def _record_all(g, target, include, tol_frac, history, column):
+    """Per-crossbar error statistics (the compiled engine's), parallel over crossbars."""
+    for b in prange(g.shape[0]):
+        _record(g[b], target[b], include[b], tol_frac, history[b], column)
+
+
+@cuda.jit(device=True, inline=True)
+def _split_index_gpu(start, step, frac, n, th):
+    """First k in [0, n) with ``frac * (start + k * step) >= th``; n if none (as the CPU
+    engine's ``_split_index``)."""
+    if not math.isfinite(th):
+        return n
+    est = (th / frac - start) / step
+    if est <= 0.0:
+        k = 0
+    elif est >= n:
+        k = n
+    else:
+        k = math.ceil(est)
+    while k > 0 and frac * (start + (k - 1) * step) >= th:
+        k -= 1
+    while k < n and frac * (start + k * step) < th:
+        k += 1
+    return k
+
+
+@cuda.jit
+def _tables_kernel(vset, vrst, law, alg, fractions, max_len, splits, consts):
+    """Per-device split indices and dose constants (the CPU engine's ``_device_tables``),
+    one thread per device."""
     batch, rows, cols = vset.shape
-    splits = np.empty((batch, 2, 3, rows, cols), dtype=np.int64)
-    consts = np.empty((batch, 2, 2, rows, cols))
-    for b in prange(batch):
-        s, c = _device_tables(vset[b], vrst[b], law, alg, fractions, max_len)
-        splits[b] = s
-        consts[b] = c
-    return splits, consts
+    idx = cuda.grid(1)
+    if idx >= batch * rows * cols:
+        return
+    b = idx // (rows * cols)
+    rest = idx - b * rows * cols
+    i = rest // cols
+    j = rest - i * cols
+    for p in range(2):
+        th = vset[b, i, j] if p == 0 else vrst[b, i, j]
+        d0 = law[_D0S] if p == 0 else law[_D0R]
+        th_ref = law[_THS] if p == 0 else law[_THR]
+        if math.isfinite(th):
+            consts[b, p, 0, i, j] = d0 * math.exp((th_ref - th) / law[_SB])
+            consts[b, p, 1, i, j] = d0 * math.exp((th_ref - th) / law[_SA])
+        else:
+            consts[b, p, 0, i, j] = 0.0
+            consts[b, p, 1, i, j] = 0.0
+        for f in range(3):
+            frac = fractions[f]
+            if frac <= 0.0:
+                splits[b, p, f, i, j] = max_len[p]
+                continue
+            grid = p if f != _F_OTHER else 1 - p
+            step = alg[_STEP_S] if grid == 0 else alg[_STEP_R]
+            splits[b, p, f, i, j] = _split_index_gpu(alg[_START], step, frac, max_len[grid], th)
+
+
+@cuda.jit
+def _collect_hits(hit, ever, counts):
+    """Count the devices disturbed above threshold in this pass (per crossbar), fold them
+    into ``ever`` and clear ``hit`` for the next pass; block b handles crossbar b."""
+    b = cuda.blockIdx.x
+    rows = hit.shape[1]
+    cols = hit.shape[2]
+    for idx in range(cuda.threadIdx.x, rows * cols, cuda.blockDim.x):
+        i = idx // cols
+        j = idx - i * cols
+        if hit[b, i, j]:
+            cuda.atomic.add(counts, b, 1)
+            ever[b, i, j] = True
+            hit[b, i, j] = False
 
 
 def program_gpu(
@@ -225,48 +296,46 @@ def program_gpu(
     params = kernel_parameters(xbars, algorithm)
     lengths = params["lengths"]
     max_len = np.array([lengths[:, 0].max(), lengths[:, 1].max()], dtype=np.int64)
-    splits, consts = _all_device_tables(
-        np.ascontiguousarray(xbars.v_set), np.ascontiguousarray(xbars.v_reset),
-        params["law"], params["alg"], params["fractions"], max_len,
-    )
     unsw = np.ascontiguousarray(xbars.unswitchable)
+    rows, cols = target.shape[1:]
     d_g = cuda.to_device(np.ascontiguousarray(xbars.conductance, dtype=np.float64))
     d_unsw = cuda.to_device(unsw)
     d_target = cuda.to_device(target)
-    d_splits = cuda.to_device(splits)
-    d_consts = cuda.to_device(consts)
     d_law = cuda.to_device(params["law"])
     d_alg = cuda.to_device(params["alg"])
+    d_splits = cuda.device_array((batch, 2, 3, rows, cols), dtype=np.int64)
+    d_consts = cuda.device_array((batch, 2, 2, rows, cols), dtype=np.float64)
+    devices = batch * rows * cols
+    _tables_kernel[(devices + 255) // 256, 256](
+        cuda.to_device(np.ascontiguousarray(xbars.v_set, dtype=np.float64)),
+        cuda.to_device(np.ascontiguousarray(xbars.v_reset, dtype=np.float64)),
+        d_law, d_alg, cuda.to_device(params["fractions"]), cuda.to_device(max_len),
+        d_splits, d_consts,
+    )
     d_table = cuda.to_device(params["tables"])
     d_pulses = cuda.to_device(np.zeros(target.shape, dtype=np.int64))
     d_abandoned = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
-    ever = np.zeros(target.shape, dtype=bool)
-    history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
-
-    def record(column: int, g: np.ndarray, abandoned: np.ndarray) -> None:
-        stats = error_statistics(
-            np.abs(g - target) / target, algorithm.tolerance, ~(unsw | abandoned)
-        )
-        for key in HISTORY_KEYS:
-            history[key][:, column] = stats[key]
-
-    record(0, d_g.copy_to_host(), np.zeros(target.shape, dtype=bool))
+    d_hit = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
+    d_ever = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
+    history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
+    tol_frac = float(algorithm.tolerance)
+    include = ~unsw  # the one tuning-error exclusion rule: the fault map
+    _record_all(d_g.copy_to_host(), target, include, tol_frac, history, 0)
     with progress_bar(passes, "tuning (gpu)", progress) as advance:
         for p in range(passes):
-            d_hit = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
             d_pass_pulses = cuda.to_device(np.zeros(batch, dtype=np.int64))
             d_len = cuda.to_device(np.ascontiguousarray(lengths[p]))
             _pass_kernel[batch, THREADS_PER_BLOCK](
                 d_g, d_unsw, d_target, d_splits, d_consts, d_law, d_alg, d_len, d_table,
                 d_pulses, d_abandoned, d_pass_pulses, d_hit,
             )
-            hit = d_hit.copy_to_host()
+            d_counts = cuda.to_device(np.zeros(batch, dtype=np.int64))
+            _collect_hits[batch, THREADS_PER_BLOCK](d_hit, d_ever, d_counts)
             pulses_per_pass[:, p] = d_pass_pulses.copy_to_host()
-            n_hs[:, p] = hit.reshape(batch, -1).mean(axis=1)
-            ever |= hit
-            record(p + 1, d_g.copy_to_host(), d_abandoned.copy_to_host())
+            n_hs[:, p] = d_counts.copy_to_host() / (rows * cols)
+            _record_all(d_g.copy_to_host(), target, include, tol_frac, history, p + 1)
             advance(1)
     g = d_g.copy_to_host()
     xbars.conductance[...] = g
@@ -277,9 +346,9 @@ def program_gpu(
         abandoned=d_abandoned.copy_to_host(),
         unswitchable=unsw.copy(),
         tolerance=algorithm.tolerance,
-        history=history,
+        history={key: history[:, k, :] for k, key in enumerate(HISTORY_KEYS)},
         pulses_per_pass=pulses_per_pass,
         n_hs_per_pass=n_hs,
-        n_hs_ever=ever.reshape(batch, -1).mean(axis=1),
+        n_hs_ever=d_ever.copy_to_host().reshape(batch, -1).mean(axis=1),
         engine="gpu",
     )

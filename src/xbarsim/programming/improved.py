@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.errors import XbarsimInputError
-from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.algorithm import PAPER_CAP_V, WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
 from xbarsim.programming.targets import broadcast_targets
@@ -64,7 +64,9 @@ class ImprovedTuning(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
-    base: WriteVerify = WriteVerify.thesis(cap_decrease_per_pass_v=0.1)
+    base: WriteVerify = WriteVerify.thesis(
+        max_amplitude_v=PAPER_CAP_V, abandon_at_cap=True, cap_decrease_per_pass_v=0.1
+    )
     prestage: bool = True
     set_cutoff_v: float = Field(1.8, gt=0.0, le=20.0)
     reset_cutoff_v: float = Field(2.0, gt=0.0, le=20.0)
@@ -77,9 +79,16 @@ class ImprovedTuning(BaseModel):
     def thesis(cls, tolerance: float = 0.01, **overrides: object) -> ImprovedTuning:
         """Defaults on top of :meth:`WriteVerify.thesis` with the given ``tolerance``.
 
-        The cap falls by 0.1 V per pass (2.5 V in pass 1, 1.6 V in pass 10).
+        Measure (a) is a cap by definition: it starts at the 2.5 V of the paper's instrument
+        and falls by 0.1 V per pass (1.6 V in pass 10); devices that reach it are abandoned
+        (frozen) and compensated by their partners.
         """
-        base = WriteVerify.thesis(tolerance=tolerance, cap_decrease_per_pass_v=0.1)
+        base = WriteVerify.thesis(
+            tolerance=tolerance,
+            max_amplitude_v=PAPER_CAP_V,
+            abandon_at_cap=True,
+            cap_decrease_per_pass_v=0.1,
+        )
         params: dict[str, object] = {"base": base}
         params.update(overrides)
         return cls(**params)
@@ -169,7 +178,7 @@ def program_improved(
         is its shifted target, every other device's (frozen ones included) its original
         target, so ``error`` counts frozen devices at their full miss. The weights
         ``G+ - G-`` are best judged against the original targets. ``pulses`` include the
-        pre-stage; ``history`` (over switchable devices not abandoned at a cap, as in
+        pre-stage; ``history`` (over devices outside the fault map, as in
         :func:`program`) and ``n_hs_per_pass`` cover the main passes (each pass is
         one :func:`program` call, so ``n_hs_ever`` is the largest per-pass value, not the
         union); ``abandoned`` marks the devices frozen in the last pass.
@@ -216,7 +225,7 @@ def program_improved(
 
     def record(column: int) -> None:
         err = relative_error(xbars.conductance, effective)
-        stats = error_statistics(err, base.tolerance, switchable & ~abandoned)
+        stats = error_statistics(err, base.tolerance, switchable)
         for key in HISTORY_KEYS:
             history[key][:, column] = stats[key]
 

@@ -118,7 +118,7 @@ def program_reference(
         stats = error_statistics(
             relative_error(xbars.conductance[b : b + 1], target[b : b + 1]),
             algorithm.tolerance,
-            switchable[b : b + 1] & ~abandoned[b : b + 1],
+            switchable[b : b + 1],
         )
         for key in HISTORY_KEYS:
             history[key][b, column] = stats[key][0]

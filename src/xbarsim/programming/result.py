@@ -10,10 +10,38 @@ from numpy.typing import NDArray
 #: Statistics recorded in :attr:`ProgramResult.history` after every pass.
 HISTORY_KEYS = ("mean", "median", "p99", "max", "within_tolerance")
 
+#: The one exclusion rule of every reported tuning-error statistic (history, "tuning error
+#: p99" of ``vmm-study``, ``calibrate`` and the benchmarks): devices of the fault map
+#: (never switchable) are left out; every other device counts, including devices the
+#: algorithm abandoned at its amplitude cap. Reported in JSON as ``tuning_error_exclusion``.
+TUNING_ERROR_EXCLUSION = "fault-map"
+
 
 def relative_error(conductance: NDArray, target: NDArray) -> NDArray[np.float64]:
     """|G - T| / T elementwise (fraction)."""
     return np.abs(conductance - target) / target
+
+
+def tuning_error_p99(error: NDArray, unswitchable: NDArray[np.bool_]) -> float:
+    """99th percentile of the relative tuning errors of one instance (fraction).
+
+    The rule :data:`TUNING_ERROR_EXCLUSION`: fault-map devices are excluded, every other
+    device of the arrays passed counts (e.g. both crossbars of a differential pair).
+
+    Parameters
+    ----------
+    error : ndarray
+        Relative errors |G - T| / T of the instance's devices.
+    unswitchable : ndarray of bool, same shape
+        The fault map.
+
+    Returns
+    -------
+    float
+        NaN when every device is in the fault map.
+    """
+    kept = np.asarray(error)[~np.asarray(unswitchable, dtype=bool)]
+    return float(np.percentile(kept, 99)) if kept.size else float("nan")
 
 
 def error_statistics(
@@ -64,17 +92,19 @@ class ProgramResult:
     tolerance : float
         The algorithm's target relative error.
     history : dict of ndarray, shape (batch, passes + 1)
-        Error statistics (:data:`HISTORY_KEYS`) over switchable devices before tuning
-        (column 0) and after every pass.
+        Error statistics (:data:`HISTORY_KEYS`) before tuning (column 0) and after every
+        pass, over every device outside the fault map (:data:`TUNING_ERROR_EXCLUSION`).
     pulses_per_pass : ndarray of int64, shape (batch, passes)
     n_hs_per_pass : ndarray, shape (batch, passes)
         Half-select statistic per pass: the fraction of the crossbar's devices that
         received, during that pass, at least one disturbing (non-selected) pulse whose
         amplitude reached their switching threshold for its polarity.
     n_hs_ever : ndarray, shape (batch,)
-        The same, over the whole run.
+        The same, over the whole run (the union over passes); :attr:`n_hs`.
     engine : str
         Name of the engine that produced the result.
+    refreshed : ndarray of int64, shape (batch, rows, cols), or None
+        Outlier threshold refreshes per device before tuning (None when not enabled).
     """
 
     target: NDArray[np.float64]
@@ -88,6 +118,7 @@ class ProgramResult:
     n_hs_per_pass: NDArray[np.float64]
     n_hs_ever: NDArray[np.float64]
     engine: str
+    refreshed: NDArray[np.int64] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:
@@ -101,7 +132,13 @@ class ProgramResult:
 
     @property
     def n_hs(self) -> NDArray[np.float64]:
-        """Half-select statistic of the final pass per crossbar (see ``n_hs_per_pass``)."""
+        """n_HS per crossbar, the thesis's reading ("during write operation"): the fraction
+        of devices disturbed at or above their threshold at any time during the run."""
+        return self.n_hs_ever
+
+    @property
+    def n_hs_final_pass(self) -> NDArray[np.float64]:
+        """The same statistic restricted to the final pass (see ``n_hs_per_pass``)."""
         return self.n_hs_per_pass[:, -1]
 
     def within(self, tolerance: float | None = None, exclude_unswitchable: bool = True) -> float:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from xbarsim.devices.config import DevicePreset
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.experiments.vmm_study import Algorithm, VmmCase
+from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import ENGINES
 from xbarsim.validation import describe_parse_error, read_text
 
@@ -45,7 +46,7 @@ class SweepConfig(BaseModel):
     crossbars_per_task : int or None
         Crossbar pairs per task (each with every weight set); ``None``: the whole grid
         point in one task. Results do not depend on it.
-    weight_std, g_low_s, g_high_s, input_max_v, device
+    weight_std, g_low_s, g_high_s, input_max_v, device, max_amplitude_v, abandon_at_cap
         As in :class:`~xbarsim.experiments.vmm_study.VmmCase` (S, V).
     seed : int
         Master seed (>= 0).
@@ -70,6 +71,8 @@ class SweepConfig(BaseModel):
     g_high_s: float = Field(100e-6, gt=0.0, lt=1.0)
     input_max_v: float = Field(0.1, gt=0.0, le=10.0)
     device: str = DevicePreset.THESIS_UNIFORMITY.value
+    max_amplitude_v: float | None = Field(None, gt=0.0, le=20.0)
+    abandon_at_cap: bool | None = None
     seed: int = Field(0, ge=0)
     engine: str = "auto"
     results: str = Field(min_length=1)
@@ -124,6 +127,12 @@ class SweepConfig(BaseModel):
             raise ValueError(
                 f"g_high_s ({self.g_high_s:g} S) must exceed g_low_s ({self.g_low_s:g} S)"
             )
+        start = WriteVerify.thesis().ramp_start_v
+        if self.max_amplitude_v is not None and self.max_amplitude_v < start:
+            raise ValueError(
+                f"max_amplitude_v ({self.max_amplitude_v:g} V) must be >= the ramp start "
+                f"({start:g} V)"
+            )
         return self
 
     def cases(self) -> list[VmmCase]:
@@ -142,6 +151,8 @@ class SweepConfig(BaseModel):
                 g_high_s=self.g_high_s,
                 input_max_v=self.input_max_v,
                 device=self.device,
+                max_amplitude_v=self.max_amplitude_v,
+                abandon_at_cap=self.abandon_at_cap,
             )
             for n in self.sizes
             for s in self.sigmas
@@ -162,6 +173,8 @@ class SweepConfig(BaseModel):
                 "g_high_s",
                 "input_max_v",
                 "device",
+                "max_amplitude_v",
+                "abandon_at_cap",
                 "seed",
             }
         )

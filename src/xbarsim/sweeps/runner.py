@@ -1,9 +1,10 @@
 """Run a sweep grid on dask.distributed (or in process) into a Parquet results store.
 
 A *task* is one grid point and a block of crossbar pairs (with every weight set). Each
-instance is seeded from the master seed, the crossbar size and its instance indices
-(:mod:`xbarsim.experiments.vmm_study`), so the rows are identical for any number of
-workers and any ``crossbars_per_task``. The client writes each finished task as one
+instance is seeded from the master seed, a hash of its point's canonical parameters and
+its instance indices (:mod:`xbarsim.seeding`, :mod:`xbarsim.experiments.vmm_study`), so
+the rows are identical for any number of workers, any ``crossbars_per_task`` and any
+grid the point sits in. The client writes each finished task as one
 Parquet part (atomically), so an interrupted sweep loses only unfinished tasks and
 ``resume`` runs exactly those.
 """

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from xbarsim.errors import XbarsimInputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 META_NAME = "_xbarsim_sweep.json"
 PART_PREFIX = "part-"
 
@@ -41,7 +41,7 @@ SCHEMA = pa.schema(
         ("vmm_error_mean", pa.float64()),
         ("vmm_error_intrinsic_p99", pa.float64()),
         ("n_hs", pa.float64()),
-        ("n_hs_ever", pa.float64()),
+        ("n_hs_final_pass", pa.float64()),
         ("pulses_per_device", pa.float64()),
         ("history_p99", pa.list_(pa.float64())),
         ("history_mean", pa.list_(pa.float64())),

@@ -1,0 +1,36 @@
+"""Layer 5: the chip around the crossbar — X-block control logic (Table III), TIA offset
+compensation with memristor pairs, the MLP chip, and energy, area and latency computed
+from simulated activity."""
+
+from xbarsim.chip.cost import (
+    ArrayGroup,
+    CostParameters,
+    array_supply_power_w,
+    chip_cost,
+    estimate_programming_cost,
+    programming_cost,
+    vmm_cost,
+)
+from xbarsim.chip.mlp import map_mlp, program_mlp, run_mlp
+from xbarsim.chip.offset import OffsetComp, draw_offsets
+from xbarsim.chip.xblock import TABLE_III, ShiftRegister, XBlock, bus_voltages, decode
+
+__all__ = [
+    "TABLE_III",
+    "ArrayGroup",
+    "CostParameters",
+    "OffsetComp",
+    "ShiftRegister",
+    "XBlock",
+    "array_supply_power_w",
+    "bus_voltages",
+    "chip_cost",
+    "decode",
+    "draw_offsets",
+    "estimate_programming_cost",
+    "map_mlp",
+    "program_mlp",
+    "programming_cost",
+    "run_mlp",
+    "vmm_cost",
+]

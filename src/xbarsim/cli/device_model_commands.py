@@ -1,0 +1,155 @@
+"""Commands for the operating-condition models: ``device-effects`` and ``fit-device``.
+
+``device-effects`` prints the shipped (or a device file's) temperature, retention and
+nonlinearity numbers beside the thesis's statements; ``fit-device`` fits a model to a
+tidy CSV of measurements and writes a device file usable with ``--config``. With
+``--json -`` stdout carries exactly one JSON object and the table goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xbarsim.cli import app
+from xbarsim.cli.device_commands import (
+    ConfigOpt,
+    JsonOpt,
+    PresetOpt,
+    SeedOpt,
+    _device,
+    _parse_int,
+    _write_text,
+)
+from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
+
+
+def _emit(title: str, summary: dict, rows: list[ComparisonRow], json_path: str | None) -> None:
+    to_stdout = json_path == "-"
+    print_table(comparison_table(title, rows), stderr=to_stdout)
+    text = json.dumps(summary, indent=2)
+    if to_stdout:
+        typer.echo(text)
+    elif json_path is not None:
+        _write_text(Path(json_path), text + "\n", "json")
+
+
+@app.command("device-effects")
+def device_effects(
+    json_path: JsonOpt = None,
+    preset_name: PresetOpt = "tio2-64x64-paper",
+    config: ConfigOpt = None,
+    seed: SeedOpt = "0",
+    instances: Annotated[
+        str, typer.Option("--instances", metavar="INT", help="Retention populations (>= 2).")
+    ] = "20",
+    temp_c: Annotated[
+        float | None,
+        typer.Option("--temp-c", help="Also report the per-state change at this temperature."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse temperatures outside the fitted range.")
+    ] = False,
+) -> None:
+    """Thesis ch. 2: temperature, retention and nonlinearity numbers of the device models."""
+    from xbarsim.experiments import device_effects as experiment
+
+    s = _parse_int("seed", seed, 0)
+    n = _parse_int("instances", instances, 2)
+    device = _device(preset_name, config, None)
+    start = time.perf_counter()
+    import warnings
+
+    from xbarsim.devices import ExtrapolationWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExtrapolationWarning)
+        summary = experiment.device_effects(device, s, n, temp_c=temp_c, strict=strict)
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
+    rows = [
+        *experiment.comparison_rows(summary),
+        ComparisonRow("run time (s)", "-", f"{time.perf_counter() - start:.1f}"),
+    ]
+    title = "Operating-condition models (thesis ch. 2); coefficients are assumptions"
+    _emit(title, summary, rows, json_path)
+
+
+@app.command("fit-device")
+def fit_device(
+    data: Annotated[Path, typer.Argument(metavar="DATA.csv", help="Tidy CSV of measurements.")],
+    model: Annotated[
+        str, typer.Option("--model", help="temperature, nonlinearity, retention or thresholds.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", metavar="PATH", help="Device file to write (.yaml); usable with --config."
+        ),
+    ],
+    json_path: JsonOpt = None,
+    preset_name: PresetOpt = "tio2-64x64-paper",
+    config: ConfigOpt = None,
+) -> None:
+    """Fit a device model to measured data (trust-region least squares) and write a preset.
+
+    CSV columns: temperature ``device_id,temp_c,g_s,g0_s``; nonlinearity
+    ``device_id,v,i_a,g_tune_s``; retention ``device_id,t_s,temp_c,g_s,g0_s``; thresholds
+    ``device_id,amplitude_v,g_before_s,g_after_s`` (SI units). Also writes a residual plot
+    next to the preset (``NAME.residuals.png``).
+    """
+    import yaml
+
+    from xbarsim.devices.fitting import FITTERS
+    from xbarsim.devices.fitting import fit_device as fit
+    from xbarsim.devices.measurements import read_measurements
+    from xbarsim.errors import XbarsimInputError
+    from xbarsim.report.fit_figures import residual_plot
+
+    if model not in FITTERS:
+        raise XbarsimInputError(f"model: unknown model {model!r}; allowed: {', '.join(FITTERS)}")
+    if out.suffix not in (".yaml", ".yml"):
+        raise XbarsimInputError(f"out: must end in .yaml or .yml, got {out.name!r}")
+    if not out.parent.is_dir():
+        raise XbarsimInputError(f"out: directory {out.parent} does not exist")
+    device = _device(preset_name, config, None)
+    measurements = read_measurements(data, model)
+    result = fit(measurements, model, device)
+    fitted = result.apply_to(device)  # validated before anything is written
+    plot = out.with_suffix(".residuals.png")
+    text = yaml.safe_dump(fitted.model_dump(mode="json"), sort_keys=False)
+    _write_text(
+        out, f"# fitted by xbarsim fit-device --model {model} from {data.name}\n" + text, "out"
+    )
+    residual_plot(
+        plot,
+        result.predictor,
+        result.residuals,
+        result.predictor_label,
+        result.residual_unit,
+        f"fit-device {model}: {result.n_points} points, rms {result.rms_residual:.3g}",
+    )
+    for name in result.unidentifiable:
+        typer.echo(
+            f"warning: the data cannot identify {name} (standard error infinite); "
+            "add measurements that vary it",
+            err=True,
+        )
+    summary = {**result.summary(), "out": str(out), "residual_plot": str(plot)}
+    rows = [
+        ComparisonRow(
+            name,
+            "-",
+            f"{value:.6g} ± {result.std_errors[name]:.2g}",
+        )
+        for name, value in result.coefficients.items()
+    ]
+    rows += [
+        ComparisonRow("rms residual", "-", f"{result.rms_residual:.3g} {result.residual_unit}"),
+        ComparisonRow("points", "-", str(result.n_points)),
+    ]
+    _emit(f"fit-device --model {model} ({data.name})", summary, rows, json_path)

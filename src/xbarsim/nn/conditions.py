@@ -1,0 +1,193 @@
+"""A deployed network at operating conditions, without reprogramming (layer 6).
+
+``with deployment.at(temp_c=85, age_h=87_660):`` (or :func:`at`) evaluates every analog
+layer of a deployed model on its crossbars seen through
+:meth:`xbarsim.crossbar.Crossbar.at`: conductances after retention drift and at the die
+temperature (computed once on entry), the I-V nonlinearity of each device and read noise.
+Per layer and forward pass the column currents are::
+
+    I = sum_j f_j(V) @ (s_j(G+) - s_j(G-))  +  sqrt((V * V) @ (sigma+^2 + sigma-^2)) * eps
+
+with the nonlinearity's basis ``f_j``/``s_j`` (:mod:`xbarsim.devices.nonlinearity`; two
+products for the thesis polynomial) and the read noise drawn at the output (one product).
+On exit the layers compute on the programmed conductances again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from xbarsim.devices.validity import check_within
+from xbarsim.errors import XbarsimInputError
+from xbarsim.mapping.tiling import untile
+from xbarsim.nn.convert import analog_layers
+from xbarsim.nn.deploy import Deployment
+from xbarsim.nn.layers import AnalogLayerMixin
+
+
+@dataclass
+class LayerConditions:
+    """What one analog layer needs to compute at operating conditions.
+
+    Attributes
+    ----------
+    inputs : callable
+        ``inputs(v, upto)``: the first ``upto`` terms of the nonlinearity's input basis
+        ``f_j(V)`` (list of tensors).
+    main : Tensor, (inputs, outputs)
+        ``s_0(G+) - s_0(G-)``, the matrix of the first basis term ``f_0(V) = V`` (S);
+        ``G+ - G-`` for a linear device.
+    states : list of (int, Tensor (inputs, outputs))
+        ``(j, s_j(G+) - s_j(G-))`` for the nonzero basis terms ``j >= 1``.
+    variance : Tensor or None, (inputs, outputs)
+        ``sigma+^2 + sigma-^2`` (S^2); None without read noise.
+    generator : torch.Generator or None
+        Source of the read-noise draws.
+    fit_v : (float, float)
+        Fitted input range of the nonlinearity (V), checked on every pass.
+    strict : bool
+        Refuse inputs outside ``fit_v`` instead of warning.
+    """
+
+    inputs: object
+    main: Tensor
+    states: list[tuple[int, Tensor]]
+    variance: Tensor | None
+    generator: torch.Generator | None
+    fit_v: tuple[float, float]
+    strict: bool
+
+    def matmul(self, layer: AnalogLayerMixin, x: Tensor) -> Tensor:
+        """``x @ W`` of a deployed layer at these conditions (see the module docstring)."""
+        v_in = layer.input_voltage_v
+        v = x * v_in
+        currents = v @ self.main
+        if self.states:
+            if v.numel():
+                low, high = torch.aminmax(_storage_order(v.detach()))
+                bound = max(-float(low), float(high))
+                check_within("|voltage|", bound, *self.fit_v, self.strict, " V", "nonlinearity")
+            basis = self.inputs(v, self.states[-1][0] + 1)  # type: ignore[operator]
+            for j, state in self.states:
+                currents.add_(basis[j] @ state)
+        if self.variance is not None:
+            std = torch.square(v) @ self.variance
+            std.sqrt_()
+            noise = torch.randn(
+                std.shape, generator=self.generator, dtype=std.dtype, device=std.device
+            )
+            currents.addcmul_(std, noise)
+        return currents * (layer.weight_scale / v_in)
+
+
+@contextmanager
+def at(
+    deployment: Deployment | nn.Module,
+    temp_c: float = 25.0,
+    age_h: float = 0.0,
+    bake_c: float | None = None,
+    strict: bool = False,
+    nonlinear: bool = True,
+    noise: bool = True,
+    seed: int = 0,
+) -> Iterator[nn.Module]:
+    """Context in which ``deployment.model`` computes at operating conditions.
+
+    Parameters as :meth:`xbarsim.crossbar.Crossbar.at`: die temperature ``temp_c``
+    (degrees C), ``age_h`` hours since programming spent at ``bake_c`` (default room
+    temperature), ``strict`` (refuse extrapolation), ``nonlinear``, ``noise`` and the
+    read-noise ``seed``. ``deployment`` is a :class:`Deployment` or a model returned by
+    :func:`xbarsim.nn.deploy` in this process. Yields the model.
+    """
+    if not isinstance(deployment, Deployment):
+        record = getattr(deployment, "xbarsim_deployment", None)
+        if not isinstance(record, Deployment):
+            raise XbarsimInputError(
+                "model: not deployed in this process; conditions need the deployment record "
+                "(use xbarsim.nn.deploy or program_model)"
+            )
+        deployment = record
+    if deployment.effective is not None:
+        # the layers hold IR-drop effective matrices; conditions would silently drop them
+        raise XbarsimInputError(
+            "lines: operating conditions are not combined with line resistance (IR drop) yet; "
+            "deploy without lines to evaluate at conditions"
+        )
+    xbars = deployment.crossbars()
+    view = xbars.at(
+        temp_c, age_h, bake_c, strict=strict, nonlinear=nonlinear, noise=noise, seed=seed
+    )
+    models = xbars.device.conditions
+    nl = models.nonlinearity
+    bound = nl.fit_v[1]
+    g = view.conductance
+    with_noise = noise and models.read_noise.sigma_rel > 0.0
+    scale = xbars.device_state.noise_scale
+    layers = dict(analog_layers(deployment.model))
+    saved: list[tuple[AnalogLayerMixin, Tensor, Tensor]] = []
+    try:
+        for index, record in enumerate(deployment.layers):
+            layer = layers[record.name]
+            factory = {"dtype": layer.g_plus.dtype, "device": layer.g_plus.device}
+
+            def matrix(kernels: np.ndarray, layout=record.layout, factory=factory) -> Tensor:
+                return torch.as_tensor(untile(kernels, layout)[0], **factory)
+
+            # per layer, so that no basis of the whole chip is ever held at once
+            g_pair = (g[record.plus], g[record.minus])
+            saved.append((layer, layer.g_plus.clone(), layer.g_minus.clone()))
+            g_plus, g_minus = matrix(g_pair[0]), matrix(g_pair[1])
+            main = g_plus - g_minus
+            diffs = []
+            if nonlinear:
+                basis = [nl.state_basis(part, bound) for part in g_pair]
+                main = matrix(basis[0][0]) - matrix(basis[1][0])
+                for j, (s_plus, s_minus) in enumerate(zip(*basis, strict=True)):
+                    diff = matrix(s_plus) - matrix(s_minus)
+                    if j > 0 and bool(diff.any()):
+                        diffs.append((j, diff))
+            var = None
+            if with_noise:
+                sigma = [
+                    models.read_noise.device_sigma(part, scale[sel])
+                    for part, sel in zip(g_pair, (record.plus, record.minus), strict=True)
+                ]
+                var = matrix(sigma[0] ** 2) + matrix(sigma[1] ** 2)
+            generator = None
+            if var is not None:
+                generator = torch.Generator(device=factory["device"])
+                entropy = np.random.SeedSequence((deployment.seed, seed, index))
+                generator.manual_seed(int(entropy.generate_state(1, np.uint64)[0] >> 1))
+            with torch.no_grad():
+                layer.g_plus.copy_(g_plus)
+                layer.g_minus.copy_(g_minus)
+            layer.conditions = LayerConditions(
+                inputs=(lambda v, upto, nl=nl, bound=bound: nl.input_basis(v, bound, upto)),
+                main=main,
+                states=diffs,
+                variance=var,
+                generator=generator,
+                fit_v=nl.fit_v,
+                strict=strict,
+            )
+        yield deployment.model
+    finally:
+        for layer, g_plus, g_minus in saved:
+            with torch.no_grad():
+                layer.g_plus.copy_(g_plus)
+                layer.g_minus.copy_(g_minus)
+            layer.conditions = None
+
+
+def _storage_order(t: Tensor) -> Tensor:
+    """``t`` with its dimensions permuted into storage order (contiguous when ``t`` is a
+    permuted dense tensor, e.g. unfolded patches), so that reductions over it are fast."""
+    order = sorted(range(t.dim()), key=lambda d: -t.stride(d))
+    permuted = t.permute(order)
+    return permuted if permuted.is_contiguous() else t

@@ -1,0 +1,224 @@
+"""The mixed-signal periphery in the loop of a deployed network (layer 6).
+
+Every analog layer of a deployed model gets the chain of thesis Fig. 52a / Fig. 55 around
+its crossbar matrix, as forward hooks (the layers themselves are unchanged): a DAC on the
+layer's inputs (each input drives its rows as ``x · input_voltage_v``), and one TIA plus
+ADC per output neuron on the differential column current ``I = I⁺ − I⁻`` (the global neuron
+of the MLP chip forms the difference before its transimpedance stage). The read-out turns
+the ADC code back into a current (nominal ``V_cm`` and ``R_f``) and into weight units;
+biases stay digital. Line resistance is not handled here: deploy with ``lines=...`` so the
+layers already compute with the kernels' effective matrices.
+
+:func:`attach_periphery` calibrates every layer's ranges on sample inputs first (DAC full
+scale = the largest input voltage, bipolar when inputs go negative; ``R_f`` maps the
+largest currents onto the TIA swing; the ADC spans the resulting outputs), then counts clip
+and saturation events per layer for every forward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from xbarsim.errors import XbarsimInputError
+from xbarsim.nn.convert import analog_layers
+from xbarsim.periphery.converters import ADC, DAC
+from xbarsim.periphery.read_path import ReadPath, feedback_resistance_for
+from xbarsim.periphery.tia import TIA
+
+
+@dataclass
+class LayerPeriphery:
+    """Calibrated converters of one layer and its event counters.
+
+    Attributes
+    ----------
+    name : str
+    dac : DAC or None
+    tia : TIA
+    adc : ADC or None
+    counts : dict
+        ``inputs``, ``dac_clipped``, ``outputs``, ``tia_saturated``, ``adc_clipped``.
+    """
+
+    name: str
+    dac: DAC | None
+    tia: TIA
+    adc: ADC | None
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("inputs", "dac_clipped", "outputs", "tia_saturated", "adc_clipped"), 0
+        )
+    )
+
+    def rates(self) -> dict[str, float]:
+        """``dac_clip_rate``, ``tia_saturation_rate``, ``adc_clip_rate`` so far."""
+        c = self.counts
+        return {
+            "dac_clip_rate": c["dac_clipped"] / max(c["inputs"], 1),
+            "tia_saturation_rate": c["tia_saturated"] / max(c["outputs"], 1),
+            "adc_clip_rate": c["adc_clipped"] / max(c["outputs"], 1),
+        }
+
+
+class PeripheryHandle:
+    """Hooks attached by :func:`attach_periphery`; ``remove()`` detaches them."""
+
+    def __init__(self, layers: list[LayerPeriphery], handles: list[Any]) -> None:
+        self.layers = layers
+        self._handles = handles
+
+    def rates(self) -> dict[str, dict[str, float]]:
+        """Clip and saturation rates per layer name."""
+        return {layer.name: layer.rates() for layer in self.layers}
+
+    def reset_counts(self) -> None:
+        """Zero every layer's counters."""
+        for layer in self.layers:
+            for key in layer.counts:
+                layer.counts[key] = 0
+
+    def remove(self) -> None:
+        """Detach every hook (the model computes ideally read-out again)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
+def _bias_like(layer: nn.Module, output: Tensor) -> Tensor | float:
+    bias = getattr(layer, "bias", None)
+    if bias is None:
+        return 0.0
+    return bias.view(-1, 1, 1) if output.ndim == 4 else bias
+
+
+def _currents(layer: nn.Module, output: Tensor) -> Tensor:
+    """Differential column currents (A) behind a layer's output (weight units)."""
+    return (output - _bias_like(layer, output)) * layer.input_voltage_v / layer.weight_scale
+
+
+def attach_periphery(
+    model: nn.Module, read_path: ReadPath, sample_x: Tensor
+) -> PeripheryHandle:
+    """Calibrate per-layer converters on ``sample_x`` and put them in the forward pass.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A deployed model (:func:`xbarsim.nn.deploy`); modified in place (hooks).
+    read_path : ReadPath
+        The blocks to use (``dac``/``adc`` None to leave a conversion out); its ``lines``
+        are ignored (deploy with ``lines`` instead).
+    sample_x : Tensor
+        Calibration inputs of the model.
+
+    Returns
+    -------
+    PeripheryHandle
+    """
+    layers = analog_layers(model)
+    if not layers or not all(bool(layer.deployed) for _, layer in layers):
+        raise XbarsimInputError("model: attach_periphery needs a deployed model (deploy first)")
+    stats: dict[str, dict[str, float]] = {name: {"v": 0.0, "neg": 0.0, "i_in": 0.0,
+                                                 "i_out": 0.0} for name, _ in layers}
+
+    def record_in(name: str):
+        def hook(module: nn.Module, args: tuple) -> None:
+            v = args[0].detach() * module.input_voltage_v
+            stats[name]["v"] = max(stats[name]["v"], float(v.abs().max()))
+            stats[name]["neg"] = max(stats[name]["neg"], float((-v).max()))
+        return hook
+
+    def record_out(name: str):
+        def hook(module: nn.Module, args: tuple, output: Tensor) -> None:
+            i = _currents(module, output.detach())
+            stats[name]["i_in"] = max(stats[name]["i_in"], float(i.max()))
+            stats[name]["i_out"] = max(stats[name]["i_out"], float((-i).max()))
+        return hook
+
+    configured: list[LayerPeriphery] = []
+    handles: list[Any] = []
+
+    def run(hook: Any) -> None:
+        with torch.no_grad():
+            model(sample_x)
+        hook.remove()
+
+    # layer by layer, with the converters before it (its own DAC included) in place
+    for name, layer in layers:
+        run(layer.register_forward_pre_hook(record_in(name)))
+        periph = LayerPeriphery(name, _calibrated_dac(name, read_path.dac, stats[name]),
+                                read_path.tia, None)
+        handles.append(layer.register_forward_pre_hook(_dac_hook(periph)))
+        run(layer.register_forward_hook(record_out(name)))
+        periph.tia, periph.adc = _calibrated_sense(name, read_path, stats[name])
+        handles.append(layer.register_forward_hook(_sense_hook(periph)))
+        configured.append(periph)
+    result = PeripheryHandle(configured, handles)
+    result.reset_counts()
+    return result
+
+
+def _calibrated_dac(name: str, dac: DAC | None, s: dict[str, float]) -> DAC | None:
+    """DAC whose full scale is the largest recorded input voltage (bipolar if needed)."""
+    if dac is None:
+        return None
+    if s["v"] <= 0.0:
+        raise XbarsimInputError(f"sample_x: layer {name} saw only zero inputs")
+    return DAC.model_validate(
+        {**dac.model_dump(), "full_scale_v": s["v"], "bipolar": s["neg"] > 0.0}
+    )
+
+
+def _calibrated_sense(
+    name: str, read_path: ReadPath, s: dict[str, float]
+) -> tuple[TIA, ADC | None]:
+    """TIA mapping the recorded extreme currents onto its swing; ADC spanning its outputs."""
+    tia = read_path.tia
+    r_f = feedback_resistance_for(tia, np.array([s["i_in"], -s["i_out"]]), 100.0)
+    tia = TIA.model_validate({**tia.model_dump(), "r_f_ohm": r_f})
+    adc = read_path.adc
+    if adc is None:
+        return tia, None
+    z = tia.transimpedance_ohm
+    lo = max(min(tia.v_cm_v - z * s["i_in"], tia.v_cm_v), tia.v_low_v)
+    hi = min(max(tia.v_cm_v + z * s["i_out"], tia.v_cm_v), tia.v_high_v)
+    if hi - lo <= 0.0:
+        raise XbarsimInputError(f"sample_x: layer {name} drew no current")
+    pad = 1e-9 * (hi - lo)  # so that rounding never clips the extreme samples
+    return tia, ADC.model_validate({**adc.model_dump(), "v_min_v": lo - pad, "v_max_v": hi + pad})
+
+
+def _dac_hook(periph: LayerPeriphery):
+    def hook(module: nn.Module, args: tuple) -> tuple | None:
+        if periph.dac is None:
+            return None
+        x = args[0]
+        scale = float(module.input_voltage_v)
+        conv = periph.dac.convert(x.detach().cpu().double().numpy() * scale)
+        periph.counts["inputs"] += conv.clipped.size
+        periph.counts["dac_clipped"] += int(conv.clipped.sum())
+        quantized = torch.as_tensor(conv.value / scale, dtype=x.dtype, device=x.device)
+        return (quantized, *args[1:])
+    return hook
+
+
+def _sense_hook(periph: LayerPeriphery):
+    def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
+        current = _currents(module, output).detach().cpu().double().numpy()
+        out = periph.tia.output(current)
+        v_read = out.v_out
+        periph.counts["outputs"] += current.size
+        periph.counts["tia_saturated"] += int(out.saturated.sum())
+        if periph.adc is not None:
+            conv = periph.adc.convert(out.v_out)
+            v_read = conv.value
+            periph.counts["adc_clipped"] += int(conv.clipped.sum())
+        read = torch.as_tensor(periph.tia.current_estimate(v_read), dtype=output.dtype,
+                               device=output.device)
+        return read * module.weight_scale / module.input_voltage_v + _bias_like(module, output)
+    return hook

@@ -1,0 +1,39 @@
+"""Layer 6: a deployment reports the chip's energy, latency, area and programming cost."""
+
+import torch
+from torch import nn
+
+from xbarsim.devices import preset
+from xbarsim.mapping import ChipConfig
+from xbarsim.nn import program_model
+from xbarsim.programming import WriteVerify
+
+
+def test_deployed_mlp_reports_thesis_counts_and_breakdowns():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+    chip = ChipConfig(kernel=64, algorithm=None)
+    cost = program_model(model, chip).cost(chip)
+    # deploy keeps biases off the crossbars (no bias row): 784 x 64 + 64 x 10 weights
+    assert cost["synapses"] == 50_816 and cost["devices"] == 2 * 50_816
+    assert cost["dacs"] == 784 and cost["neurons"] == 74
+    assert cost["ops_per_inference"] == 2 * 50_816
+    assert cost["tiles"] == 26  # layer 1: 13 row blocks x 2 signs; layer 2 one 64-row block
+    assert cost["arrays"] == 28
+    assert cost["power_w"] == sum(cost["power_breakdown_w"].values())
+    assert "programming_energy_j" not in cost  # targets loaded exactly: nothing programmed
+
+
+def test_programmed_deployment_adds_programming_cost():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))
+    chip = ChipConfig(
+        device=preset("tio2-64x64-paper").with_sigma(0.05),
+        kernel=4,
+        algorithm=WriteVerify.thesis(passes=2),
+        engine="reference",
+    )
+    dep = program_model(model, chip, seed=2)
+    cost = dep.cost(chip)
+    assert cost["pulses"] == dep.result.total_pulses > 0
+    assert cost["programming_energy_j"] > 0 and cost["programming_time_s"] > 0

@@ -1,0 +1,135 @@
+"""Deployed networks at operating conditions (Deployment.at, layer 6)."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from xbarsim.devices import device_config_from_dict
+from xbarsim.errors import XbarsimInputError
+from xbarsim.mapping import ChipConfig
+from xbarsim.nn import program_model
+
+
+def deployment(noise: float = 0.0, algorithm: bool = False, nonlinearity: str = "thesis-poly"):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 5, bias=False))
+    dev = device_config_from_dict(
+        {
+            "preset": "thesis-uniformity",
+            "conditions": {
+                "read_noise": {"sigma_rel": noise},
+                "nonlinearity": {"kind": nonlinearity},
+            },
+        }
+    )
+    chip = ChipConfig(device=dev, kernel=16, algorithm=None, engine="cpu")
+    if algorithm:
+        chip = chip.model_copy(update={"algorithm": ChipConfig().algorithm})
+    return program_model(model, chip, seed=2)
+
+
+def test_nominal_conditions_reproduce_the_deployed_model_exactly():
+    dep = deployment()
+    x = torch.rand(6, 12, dtype=torch.float32)
+    with torch.no_grad():
+        before = dep.model(x)
+        with dep.at(nonlinear=False, noise=False) as model:
+            nominal = model(x)
+        after = dep.model(x)
+    assert torch.equal(before, nominal) and torch.equal(before, after)
+
+
+@pytest.mark.parametrize("kind", ["thesis-poly", "sinh"])
+def test_layer_at_conditions_matches_the_crossbar_view_per_device(kind):
+    dep = deployment(nonlinearity=kind)
+    dep.model.double()
+    x = torch.rand(7, 12, dtype=torch.float64)
+    with torch.no_grad(), dep.at(temp_c=70.0, age_h=5e4) as model:
+        y = model(x).numpy()
+    layer = model[0]
+    view = dep.crossbars().at(temp_c=70.0, age_h=5e4)
+    v = np.zeros((7, 16))
+    v[:, :12] = x.numpy() * 0.1
+    currents = view.vmm_reference(v)
+    expected = (currents[0] - currents[1])[:, :5] * float(layer.weight_scale) / 0.1
+    np.testing.assert_allclose(y, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_conditions_change_the_output_and_are_undone_even_on_error():
+    dep = deployment(algorithm=True)
+    x = torch.rand(3, 12)
+    with torch.no_grad():
+        base = dep.model(x)
+        with dep.at(temp_c=100.0, age_h=1e6) as model:
+            hot = model(x)
+        assert not torch.allclose(base, hot)
+        with pytest.raises(RuntimeError), dep.at(temp_c=90.0):
+            raise RuntimeError("boom")
+        assert torch.equal(dep.model(x), base)
+        assert dep.model[0].conditions is None
+
+
+def test_read_noise_in_a_deployed_model_is_seeded_and_zero_mean():
+    dep = deployment(noise=0.05)
+    x = torch.rand(1, 12).repeat(4000, 1)
+    with torch.no_grad():
+        with dep.at(nonlinear=False, seed=1) as model:
+            a = model(x)
+        with dep.at(nonlinear=False, seed=1) as model:
+            b = model(x)
+        with dep.at(nonlinear=False, seed=2) as model:
+            c = model(x)
+        clean = dep.model(x)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    spread = (a - clean).std(dim=0)
+    assert torch.all(spread > 0)
+    assert torch.all((a - clean).mean(dim=0).abs() < 4 * spread / np.sqrt(4000))
+
+
+def test_deployment_conditions_bad_input():
+    dep = deployment()
+    with pytest.raises(XbarsimInputError, match=r"^age_h: "), dep.at(age_h=-5.0):
+        pass
+    with pytest.raises(XbarsimInputError, match=r"^temp_c: "), dep.at(temp_c=150.0, strict=True):
+        pass
+    with torch.no_grad(), dep.at(strict=True) as model:
+        with pytest.raises(XbarsimInputError, match=r"^\|voltage\|: "):
+            model(torch.full((1, 12), 3.0))
+
+
+def test_a_deployed_model_itself_accepts_conditions():
+    from xbarsim.nn import at, deploy
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 5))
+    chip = ChipConfig(kernel=16, algorithm=None, engine="cpu")
+    analog = deploy(model, chip, seed=3)
+    x = torch.rand(4, 12)
+    with torch.no_grad():
+        base = analog(x)
+        with at(analog, temp_c=90.0) as hot:
+            assert hot is analog and not torch.allclose(hot(x), base)
+        assert torch.equal(analog(x), base)
+    with pytest.raises(XbarsimInputError, match=r"^model: not deployed"), at(model):
+        pass
+
+
+def test_converting_a_deployed_model_does_not_copy_its_crossbars():
+    from xbarsim.nn import convert, deploy
+
+    chip = ChipConfig(kernel=16, algorithm=None, engine="cpu")
+    analog = deploy(nn.Sequential(nn.Linear(12, 5)), chip, seed=3)
+    copied = convert(analog, chip)
+    assert not hasattr(copied, "xbarsim_deployment")
+    assert hasattr(analog, "xbarsim_deployment")
+
+
+def test_conditions_with_line_resistance_are_refused_not_silently_dropped():
+    from xbarsim.crossbar import lines_preset
+    from xbarsim.nn import program_model as program
+
+    chip = ChipConfig(kernel=16, algorithm=None, engine="cpu")
+    dep = program(nn.Sequential(nn.Linear(12, 5)), chip, seed=1, lines=lines_preset("paper"))
+    with pytest.raises(XbarsimInputError, match=r"^lines: operating conditions"), dep.at():
+        pass
