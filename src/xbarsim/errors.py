@@ -33,3 +33,8 @@ def format_validation_error(exc: Exception) -> str:
             parts.append(f"{loc}: {err.get('msg', 'invalid')}")
         return "; ".join(parts)
     return " ".join(str(exc).split())
+
+
+class XbarsimRunError(XbarsimInputError):
+    """A run that could not finish (lost workers, a task killed repeatedly): one line naming
+    the task and the reason. Reported like invalid input (``error: ...``, exit code 2)."""

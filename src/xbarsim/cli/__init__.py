@@ -7,6 +7,7 @@ Every invalid input ends in one line on stderr and exit code 2, never a tracebac
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 import typer
@@ -40,10 +41,26 @@ def _register_commands() -> None:
     )
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one ``warning: ...`` line on stderr (no source location)."""
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     _register_commands()
     command = typer.main.get_command(app)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(command, argv)
+
+
+def _run(command: click.Command, argv: list[str] | None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    bad = next((a for a in args if "\x00" in a), None)
+    if bad is not None:  # no file name can hold one; the OS calls would raise ValueError
+        print(f"error: arguments must not contain NUL bytes, got {bad!r}", file=sys.stderr)
+        return 2
     try:
         command.main(args=argv, prog_name="xbarsim", standalone_mode=False)
     except XbarsimInputError as exc:

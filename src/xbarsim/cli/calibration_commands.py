@@ -17,8 +17,8 @@ from xbarsim.cli.device_commands import (
     ProgressOpt,
     _finish,
     _parse_int,
-    _prepare_out,
 )
+from xbarsim.cli.options import MaxMemoryOpt, check_run
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.report.tables import ComparisonRow
 
@@ -65,6 +65,7 @@ def calibrate_command(
     out: OutOpt = None,
     json_path: JsonOpt = None,
     progress: ProgressOpt = True,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Grid-search the two-slope pulse law against the paper's and the thesis's numbers."""
     from xbarsim.experiments.calibration import (
@@ -75,6 +76,7 @@ def calibrate_command(
         residuals,
         variant_algorithm,
     )
+    from xbarsim.experiments.resources import calibration_bytes
     from xbarsim.programming import resolve_engine
     from xbarsim.programming.result import TUNING_ERROR_EXCLUSION
     from xbarsim.report.calibration_figures import calibration_figure, residual_markdown
@@ -99,7 +101,13 @@ def calibrate_command(
         )
     except ValueError as exc:
         raise XbarsimInputError(f"calibrate: {format_validation_error(exc)}") from None
-    _prepare_out(out)
+    check_run(
+        calibration_bytes(setup.size, setup.pairs, setup.image_size),
+        f"calibration at {setup.size}x{setup.size} with {setup.pairs} pairs",
+        max_memory,
+        out,
+        json_path,
+    )
     start = time.perf_counter()
     report = calibrate(setup, progress=progress)
     best = report.table.iloc[0]

@@ -18,8 +18,11 @@ from rich.table import Table
 
 from xbarsim.cli import app
 from xbarsim.cli.device_commands import JsonOpt, OutOpt, _parse_int, _prepare_out, _write_text
+from xbarsim.cli.options import check_run
 from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments.resources import MAX_CROSSBARS, MAX_EPOCHS, MAX_INSTANCES
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
+from xbarsim.validation import check_count
 
 
 def _int_list(name: str, text: str, minimum: int) -> list[int]:
@@ -121,9 +124,10 @@ def offset_compensation_command(
     from xbarsim.experiments import offset_compensation as experiment
     from xbarsim.programming import resolve_engine
 
-    n = _parse_int("tias", tias, 1)
+    n = check_count("tias", _parse_int("tias", tias, 1), MAX_CROSSBARS)
     s = _parse_int("seed", seed, 0)
-    n_sweep = _parse_int("sweep-seeds", sweep_seeds, 0)
+    n_sweep = check_count("sweep-seeds", _parse_int("sweep-seeds", sweep_seeds, 0), MAX_INSTANCES)
+    check_run(0.0, "offset-compensation", None, out, json_path, create_out=False)
     resolve_engine(engine)
     if not 0.0 < tolerance < 1.0:
         raise XbarsimInputError(f"tolerance: must lie in (0, 1), got {tolerance}")
@@ -197,7 +201,8 @@ def mlp_chip_command(
     from xbarsim.programming import resolve_engine
 
     s = _parse_int("seed", seed, 0)
-    n_epochs = _parse_int("epochs", epochs, 1)
+    n_epochs = check_count("epochs", _parse_int("epochs", epochs, 1), MAX_EPOCHS)
+    check_run(0.0, "mlp-chip", None, out, json_path, create_out=False)
     resolve_engine(engine)
     device = preset(preset_name)
     if mnist_dir is not None and not mnist_dir.is_dir():

@@ -22,12 +22,14 @@ from xbarsim.cli.device_commands import (
     ProgressOpt,
     SeedOpt,
     _parse_int,
-    _prepare_out,
     _write_text,
 )
+from xbarsim.cli.options import check_run
 from xbarsim.crossbar.lines import lines_from_dict
 from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments.resources import MAX_INPUTS, MAX_INSTANCES
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
+from xbarsim.validation import check_count
 
 RRowOpt = Annotated[
     str, typer.Option("--r-row", metavar="OHM", help="Row segment between crosspoints (>= 0).")
@@ -141,10 +143,10 @@ def irdrop_study(
 
     size_list = _parse_list("sizes", sizes, int)
     r_list = _parse_list("r_wire", r_wire, float)
-    n_inst = _parse_int("instances", instances, 1)
-    n_inputs = _parse_int("inputs", inputs, 1)
+    n_inst = check_count("instances", _parse_int("instances", instances, 1), MAX_INSTANCES)
+    n_inputs = check_count("inputs", _parse_int("inputs", inputs, 1), MAX_INPUTS)
     s = _parse_int("seed", seed, 0)
-    _prepare_out(out)
+    check_run(0.0, "irdrop-study", None, out, json_path)
     start = time.perf_counter()
     study = experiment.run_irdrop_study(
         size_list, r_list, n_inst, n_inputs, s, network, through_lines, progress

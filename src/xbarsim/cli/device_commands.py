@@ -20,9 +20,12 @@ from typing import Annotated
 import typer
 
 from xbarsim.cli import app
+from xbarsim.cli.options import MaxMemoryOpt, check_run
 from xbarsim.devices.config import DeviceConfig, load_device_config, preset
 from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments.resources import image_tuning_bytes, thresholds_bytes
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
+from xbarsim.validation import create_output_dir, write_text
 
 SizeOpt = Annotated[
     str, typer.Option("--size", metavar="INT", help="Rows and columns of the array (>= 1).")
@@ -77,20 +80,9 @@ def _jsonable(summary: dict[str, float | int | str]) -> dict[str, float | int | 
     }
 
 
-def _prepare_out(out: Path | None) -> None:
-    if out is None:
-        return
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise XbarsimInputError(f"out: cannot create directory {out}: {exc.strerror}") from None
-
-
-def _write_text(path: Path, text: str, field: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError as exc:
-        raise XbarsimInputError(f"{field}: cannot write {path}: {exc.strerror}") from None
+#: The shared output helpers under the names other command modules import from here.
+_prepare_out = create_output_dir
+_write_text = write_text
 
 
 def _finish(
@@ -109,11 +101,11 @@ def _finish(
     print_table(comparison_table(title, rows), stderr=to_stdout)
     if out is not None:
         write_figures(out)
-        _write_text(out / "results.json", text + "\n", "out")
+        write_text(out / "results.json", text + "\n", "out")
     if to_stdout:
         typer.echo(text)
     elif json_path is not None:
-        _write_text(Path(json_path), text + "\n", "json")
+        write_text(Path(json_path), text + "\n", "json")
 
 
 @app.command("thresholds")
@@ -126,6 +118,7 @@ def thresholds(
     config: ConfigOpt = None,
     sigma: SigmaOpt = None,
     progress: ProgressOpt = True,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Paper Fig. 2: measure set/reset switching thresholds of a simulated array."""
     from xbarsim.experiments import thresholds as experiment
@@ -133,7 +126,7 @@ def thresholds(
     n = _parse_int("size", size, 1)
     s = _parse_int("seed", seed, 0)
     device = _device(preset_name, config, sigma)
-    _prepare_out(out)
+    check_run(thresholds_bytes(n), f"thresholds of {n}x{n}", max_memory, out, json_path)
     start = time.perf_counter()
     run = experiment.run_thresholds(size=n, seed=s, device=device, progress=progress)
     _finish(
@@ -174,6 +167,7 @@ def program_image(
         ),
     ] = "error-above-95pct",
     progress: ProgressOpt = True,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Paper Fig. 3: tune a quantized grayscale picture into a crossbar (10-100 uS)."""
     from xbarsim.experiments import image_tuning as experiment
@@ -184,7 +178,7 @@ def program_image(
     s = _parse_int("seed", seed, 0)
     device = _device(preset_name, config, sigma)
     resolve_engine(engine)
-    _prepare_out(out)
+    check_run(image_tuning_bytes(n), f"program-image of {n}x{n}", max_memory, out, json_path)
     start = time.perf_counter()
     run = experiment.run_image_tuning(
         size=n,

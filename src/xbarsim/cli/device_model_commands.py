@@ -25,7 +25,9 @@ from xbarsim.cli.device_commands import (
     _parse_int,
     _write_text,
 )
+from xbarsim.experiments.resources import MAX_INSTANCES
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
+from xbarsim.validation import check_count, check_output_file
 
 
 def _emit(title: str, summary: dict, rows: list[ComparisonRow], json_path: str | None) -> None:
@@ -59,7 +61,8 @@ def device_effects(
     from xbarsim.experiments import device_effects as experiment
 
     s = _parse_int("seed", seed, 0)
-    n = _parse_int("instances", instances, 2)
+    n = check_count("instances", _parse_int("instances", instances, 2), MAX_INSTANCES)
+    check_output_file(json_path, "json")
     device = _device(preset_name, config, None)
     start = time.perf_counter()
     import warnings

@@ -16,8 +16,11 @@ import typer
 from rich.console import Console
 
 from xbarsim.cli import app
+from xbarsim.cli.options import MaxMemoryOpt, check_run
 from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments import resources
 from xbarsim.report.tables import ComparisonRow, comparison_table
+from xbarsim.validation import check_count, write_text
 
 SeedOpt = Annotated[int, typer.Option("--seed", help="Master seed (>= 0).")]
 EngineOpt = Annotated[
@@ -57,29 +60,14 @@ def _ints(name: str, text: str) -> list[int]:
     return values
 
 
-def _write(path: Path, text: str, field: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError as exc:
-        raise XbarsimInputError(f"{field}: cannot write {path}: {exc.strerror}") from None
-
-
 def _emit(data: dict, json_path: str | None, out: Path | None) -> None:
     text = json.dumps(data, indent=1)
     if out is not None:
-        _write(out / "results.json", text + "\n", "out")
+        write_text(out / "results.json", text + "\n", "out")
     if json_path == "-":
         typer.echo(text)
     elif json_path is not None:
-        _write(Path(json_path), text + "\n", "json")
-
-
-def _mkdir(out: Path | None) -> None:
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise XbarsimInputError(f"out: cannot create directory {out}: {exc.strerror}") from None
+        write_text(Path(json_path), text + "\n", "json")
 
 
 @app.command("mnist-slp")
@@ -105,6 +93,7 @@ def mnist_slp(
     json_path: JsonOpt = None,
     out: OutOpt = None,
     progress: ProgressOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Paper Fig. 4: 64x10 perceptron, accuracy vs weight-import error and after programming."""
     from xbarsim.experiments.digits_perceptron import (
@@ -126,7 +115,10 @@ def mnist_slp(
         import_errors=tuple(_floats("errors", errors)),
         engine=engine,
     ).validate()
-    _mkdir(out)
+    check_count("epochs", epochs, resources.MAX_EPOCHS)
+    check_count("trials", trials, resources.MAX_TRIALS)
+    estimate = resources.image_tuning_bytes(64) + resources.dataset_bytes(setup.dataset)
+    check_run(estimate, f"mnist-slp on {setup.dataset}", max_memory, out, json_path)
     start = time.perf_counter()
     result = run_digits_perceptron(setup, progress=progress)
     seconds = time.perf_counter() - start
@@ -238,6 +230,7 @@ def network_study(
     json_path: JsonOpt = None,
     out: OutOpt = None,
     progress: ProgressOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Thesis Figs. 31-33: network accuracy drop vs sigma, kernel size, HAT zeta, tuning."""
     from rich.markup import escape
@@ -264,9 +257,19 @@ def network_study(
         seed=seed,
         engine=engine,
     ).validate()
-    _mkdir(out)
     if workers < 1:
         raise XbarsimInputError(f"workers: must be an integer >= 1, got {workers}")
+    check_count("epochs", epochs, resources.MAX_EPOCHS)
+    check_count("instances", instances, resources.MAX_INSTANCES)
+    jobs = len(setup.models) * len(setup.zetas) * len(setup.algorithms) * instances
+    estimate = resources.network_study_bytes(
+        list(setup.models),
+        setup.dataset,
+        list(setup.sizes),
+        0 if workers == 1 or scheduler is not None else workers,
+        jobs * len(setup.sizes) * len(setup.sigmas),
+    )
+    check_run(estimate, f"network-study on {setup.dataset}", max_memory, out, json_path)
     result = run_network_study(
         setup, progress=progress, workers=0 if workers == 1 else workers, scheduler=scheduler
     )

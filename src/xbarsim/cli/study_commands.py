@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xbarsim.cli import app
+from xbarsim.cli.options import MaxMemoryOpt, check_run
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.vmm_study import (
     CASE_FIELDS,
@@ -21,9 +22,10 @@ from xbarsim.experiments.vmm_study import (
     published_for,
     summarize,
 )
-from xbarsim.sweeps.config import load_sweep_config, sweep_config_from_dict
+from xbarsim.sweeps.config import SweepConfig, load_sweep_config, sweep_config_from_dict
 from xbarsim.sweeps.runner import run_sweep
 from xbarsim.sweeps.store import read_results
+from xbarsim.validation import check_output_dir, write_text
 
 _DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 8))
 
@@ -69,9 +71,11 @@ def sweep(
         bool, typer.Option("--resume", help="Continue a results dataset; skip finished tasks.")
     ] = False,
     progress: Progress = True,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Run a VMM-study grid on dask into a Parquet results dataset."""
     cfg = load_sweep_config(config)
+    _check_sweep(cfg, workers, scheduler, max_memory)
     store = run_sweep(cfg, workers=workers, scheduler=scheduler, resume=resume, progress=progress)
     print(f"{len(store.parts())} parts in {store.path}")
 
@@ -113,6 +117,7 @@ def vmm_study(
         str | None, typer.Option("--json", help="Write the summary as JSON ('-': stdout).")
     ] = None,
     progress: Progress = True,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """VMM precision under half-select (thesis Figs. 28-30), published values beside ours."""
     data = {
@@ -131,6 +136,7 @@ def vmm_study(
     with tempfile.TemporaryDirectory(prefix="xbarsim-vmm-") as tmp:
         data["results"] = str(results if results is not None else Path(tmp) / "results")
         cfg = sweep_config_from_dict(data)
+        _check_sweep(cfg, workers, scheduler, max_memory, json_path)
         store = run_sweep(cfg, workers=workers, scheduler=scheduler, progress=progress)
         cases = summarize(read_results(store.path))
     for case in cases:
@@ -146,7 +152,30 @@ def vmm_study(
         if json_path == "-":
             sys.stdout.write(text + "\n")
         else:
-            Path(json_path).write_text(text + "\n")
+            write_text(Path(json_path), text + "\n", "json")
+
+
+def _check_sweep(
+    cfg: SweepConfig,
+    workers: int,
+    scheduler: str | None,
+    max_memory: str | None,
+    json_path: str | None = None,
+) -> None:
+    """Check the results path, ``--json`` and the sweep's peak memory before it runs."""
+    from xbarsim.experiments.resources import sweep_bytes, vmm_task_bytes
+    from xbarsim.sweeps.runner import plan
+
+    check_output_dir(cfg.results, "results")
+    tasks = plan(cfg)
+    largest = max(vmm_task_bytes(t.case.size, t.count, cfg.weight_sets, cfg.inputs) for t in tasks)
+    local_workers = 0 if scheduler is not None else workers
+    check_run(
+        sweep_bytes(largest, len(tasks), local_workers),
+        f"a sweep of {len(tasks)} tasks on {max(1, local_workers)} process(es)",
+        max_memory,
+        json_path=json_path,
+    )
 
 
 def _table(cases: list[dict]) -> Table:
@@ -199,6 +228,9 @@ def plot(
     """Figs. 28-30-style PNGs (error per pass, distributions, worst case, n_HS)."""
     from xbarsim.report.study_figures import plot_results
 
-    paths = plot_results(read_results(results), out)
+    check_output_dir(out, "out")
+    frame = read_results(results)
+    check_run(frame.memory_usage(deep=True).sum() * 4.0, "plotting these results", None, out)
+    paths = plot_results(frame, out)
     for path in paths:
         print(path)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from xbarsim.devices.conditions import OperatingModels
 from xbarsim.devices.dynamics import PulseLaw
 from xbarsim.errors import XbarsimInputError, format_validation_error
+from xbarsim.validation import describe_parse_error, read_text
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
@@ -253,10 +254,7 @@ def load_device_config(path: str | Path) -> DeviceConfig:
         If the file is unreadable or the values are invalid.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise XbarsimInputError(f"config: cannot read {path}: {exc.strerror}") from None
+    text = read_text(path, "config")
     try:
         if path.suffix == ".toml":
             import tomllib
@@ -265,7 +263,9 @@ def load_device_config(path: str | Path) -> DeviceConfig:
         else:
             data = yaml.safe_load(text)
     except Exception as exc:
-        raise XbarsimInputError(f"config: {path} is not valid YAML/TOML: {exc}") from None
+        raise XbarsimInputError(
+            f"config: {path} is not valid YAML/TOML: {describe_parse_error(exc)}"
+        ) from None
     if not isinstance(data, dict):
         raise XbarsimInputError(f"config: {path} must hold a mapping of fields")
     return device_config_from_dict(data)

@@ -366,9 +366,7 @@ def _run_jobs(jobs, trained, chip, data, workers, scheduler, progress) -> list[t
                 )
                 advance(1)
             return out
-        from distributed import as_completed
-
-        from xbarsim.sweeps.runner import connect
+        from xbarsim.sweeps.runner import collect, connect
 
         client, cluster = connect(scheduler, workers)
         try:
@@ -387,8 +385,8 @@ def _run_jobs(jobs, trained, chip, data, workers, scheduler, progress) -> list[t
                 ): k
                 for k, job in enumerate(jobs)
             }
-            for future in as_completed(futures):
-                out[futures[future]] = future.result()
+            for k, result in collect(client, futures, lambda k: f"deployment {jobs[k]}"):
+                out[k] = result
                 advance(1)
         finally:
             client.close()

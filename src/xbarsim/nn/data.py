@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import gzip
-import pickle
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xbarsim.errors import XbarsimInputError
+from xbarsim.nn.safe_pickle import RefusedPickleError, load_data_pickle
+from xbarsim.validation import library_seed
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -109,7 +111,7 @@ def load_digits(
         x = (x > binarize_threshold).astype(np.float32)
     y = bunch.target.astype(np.int64)
     x_tr, x_te, y_tr, y_te = train_test_split(
-        x[:, None], y, test_size=test_fraction, random_state=seed, stratify=y
+        x[:, None], y, test_size=test_fraction, random_state=library_seed(seed), stratify=y
     )
     return Dataset("digits", x_tr, y_tr, x_te, y_te)
 
@@ -126,7 +128,7 @@ def _read_idx(path: Path) -> NDArray[np.uint8]:
         dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
         data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
         return data.reshape(dims)
-    except (OSError, ValueError, struct.error, EOFError) as exc:
+    except (OSError, ValueError, struct.error, EOFError, zlib.error) as exc:
         raise XbarsimInputError(
             f"mnist-dir: {path} is not a readable IDX file ({' '.join(str(exc).split())}); "
             f"{MNIST_HELP}"
@@ -184,6 +186,11 @@ def load_mnist(
                 f"mnist-dir: {part} images {images.shape} and labels {labels.shape} do not "
                 f"match; {MNIST_HELP}"
             )
+        if labels.size and labels.max() > 9:
+            raise XbarsimInputError(
+                f"mnist-dir: {part} labels must lie in 0..9, found {int(labels.max())}; "
+                f"{MNIST_HELP}"
+            )
 
     def prepare(images: NDArray[np.uint8]) -> NDArray[np.float32]:
         x = downsample(images.astype(np.float32) / 255.0, size)
@@ -198,6 +205,30 @@ def load_mnist(
         prepare(arrays["test_images"]),
         arrays["test_labels"].astype(np.int64),
     )
+
+
+def _cifar_arrays(file: Path, batch: object) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Images in [0, 1], shape (n, 3, 32, 32), and labels of one unpickled batch."""
+
+    def bad(why: str) -> XbarsimInputError:
+        return XbarsimInputError(f"cifar10-dir: {file} is not a CIFAR-10 python batch ({why})")
+
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise bad("no b'data' and b'labels' entries")
+    raw, labels_raw = batch[b"data"], batch[b"labels"]
+    if not isinstance(raw, np.ndarray) or raw.dtype != np.uint8 or raw.ndim != 2:
+        raise bad("b'data' is not a 2-d uint8 array")
+    if raw.shape[1] != 3 * 32 * 32:
+        raise bad(f"b'data' rows hold {raw.shape[1]} bytes, not 3072")
+    try:
+        labels = np.asarray(labels_raw, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise bad("b'labels' is not a list of integers") from None
+    if labels.ndim != 1 or labels.shape[0] != raw.shape[0]:
+        raise bad(f"{raw.shape[0]} images but {labels.size} labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise bad(f"labels must lie in 0..9, found {labels.min()}..{labels.max()}")
+    return raw.reshape(-1, 3, 32, 32).astype(np.float32) / 255.0, labels
 
 
 def load_cifar10(directory: str | Path) -> Dataset:
@@ -217,15 +248,18 @@ def load_cifar10(directory: str | Path) -> Dataset:
         if not file.is_file():
             raise XbarsimInputError(f"cifar10-dir: no {name} in {path}; {CIFAR10_HELP}")
         try:
-            with open(file, "rb") as fh:
-                batch = pickle.load(fh, encoding="bytes")  # a local dataset file
-            data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-            labels = np.asarray(batch[b"labels"], dtype=np.int64)
-        except (OSError, KeyError, ValueError, TypeError, pickle.UnpicklingError, EOFError):
+            batch = load_data_pickle(file)
+        except RefusedPickleError as exc:
             raise XbarsimInputError(
-                f"cifar10-dir: {file} is not a CIFAR-10 python batch; {CIFAR10_HELP}"
+                f"cifar10-dir: {file} is not a CIFAR-10 python batch ({exc}; nothing was "
+                "executed)"
             ) from None
-        return data.astype(np.float32) / 255.0, labels
+        except Exception as exc:  # any parse failure of untrusted bytes: not a batch
+            reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+            raise XbarsimInputError(
+                f"cifar10-dir: {file} is not a CIFAR-10 python batch ({reason}); {CIFAR10_HELP}"
+            ) from None
+        return _cifar_arrays(file, batch)
 
     train = [read(f"data_batch_{i}") for i in range(1, 6)]
     x_test, y_test = read("test_batch")

@@ -20,6 +20,7 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.nn.convert import analog_layers
 from xbarsim.nn.data import Dataset
 from xbarsim.progress import progress_bar
+from xbarsim.validation import library_seed
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -97,7 +98,7 @@ def seeded(seed: int) -> Iterator[None]:
     The caller's global RNG state is restored afterwards.
     """
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(check_seed(seed))
+        torch.manual_seed(library_seed(check_seed(seed), 63))
         yield
 
 
@@ -195,7 +196,7 @@ def train(
     opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else torch.optim.SGD(params, lr=lr)
     weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.ndim > 1]
     loss_fn = nn.CrossEntropyLoss()
-    shuffle = torch.Generator().manual_seed(seed)
+    shuffle = torch.Generator().manual_seed(library_seed(seed, 63))
     seed_hat(model, seed)
     losses: list[float] = []
     model.train()

@@ -43,7 +43,7 @@ from xbarsim.crossbar.array import Crossbar
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult
 from xbarsim.programming.targets import broadcast_targets
-from xbarsim.progress import progress_bar
+from xbarsim.progress import polled_progress
 
 _CACHE = os.environ.get("XBARSIM_NUMBA_CACHE", "1") != "0"
 
@@ -326,8 +326,12 @@ def _device_tables(vset, vrst, law, alg, fractions, max_len):
 
 @njit(cache=_CACHE)
 def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
-                   accumulate, pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history):
-    """Run every pass of write-verify on one crossbar (its arrays, in place)."""
+                   accumulate, pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history,
+                   rows_done):
+    """Run every pass of write-verify on one crossbar (its arrays, in place).
+
+    ``rows_done[0]`` counts finished rows over all passes (progress, read from Python).
+    """
     rows, cols = g.shape
     g_min, g_max, sb, sa = law[_GMIN], law[_GMAX], law[_SB], law[_SA]
     tol_frac, start = alg[_TOL], alg[_START]
@@ -395,6 +399,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                 pulses_per_pass[p] += count
                 if capped and abandon:
                     abandoned[r, c] = True
+            rows_done[0] += 1
         nh = 0
         for i in range(rows):
             for j in range(cols):
@@ -411,13 +416,13 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     n_hs_ever[0] = ne / (rows * cols)
 
 
-@njit(cache=_CACHE, parallel=True)
+@njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
-                pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history):
+                pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history, rows_done):
     for b in prange(g.shape[0]):
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
                        fractions, accumulate, pulses[b], abandoned[b], pulses_per_pass[b],
-                       n_hs[b], n_hs_ever[b:b + 1], history[b])
+                       n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1])
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
@@ -510,7 +515,8 @@ def program_compiled(
         Closed-form ramps with disturbance applied once per ramp (True), or pulse by
         pulse (False, the "direct" engine).
     progress : bool
-        Progress bar, advanced per chunk of crossbars.
+        Progress bar over rows x passes x crossbars, counted inside the kernel and polled
+        from Python (on a terminal only).
     chunk : int, optional
         Crossbars per kernel call (default: 8 per thread).
     """
@@ -533,8 +539,9 @@ def program_compiled(
     # crossbars take very different times (at sigma = 25 % tuning is all-or-nothing per
     # crossbar): hand them to threads one at a time rather than in static blocks
     previous_chunksize = numba.set_parallel_chunksize(1)
+    rows_done = np.zeros(batch, dtype=np.int64)
     with (
-        progress_bar(batch, f"tuning ({name})", progress and batch > 1) as advance,
+        polled_progress(rows_done, batch * passes * g.shape[1], f"tuning ({name})", progress),
         _restore_chunksize(previous_chunksize),
     ):
         for lo in range(0, batch, step):
@@ -544,8 +551,8 @@ def program_compiled(
                 params["law"], params["alg"], params["lengths"], params["tables"],
                 params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi],
                 pulses_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi], history[lo:hi],
+                rows_done[lo:hi],
             )
-            advance(hi - lo)
     xbars.conductance[...] = g
     return ProgramResult(
         target=target,

@@ -12,10 +12,14 @@ Engines
 ``"gpu"``
     numba-cuda engine; needs a CUDA GPU.
 ``"auto"``
-    ``"gpu"`` when a CUDA GPU is usable, else ``"cpu"``.
+    ``"gpu"`` when a CUDA GPU is usable, else ``"cpu"``; if the GPU engine cannot
+    import, compile or launch, ``"cpu"`` with a one-line :class:`EngineFallbackWarning`.
 """
 
 from __future__ import annotations
+
+import functools
+import warnings
 
 from numpy.typing import ArrayLike
 
@@ -31,27 +35,87 @@ from xbarsim.programming.targets import broadcast_targets
 ENGINES = ("auto", "reference", "cpu", "cpu-direct", "gpu")
 
 
-def gpu_available() -> bool:
-    """True when numba-cuda is installed and a CUDA device answers."""
+#: The probe's answer on a machine without a CUDA device: the normal case, no warning.
+NO_DEVICE = "no CUDA device answers"
+
+
+class EngineFallbackWarning(UserWarning):
+    """``engine="auto"`` found a GPU but could not use the GPU engine; it runs ``cpu``."""
+
+
+def _brief(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+@functools.cache
+def gpu_problem() -> str | None:
+    """Why the GPU engine cannot run in this process, or None when it can.
+
+    Probes, once per process: numba-cuda imports, a CUDA device answers, and the GPU
+    engine module imports. :data:`NO_DEVICE` is the answer on a machine without a GPU.
+    """
     try:
         cuda = load_cuda()
-    except ImportError:
-        return False
+    except Exception as exc:  # ImportError, or numba-cuda breaking on a newer numpy
+        return f"numba-cuda does not import ({_brief(exc)})"
     try:
-        return bool(cuda.is_available())
-    except Exception:
-        return False
+        if not cuda.is_available():
+            return NO_DEVICE
+    except Exception as exc:
+        return f"the CUDA driver does not answer ({_brief(exc)})"
+    try:
+        import xbarsim.programming.gpu  # noqa: F401  (compiles nothing yet; checks imports)
+    except Exception as exc:
+        return f"the GPU engine does not import ({_brief(exc)})"
+    return None
+
+
+#: Why the GPU engine failed to compile or launch in this process (set on first failure).
+_launch_failure: list[str] = []
+#: Fallback reasons already warned about in this process (each is said once).
+_warned: set[str] = set()
+
+
+def _gpu_unusable() -> str | None:
+    return _launch_failure[0] if _launch_failure else gpu_problem()
+
+
+def gpu_available() -> bool:
+    """True when numba-cuda works, a CUDA device answers and the GPU engine has not failed."""
+    return _gpu_unusable() is None
+
+
+def _warn_fallback(reason: str) -> None:
+    if reason in _warned:
+        return
+    _warned.add(reason)
+    warnings.warn(
+        f"engine auto: GPU engine unavailable, using cpu: {reason}",
+        EngineFallbackWarning,
+        stacklevel=3,
+    )
 
 
 def resolve_engine(engine: str) -> str:
-    """Map ``"auto"`` to a concrete engine and validate the name."""
+    """Map ``"auto"`` to a concrete engine and validate the name.
+
+    ``"auto"`` is ``"gpu"`` when the GPU engine is usable, else ``"cpu"`` (with an
+    :class:`EngineFallbackWarning` when a GPU setup exists but fails); an explicit
+    ``"gpu"`` that cannot run raises a one-line :class:`XbarsimInputError` saying why.
+    """
     if engine not in ENGINES:
         raise XbarsimInputError(f"engine: unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
-    if engine == "auto":
-        return "gpu" if gpu_available() else "cpu"
-    if engine == "gpu" and not gpu_available():
-        raise XbarsimInputError("engine: 'gpu' needs a CUDA GPU and numba-cuda; none found")
-    return engine
+    if engine not in ("auto", "gpu"):
+        return engine
+    problem = _gpu_unusable()
+    if problem is None:
+        return "gpu"
+    if engine == "gpu":
+        raise XbarsimInputError(f"engine: 'gpu' cannot run here: {problem}")
+    if problem != NO_DEVICE:
+        _warn_fallback(problem)
+    return "cpu"
 
 
 def program(
@@ -95,8 +159,29 @@ def program(
             xbars, targets, algorithm, accumulate=(name == "cpu"), progress=progress
         )
     else:
-        from xbarsim.programming.gpu import program_gpu
-
-        result = program_gpu(xbars, targets, algorithm, progress=progress)
+        result = _program_gpu(xbars, targets, algorithm, engine, progress)
     result.refreshed = refreshed
     return result
+
+
+def _program_gpu(
+    xbars: Crossbar, targets: ArrayLike, algorithm: WriteVerify, engine: str, progress: bool
+) -> ProgramResult:
+    """The GPU engine; on a compile or launch failure ``cpu`` (``engine="auto"``) or a
+    one-line error (``engine="gpu"``). The crossbars are restored before falling back."""
+    saved = xbars.conductance.copy()
+    try:
+        from xbarsim.programming.gpu import program_gpu
+
+        return program_gpu(xbars, targets, algorithm, progress=progress)
+    except XbarsimInputError:
+        raise
+    except Exception as exc:  # compile or launch failure (numba, driver, out of memory)
+        xbars.conductance[...] = saved
+        _launch_failure.append(f"compiling or launching the kernel failed ({_brief(exc)})")
+        if engine == "gpu":
+            raise XbarsimInputError(f"engine: 'gpu' failed: {_launch_failure[0]}") from None
+        _warn_fallback(_launch_failure[0])
+    from xbarsim.programming.compiled import program_compiled
+
+    return program_compiled(xbars, targets, algorithm, accumulate=True, progress=progress)

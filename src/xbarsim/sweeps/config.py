@@ -26,6 +26,7 @@ from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.experiments.vmm_study import Algorithm, VmmCase
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import ENGINES
+from xbarsim.validation import describe_parse_error, read_text
 
 
 class SweepConfig(BaseModel):
@@ -198,13 +199,11 @@ def load_sweep_config(path: str | Path) -> SweepConfig:
         Unreadable file, invalid YAML, unknown keys or invalid values.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise XbarsimInputError(f"config: cannot read {path}: {exc.strerror}") from None
+    text = read_text(path, "config")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        first = " ".join(str(exc).split())
-        raise XbarsimInputError(f"config: {path} is not valid YAML: {first}") from None
+        raise XbarsimInputError(
+            f"config: {path} is not valid YAML: {describe_parse_error(exc)}"
+        ) from None
     return sweep_config_from_dict(data)

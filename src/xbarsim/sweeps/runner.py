@@ -12,19 +12,25 @@ Parquet part (atomically), so an interrupted sweep loses only unfinished tasks a
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from xbarsim.errors import XbarsimInputError
+from xbarsim.errors import XbarsimInputError, XbarsimRunError
 from xbarsim.experiments.vmm_study import VmmCase, run_instances
+from xbarsim.programming.engine import resolve_engine
 from xbarsim.progress import progress_bar
 from xbarsim.sweeps.config import SweepConfig
 from xbarsim.sweeps.store import ResultStore
 
 #: Seconds to wait for an existing scheduler before giving up.
 CONNECT_TIMEOUT_S = 5.0
+#: Seconds a run may wait with unfinished tasks and no worker before giving up.
+NO_WORKER_TIMEOUT_S = 60.0
+#: Polling period while waiting for results (s).
+POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,67 @@ def connect(scheduler: str | None, workers: int):
     return Client(cluster), cluster
 
 
+def _brief(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:240] if text else type(exc).__name__
+
+
+def collect(
+    client,
+    futures: dict,
+    describe: Callable[[object], str],
+    no_worker_timeout_s: float = NO_WORKER_TIMEOUT_S,
+) -> Iterator[tuple[object, object]]:
+    """Yield ``(label, result)`` for each of ``futures`` (future -> label) as it finishes.
+
+    Raises
+    ------
+    XbarsimRunError
+        One line naming the task (``describe(label)``) and the reason when a task fails
+        or is killed with its worker too often (Dask's ``KilledWorker``), or when no
+        worker is left for ``no_worker_timeout_s`` seconds with tasks unfinished.
+    """
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    pending = as_completed(futures)
+    left = len(futures)
+    idle_since: float | None = None
+    while left:
+        batch = pending.next_batch(block=False)
+        for future in batch:
+            label = futures[future]
+            try:
+                result = future.result()
+            except KilledWorker as exc:
+                worker = getattr(exc, "last_worker", None)
+                where = f" (last on {getattr(worker, 'address', worker)})" if worker else ""
+                raise XbarsimRunError(
+                    f"{describe(label)}: its worker died every time it ran it{where}, e.g. "
+                    "killed for memory; finished results are kept"
+                ) from None
+            except XbarsimInputError:
+                raise
+            except Exception as exc:
+                reason = _brief(exc)
+                raise XbarsimRunError(f"{describe(label)}: failed on a worker: {reason}") from None
+            left -= 1
+            yield label, result
+        if batch:
+            idle_since = None
+            continue
+        if client.nthreads():
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > no_worker_timeout_s:
+            raise XbarsimRunError(
+                f"scheduler: no Dask worker left for {no_worker_timeout_s:g} s with {left} "
+                "task(s) unfinished; start workers and rerun (a sweep resumes with --resume)"
+            )
+        time.sleep(POLL_S)
+
+
 def run_sweep(
     config: SweepConfig,
     workers: int = 0,
@@ -127,11 +194,13 @@ def run_sweep(
     store = ResultStore(config.results)
     meta = config.study_meta()
     store.check(meta, resume)
+    resolve_engine(config.engine)
     done = store.finished() if resume else set()
     tasks = [t for t in plan(config) if t.key not in done]
     client = cluster = None
     if tasks and (scheduler is not None or workers > 0):
         client, cluster = connect(scheduler, workers)
+    created, fresh = not store.path.exists(), not store.meta_path.exists()
     try:
         store.init(meta)
         with progress_bar(len(tasks), "sweep", progress) as advance:
@@ -141,8 +210,6 @@ def run_sweep(
                     _finish(store, task, rows, on_part)
                     advance(1)
             else:
-                from distributed import as_completed
-
                 run_id = uuid.uuid4().hex[:12]
                 futures = {
                     client.submit(
@@ -157,9 +224,13 @@ def run_sweep(
                     ): t
                     for t in tasks
                 }
-                for future in as_completed(futures):
-                    _finish(store, futures[future], future.result(), on_part)
+                for task, rows in collect(client, futures, lambda t: f"sweep task {t.key}"):
+                    _finish(store, task, rows, on_part)
                     advance(1)
+    except BaseException:
+        if fresh and not store.parts():
+            store.remove_empty(remove_dir=created)
+        raise
     finally:
         if client is not None:
             client.close()

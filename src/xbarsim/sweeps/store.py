@@ -88,33 +88,40 @@ class ResultStore:
                 f"results: {p} is not an xbarsim sweep dataset (no {META_NAME}); "
                 "choose an empty or new directory"
             )
-        try:
-            stored = json.loads(self.meta_path.read_text())
-        except (OSError, ValueError):
-            raise XbarsimInputError(f"results: {self.meta_path} is unreadable") from None
-        if not isinstance(stored, dict) or stored.get("schema_version") != SCHEMA_VERSION:
-            raise XbarsimInputError(
-                f"results: {p} has a different schema version "
-                f"(need {SCHEMA_VERSION}); choose another directory"
-            )
-        diff = sorted(k for k in meta if stored.get("study", {}).get(k) != meta[k])
+        stored = self.stored_meta()
+        study = stored.get("study")
+        diff = sorted(
+            k for k in meta if not isinstance(study, dict) or study.get(k) != meta[k]
+        )
         if diff:
             raise XbarsimInputError(
                 f"results: {p} was made with different study parameters ({', '.join(diff)}); "
                 "choose another directory"
             )
         for part in self.parts():
-            try:
-                found = pq.read_schema(part)
-            except Exception:
-                raise XbarsimInputError(f"results: {part.name} is not a Parquet file") from None
-            if not found.remove_metadata().equals(SCHEMA):
-                raise XbarsimInputError(f"results: {part.name} does not have this schema")
+            check_part(part)
         if self.parts() and not resume:
             raise XbarsimInputError(
                 f"results: {p} already holds results; pass --resume to continue it "
                 "or choose another directory"
             )
+
+    def stored_meta(self) -> dict:
+        """The metadata file's content, checked to be JSON of this schema version."""
+        try:
+            stored = json.loads(self.meta_path.read_bytes())
+        except OSError as exc:
+            raise XbarsimInputError(
+                f"results: cannot read {self.meta_path}: {exc.strerror}"
+            ) from None
+        except ValueError:
+            raise XbarsimInputError(f"results: {self.meta_path} is not JSON") from None
+        if not isinstance(stored, dict) or stored.get("schema_version") != SCHEMA_VERSION:
+            raise XbarsimInputError(
+                f"results: {self.path} has a different schema version "
+                f"(need {SCHEMA_VERSION}); choose another directory"
+            )
+        return stored
 
     def init(self, meta: dict) -> None:
         """Create the directory and metadata file (idempotent); remove stale temporaries."""
@@ -126,6 +133,18 @@ class ResultStore:
                 self.meta_path,
                 json.dumps({"schema_version": SCHEMA_VERSION, "study": meta}, indent=1).encode(),
             )
+
+    def remove_empty(self, remove_dir: bool) -> None:
+        """Undo :meth:`init` on a dataset that received no part (a run that failed first).
+
+        Removes the metadata file and temporaries, then, with ``remove_dir``, the directory
+        if nothing else is left in it.
+        """
+        for tmp in self.path.glob(".tmp-*"):
+            tmp.unlink()
+        self.meta_path.unlink(missing_ok=True)
+        if remove_dir and self.path.is_dir() and not any(self.path.iterdir()):
+            self.path.rmdir()
 
     def parts(self) -> list[Path]:
         """Finished part files, sorted by name."""
@@ -157,6 +176,22 @@ class ResultStore:
         return read_results(self.path)
 
 
+def check_part(part: Path) -> None:
+    """Raise :class:`XbarsimInputError` unless ``part`` is a Parquet file of :data:`SCHEMA`."""
+    try:
+        found = pq.read_schema(part)
+    except Exception:  # pyarrow raises several types for damaged files
+        raise XbarsimInputError(
+            f"results: {part} is not a readable Parquet file (corrupt or truncated); "
+            "delete it and rerun the sweep with --resume"
+        ) from None
+    if not found.remove_metadata().equals(SCHEMA):
+        raise XbarsimInputError(
+            f"results: {part} does not hold xbarsim sweep rows (foreign schema); "
+            "move it out of the results directory"
+        )
+
+
 def read_results(path: str | Path) -> pd.DataFrame:
     """Read a results dataset into a DataFrame sorted by grid point and instance.
 
@@ -166,12 +201,25 @@ def read_results(path: str | Path) -> pd.DataFrame:
         If ``path`` is not a sweep dataset or holds no finished parts.
     """
     store = ResultStore(path)
+    if not Path(path).is_dir():
+        raise XbarsimInputError(f"results: {path} is not a directory")
     if not store.meta_path.is_file():
         raise XbarsimInputError(f"results: {path} is not an xbarsim sweep dataset")
     parts = store.parts()
     if not parts:
         raise XbarsimInputError(f"results: {path} holds no finished results")
-    table = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in parts])
+    store.stored_meta()
+    tables = []
+    for part in parts:
+        check_part(part)
+        try:
+            tables.append(pq.read_table(part, schema=SCHEMA))
+        except Exception:  # damage past the footer (pages, row groups)
+            raise XbarsimInputError(
+                f"results: {part} is not a readable Parquet file (corrupt or truncated); "
+                "delete it and rerun the sweep with --resume"
+            ) from None
+    table = pa.concat_tables(tables)
     frame = table.to_pandas()
     keys = ["size", "sigma", "target", "algorithm", "crossbar", "weight_set"]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)

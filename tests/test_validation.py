@@ -1,0 +1,232 @@
+"""Pre-run checks: output paths, memory estimates and limits, counts, library seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xbarsim.cli import main
+from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments import resources
+from xbarsim.sweeps import run_sweep, sweep_config_from_dict
+from xbarsim.sweeps import runner as sweep_runner
+from xbarsim.validation import (
+    GIB,
+    check_memory,
+    check_output_dir,
+    check_output_file,
+    library_seed,
+    parse_memory,
+)
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*")}
+
+
+def test_output_dir_checks(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    check_output_dir(tmp_path / "new" / "deeper")
+    check_output_dir(tmp_path)
+    with pytest.raises(XbarsimInputError, match=r"out: .*afile exists and is not a directory"):
+        check_output_dir(afile)
+    with pytest.raises(XbarsimInputError, match="afile is not a directory"):
+        check_output_dir(afile / "sub")
+    assert not (tmp_path / "new").exists()
+
+
+def test_output_file_checks(tmp_path: Path) -> None:
+    check_output_file("-")
+    check_output_file(tmp_path / "new" / "r.json")
+    with pytest.raises(XbarsimInputError, match=r"json: .* is a directory"):
+        check_output_file(tmp_path)
+    (tmp_path / "f").write_text("")
+    with pytest.raises(XbarsimInputError, match="is not a directory"):
+        check_output_file(tmp_path / "f" / "r.json")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("16G", 16 * GIB), ("512MiB", 512 * 1024**2), ("2e9", 2_000_000_000), ("1.5g", 1.5 * GIB)],
+)
+def test_parse_memory(text: str, expected: float) -> None:
+    assert parse_memory(text) == int(expected)
+
+
+@pytest.mark.parametrize("text", ["", "12q", "-1G", "G", "0", "nan"])
+def test_parse_memory_rejects(text: str) -> None:
+    with pytest.raises(XbarsimInputError, match="max-memory"):
+        parse_memory(text)
+
+
+def test_default_limit_is_below_available_memory() -> None:
+    from xbarsim.validation import available_memory
+
+    assert 0 < parse_memory(None) <= available_memory()
+
+
+def test_memory_refusal_states_estimate_and_limit() -> None:
+    with pytest.raises(XbarsimInputError) as info:
+        check_memory(3 * GIB, 2 * GIB, "a thing")
+    assert str(info.value) == (
+        "max-memory: a thing needs about 3.0 GiB, more than the limit 2.0 GiB; "
+        "shrink the request or raise --max-memory"
+    )
+
+
+@given(st.integers(1, 4096), st.integers(1, 64), st.integers(1, 64), st.integers(1, 10_000))
+def test_vmm_task_estimate_grows_with_every_factor(n: int, pairs: int, sets: int, inputs: int):
+    base = resources.vmm_task_bytes(n, pairs, sets, inputs)
+    assert resources.vmm_task_bytes(n + 1, pairs, sets, inputs) > base
+    assert resources.vmm_task_bytes(n, pairs + 1, sets, inputs) > base
+    assert resources.vmm_task_bytes(n, pairs, sets + 1, inputs) > base
+    assert resources.vmm_task_bytes(n, pairs, sets, inputs + 1) > base
+    assert base >= 2 * pairs * sets * n * n * resources.PROGRAM_BYTES_PER_DEVICE
+
+
+@given(st.integers(1, 512))
+def test_deployment_covers_every_weight_twice(kernel: int) -> None:
+    shapes = resources.layer_shapes("convnet", 3, 32)
+    weights = sum(a * b for a, b in shapes)
+    assert resources.deployment_devices(shapes, kernel) >= 2 * weights
+
+
+def test_sweep_of_fields_each_within_limits_is_refused_as_a_product(tmp_path: Path) -> None:
+    """Every field is inside its own bound, but the product does not fit 8 GiB."""
+    config = tmp_path / "big.yaml"
+    results = tmp_path / "runs" / "big"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "sizes": [1024],
+                "sigmas": [0.1],
+                "targets": [0.01],
+                "crossbars": 50,
+                "weight_sets": 50,
+                "inputs": 1000,
+                "results": str(results),
+            }
+        )
+    )
+    before = _files(tmp_path)
+    assert main(["sweep", str(config), "--workers", "0", "--max-memory", "8G"]) == 2
+    assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["thresholds", "--size", "20000", "--out"],
+        ["program-image", "--size", "20000", "--out"],
+        ["vmm-study", "--sizes", "1024", "--crossbars", "500", "--weights", "500", "--results"],
+        ["network-study", "--sizes", "100000", "--instances", "1", "--out"],
+        ["calibrate", "--size", "512", "--pairs", "10000", "--out"],
+    ],
+)
+def test_oversized_requests_refused_before_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main([*args, str(out), "--max-memory", "4G"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: max-memory: ") and err.count("\n") == 1
+    assert "limit 4.0 GiB" in err
+    assert not out.exists()
+
+
+def test_max_memory_override_lets_a_run_through(tmp_path: Path) -> None:
+    args = ["thresholds", "--size", "4", "--no-progress", "--json", str(tmp_path / "r.json")]
+    assert main([*args, "--max-memory", "1M"]) == 2
+    assert not (tmp_path / "r.json").exists()
+    assert main([*args, "--max-memory", "64G"]) == 0
+    assert (tmp_path / "r.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["network-study", "--epochs", "10001"], "epochs: must be at most 10,000"),
+        (["network-study", "--instances", "10001"], "instances: must be at most 10,000"),
+        (["mnist-slp", "--epochs", "100000"], "epochs: must be at most 10,000"),
+        (["mnist-slp", "--trials", "100001"], "trials: must be at most 100,000"),
+        (["vmm-study", "--inputs", "1000001"], "inputs"),
+    ],
+)
+def test_unbounded_counts_have_limits(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_calibrate_creates_out_before_computing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs" / "calibration"
+    small = ["--size", "4", "--pairs", "1", "--image-seeds", "1", "--image-size", "4"]
+    args = ["calibrate", *small, "--below", "0.03", "--above", "0.1", "--variants", "thesis"]
+    assert main([*args, "--no-progress", "--out", str(out)]) == 0
+    assert {"candidates.csv", "calibrated_device.yaml", "results.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    (tmp_path / "blocker").write_text("")
+    assert main([*args, "--out", str(tmp_path / "blocker" / "c")]) == 2
+    assert "blocker is not a directory" in capsys.readouterr().err
+
+
+def test_json_checked_before_figures_are_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "fig"
+    args = ["thresholds", "--size", "4", "--out", str(out), "--json", str(tmp_path)]
+    assert main(args) == 2
+    assert "json: " in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_failed_sweep_leaves_nothing_and_the_corrected_config_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "runs"
+    data = {
+        "sizes": [4],
+        "sigmas": [0.1],
+        "targets": [0.05],
+        "crossbars": 1,
+        "weight_sets": 1,
+        "inputs": 8,
+        "engine": "cpu",
+        "results": str(results),
+    }
+
+    def boom(*args: object, **kwargs: object) -> list[dict]:
+        raise MemoryError
+
+    monkeypatch.setattr(sweep_runner, "run_task", boom)
+    with pytest.raises(MemoryError):
+        run_sweep(sweep_config_from_dict(data), workers=0)
+    assert not results.exists()
+    monkeypatch.undo()
+    store = run_sweep(sweep_config_from_dict({**data, "crossbars": 2}), workers=0)
+    assert len(store.parts()) == 1
+
+
+@given(st.integers(0, 2**200))
+def test_library_seed_in_range_and_identity_below(seed: int) -> None:
+    value = library_seed(seed)
+    assert 0 <= value < 2**32
+    if seed < 2**32:
+        assert value == seed
+    assert library_seed(seed) == value
+
+
+def test_library_seeds_of_large_seeds_differ() -> None:
+    seeds = [2**32 + k for k in range(200)] + [2**64 + k for k in range(200)]
+    assert len({library_seed(s) for s in seeds}) == len(seeds)
+    assert np.all(np.array([library_seed(s, 63) for s in seeds]) < 2**63)
