@@ -18,7 +18,7 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.nn.data import load_digits, load_mnist
 from xbarsim.sweeps import read_results, run_sweep, sweep_config_from_dict
 from xbarsim.sweeps.config import load_sweep_config
-from xbarsim.sweeps.store import META_NAME
+from xbarsim.sweeps.store import META_NAME, SCHEMA_VERSION
 
 
 def _one_line(info: pytest.ExceptionInfo) -> str:
@@ -138,7 +138,7 @@ def test_bad_metadata(tmp_path: Path, dataset: Path, meta: bytes, expected: str)
     with pytest.raises(XbarsimInputError, match=expected) as info:
         read_results(path)
     _one_line(info)
-    assert json.loads((dataset / META_NAME).read_text())["schema_version"] == 1
+    assert json.loads((dataset / META_NAME).read_text())["schema_version"] == SCHEMA_VERSION
 
 
 @pytest.mark.parametrize("seed", [2**32, 2**64 + 5, 10**40])

@@ -48,7 +48,9 @@ def test_polling_follows_the_counter(terminal) -> None:
     counter = np.zeros(2, dtype=np.int64)
     with polled_progress(counter, 10, "work", period_s=0.01):
         counter[0] = 3
-        time.sleep(0.1)
+        deadline = time.monotonic() + 10.0  # the poller and the bar refresh on their own clocks
+        while "3/10" not in terminal.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert "3/10" in terminal.getvalue()
         counter[1] = 7
     assert "10/10" in terminal.getvalue()

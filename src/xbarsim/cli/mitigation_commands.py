@@ -27,8 +27,11 @@ from xbarsim.cli.network_commands import (
     _floats,
     _ints,
 )
+from xbarsim.cli.options import MaxMemoryOpt, check_run
 from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments.resources import MAX_EPOCHS, MAX_INSTANCES, chapter2_study_bytes
 from xbarsim.report.tables import ComparisonRow, comparison_table
+from xbarsim.validation import check_count
 
 WorkersOpt = Annotated[int, typer.Option(help="Local Dask worker processes (0: in this process).")]
 SchedulerOpt = Annotated[str | None, typer.Option(help="Existing Dask scheduler, tcp://HOST:PORT.")]
@@ -66,24 +69,6 @@ def temperature_grid(text: str) -> list[float]:
     if not step > 0 or stop < start:
         raise XbarsimInputError(f"temps: need STEP > 0 and STOP >= START, got {text!r}")
     return [float(v) for v in np.arange(start, stop + step / 2, step)]
-
-
-def _check_outputs(json_path: str | None, out: Path | None) -> None:
-    """Refuse unwritable output paths before any work."""
-    if json_path not in (None, "-"):
-        path = Path(json_path)
-        if path.is_dir() or not path.parent.is_dir():
-            raise XbarsimInputError(f"json: cannot write {path} (not a file in a directory)")
-    if out is not None and out.exists() and not out.is_dir():
-        raise XbarsimInputError(f"out: {out} exists and is not a directory")
-
-
-def _prepare(out: Path | None) -> None:
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise XbarsimInputError(f"out: cannot create {out}: {exc.strerror}") from None
 
 
 def _data(cifar10_dir: Path | None, n_test: int | None, folder: Path | None = None):
@@ -133,6 +118,7 @@ def temperature_study(
     json_path: JsonOpt = None,
     out: OutOpt = None,
     progress: ProgressOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Thesis Figs. 21-22: accuracy drop over 25-100 degC and approaches 1, 1+2, 1+2+3."""
     from xbarsim.experiments.temperature_study import (
@@ -164,11 +150,17 @@ def temperature_study(
         state_design=state_design,
         seed=seed,
     ).validate()
-    _check_outputs(json_path, out)
+    check_count("epochs", setup.epochs, MAX_EPOCHS)
+    check_run(
+        chapter2_study_bytes(setup.data.dataset, setup.models, workers),
+        f"temperature-study on {setup.data.dataset}",
+        max_memory,
+        out,
+        json_path,
+    )
     result = run_temperature_study(
         setup, progress, workers, scheduler, None if results is None else str(results), resume
     )
-    _prepare(out)
     rows = [
         ComparisonRow(
             f"{label} (worst drop)",
@@ -235,6 +227,7 @@ def defect_study(
     json_path: JsonOpt = None,
     out: OutOpt = None,
     progress: ProgressOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Thesis Figs. 24-25: drop vs stuck-device density, pair retuning, extra column."""
     from xbarsim.experiments.defect_study import (
@@ -256,11 +249,18 @@ def defect_study(
         epochs=epochs,
         seed=seed,
     ).validate()
-    _check_outputs(json_path, out)
+    check_count("epochs", setup.epochs, MAX_EPOCHS)
+    check_count("instances", setup.instances, MAX_INSTANCES)
+    check_run(
+        chapter2_study_bytes(setup.data.dataset, setup.models, workers),
+        f"defect-study on {setup.data.dataset}",
+        max_memory,
+        out,
+        json_path,
+    )
     result = run_defect_study(
         setup, progress, workers, scheduler, None if results is None else str(results), resume
     )
-    _prepare(out)
     rows = [
         ComparisonRow(label, _pct(pub), f"{_pct(mean)} ± {_pct(std)} (software {_pct(sw)})")
         for label, pub, mean, std, sw in published_rows(result)
@@ -319,6 +319,7 @@ def nonlinearity_study(
     json_path: JsonOpt = None,
     out: OutOpt = None,
     progress: ProgressOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Thesis 2.5: accuracy drop with I-V nonlinearity, V_tune 60 mV vs balanced."""
     from xbarsim.experiments.nonlinearity_study import (
@@ -336,11 +337,17 @@ def nonlinearity_study(
         epochs=epochs,
         seed=seed,
     ).validate()
-    _check_outputs(json_path, out)
+    check_count("epochs", setup.epochs, MAX_EPOCHS)
+    check_run(
+        chapter2_study_bytes(setup.data.dataset, setup.models, workers),
+        f"nonlinearity-study on {setup.data.dataset}",
+        max_memory,
+        out,
+        json_path,
+    )
     result = run_nonlinearity_study(
         setup, progress, workers, scheduler, None if results is None else str(results), resume
     )
-    _prepare(out)
     rows = []
     for c in result.cases:
         pub = published_drop(c)

@@ -115,3 +115,15 @@ def calibration_bytes(size: int, pairs: int, image_size: int) -> float:
     vmm = vmm_task_bytes(size, pairs, 1, size)
     image = PROGRAM_BYTES_PER_DEVICE * image_size * image_size
     return BASE_BYTES + max(vmm, image)
+
+
+CHAPTER2_MODEL_BYTES = 400 * 1024**2  # a training model with its optimizer state and batches
+
+
+def chapter2_study_bytes(dataset: str, models: tuple[str, ...], workers: int) -> float:
+    """Peak memory of a chapter-2 study (bytes): per process the base, the dataset and one
+    model being trained or evaluated (``workers`` 0: one process). The model term is an
+    upper bound for the digits- and CIFAR-sized models of the studies (an assumption)."""
+    processes = 1 + max(0, workers)
+    running = 1 if workers == 0 else max(1, min(workers, len(models)))
+    return processes * (BASE_BYTES + dataset_bytes(dataset)) + running * CHAPTER2_MODEL_BYTES
