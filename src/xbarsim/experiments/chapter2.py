@@ -20,7 +20,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -313,3 +313,45 @@ def run_jobs(
             if cluster is not None:
                 cluster.close()
     return out
+
+
+def open_study(
+    setup: Any, study: str, workers: int, results: str | None, resume: bool
+) -> tuple[PartStore | None, Any]:
+    """Shared opening of a chapter-2 study: check the workers, open (and check) the Parquet
+    store of ``results`` for ``study``, then load the data.
+
+    Parameters
+    ----------
+    setup : dataclass
+        The study's validated setup (with ``data`` and ``seed``).
+    study : str
+        Study name recorded in the store's metadata.
+    workers : int
+        Local Dask workers (0: in this process).
+    results : str or None
+        Parquet results directory.
+    resume : bool
+        Skip jobs that finished in an earlier run.
+
+    Returns
+    -------
+    (PartStore or None, loaded data)
+    """
+    check_workers(workers)
+    store = None
+    if results is not None:
+        store = PartStore(results, {"study": study, **asdict(setup)})
+        store.check(resume)
+    return store, setup.data.load(setup.seed)
+
+
+def train_baselines(setup: Any, data: Any) -> dict[str, tuple[Any, float]]:
+    """Train each model of ``setup`` on ``data`` (:func:`train_baseline`); name -> (model,
+    software accuracy)."""
+    return {
+        name: train_baseline(
+            name, data, setup.seed, setup.epochs, setup.lr, setup.batch_size, setup.width
+        )
+        for name in setup.models
+    }

@@ -26,13 +26,12 @@ from xbarsim.experiments.chapter2 import (
     MODELS,
     DataSpec,
     Job,
-    PartStore,
     check_names,
-    check_workers,
     drop_stats,
+    open_study,
     point_seed,
     run_jobs,
-    train_baseline,
+    train_baselines,
 )
 
 if TYPE_CHECKING:
@@ -207,19 +206,9 @@ def run_defect_study(
 ) -> DefectStudyResult:
     """Run the study (module docstring); every input is checked before any work."""
     setup = (DefectStudySetup() if setup is None else setup).validate()
-    check_workers(workers)
-    store = None
-    if results is not None:
-        store = PartStore(results, {"study": "defects", **asdict(setup)})
-        store.check(resume)
+    store, data = open_study(setup, "defects", workers, results, resume)
     t0 = time.perf_counter()
-    data = setup.data.load(setup.seed)
-    trained = {
-        name: train_baseline(
-            name, data, setup.seed, setup.epochs, setup.lr, setup.batch_size, setup.width
-        )
-        for name in setup.models
-    }
+    trained = train_baselines(setup, data)
     seconds = {"training": time.perf_counter() - t0}
     grid = [
         (name, mapping, kind, float(ppm))

@@ -20,11 +20,10 @@ from xbarsim.experiments.chapter2 import (
     MODELS,
     DataSpec,
     Job,
-    PartStore,
     check_names,
-    check_workers,
+    open_study,
     run_jobs,
-    train_baseline,
+    train_baselines,
 )
 
 if TYPE_CHECKING:
@@ -158,19 +157,9 @@ def run_nonlinearity_study(
 ) -> NonlinearityStudyResult:
     """Run the study (module docstring); every input is checked before any work."""
     setup = (NonlinearityStudySetup() if setup is None else setup).validate()
-    check_workers(workers)
-    store = None
-    if results is not None:
-        store = PartStore(results, {"study": "nonlinearity", **asdict(setup)})
-        store.check(resume)
+    store, data = open_study(setup, "nonlinearity", workers, results, resume)
     t0 = time.perf_counter()
-    data = setup.data.load(setup.seed)
-    trained = {
-        name: train_baseline(
-            name, data, setup.seed, setup.epochs, setup.lr, setup.batch_size, setup.width
-        )
-        for name in setup.models
-    }
+    trained = train_baselines(setup, data)
     seconds = {"training": time.perf_counter() - t0}
     grid = [(name, mapping) for name in setup.models for mapping in setup.mappings]
     jobs = [

@@ -35,8 +35,8 @@ from xbarsim.experiments.chapter2 import (
     MODELS,
     DataSpec,
     Job,
-    PartStore,
     check_names,
+    open_study,
     point_seed,
     run_jobs,
     train_baseline,
@@ -287,16 +287,9 @@ def run_temperature_study(
     resume: bool = False,
 ) -> TemperatureStudyResult:
     """Run the study (module docstring); every input is checked before any work."""
-    from xbarsim.experiments.chapter2 import check_workers
-
     setup = (TemperatureStudySetup() if setup is None else setup).validate()
-    check_workers(workers)
-    store = None
-    if results is not None:
-        store = PartStore(results, {"study": "temperature", **asdict(setup)})
-        store.check(resume)
+    store, data = open_study(setup, "temperature", workers, results, resume)
     t0 = time.perf_counter()
-    data = setup.data.load(setup.seed)
     temps = np.asarray(setup.temps_c, dtype=np.float64)
     trained: dict[str, tuple[Any, float, float]] = {}
     for name in setup.models:
