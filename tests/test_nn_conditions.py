@@ -133,3 +133,52 @@ def test_conditions_with_line_resistance_are_refused_not_silently_dropped():
     dep = program(nn.Sequential(nn.Linear(12, 5)), chip, seed=1, lines=lines_preset("paper"))
     with pytest.raises(XbarsimInputError, match=r"^lines: operating conditions"), dep.at():
         pass
+
+
+@pytest.mark.parametrize("kind", ["thesis-poly", "sinh"])
+def test_shared_square_product_equals_the_separate_products(kind):
+    from dataclasses import replace
+
+    dep = deployment(noise=0.05, nonlinearity=kind)
+    dep.model.double()
+    x_pos = torch.rand(9, 12, dtype=torch.float64)
+    x_mixed = x_pos - 0.5
+    with torch.no_grad(), dep.at(temp_c=70.0, age_h=5e4) as model:
+        layer = model[0]
+        shared = layer.conditions
+        assert (shared.squared is not None) == (kind == "thesis-poly")
+        separate = replace(shared, squared=None)
+        for x in (x_pos, x_mixed):
+            shared.generator.manual_seed(11)
+            a = shared.matmul(layer, x)
+            shared.generator.manual_seed(11)
+            b = separate.matmul(layer, x)
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
+            assert not torch.equal(a, layer.conditions.matmul(layer, x))  # fresh noise
+
+
+def test_read_noise_of_a_deployed_layer_agrees_in_distribution_with_per_device_sampling():
+    from scipy import stats
+
+    dep = deployment(noise=0.05)
+    dep.model.double()
+    n = 3000
+    pvalues = []
+    for seed in range(4):
+        x = torch.rand(1, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad(), dep.at(temp_c=60.0, seed=seed) as model:
+            assert model[0].conditions.squared is not None  # nonnegative inputs: shared path
+            y = model(x.repeat(n, 1)).numpy()
+            scale = float(model[0].weight_scale) / float(model[0].input_voltage_v)
+        view = dep.crossbars().at(temp_c=60.0, seed=seed)
+        v = np.zeros((n, 16))
+        v[:, :12] = x.numpy() * 0.1
+        reference = view.vmm_reference(v)  # per-device noise draws
+        slow = (reference[0] - reference[1])[:, :5] * scale
+        sigma = view.noise_sigma()
+        expected = np.sqrt((v[0] ** 2) @ (sigma[0] ** 2 + sigma[1] ** 2))[:5] * scale
+        np.testing.assert_allclose(y.std(axis=0), expected, rtol=0.08)
+        tolerance = float(expected.max()) / 8  # about 5 standard errors of the difference
+        np.testing.assert_allclose(y.mean(axis=0), slow.mean(axis=0), atol=tolerance)
+        pvalues += [stats.ks_2samp(y[:, c], slow[:, c]).pvalue for c in range(5)]
+    assert min(pvalues) > 1e-4 and np.median(pvalues) > 0.05

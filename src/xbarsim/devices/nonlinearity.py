@@ -101,6 +101,14 @@ class _NonlinearityBase(BaseModel):
         """State factors ``s_j(G)`` matching :meth:`input_basis` (numpy)."""
         raise NotImplementedError
 
+    def signed_square_term(self) -> int | None:
+        """Index ``j`` of the input factor ``f_j(V) = V |V|`` (V^2), or None.
+
+        For nonnegative inputs that factor equals ``V**2``, the input of the read-noise
+        variance product, so the two products can share one matrix product.
+        """
+        return None
+
     def column_currents(
         self, v: NDArray[np.float64], g_s: NDArray[np.float64]
     ) -> NDArray[np.float64]:
@@ -185,6 +193,9 @@ class PolynomialNonlinearity(_NonlinearityBase):
         k1 = _UA * self.x_tune / self.v_max_v
         k2 = _UA / self.v_max_v**2
         return [g - k1 * h, k2 * h, np.ones_like(g)]
+
+    def signed_square_term(self) -> int | None:
+        return 1
 
     def error_a(self, g_s: ArrayLike, v: ArrayLike) -> NDArray[np.float64]:
         """Absolute current error ``dy`` (A) of the model."""
