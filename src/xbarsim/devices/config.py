@@ -76,6 +76,10 @@ class ExponentialDynamics(BaseModel):
         """Slopes (V) below and above threshold."""
         return self.slope_v, self.slope_v
 
+    def far_piece(self) -> tuple[float, float]:
+        """Knee above threshold and far slope (V): none (``inf``)."""
+        return math.inf, self.slope_v
+
 
 class TwoSlopeDynamics(BaseModel):
     """Two-slope soft-bounded law: a steep slope below threshold, a gentle one above.
@@ -97,8 +101,41 @@ class TwoSlopeDynamics(BaseModel):
         """Slopes (V) below and above threshold."""
         return self.slope_below_v, self.slope_above_v
 
+    def far_piece(self) -> tuple[float, float]:
+        """Knee above threshold and far slope (V): none (``inf``)."""
+        return math.inf, self.slope_above_v
 
-Dynamics = Annotated[ExponentialDynamics | TwoSlopeDynamics, Field(discriminator="kind")]
+
+class ThreePieceDynamics(BaseModel):
+    """Three-piece soft-bounded law: the two-slope law plus a third slope from
+    ``knee_v`` above threshold on (:class:`~xbarsim.devices.dynamics.PulseLaw`).
+
+    A ``slope_far_v`` gentler than ``slope_above_v`` makes the dose saturate with
+    amplitude: devices disturbed far above their threshold (half-selects of a long ramp at
+    sigma = 25 %) receive less than the two-slope law gives them. Defaults equal the
+    two-slope defaults with a 0.3 V knee and no change of slope.
+    """
+
+    model_config = _STRICT
+
+    kind: Literal["three-piece"] = "three-piece"
+    slope_below_v: float = Field(0.032, gt=0.0, le=5.0)
+    slope_above_v: float = Field(0.3, gt=0.0, le=5.0)
+    knee_v: float = Field(0.3, gt=0.0, le=5.0)
+    slope_far_v: float = Field(0.3, gt=0.0, le=100.0)
+
+    def slopes(self) -> tuple[float, float]:
+        """Slopes (V) below and above threshold."""
+        return self.slope_below_v, self.slope_above_v
+
+    def far_piece(self) -> tuple[float, float]:
+        """Knee above threshold and far slope (V)."""
+        return self.knee_v, self.slope_far_v
+
+
+Dynamics = Annotated[
+    ExponentialDynamics | TwoSlopeDynamics | ThreePieceDynamics, Field(discriminator="kind")
+]
 
 
 class FaultStatistics(BaseModel):
@@ -139,7 +176,7 @@ class DeviceConfig(BaseModel):
         States a set (reset) threshold is measured from (paper Fig. 2: 14 uS and 50 uS);
         they fix the dose of a pulse at threshold.
     thresholds : ThresholdStatistics
-    dynamics : ExponentialDynamics | TwoSlopeDynamics
+    dynamics : ExponentialDynamics | TwoSlopeDynamics | ThreePieceDynamics
     faults : FaultStatistics
     conditions : OperatingModels
         Temperature, nonlinearity, retention, read-noise and stuck-device models
@@ -191,6 +228,7 @@ class DeviceConfig(BaseModel):
     def pulse_law(self) -> PulseLaw:
         """The numeric pulse law of this population."""
         below, above = self.dynamics.slopes()
+        knee, far = self.dynamics.far_piece()
         return PulseLaw.from_threshold_definition(
             g_min=self.g_min_s,
             g_max=self.g_max_s,
@@ -199,6 +237,8 @@ class DeviceConfig(BaseModel):
             threshold_change=self.threshold_change,
             set_reference_s=self.set_reference_s,
             reset_reference_s=self.reset_reference_s,
+            knee=knee,
+            slope_far=far,
         )
 
     def with_sigma(self, sigma: float) -> DeviceConfig:
