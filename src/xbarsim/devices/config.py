@@ -87,8 +87,8 @@ class TwoSlopeDynamics(BaseModel):
     The defaults (0.032 V below, 0.3 V above) were the best candidate of
     :func:`xbarsim.experiments.calibration.calibrate` on a 20-point grid and stay on the
     Pareto front of the wider-target calibration (both algorithm variants, per-round,
-    n_HS, sigma = 0 and small-array targets; ``docs/calibration``), where no candidate is
-    better on the joint targets; see the README for the residuals.
+    n_HS, sigma = 0 and small-array targets, three-piece laws; ``docs/calibration``), where
+    no candidate is better on the joint targets; see the README for the residuals.
     """
 
     model_config = _STRICT
