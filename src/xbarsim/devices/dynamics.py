@@ -5,13 +5,6 @@ device whose switching threshold for that polarity is ``v_th`` gives it a *dose*
 
     d = d0 * exp((|v| - v_th) / s),   s = slope_below if |v| < v_th else slope_above
 
-and, far above threshold (``|v| >= v_th + knee``, the three-piece law), a third slope
-continuing the dose continuously from the knee:
-
-    d = d0 * exp(knee / slope_above) * exp((|v| - v_th - knee) / slope_far)
-
-(a gentler ``slope_far`` makes the dose saturate with amplitude).
-
 and moves the conductance toward the bound of that polarity:
 
     set   (v > 0):  G' = Gmax - (Gmax - G) * exp(-d)
@@ -19,6 +12,13 @@ and moves the conductance toward the bound of that polarity:
 
 (evaluated as ``G - (Gmax - G) * expm1(-d)``, accurate for the tiny doses of
 half-selected devices and never moving a device the wrong way).
+
+The three-piece law continues the dose from ``|v| >= v_th + knee`` on with a third slope,
+continuously at the knee:
+
+    d = d0 * exp(knee / slope_above) * exp((|v| - v_th - knee) / slope_far)
+
+(a gentler ``slope_far`` makes the dose saturate with amplitude).
 
 With ``slope_below == slope_above`` this is the single-slope exponential model; with a
 steeper slope below threshold it is the two-slope law; with an infinite knee (the default)
