@@ -121,9 +121,32 @@ def test_calibrate_cli(capsys, tmp_path):
         (["--above", "-0.1"], "above"),
         (["--pairs", "0"], "pairs"),
         (["--variants", "uncapped"], "variants"),
+        (["--far", "0.1"], "far"),
+        (["--far", "0.1:x"], "far"),
+        (["--far", "0:1"], "far"),
     ],
 )
 def test_calibrate_cli_bad_input(capsys, args, field):
     assert main(["calibrate", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and field in err and "\n" not in err
+
+
+def test_calibrate_three_piece_candidates():
+    """Every slope pair runs as the two-slope law and with each far piece; the best
+    candidate's population carries its law, and the far piece changes the numbers."""
+    setup = SMALL.model_copy(
+        update={"slopes_below_v": [0.04], "variants": ["thesis"], "far_pieces_v": [(0.05, 0.02)]}
+    )
+    table = calibrate(setup).table
+    assert len(table) == 2
+    two = table[table["knee_v"].isna()].iloc[0]
+    three = table[table["knee_v"] == 0.05].iloc[0]
+    assert math.isnan(two["slope_far_v"]) and three["slope_far_v"] == 0.02
+    assert any(two[name] != three[name] for name, _, _, _ in TARGETS)
+    best = calibrate(setup.model_copy(update={"far_pieces_v": []})).best
+    assert best.dynamics.kind == "two-slope"
+    report = calibrate(setup)
+    first = report.table.iloc[0]
+    kind = "two-slope" if math.isnan(first["knee_v"]) else "three-piece"
+    assert report.best.dynamics.kind == kind

@@ -42,6 +42,17 @@ CHECK = textwrap.dedent(
         np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
         for key in a.history:
             np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-9)
+    # the three-piece law (far piece: one more split index and table) alike
+    for far in (1.5, 0.08):
+        law = {"kind": "three-piece", "knee_v": 0.1, "slope_far_v": far}
+        dev = device_config_from_dict({"preset": "tio2-64x64-paper", "dynamics": law})
+        x = Crossbar.sample(dev.with_sigma(0.25), (6, 5), batch=2, seed=4)
+        t = np.random.default_rng(1).uniform(10e-6, 100e-6, (2, 6, 5))
+        a = program_compiled(x.copy(), t, WriteVerify.thesis(passes=3))
+        b = program_gpu(x.copy(), t, WriteVerify.thesis(passes=3))
+        assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.abandoned, b.abandoned)
+        assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
+        np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
     # stuck devices (infinite thresholds at a fixed conductance) are pulsed alike
     stuck = {"high_ppm": 5e4, "low_ppm": 5e4, "random_ppm": 5e4}
     dev = device_config_from_dict({"preset": "tio2-64x64-paper", "conditions": {"stuck": stuck}})

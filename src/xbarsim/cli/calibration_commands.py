@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Annotated
@@ -35,6 +36,28 @@ def _floats(name: str, text: str) -> list[float]:
     return values
 
 
+def _far_pieces(text: str) -> list[tuple[float, float]]:
+    pieces = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            knee, far = (float(x) for x in part.split(":"))
+        except ValueError:
+            raise XbarsimInputError(
+                f"far: must be comma-separated KNEE:SLOPE pairs in V, got {text!r}"
+            ) from None
+        if not (knee > 0 and far > 0):
+            raise XbarsimInputError(f"far: knee and slope must be > 0 V, got {part!r}")
+        pieces.append((knee, far))
+    return pieces
+
+
+def _optional(value: float) -> float | None:
+    """A table value, ``None`` for NaN (a two-slope candidate's knee and far slope)."""
+    return None if math.isnan(value) else float(value)
+
+
 @app.command("calibrate")
 def calibrate_command(
     below: Annotated[
@@ -43,6 +66,15 @@ def calibrate_command(
     above: Annotated[
         str, typer.Option("--above", help="Candidate slopes above threshold (V), comma-separated.")
     ] = "0.1,0.15,0.2,0.3",
+    far: Annotated[
+        str,
+        typer.Option(
+            "--far",
+            metavar="KNEE:SLOPE,...",
+            help="Three-piece candidates: knee above threshold and far slope (V), each run "
+            "with every slope pair (besides the two-slope law).",
+        ),
+    ] = "",
     size: Annotated[str, typer.Option("--size", metavar="INT", help="VMM crossbar size.")] = "64",
     pairs: Annotated[
         str, typer.Option("--pairs", metavar="INT", help="Crossbar pairs per sigma.")
@@ -67,7 +99,8 @@ def calibrate_command(
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
-    """Grid-search the two-slope pulse law against the paper's and the thesis's numbers."""
+    """Grid-search the two- and three-piece pulse law against the paper's and the thesis's
+    numbers."""
     from xbarsim.experiments.calibration import (
         TARGETS,
         CalibrationSetup,
@@ -91,6 +124,7 @@ def calibrate_command(
         setup = CalibrationSetup(
             slopes_below_v=_floats("below", below),
             slopes_above_v=_floats("above", above),
+            far_pieces_v=_far_pieces(far),
             variants=variant_list,
             size=_parse_int("size", size, 2),
             pairs=_parse_int("pairs", pairs, 1),
@@ -118,6 +152,8 @@ def calibrate_command(
         "variant": str(best["variant"]),
         "slope_below_v": float(best["slope_below_v"]),
         "slope_above_v": float(best["slope_above_v"]),
+        "knee_v": _optional(best["knee_v"]),
+        "slope_far_v": _optional(best["slope_far_v"]),
         **values,
         "loss": float(best["loss"]),
         "pareto_candidates": int(report.table["pareto"].sum()),
@@ -130,9 +166,14 @@ def calibrate_command(
     rows.insert(
         0,
         ComparisonRow(
-            "best variant, slopes below / above (V)",
+            "best variant, slopes below / above (V), knee : far slope (V)",
             "-",
-            f"{best['variant']}, {best['slope_below_v']:.4g} / {best['slope_above_v']:.4g}",
+            f"{best['variant']}, {best['slope_below_v']:.4g} / {best['slope_above_v']:.4g}, "
+            + (
+                "two-slope"
+                if best["knee_v"] != best["knee_v"]
+                else f"{best['knee_v']:.4g} : {best['slope_far_v']:.4g}"
+            ),
         ),
     )
 

@@ -108,6 +108,21 @@ def vmm_study(
             help="Abandon devices whose ramp reaches the cap; default: the algorithm's own.",
         ),
     ] = None,
+    nonlinearity: Annotated[
+        str,
+        typer.Option(
+            "--nonlinearity",
+            help="I-V model the crossbars compute with: none, sinh, thesis-poly.",
+        ),
+    ] = "none",
+    read_voltage: Annotated[
+        float | None,
+        typer.Option(
+            "--read-voltage",
+            help="Read voltage (V) the devices are tuned at (e.g. the paper's 0.25); "
+            "default: the model's 0.06. Needs --nonlinearity.",
+        ),
+    ] = None,
     workers: Workers = _DEFAULT_WORKERS,
     scheduler: Scheduler = None,
     results: Annotated[
@@ -132,6 +147,8 @@ def vmm_study(
         "engine": engine,
         "max_amplitude_v": max_amplitude,
         "abandon_at_cap": abandon,
+        "nonlinearity": nonlinearity,
+        "read_voltage_v": read_voltage,
     }
     with tempfile.TemporaryDirectory(prefix="xbarsim-vmm-") as tmp:
         data["results"] = str(results if results is not None else Path(tmp) / "results")
@@ -144,11 +161,16 @@ def vmm_study(
     comparisons = derived_comparisons(cases)
     console = Console(stderr=json_path == "-", width=170)
     console.print(_table(cases))
+    if cfg.nonlinearity != "none":
+        v_read = cfg.read_voltage_v
+        tuned = "the model's default" if v_read is None else f"{v_read:g} V"
+        console.print(f"I-V nonlinearity: {cfg.nonlinearity}, devices tuned at {tuned}")
     for c in comparisons:
         ours = "undefined" if c["xbarsim"] is None else f"{c['xbarsim']:.3g}"
         console.print(f"{c['quantity']}: published {c['published']:g}, xbarsim {ours}")
     if json_path is not None:
-        text = json.dumps({"cases": cases, "comparisons": comparisons}, indent=1)
+        study = {"nonlinearity": cfg.nonlinearity, "read_voltage_v": cfg.read_voltage_v}
+        text = json.dumps({"study": study, "cases": cases, "comparisons": comparisons}, indent=1)
         if json_path == "-":
             sys.stdout.write(text + "\n")
         else:

@@ -77,6 +77,10 @@ class ExponentialDynamics(BaseModel):
         """Slopes (V) below and above threshold."""
         return self.slope_v, self.slope_v
 
+    def far_piece(self) -> tuple[float, float]:
+        """Knee above threshold and far slope (V): none (``inf``)."""
+        return math.inf, self.slope_v
+
 
 class TwoSlopeDynamics(BaseModel):
     """Two-slope soft-bounded law: a steep slope below threshold, a gentle one above.
@@ -84,8 +88,8 @@ class TwoSlopeDynamics(BaseModel):
     The defaults (0.032 V below, 0.3 V above) were the best candidate of
     :func:`xbarsim.experiments.calibration.calibrate` on a 20-point grid and stay on the
     Pareto front of the wider-target calibration (both algorithm variants, per-round,
-    n_HS, sigma = 0 and small-array targets; ``docs/calibration``), where no candidate is
-    better on the joint targets; see the README for the residuals.
+    n_HS, sigma = 0 and small-array targets, three-piece laws; ``docs/calibration``), where
+    no candidate is better on the joint targets; see the README for the residuals.
     """
 
     model_config = _STRICT
@@ -98,8 +102,41 @@ class TwoSlopeDynamics(BaseModel):
         """Slopes (V) below and above threshold."""
         return self.slope_below_v, self.slope_above_v
 
+    def far_piece(self) -> tuple[float, float]:
+        """Knee above threshold and far slope (V): none (``inf``)."""
+        return math.inf, self.slope_above_v
 
-Dynamics = Annotated[ExponentialDynamics | TwoSlopeDynamics, Field(discriminator="kind")]
+
+class ThreePieceDynamics(BaseModel):
+    """Three-piece soft-bounded law: the two-slope law plus a third slope from
+    ``knee_v`` above threshold on (:class:`~xbarsim.devices.dynamics.PulseLaw`).
+
+    A ``slope_far_v`` gentler than ``slope_above_v`` makes the dose saturate with
+    amplitude: devices disturbed far above their threshold (half-selects of a long ramp at
+    sigma = 25 %) receive less than the two-slope law gives them. Defaults equal the
+    two-slope defaults with a 0.3 V knee and no change of slope.
+    """
+
+    model_config = _STRICT
+
+    kind: Literal["three-piece"] = "three-piece"
+    slope_below_v: float = Field(0.032, gt=0.0, le=5.0)
+    slope_above_v: float = Field(0.3, gt=0.0, le=5.0)
+    knee_v: float = Field(0.3, gt=0.0, le=5.0)
+    slope_far_v: float = Field(0.3, gt=0.0, le=100.0)
+
+    def slopes(self) -> tuple[float, float]:
+        """Slopes (V) below and above threshold."""
+        return self.slope_below_v, self.slope_above_v
+
+    def far_piece(self) -> tuple[float, float]:
+        """Knee above threshold and far slope (V)."""
+        return self.knee_v, self.slope_far_v
+
+
+Dynamics = Annotated[
+    ExponentialDynamics | TwoSlopeDynamics | ThreePieceDynamics, Field(discriminator="kind")
+]
 
 
 class FaultStatistics(BaseModel):
@@ -140,7 +177,7 @@ class DeviceConfig(BaseModel):
         States a set (reset) threshold is measured from (paper Fig. 2: 14 uS and 50 uS);
         they fix the dose of a pulse at threshold.
     thresholds : ThresholdStatistics
-    dynamics : ExponentialDynamics | TwoSlopeDynamics
+    dynamics : ExponentialDynamics | TwoSlopeDynamics | ThreePieceDynamics
     faults : FaultStatistics
     conditions : OperatingModels
         Temperature, nonlinearity, retention, read-noise and stuck-device models
@@ -192,6 +229,7 @@ class DeviceConfig(BaseModel):
     def pulse_law(self) -> PulseLaw:
         """The numeric pulse law of this population."""
         below, above = self.dynamics.slopes()
+        knee, far = self.dynamics.far_piece()
         return PulseLaw.from_threshold_definition(
             g_min=self.g_min_s,
             g_max=self.g_max_s,
@@ -200,6 +238,8 @@ class DeviceConfig(BaseModel):
             threshold_change=self.threshold_change,
             set_reference_s=self.set_reference_s,
             reset_reference_s=self.reset_reference_s,
+            knee=knee,
+            slope_far=far,
         )
 
     def with_sigma(self, sigma: float) -> DeviceConfig:

@@ -13,8 +13,16 @@ and moves the conductance toward the bound of that polarity:
 (evaluated as ``G - (Gmax - G) * expm1(-d)``, accurate for the tiny doses of
 half-selected devices and never moving a device the wrong way).
 
+The three-piece law continues the dose from ``|v| >= v_th + knee`` on with a third slope,
+continuously at the knee:
+
+    d = d0 * exp(knee / slope_above) * exp((|v| - v_th - knee) / slope_far)
+
+(a gentler ``slope_far`` makes the dose saturate with amplitude).
+
 With ``slope_below == slope_above`` this is the single-slope exponential model; with a
-steeper slope below threshold it is the two-slope law. Same-polarity updates compose
+steeper slope below threshold it is the two-slope law; with an infinite knee (the default)
+the three-piece law is exactly the two-slope law. Same-polarity updates compose
 exactly: two doses ``d1`` then ``d2`` equal one dose ``d1 + d2``. The compiled engines
 rely on that. ``d0`` follows from the operational threshold definition: a pulse exactly at
 threshold changes a device sitting at the reference conductance by ``threshold_change``
@@ -34,7 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 
 @dataclass(frozen=True)
 class PulseLaw:
-    """Numeric parameters of the soft-bounded two-slope pulse law.
+    """Numeric parameters of the soft-bounded (two- or three-piece) pulse law.
 
     Attributes
     ----------
@@ -44,6 +52,11 @@ class PulseLaw:
         Dose of a pulse exactly at the set (reset) threshold (dimensionless).
     slope_below, slope_above : float
         Exponential slopes of the dose below and above threshold (V).
+    knee : float
+        Distance above threshold (V, > 0) where the far slope takes over; ``inf``: never
+        (two-slope law).
+    slope_far : float
+        Exponential slope of the dose from ``v_th + knee`` on (V).
     """
 
     g_min: float
@@ -52,6 +65,8 @@ class PulseLaw:
     d0_reset: float
     slope_below: float
     slope_above: float
+    knee: float = math.inf
+    slope_far: float = 1.0
 
     @classmethod
     def from_threshold_definition(
@@ -63,6 +78,8 @@ class PulseLaw:
         threshold_change: float,
         set_reference_s: float,
         reset_reference_s: float,
+        knee: float = math.inf,
+        slope_far: float = 1.0,
     ) -> PulseLaw:
         """Fix ``d0`` so that a pulse at threshold changes a reference device by the criterion.
 
@@ -77,6 +94,8 @@ class PulseLaw:
         set_reference_s, reset_reference_s : float
             Conductance a set (reset) threshold is measured from (S): 14 uS and 50 uS in the
             paper's Fig. 2 protocol.
+        knee, slope_far : float
+            Start of the far piece above threshold and its slope (V); see the class.
         """
         up = threshold_change * set_reference_s / (g_max - set_reference_s)
         down = threshold_change * reset_reference_s / (reset_reference_s - g_min)
@@ -92,6 +111,8 @@ class PulseLaw:
             d0_reset=-math.log1p(-down),
             slope_below=slope_below,
             slope_above=slope_above,
+            knee=knee,
+            slope_far=slope_far,
         )
 
     def dose(self, amplitude: ArrayLike, v_th: ArrayLike, d0: float) -> NDArray[np.float64]:
@@ -105,6 +126,10 @@ class PulseLaw:
         slope = np.where(a < th, self.slope_below, self.slope_above)
         with np.errstate(invalid="ignore", over="ignore"):
             d = d0 * np.exp((a - th) / slope)
+            if math.isfinite(self.knee):
+                scale = d0 * math.exp(self.knee / self.slope_above)
+                far = scale * np.exp((a - th - self.knee) / self.slope_far)
+                d = np.where(a >= th + self.knee, far, d)
         return np.where((a > 0.0) & np.isfinite(th), d, 0.0)
 
     def apply_set(self, g: ArrayLike, dose: ArrayLike) -> NDArray[np.float64]:

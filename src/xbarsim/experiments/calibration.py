@@ -2,11 +2,13 @@
 
 The soft-bounded two-slope law has two free parameters that the seeds do not print: the
 dose slope below threshold (how much half-selected devices drift) and above threshold (how
-fast a selected device moves). What the algorithm does with devices it cannot switch
-decides as much as the law, so every slope pair is evaluated under both algorithm
-variants (:data:`VARIANTS`): the thesis's text (5 V bound, no abandoning) and the capped
-reading (the paper's 2.5 V cap, devices abandoned at it). Candidates are ranked by a
-weighted sum of squared log residuals ``log(ours / published)``:
+fast a selected device moves). The three-piece law adds a knee above threshold and a third
+slope beyond it (``far_pieces_v``; a gentler far slope makes the dose saturate with
+amplitude); every slope pair is also run as the plain two-slope law. What the algorithm
+does with devices it cannot switch decides as much as the law, so every law is evaluated
+under both algorithm variants (:data:`VARIANTS`): the thesis's text (5 V bound, no
+abandoning) and the capped reading (the paper's 2.5 V cap, devices abandoned at it).
+Candidates are ranked by a weighted sum of squared log residuals ``log(ours / published)``:
 
 ==============================  ===============================================  =========
 quantity                        setup                                            published
@@ -52,7 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
-from xbarsim.devices.config import DeviceConfig, TwoSlopeDynamics, preset
+from xbarsim.devices.config import DeviceConfig, ThreePieceDynamics, TwoSlopeDynamics, preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.image_tuning import run_image_tuning
 from xbarsim.experiments.published import published_value
@@ -120,6 +122,9 @@ class CalibrationSetup(BaseModel):
     ----------
     slopes_below_v, slopes_above_v : list of float
         Candidate dose slopes below / above threshold (V).
+    far_pieces_v : list of (float, float)
+        Three-piece candidates: (knee above threshold, far slope) in V, each run with every
+        slope pair besides the two-slope law; empty: two-slope laws only.
     variants : list of str
         Algorithm variants (keys of :data:`VARIANTS`).
     size : int
@@ -144,6 +149,7 @@ class CalibrationSetup(BaseModel):
         default_factory=lambda: [0.02, 0.025, 0.03, 0.035], min_length=1
     )
     slopes_above_v: list[float] = Field(default_factory=lambda: [0.15, 0.3, 0.5], min_length=1)
+    far_pieces_v: list[tuple[float, float]] = Field(default_factory=list)
     variants: list[str] = Field(default_factory=lambda: ["thesis"], min_length=1)
     size: int = Field(64, ge=2, le=512)
     pairs: int = Field(16, ge=1, le=10_000)
@@ -156,10 +162,30 @@ class CalibrationSetup(BaseModel):
     engine: str = "auto"
 
 
-def with_slopes(device: DeviceConfig, below: float, above: float) -> DeviceConfig:
-    """Copy of ``device`` with a two-slope law of the given slopes (V)."""
-    dynamics = TwoSlopeDynamics(slope_below_v=below, slope_above_v=above)
+def with_slopes(
+    device: DeviceConfig,
+    below: float,
+    above: float,
+    far_piece: tuple[float, float] | None = None,
+) -> DeviceConfig:
+    """Copy of ``device`` with a two-slope law of the given slopes (V), or the three-piece
+    law with ``far_piece`` = (knee above threshold, far slope) in V."""
+    if far_piece is None:
+        dynamics: TwoSlopeDynamics | ThreePieceDynamics = TwoSlopeDynamics(
+            slope_below_v=below, slope_above_v=above
+        )
+    else:
+        knee, far = far_piece
+        dynamics = ThreePieceDynamics(
+            slope_below_v=below, slope_above_v=above, knee_v=knee, slope_far_v=far
+        )
     return device.model_copy(update={"dynamics": dynamics})
+
+
+def _far_piece(row: pd.Series) -> tuple[float, float] | None:
+    """(knee, far slope) of a table row; ``None`` for a two-slope candidate (NaN knee)."""
+    knee = float(row["knee_v"])
+    return None if math.isnan(knee) else (knee, float(row["slope_far_v"]))
 
 
 def variant_algorithm(variant: str, scheme: BiasScheme = BiasScheme.V2) -> WriteVerify:
@@ -307,7 +333,8 @@ def pareto_front(table: pd.DataFrame, columns: list[str]) -> np.ndarray:
 class CalibrationReport:
     """Every candidate's values, residuals and losses, best first, and the best population.
 
-    ``table`` columns: ``variant``, ``slope_below_v``, ``slope_above_v``, every target's
+    ``table`` columns: ``variant``, ``slope_below_v``, ``slope_above_v``, ``knee_v`` and
+    ``slope_far_v`` (V; NaN for two-slope candidates), every target's
     value, ``res_<target>`` (log residual), ``loss_<group>``, ``loss`` and ``pareto``.
     """
 
@@ -325,7 +352,7 @@ def calibrate(
     base: DeviceConfig | None = None,
     progress: bool = False,
 ) -> CalibrationReport:
-    """Grid-search slopes and algorithm variants against :data:`TARGETS`.
+    """Grid-search the law family and algorithm variants against :data:`TARGETS`.
 
     Parameters
     ----------
@@ -342,22 +369,26 @@ def calibrate(
     base = preset("thesis-uniformity") if base is None else base
     for variant in setup.variants:
         variant_algorithm(variant)
+    pieces: list[tuple[float, float] | None] = [None, *setup.far_pieces_v]
     grid = [
-        (v, b, a)
+        (v, b, a, piece)
         for v in setup.variants
         for b in setup.slopes_below_v
         for a in setup.slopes_above_v
+        for piece in pieces
     ]
     rows = []
     with progress_bar(len(grid), "calibrating", progress) as advance:
-        for variant, below, above in grid:
-            values = evaluate(with_slopes(base, below, above), setup, variant)
+        for variant, below, above, piece in grid:
+            values = evaluate(with_slopes(base, below, above, piece), setup, variant)
             res = residuals(values)
             rows.append(
                 {
                     "variant": variant,
                     "slope_below_v": below,
                     "slope_above_v": above,
+                    "knee_v": math.nan if piece is None else piece[0],
+                    "slope_far_v": math.nan if piece is None else piece[1],
                     **values,
                     **{f"res_{k}": v for k, v in res.items()},
                     **group_losses(values),
@@ -367,7 +398,8 @@ def calibrate(
             advance(1)
     table = pd.DataFrame(rows).sort_values("loss", kind="stable").reset_index(drop=True)
     table["pareto"] = pareto_front(table, [f"loss_{g}" for g in GROUPS])
+    first = table.iloc[0]
     best = with_slopes(
-        base, float(table.loc[0, "slope_below_v"]), float(table.loc[0, "slope_above_v"])
+        base, float(first["slope_below_v"]), float(first["slope_above_v"]), _far_piece(first)
     )
     return CalibrationReport(table=table, best=best)

@@ -19,6 +19,12 @@ Per instance, over ``inputs`` random input vectors uniform in ``[0, input_max_v]
   or above their threshold (mean over the pair); ``n_hs_final_pass`` the same restricted
   to the final pass. DESIGN section 2 found only the final-pass count near the thesis's
   ~x10 from sigma 0.25 to 0.30; both are reported.
+* nonlinearity (optional, ``nonlinearity`` / ``read_voltage_v``): the programmed
+  conductances are read-out conductances ``I(V_read) / V_read`` at the read voltage the
+  devices were tuned at; the crossbars then compute with the study's inputs through an I-V
+  model of :mod:`xbarsim.devices.nonlinearity`, exact at ``V_read``, so the VMM error
+  includes the nonlinearity (the ideal currents stay linear in the targets). The intrinsic
+  bound stays the linear one (tolerance only). Deterministic: it does not enter the seeds.
 * tuning error: per instance, the 99th percentile / mean of ``|G - T| / T`` over both
   crossbars of the pair with the one rule
   :data:`~xbarsim.programming.result.TUNING_ERROR_EXCLUSION` (fault map out).
@@ -46,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.devices.config import DeviceConfig, preset
+from xbarsim.devices.nonlinearity import Nonlinearity, PolynomialNonlinearity, SinhNonlinearity
 from xbarsim.distribution import describe
 from xbarsim.experiments.published import published_value
 from xbarsim.programming.algorithm import WriteVerify
@@ -56,11 +63,66 @@ from xbarsim.seeding import point_seed, point_seed_sequence
 
 Algorithm = Literal["baseline", "improved", "no-hs"]
 ALGORITHMS: tuple[str, ...] = ("baseline", "improved", "no-hs")
+NonlinearityName = Literal["none", "sinh", "thesis-poly"]
+NONLINEARITIES: tuple[str, ...] = ("none", "sinh", "thesis-poly")
 
 #: Log-spaced bin edges (fraction) of the stored error histograms.
 HIST_EDGES = np.logspace(-6, 1, 71)
 #: Percentile that defines an instance's worst-case VMM error.
 WORST_CASE_PERCENTILE = 99.0
+
+
+def nonlinearity_model(
+    name: str,
+    read_voltage_v: float | None,
+    input_max_v: float,
+    g_low_s: float,
+    g_high_s: float,
+) -> Nonlinearity | None:
+    """The I-V model of a VMM study, tuned at ``read_voltage_v`` (V); ``None`` for ``"none"``.
+
+    Parameters
+    ----------
+    name : {"none", "sinh", "thesis-poly"}
+        Model of :mod:`xbarsim.devices.nonlinearity`.
+    read_voltage_v : float or None
+        Read voltage the devices were tuned at (V); ``None``: the model's default
+        (the thesis's V_tune, 60 mV).
+    input_max_v : float
+        Largest inference input (V).
+    g_low_s, g_high_s : float
+        Mapping range (S).
+
+    Raises
+    ------
+    ValueError
+        Unknown model, a read voltage without a model, or a read voltage, input range or
+        mapping range outside the model's fitted ranges (message names the field).
+    """
+    if name not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity: must be one of {', '.join(NONLINEARITIES)}, got {name!r}")
+    if name == "none":
+        if read_voltage_v is not None:
+            raise ValueError("read_voltage_v: needs a nonlinearity model (sinh or thesis-poly)")
+        return None
+    kind = SinhNonlinearity if name == "sinh" else PolynomialNonlinearity
+    fit_v = kind.model_fields["fit_v"].default
+    fit_g = kind.model_fields["fit_g_s"].default
+    v_read = kind.model_fields["v_tune_v"].default if read_voltage_v is None else read_voltage_v
+    if not fit_v[0] < v_read <= fit_v[1]:
+        raise ValueError(
+            f"read_voltage_v: must be in ({fit_v[0]:g}, {fit_v[1]:g}] V, the fitted range of "
+            f"the {name} model, got {v_read:g}"
+        )
+    if input_max_v > fit_v[1]:
+        raise ValueError(
+            f"input_max_v: the {name} model is fitted up to {fit_v[1]:g} V, got {input_max_v:g}"
+        )
+    if g_low_s < fit_g[0] or g_high_s > fit_g[1]:
+        raise ValueError(
+            f"g_low_s/g_high_s: the {name} model is fitted on [{fit_g[0]:g}, {fit_g[1]:g}] S"
+        )
+    return kind(v_tune_v=v_read)
 
 
 class VmmCase(BaseModel):
@@ -94,6 +156,11 @@ class VmmCase(BaseModel):
         (thesis write-verify: 5 V; improved tuning: 2.5 V falling 0.1 V per pass).
     abandon_at_cap : bool or None
         Override of the abandon-at-cap rule; ``None`` keeps the variant's own.
+    nonlinearity : {"none", "sinh", "thesis-poly"}
+        I-V model the crossbars compute with (module docstring); ``"none"``: linear.
+    read_voltage_v : float or None
+        Read voltage the devices were tuned at (V, > 0, within the model's fitted range);
+        ``None``: the model's default (60 mV). Only with a nonlinearity model.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
@@ -112,6 +179,8 @@ class VmmCase(BaseModel):
     device: str = "thesis-uniformity"
     max_amplitude_v: float | None = Field(None, gt=0.0, le=20.0)
     abandon_at_cap: bool | None = None
+    nonlinearity: NonlinearityName = "none"
+    read_voltage_v: float | None = Field(None, gt=0.0, le=10.0)
 
     @model_validator(mode="after")
     def _check_range(self) -> VmmCase:
@@ -119,6 +188,7 @@ class VmmCase(BaseModel):
             raise ValueError(
                 f"g_high_s ({self.g_high_s:g} S) must exceed g_low_s ({self.g_low_s:g} S)"
             )
+        self.nonlinearity_config()
         self.algorithm_config()  # e.g. a cap below the ramp start fails here, before any work
         return self
 
@@ -140,6 +210,12 @@ class VmmCase(BaseModel):
     def device_config(self) -> DeviceConfig:
         """The device population of this case (preset with ``sigma``)."""
         return preset(self.device).with_sigma(self.sigma)
+
+    def nonlinearity_config(self) -> Nonlinearity | None:
+        """The I-V model the crossbars compute with (``None``: linear)."""
+        return nonlinearity_model(
+            self.nonlinearity, self.read_voltage_v, self.input_max_v, self.g_low_s, self.g_high_s
+        )
 
     def algorithm_config(self) -> WriteVerify | ImprovedTuning:
         """The tuning algorithm of this case (with the cap / abandon overrides)."""
@@ -211,10 +287,39 @@ def vmm_errors(delta_g: NDArray, delta_t: NDArray, inputs: NDArray) -> NDArray[n
     -------
     ndarray, shape (..., n, N)
     """
-    ideal = inputs @ delta_t
-    actual = inputs @ delta_g
+    return current_errors(inputs @ delta_g, inputs @ delta_t)
+
+
+def current_errors(actual: NDArray, ideal: NDArray) -> NDArray[np.float64]:
+    """``|I - I_ideal| / I_max`` (fraction), ``I_max`` the largest ``|I_ideal|`` over the
+    last two axes (inputs, outputs); currents in A."""
     i_max = np.abs(ideal).max(axis=(-2, -1), keepdims=True)
     return np.abs(actual - ideal) / i_max
+
+
+def nonlinear_vmm_errors(
+    nl: Nonlinearity, g_plus: NDArray, g_minus: NDArray, delta_t: NDArray, inputs: NDArray
+) -> NDArray[np.float64]:
+    """:func:`vmm_errors` for a pair computing through the I-V model ``nl``.
+
+    Parameters
+    ----------
+    nl : Nonlinearity
+        I-V model, exact at its ``v_tune_v``.
+    g_plus, g_minus : ndarray, shape (N, N)
+        Programmed conductances at the read voltage (S).
+    delta_t : ndarray, shape (N, N)
+        Target ``T+ - T-`` (S).
+    inputs : ndarray, shape (n, N)
+        Row voltages (V).
+
+    Returns
+    -------
+    ndarray, shape (n, N)
+    """
+    pair = np.stack([g_plus, g_minus])
+    currents = nl.column_currents(inputs, pair)
+    return current_errors(currents[0] - currents[1], inputs @ delta_t)
 
 
 def run_instances(
@@ -272,13 +377,17 @@ def _rows(
     n_w = case.weight_sets
     g = result.conductance
     dev_err = result.error
+    nl = case.nonlinearity_config()
     rows = []
     for k in range(half):
         i, j = first + k // n_w, k % n_w
         idx = [k, k + half]
         inputs = sets[j][1]
         t_plus, t_minus = targets[k], targets[k + half]
-        err = vmm_errors(g[k] - g[k + half], t_plus - t_minus, inputs)
+        if nl is None:
+            err = vmm_errors(g[k] - g[k + half], t_plus - t_minus, inputs)
+        else:
+            err = nonlinear_vmm_errors(nl, g[k], g[k + half], t_plus - t_minus, inputs)
         rng = _rng(case, seed, 2, i, j)
         tol = case.target
         g_intr = np.stack([t_plus, t_minus]) * (1 + rng.uniform(-tol, tol, (2, *t_plus.shape)))

@@ -12,8 +12,9 @@ into a device constant ``d0 exp((th_ref - th) / s)`` and a grid term
 ``exp((f a_k - th_ref) / s)``; prefix sums of the grid terms are tabulated once per
 algorithm, and the first grid index at which ``f a_k`` reaches a device's threshold is
 tabulated once per device. The cumulative dose of the first ``n`` pulses of a ramp is then
-two table look-ups, and soft-bounded updates of one polarity compose exactly
-(``Gmax - (Gmax - G) exp(-(d1 + d2))``). Hence:
+two table look-ups (three for the three-piece law, whose far piece from ``th + knee`` on
+is one more split index and one more table), and soft-bounded updates of one polarity
+compose exactly (``Gmax - (Gmax - G) exp(-(d1 + d2))``). Hence:
 
 * the selected device: the pulse at which it reaches or passes its target follows from a
   logarithm, a binary search over the cumulative dose and an exact check of its
@@ -48,17 +49,20 @@ from xbarsim.progress import polled_progress
 _CACHE = os.environ.get("XBARSIM_NUMBA_CACHE", "1") != "0"
 
 # indices into the law / algorithm parameter vectors
-_GMIN, _GMAX, _D0S, _D0R, _SB, _SA, _THS, _THR = range(8)
+_GMIN, _GMAX, _D0S, _D0R, _SB, _SA, _THS, _THR, _KNEE, _SF = range(10)
 _TOL, _START, _STEP_S, _STEP_R, _RAMPS, _ABANDON, _LINE, _OTHER = range(8)
 # fraction index into tables: the selected device, its lines, all other devices (V/3)
 _F_SEL, _F_LINE, _F_OTHER = range(3)
 
 
 @njit(cache=_CACHE, inline="always")
-def _dose(amplitude, th, d0, slope_below, slope_above):
-    """Dose of one pulse of magnitude ``amplitude`` on a device with threshold ``th``."""
+def _dose(amplitude, th, d0, slope_below, slope_above, knee, slope_far):
+    """Dose of one pulse of magnitude ``amplitude`` on a device with threshold ``th``
+    (the far piece from ``th + knee`` on; ``knee = inf``: two-slope law)."""
     if not math.isfinite(th):
         return 0.0
+    if amplitude >= th + knee:
+        return d0 * math.exp(knee / slope_above) * math.exp((amplitude - th - knee) / slope_far)
     slope = slope_below if amplitude < th else slope_above
     return d0 * math.exp((amplitude - th) / slope)
 
@@ -108,11 +112,14 @@ def _split_index(start, step, frac, n, th):
 
 
 @njit(cache=_CACHE, inline="always")
-def _cum_dose(n, split, c_below, c_above, pb, pa):
-    """Dose of the first ``n`` pulses of a ramp from the prefix tables."""
+def _cum_dose(n, split, knee, c_below, c_above, c_far, pb, pa, pf):
+    """Dose of the first ``n`` pulses of a ramp from the prefix tables (``split``: first
+    pulse at or above threshold, ``knee``: first pulse in the far piece)."""
     if n <= split:
         return c_below * pb[n]
-    return c_below * pb[split] + c_above * (pa[n] - pa[split])
+    if n <= knee:
+        return c_below * pb[split] + c_above * (pa[n] - pa[split])
+    return c_below * pb[split] + c_above * (pa[knee] - pa[split]) + c_far * (pf[n] - pf[knee])
 
 
 @njit(cache=_CACHE)
@@ -120,19 +127,22 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
     """Direct mode: apply one pulse's disturbance to every non-selected device."""
     rows, cols = g.shape
     g_min, g_max, sb, sa = law[_GMIN], law[_GMAX], law[_SB], law[_SA]
+    knee, sf = law[_KNEE], law[_SF]
     a_line = alg[_LINE] * amp
     if a_line > 0.0:
         d0 = law[_D0S] if polarity > 0 else law[_D0R]
         for j in range(cols):
             if j != col:
                 th = vset[row, j] if polarity > 0 else vrst[row, j]
-                g[row, j] = _apply(g[row, j], _dose(a_line, th, d0, sb, sa), polarity, g_min, g_max)
+                dose = _dose(a_line, th, d0, sb, sa, knee, sf)
+                g[row, j] = _apply(g[row, j], dose, polarity, g_min, g_max)
                 if a_line >= th:
                     hit[row, j] = True
         for i in range(rows):
             if i != row:
                 th = vset[i, col] if polarity > 0 else vrst[i, col]
-                g[i, col] = _apply(g[i, col], _dose(a_line, th, d0, sb, sa), polarity, g_min, g_max)
+                dose = _dose(a_line, th, d0, sb, sa, knee, sf)
+                g[i, col] = _apply(g[i, col], dose, polarity, g_min, g_max)
                 if a_line >= th:
                     hit[i, col] = True
     a_other = alg[_OTHER] * amp
@@ -145,40 +155,43 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
                 if j == col:
                     continue
                 th = vrst[i, j] if polarity > 0 else vset[i, j]
-                g[i, j] = _apply(g[i, j], _dose(a_other, th, d0, sb, sa), -polarity, g_min, g_max)
+                dose = _dose(a_other, th, d0, sb, sa, knee, sf)
+                g[i, j] = _apply(g[i, j], dose, -polarity, g_min, g_max)
                 if a_other >= th:
                     hit[i, j] = True
 
 
 @njit(cache=_CACHE)
-def _disturb_ramp(g, row, col, n, polarity, law, alg, splits, consts, tables, hit):
+def _disturb_ramp(g, row, col, n, polarity, law, alg, splits, knees, consts, tables, hit):
     """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3)."""
     rows, cols = g.shape
     g_min, g_max = law[_GMIN], law[_GMAX]
     p = 0 if polarity > 0 else 1
     if alg[_LINE] > 0.0:
-        spl = splits[p, _F_LINE]
-        cb, ca = consts[p, 0], consts[p, 1]
-        pb, pa = tables[p, _F_LINE, 0], tables[p, _F_LINE, 1]
+        spl, kn = splits[p, _F_LINE], knees[p, _F_LINE]
+        cb, ca, cf = consts[p, 0], consts[p, 1], consts[p, 2]
+        pb, pa, pf = tables[p, _F_LINE, 0], tables[p, _F_LINE, 1], tables[p, _F_LINE, 2]
         for j in range(cols):
             if j != col:
                 s = spl[row, j]
-                dose = _cum_dose(n, s, cb[row, j], ca[row, j], pb, pa)
+                dose = _cum_dose(n, s, kn[row, j], cb[row, j], ca[row, j], cf[row, j], pb, pa,
+                                 pf)
                 g[row, j] = _disturb(g[row, j], dose, polarity, g_min, g_max)
                 if s < n:
                     hit[row, j] = True
         for i in range(rows):
             if i != row:
                 s = spl[i, col]
-                dose = _cum_dose(n, s, cb[i, col], ca[i, col], pb, pa)
+                dose = _cum_dose(n, s, kn[i, col], cb[i, col], ca[i, col], cf[i, col], pb, pa,
+                                 pf)
                 g[i, col] = _disturb(g[i, col], dose, polarity, g_min, g_max)
                 if s < n:
                     hit[i, col] = True
     if alg[_OTHER] > 0.0:
         q = 1 - p  # the opposite polarity's thresholds and law
-        spl = splits[q, _F_OTHER]
-        cb, ca = consts[q, 0], consts[q, 1]
-        pb, pa = tables[p, _F_OTHER, 0], tables[p, _F_OTHER, 1]
+        spl, kn = splits[q, _F_OTHER], knees[q, _F_OTHER]
+        cb, ca, cf = consts[q, 0], consts[q, 1], consts[q, 2]
+        pb, pa, pf = tables[p, _F_OTHER, 0], tables[p, _F_OTHER, 1], tables[p, _F_OTHER, 2]
         # tables[p, _F_OTHER] are built on the grid of polarity p with the thresholds'
         # reference of polarity q (see ramp_tables)
         for i in range(rows):
@@ -188,7 +201,7 @@ def _disturb_ramp(g, row, col, n, polarity, law, alg, splits, consts, tables, hi
                 if j == col:
                     continue
                 s = spl[i, j]
-                dose = _cum_dose(n, s, cb[i, j], ca[i, j], pb, pa)
+                dose = _cum_dose(n, s, kn[i, j], cb[i, j], ca[i, j], cf[i, j], pb, pa, pf)
                 g[i, j] = _disturb(g[i, j], dose, -polarity, g_min, g_max)
                 if s < n:
                     hit[i, j] = True
@@ -211,7 +224,8 @@ def _after(g0, dose, direction, g_min, g_max):
 
 
 @njit(cache=_CACHE)
-def _solve_ramp(g0, t, tol, direction, length, split, cb, ca, pb, pa, g_min, g_max):
+def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, pb, pa, pf, g_min,
+                g_max):
     """Closed-form ramp of the selected device.
 
     Returns the number of pulses ``n`` (1..length), the outcome (0 reached the cap,
@@ -222,24 +236,25 @@ def _solve_ramp(g0, t, tol, direction, length, split, cb, ca, pb, pa, g_min, g_m
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
     lo, hi = 1, length
-    if _cum_dose(length, split, cb, ca, pb, pa) < needed:
+    if _cum_dose(length, split, knee, cb, ca, cf, pb, pa, pf) < needed:
         n = length
     else:
         while lo < hi:
             mid = (lo + hi) // 2
-            if _cum_dose(mid, split, cb, ca, pb, pa) >= needed:
+            if _cum_dose(mid, split, knee, cb, ca, cf, pb, pa, pf) >= needed:
                 hi = mid
             else:
                 lo = mid + 1
         n = lo
     # exact check with the reference's comparisons, against rounding at the boundary
     while n > 1:
-        gp = _after(g0, _cum_dose(n - 1, split, cb, ca, pb, pa), direction, g_min, g_max)
+        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, pb, pa, pf)
+        gp = _after(g0, dose, direction, g_min, g_max)
         if _settles(gp, t, tol, direction) == 0:
             break
         n -= 1
     while True:
-        gn = _after(g0, _cum_dose(n, split, cb, ca, pb, pa), direction, g_min, g_max)
+        gn = _after(g0, _cum_dose(n, split, knee, cb, ca, cf, pb, pa, pf), direction, g_min, g_max)
         outcome = _settles(gn, t, tol, direction)
         if outcome > 0 or n == length:
             return n, outcome, gn
@@ -294,10 +309,13 @@ def _record(g, target, include, tol_frac, out, column):
 
 @njit(cache=_CACHE)
 def _device_tables(vset, vrst, law, alg, fractions, max_len):
-    """Per-device split indices [pol, fraction, i, j] and constants [pol, slope, i, j]."""
+    """Per-device split indices at the threshold and at the knee [pol, fraction, i, j] and
+    constants [pol, piece (below, above, far), i, j]."""
     rows, cols = vset.shape
     splits = np.empty((2, 3, rows, cols), dtype=np.int64)
-    consts = np.empty((2, 2, rows, cols))
+    knees = np.empty((2, 3, rows, cols), dtype=np.int64)
+    consts = np.empty((2, 3, rows, cols))
+    knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
     for p in range(2):
         th_all = vset if p == 0 else vrst
         d0 = law[_D0S] if p == 0 else law[_D0R]
@@ -307,21 +325,31 @@ def _device_tables(vset, vrst, law, alg, fractions, max_len):
                 th = th_all[i, j]
                 if math.isfinite(th):
                     consts[p, 0, i, j] = d0 * math.exp((th_ref - th) / law[_SB])
-                    consts[p, 1, i, j] = d0 * math.exp((th_ref - th) / law[_SA])
+                    consts[p, 1, i, j] = d0 * math.exp((th_ref - th) / sa)
                 else:
                     consts[p, 0, i, j] = 0.0
                     consts[p, 1, i, j] = 0.0
+                if math.isfinite(th) and math.isfinite(knee):
+                    consts[p, 2, i, j] = (
+                        d0 * math.exp(knee * (1.0 / sa - 1.0 / sf)) * math.exp((th_ref - th) / sf)
+                    )
+                else:
+                    consts[p, 2, i, j] = 0.0
                 for f in range(3):
                     frac = fractions[f]
                     if frac <= 0.0:
                         splits[p, f, i, j] = max_len[p]
+                        knees[p, f, i, j] = max_len[p]
                         continue
                     # a device disturbed by the other polarity's ramp (V/3) sits on that
                     # ramp's grid
                     grid = p if f != _F_OTHER else 1 - p
                     step = alg[_STEP_S] if grid == 0 else alg[_STEP_R]
                     splits[p, f, i, j] = _split_index(alg[_START], step, frac, max_len[grid], th)
-    return splits, consts
+                    knees[p, f, i, j] = _split_index(
+                        alg[_START], step, frac, max_len[grid], th + knee
+                    )
+    return splits, knees, consts
 
 
 @njit(cache=_CACHE)
@@ -334,6 +362,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     """
     rows, cols = g.shape
     g_min, g_max, sb, sa = law[_GMIN], law[_GMAX], law[_SB], law[_SA]
+    knee, sf = law[_KNEE], law[_SF]
     tol_frac, start = alg[_TOL], alg[_START]
     max_ramps = int(alg[_RAMPS])
     abandon = alg[_ABANDON] > 0.0
@@ -341,7 +370,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     max_len = np.empty(2, dtype=np.int64)
     max_len[0] = lengths[:, 0].max()
     max_len[1] = lengths[:, 1].max()
-    splits, consts = _device_tables(vset, vrst, law, alg, fractions, max_len)
+    splits, knees, consts = _device_tables(vset, vrst, law, alg, fractions, max_len)
     ever = np.zeros((rows, cols), dtype=np.bool_)
     include = np.empty((rows, cols), dtype=np.bool_)
     for i in range(rows):
@@ -368,10 +397,11 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     if accumulate:
                         n, outcome, gs = _solve_ramp(
                             gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
-                            consts[q, 0, r, c], consts[q, 1, r, c], tables[q, _F_SEL, 0],
-                            tables[q, _F_SEL, 1], g_min, g_max,
+                            knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
+                            consts[q, 2, r, c], tables[q, _F_SEL, 0], tables[q, _F_SEL, 1],
+                            tables[q, _F_SEL, 2], g_min, g_max,
                         )
-                        _disturb_ramp(g, r, c, n, direction, law, alg, splits, consts,
+                        _disturb_ramp(g, r, c, n, direction, law, alg, splits, knees, consts,
                                       tables, hit)
                     else:
                         step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
@@ -382,7 +412,8 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         for k in range(length):
                             amp = start + k * step
                             _disturb_pulse(g, vset, vrst, r, c, amp, direction, law, alg, hit)
-                            gs = _apply(gs, _dose(amp, th, d0, sb, sa), direction, g_min, g_max)
+                            gs = _apply(gs, _dose(amp, th, d0, sb, sa, knee, sf), direction, g_min,
+                                        g_max)
                             outcome = _settles(gs, t, tol, direction)
                             if outcome > 0:
                                 n = k + 1
@@ -426,14 +457,15 @@ def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fraction
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
-    """Prefix sums of the grid terms, shape (polarity, fraction, slope, length + 1).
+    """Prefix sums of the grid terms, shape (polarity, fraction, piece, length + 1).
 
-    ``tables[p, f, s, n] = sum_{k<n} exp((fractions[f] * a_k - th_ref) / slope_s)`` on the
+    ``tables[p, f, s, n] = sum_{k<n} exp((fractions[f] * a_k - th_ref) / slope_s)`` with
+    the slopes below threshold, above it and of the far piece, on the
     amplitude grid of polarity ``p`` (set, reset). ``th_ref`` is the mean threshold of the
     polarity whose devices the fraction disturbs: ``p`` itself, except for the V/3
     "other" devices, which see the opposite polarity.
     """
-    tables = np.zeros((2, 3, 2, length + 1))
+    tables = np.zeros((2, 3, 3, length + 1))
     k = np.arange(length)
     for p in range(2):
         step = alg[_STEP_S] if p == 0 else alg[_STEP_R]
@@ -441,7 +473,7 @@ def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> 
         for f in range(3):
             pol = p if f != _F_OTHER else 1 - p
             th_ref = law[_THS] if pol == 0 else law[_THR]
-            for s, slope in enumerate((law[_SB], law[_SA])):
+            for s, slope in enumerate((law[_SB], law[_SA], law[_SF])):
                 terms = np.exp((fractions[f] * grid - th_ref) / slope)
                 tables[p, f, s, 1:] = np.cumsum(terms)
     return tables
@@ -454,7 +486,7 @@ def kernel_parameters(xbars: Crossbar, algorithm: WriteVerify) -> dict[str, NDAr
     law_arr = np.array(
         [
             law.g_min, law.g_max, law.d0_set, law.d0_reset, law.slope_below, law.slope_above,
-            th.set_mean_v, th.reset_mean_v,
+            th.set_mean_v, th.reset_mean_v, law.knee, law.slope_far,
         ]
     )
     alg_arr = np.array(

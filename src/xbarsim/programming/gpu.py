@@ -33,11 +33,13 @@ from xbarsim.programming.compiled import (
     _F_SEL,
     _GMAX,
     _GMIN,
+    _KNEE,
     _LINE,
     _OTHER,
     _RAMPS,
     _SA,
     _SB,
+    _SF,
     _START,
     _STEP_R,
     _STEP_S,
@@ -65,10 +67,18 @@ def _apply_gpu(g, dose, polarity, g_min, g_max):
 
 
 @cuda.jit(device=True, inline=True)
-def _cum_dose_gpu(n, split, c_below, c_above, table, q, f):
+def _cum_dose_gpu(n, split, knee, c_below, c_above, c_far, table, q, f):
     if n <= split:
         return c_below * table[q, f, 0, n]
-    return c_below * table[q, f, 0, split] + c_above * (table[q, f, 1, n] - table[q, f, 1, split])
+    if n <= knee:
+        return c_below * table[q, f, 0, split] + c_above * (
+            table[q, f, 1, n] - table[q, f, 1, split]
+        )
+    return (
+        c_below * table[q, f, 0, split]
+        + c_above * (table[q, f, 1, knee] - table[q, f, 1, split])
+        + c_far * (table[q, f, 2, n] - table[q, f, 2, knee])
+    )
 
 
 @cuda.jit(device=True, inline=True)
@@ -82,32 +92,33 @@ def _settles_gpu(gk, t, tol, direction):
 
 
 @cuda.jit(device=True)
-def _solve_ramp_gpu(g0, t, tol, direction, length, split, cb, ca, table, q, g_min, g_max, out):
+def _solve_ramp_gpu(g0, t, tol, direction, length, split, knee, cb, ca, cf, table, q, g_min,
+                    g_max, out):
     """Closed-form ramp (see the CPU engine); writes n, outcome, g into ``out``."""
     if direction > 0:
         needed = math.log((g_max - g0) / (g_max - (t - tol)))
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
-    if _cum_dose_gpu(length, split, cb, ca, table, q, 0) < needed:
+    if _cum_dose_gpu(length, split, knee, cb, ca, cf, table, q, 0) < needed:
         n = length
     else:
         lo = 1
         hi = length
         while lo < hi:
             mid = (lo + hi) // 2
-            if _cum_dose_gpu(mid, split, cb, ca, table, q, 0) >= needed:
+            if _cum_dose_gpu(mid, split, knee, cb, ca, cf, table, q, 0) >= needed:
                 hi = mid
             else:
                 lo = mid + 1
         n = lo
     while n > 1:
-        gp = _apply_gpu(g0, _cum_dose_gpu(n - 1, split, cb, ca, table, q, 0), direction,
+        gp = _apply_gpu(g0, _cum_dose_gpu(n - 1, split, knee, cb, ca, cf, table, q, 0), direction,
                         g_min, g_max)
         if _settles_gpu(gp, t, tol, direction) == 0:
             break
         n -= 1
     while True:
-        gn = _apply_gpu(g0, _cum_dose_gpu(n, split, cb, ca, table, q, 0), direction,
+        gn = _apply_gpu(g0, _cum_dose_gpu(n, split, knee, cb, ca, cf, table, q, 0), direction,
                         g_min, g_max)
         outcome = _settles_gpu(gn, t, tol, direction)
         if outcome > 0 or n == length:
@@ -119,7 +130,7 @@ def _solve_ramp_gpu(g0, t, tol, direction, length, split, cb, ca, table, q, g_mi
 
 
 @cuda.jit
-def _pass_kernel(g, unsw, target, splits, consts, law, alg, lengths_pass, table,
+def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass, table,
                  pulses, abandoned, pass_pulses, hit):
     """One pass of write-verify; block b tunes crossbar b.
 
@@ -157,8 +168,9 @@ def _pass_kernel(g, unsw, target, splits, consts, law, alg, lengths_pass, table,
                 if tid == 0:
                     _solve_ramp_gpu(
                         g[b, r, c], t, tol_frac * t, direction, lengths_pass[q],
-                        splits[b, q, _F_SEL, r, c], consts[b, q, 0, r, c],
-                        consts[b, q, 1, r, c], table, q, g_min, g_max, solved,
+                        splits[b, q, _F_SEL, r, c], knees[b, q, _F_SEL, r, c],
+                        consts[b, q, 0, r, c], consts[b, q, 1, r, c], consts[b, q, 2, r, c],
+                        table, q, g_min, g_max, solved,
                     )
                     g[b, r, c] = solved[2]
                     shared[0] = solved[0]
@@ -171,16 +183,18 @@ def _pass_kernel(g, unsw, target, splits, consts, law, alg, lengths_pass, table,
                     for j in range(tid, cols, nthreads):
                         if j != c:
                             s = splits[b, q, _F_LINE, r, j]
-                            dose = _cum_dose_gpu(n, s, consts[b, q, 0, r, j],
-                                                 consts[b, q, 1, r, j], table, q, _F_LINE)
+                            dose = _cum_dose_gpu(n, s, knees[b, q, _F_LINE, r, j],
+                                                 consts[b, q, 0, r, j], consts[b, q, 1, r, j],
+                                                 consts[b, q, 2, r, j], table, q, _F_LINE)
                             g[b, r, j] = _apply_gpu(g[b, r, j], dose, direction, g_min, g_max)
                             if s < n:
                                 hit[b, r, j] = True
                     for i in range(tid, rows, nthreads):
                         if i != r:
                             s = splits[b, q, _F_LINE, i, c]
-                            dose = _cum_dose_gpu(n, s, consts[b, q, 0, i, c],
-                                                 consts[b, q, 1, i, c], table, q, _F_LINE)
+                            dose = _cum_dose_gpu(n, s, knees[b, q, _F_LINE, i, c],
+                                                 consts[b, q, 0, i, c], consts[b, q, 1, i, c],
+                                                 consts[b, q, 2, i, c], table, q, _F_LINE)
                             g[b, i, c] = _apply_gpu(g[b, i, c], dose, direction, g_min, g_max)
                             if s < n:
                                 hit[b, i, c] = True
@@ -191,8 +205,9 @@ def _pass_kernel(g, unsw, target, splits, consts, law, alg, lengths_pass, table,
                         j = idx - i * cols
                         if i != r and j != c:
                             s = splits[b, o, _F_OTHER, i, j]
-                            dose = _cum_dose_gpu(n, s, consts[b, o, 0, i, j],
-                                                 consts[b, o, 1, i, j], table, q, _F_OTHER)
+                            dose = _cum_dose_gpu(n, s, knees[b, o, _F_OTHER, i, j],
+                                                 consts[b, o, 0, i, j], consts[b, o, 1, i, j],
+                                                 consts[b, o, 2, i, j], table, q, _F_OTHER)
                             g[b, i, j] = _apply_gpu(g[b, i, j], dose, -direction, g_min,
                                                     g_max)
                             if s < n:
@@ -236,9 +251,9 @@ def _split_index_gpu(start, step, frac, n, th):
 
 
 @cuda.jit
-def _tables_kernel(vset, vrst, law, alg, fractions, max_len, splits, consts):
-    """Per-device split indices and dose constants (the CPU engine's ``_device_tables``),
-    one thread per device."""
+def _tables_kernel(vset, vrst, law, alg, fractions, max_len, splits, knees, consts):
+    """Per-device split indices (threshold, knee) and dose constants (the CPU engine's
+    ``_device_tables``), one thread per device."""
     batch, rows, cols = vset.shape
     idx = cuda.grid(1)
     if idx >= batch * rows * cols:
@@ -247,24 +262,37 @@ def _tables_kernel(vset, vrst, law, alg, fractions, max_len, splits, consts):
     rest = idx - b * rows * cols
     i = rest // cols
     j = rest - i * cols
+    knee = law[_KNEE]
+    sa = law[_SA]
+    sf = law[_SF]
     for p in range(2):
         th = vset[b, i, j] if p == 0 else vrst[b, i, j]
         d0 = law[_D0S] if p == 0 else law[_D0R]
         th_ref = law[_THS] if p == 0 else law[_THR]
         if math.isfinite(th):
             consts[b, p, 0, i, j] = d0 * math.exp((th_ref - th) / law[_SB])
-            consts[b, p, 1, i, j] = d0 * math.exp((th_ref - th) / law[_SA])
+            consts[b, p, 1, i, j] = d0 * math.exp((th_ref - th) / sa)
         else:
             consts[b, p, 0, i, j] = 0.0
             consts[b, p, 1, i, j] = 0.0
+        if math.isfinite(th) and math.isfinite(knee):
+            consts[b, p, 2, i, j] = (
+                d0 * math.exp(knee * (1.0 / sa - 1.0 / sf)) * math.exp((th_ref - th) / sf)
+            )
+        else:
+            consts[b, p, 2, i, j] = 0.0
         for f in range(3):
             frac = fractions[f]
             if frac <= 0.0:
                 splits[b, p, f, i, j] = max_len[p]
+                knees[b, p, f, i, j] = max_len[p]
                 continue
             grid = p if f != _F_OTHER else 1 - p
             step = alg[_STEP_S] if grid == 0 else alg[_STEP_R]
             splits[b, p, f, i, j] = _split_index_gpu(alg[_START], step, frac, max_len[grid], th)
+            knees[b, p, f, i, j] = _split_index_gpu(
+                alg[_START], step, frac, max_len[grid], th + knee
+            )
 
 
 @cuda.jit
@@ -304,13 +332,14 @@ def program_gpu(
     d_law = cuda.to_device(params["law"])
     d_alg = cuda.to_device(params["alg"])
     d_splits = cuda.device_array((batch, 2, 3, rows, cols), dtype=np.int64)
-    d_consts = cuda.device_array((batch, 2, 2, rows, cols), dtype=np.float64)
+    d_knees = cuda.device_array((batch, 2, 3, rows, cols), dtype=np.int64)
+    d_consts = cuda.device_array((batch, 2, 3, rows, cols), dtype=np.float64)
     devices = batch * rows * cols
     _tables_kernel[(devices + 255) // 256, 256](
         cuda.to_device(np.ascontiguousarray(xbars.v_set, dtype=np.float64)),
         cuda.to_device(np.ascontiguousarray(xbars.v_reset, dtype=np.float64)),
         d_law, d_alg, cuda.to_device(params["fractions"]), cuda.to_device(max_len),
-        d_splits, d_consts,
+        d_splits, d_knees, d_consts,
     )
     d_table = cuda.to_device(params["tables"])
     d_pulses = cuda.to_device(np.zeros(target.shape, dtype=np.int64))
@@ -328,7 +357,8 @@ def program_gpu(
             d_pass_pulses = cuda.to_device(np.zeros(batch, dtype=np.int64))
             d_len = cuda.to_device(np.ascontiguousarray(lengths[p]))
             _pass_kernel[batch, THREADS_PER_BLOCK](
-                d_g, d_unsw, d_target, d_splits, d_consts, d_law, d_alg, d_len, d_table,
+                d_g, d_unsw, d_target, d_splits, d_knees, d_consts, d_law, d_alg, d_len,
+                d_table,
                 d_pulses, d_abandoned, d_pass_pulses, d_hit,
             )
             d_counts = cuda.to_device(np.zeros(batch, dtype=np.int64))

@@ -14,7 +14,11 @@ from matplotlib.figure import Figure
 
 
 def _label(row: pd.Series) -> str:
-    return f"{row['variant']} {row['slope_below_v']:g}/{row['slope_above_v']:g}"
+    label = f"{row['variant']} {row['slope_below_v']:g}/{row['slope_above_v']:g}"
+    knee = row.get("knee_v", float("nan"))
+    if knee == knee:  # three-piece: knee and far slope
+        label += f" +{knee:g}:{row['slope_far_v']:g}"
+    return label
 
 
 def calibration_figure(table: pd.DataFrame, targets: list[str], out: Path) -> Path:

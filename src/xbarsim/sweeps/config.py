@@ -23,7 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from xbarsim.devices.config import DevicePreset
 from xbarsim.errors import XbarsimInputError, format_validation_error
-from xbarsim.experiments.vmm_study import Algorithm, VmmCase
+from xbarsim.experiments.vmm_study import (
+    Algorithm,
+    NonlinearityName,
+    VmmCase,
+    nonlinearity_model,
+)
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import ENGINES
 from xbarsim.validation import describe_parse_error, read_text
@@ -46,7 +51,8 @@ class SweepConfig(BaseModel):
     crossbars_per_task : int or None
         Crossbar pairs per task (each with every weight set); ``None``: the whole grid
         point in one task. Results do not depend on it.
-    weight_std, g_low_s, g_high_s, input_max_v, device, max_amplitude_v, abandon_at_cap
+    weight_std, g_low_s, g_high_s, input_max_v, device, max_amplitude_v, abandon_at_cap,
+    nonlinearity, read_voltage_v
         As in :class:`~xbarsim.experiments.vmm_study.VmmCase` (S, V).
     seed : int
         Master seed (>= 0).
@@ -73,6 +79,8 @@ class SweepConfig(BaseModel):
     device: str = DevicePreset.THESIS_UNIFORMITY.value
     max_amplitude_v: float | None = Field(None, gt=0.0, le=20.0)
     abandon_at_cap: bool | None = None
+    nonlinearity: NonlinearityName = "none"
+    read_voltage_v: float | None = Field(None, gt=0.0, le=10.0)
     seed: int = Field(0, ge=0)
     engine: str = "auto"
     results: str = Field(min_length=1)
@@ -127,6 +135,9 @@ class SweepConfig(BaseModel):
             raise ValueError(
                 f"g_high_s ({self.g_high_s:g} S) must exceed g_low_s ({self.g_low_s:g} S)"
             )
+        nonlinearity_model(
+            self.nonlinearity, self.read_voltage_v, self.input_max_v, self.g_low_s, self.g_high_s
+        )
         start = WriteVerify.thesis().ramp_start_v
         if self.max_amplitude_v is not None and self.max_amplitude_v < start:
             raise ValueError(
@@ -153,6 +164,8 @@ class SweepConfig(BaseModel):
                 device=self.device,
                 max_amplitude_v=self.max_amplitude_v,
                 abandon_at_cap=self.abandon_at_cap,
+                nonlinearity=self.nonlinearity,
+                read_voltage_v=self.read_voltage_v,
             )
             for n in self.sizes
             for s in self.sigmas
@@ -175,6 +188,8 @@ class SweepConfig(BaseModel):
                 "device",
                 "max_amplitude_v",
                 "abandon_at_cap",
+                "nonlinearity",
+                "read_voltage_v",
                 "seed",
             }
         )
