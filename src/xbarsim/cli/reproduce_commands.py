@@ -6,6 +6,7 @@ Thin shells over :mod:`xbarsim.experiments.reproduce` (the runs, one Parquet sto
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,8 @@ from xbarsim.cli import app
 from xbarsim.errors import XbarsimInputError
 
 STORE_DIR = "store"
+#: A local Dask cluster by default: one worker process per core (at most 8).
+_DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 8))
 
 
 def _check_out_dir(out: Path) -> None:
@@ -48,7 +51,7 @@ def reproduce(
     only: Annotated[str | None, typer.Option("--only", help="Comma-separated experiment ids "
                                              "(or their first part, e.g. P2).")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Local Dask worker processes "
-                                         "(0: in this process).", min=0)] = 0,
+                                         "(0: in this process).", min=0)] = _DEFAULT_WORKERS,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Existing Dask "
                                                   "scheduler tcp://HOST:PORT (trusted: Dask "
                                                   "moves pickles).")] = None,

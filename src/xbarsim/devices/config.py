@@ -84,7 +84,7 @@ class TwoSlopeDynamics(BaseModel):
     :func:`xbarsim.experiments.calibration.calibrate` on a 20-point grid and stay on the
     Pareto front of the wider-target calibration (both algorithm variants, per-round,
     n_HS, sigma = 0 and small-array targets; ``docs/calibration``), where no candidate is
-    better on the joint targets; see the README for the residuals.
+    better on the joint targets; see docs/experiments/calibration.md for the residuals.
     """
 
     model_config = _STRICT

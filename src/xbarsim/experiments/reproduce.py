@@ -341,7 +341,7 @@ def e7_job(settings: dict[str, Any], seed: int) -> Rows:
 
 def t10_job(settings: dict[str, Any], seed: int) -> Rows:
     """Fraction of devices whose conductance shifts less than 2 % after 14 years at 25 degC."""
-    from xbarsim.devices.presets import preset
+    from xbarsim.devices.config import preset
     from xbarsim.experiments.device_effects import device_effects
 
     start = time.perf_counter()
@@ -367,8 +367,10 @@ def t51_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     cost = run_vmm_cost([16, 32, 64, 128], ["analog"])
     slopes = cost["slopes"]["analog"]
     bands = cost["slope_bands"]
-    trend = {m: float(slopes[m] is not None and bands[m][0] <= slopes[m] <= bands[m][1])
-             for m in ("energy_efficiency", "throughput", "area_efficiency")}
+    metrics = {"energy_efficiency": "energy_eff_op_per_j", "throughput": "ops_per_s",
+               "area_efficiency": "ops_per_s_per_mm2"}
+    trend = {k: float(slopes[m] is not None and bands[m][0] <= slopes[m] <= bands[m][1])
+             for k, m in metrics.items()}
     values = {
         "mlp_chip.energy_efficiency_top_per_j": s["ops_per_j"] / 1e12,
         "mlp_chip.latency_s": s["latency_s"],

@@ -228,7 +228,10 @@ def render(meta: dict[str, Any], rows: rp.Rows, prov: dict[str, Any],
              "config hashes": json.dumps(meta["config_hashes"], sort_keys=True),
              "CPU": prov.get("cpu", "-"), "GPU": prov.get("gpu", "-"),
              "Python": prov.get("python", "-"),
-             "wall time (s)": _num(prov.get("wall_s")), "command": prov.get("command", "-")}
+             "wall time of the last run (s)": _num(prov.get("wall_s")),
+             "wall time of all jobs (s, summed)": _num(sum(r["wall_s"] for r in rows
+                                                            if "job" in r)),
+             "command": prov.get("command", "-")}
     parts += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts.items()]
     parts.append("</tbody></table></section></body></html>")
     return "".join(parts), summary
