@@ -32,6 +32,8 @@ def synthetic_store(path: Path, gap_key: str = "set_mean_v") -> Path:
         for q in e.quantities:
             if q.rule == "trend":
                 value = 1.0
+            elif q.rule == "unpublished":
+                value = 0.01
             else:
                 value = float(q.published(e.id)) * (0.5 if q.rule == "bound" else 1.01)
                 if q.key == gap_key:

@@ -210,7 +210,7 @@ def test_reproduce_only_p2_end_to_end_and_resume(tmp_path: Path, capsys) -> None
     settings.write_text(TINY)
     out = tmp_path / "run"
     argv = ["reproduce", "--quick", "--only", "P2", "--settings", str(settings), "--out",
-            str(out), "--no-progress", "--seed", "3"]
+            str(out), "--no-progress", "--seed", "3", "--workers", "0"]
     assert main(argv) == 0
     provenance = (out / "report.html").read_text().split('id="provenance"')[1]
     assert "<td>xbarsim reproduce --quick --only P2 --settings" in provenance

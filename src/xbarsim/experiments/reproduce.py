@@ -59,14 +59,19 @@ class Quantity:
         Path in the experiment's ``published.yaml`` entry (``a.b`` for nested keys).
     label : str
         Human-readable name with its unit.
-    rule : {"value", "bound", "trend"}
+    rule : {"value", "bound", "trend", "unpublished"}
         ``value``: a number to match; ``bound``: an upper bound ours must not exceed;
-        ``trend``: ours is 1.0 where the published trend holds in an instance, else 0.0.
+        ``trend``: ours is 1.0 where the published trend holds in an instance, else 0.0;
+        ``unpublished``: the sources print no number to compare with (``note`` says why),
+        ours is shown alone.
+    note : str
+        The reason, for ``unpublished``.
     """
 
     key: str
     label: str
     rule: str = "value"
+    note: str = ""
 
     def published(self, experiment: str) -> Any:
         """The published entry (a number, a bound, or the trend's text)."""
@@ -155,8 +160,12 @@ def _values(experiment: str, instance: int, values: dict[str, float]) -> Rows:
 
 def _timed(experiment: str, key: str, settings: dict[str, Any], start: float, rows: Rows,
            engine: str = "-") -> Rows:
+    """Append the job's provenance row (wall time in s; ``engine`` as resolved here)."""
+    from xbarsim.programming.engine import resolve_engine
+
     rows.append({"id": experiment, "job": key, "wall_s": time.perf_counter() - start,
-                 "config_hash": config_hash(settings), "engine": engine})
+                 "config_hash": config_hash(settings),
+                 "engine": engine if engine == "-" else resolve_engine(engine)})
     return rows
 
 
@@ -233,6 +242,49 @@ def t28_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
         values[f"vmm_error_p99_sigma_{tag}"] = row["vmm_error_p99"]
     return _timed(ex, f"{ex}-{instance}", settings, start, _values(ex, instance, values),
                   settings["engine"])
+
+
+# -- T30: the VMM grid's derived ratios (thesis Fig. 30) --------------------------------------
+
+def t30_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
+    """One crossbar pair at N = 64, 1 %: the n_HS ratio sigma 0.30 / 0.25 and the sigma = 0
+    half-select penalty (baseline against no half-select), paired on the same hardware."""
+    from xbarsim.experiments.vmm_study import VmmCase, run_instances
+
+    start = time.perf_counter()
+    ex = "T30_vmm_grid"
+
+    def one(sigma: float, algorithm: str) -> dict[str, Any]:
+        case = VmmCase(size=settings["size"], sigma=sigma, target=0.01, algorithm=algorithm,
+                       crossbars=settings["instances"], weight_sets=1,
+                       inputs=settings["inputs"])
+        return run_instances(case, seed, instance, 1, engine=settings["engine"])[0]
+
+    low, high = one(0.25, "baseline"), one(0.30, "baseline")
+    with_hs, without = one(0.0, "baseline"), one(0.0, "no-hs")
+    values = {
+        "n_hs_ratio_sigma_0p30_over_0p25_at_64": high["n_hs"] / max(low["n_hs"], 1e-12),
+        "sigma0_penalty_mean_error_at_64_target_1pct":
+            with_hs["vmm_error_mean"] / without["vmm_error_mean"] - 1.0,
+    }
+    return _timed(ex, f"{ex}-{instance}", settings, start, _values(ex, instance, values),
+                  settings["engine"])
+
+
+# -- IR drop (no published line resistance; thesis 1.2.2, 2.5, 4.1.2) --------------------------
+
+def irdrop_job(settings: dict[str, Any], seed: int) -> Rows:
+    """VMM p99 error of 64 x 64 arrays at the derived 1.2 Ohm per segment (ideal devices)."""
+    from xbarsim.experiments.irdrop_study import vmm_point
+
+    start = time.perf_counter()
+    ex = "F_ir_drop_statements"
+    record = vmm_point(settings["size"], settings["r_wire_ohm"], settings["instances"],
+                       settings["inputs"], seed)
+    rows: Rows = [{"id": ex, "quantity": "numeric_line_resistance",
+                   "mean": record["error_p99_mean"], "std": record["error_p99_std"],
+                   "n": settings["instances"]}]
+    return _timed(ex, ex, settings, start, rows)
 
 
 # -- T31-33: networks on crossbars with HAT (thesis Figs. 31-33) -------------------------------
@@ -466,6 +518,19 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "thesis Figs. 28-29",
     ),
     Experiment(
+        "T30_vmm_grid",
+        "N = 64, target 1 %: n_HS at sigma 0.30 over 0.25, and sigma = 0 with half-select "
+        "against without (paired crossbars).",
+        (Q("n_hs_ratio_sigma_0p30_over_0p25_at_64", "n_HS ratio sigma 0.30 / 0.25"),
+         Q("sigma0_penalty_mean_error_at_64_target_1pct", "sigma 0 penalty, mean VMM error")),
+        {"quick": {"size": 64, "instances": 2, "inputs": 200, "engine": "auto"},
+         "full": {"size": 64, "instances": 20, "inputs": 1000, "engine": "auto"}},
+        _per_instance("T30_vmm_grid", t30_job),
+        "xbarsim vmm-study --sizes 64 --sigmas 0,0.25,0.3 --algorithms baseline,no-hs "
+        "--seed {seed}",
+        "thesis Fig. 30",
+    ),
+    Experiment(
         "T31_33_networks",
         "ConvNet on crossbars (N = 64, sigma 0.25) without and with HAT (zeta 0.20); digits.",
         (Q("convnet_drop_sigma_0p25_n64", "ConvNet accuracy drop, no HAT"),
@@ -536,6 +601,18 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "thesis Figs. 54-56",
     ),
     Experiment(
+        "F_ir_drop_statements",
+        "64 x 64 arrays, uniform 10-100 uS, 1.2 Ohm per line segment (the derived estimate).",
+        (Q("numeric_line_resistance", "VMM p99 error from IR drop (fraction of I_max)",
+           "unpublished", "neither source publishes a line resistance; ours at the derived "
+           "1.2 Ohm estimate"),),
+        {"quick": {"size": 64, "r_wire_ohm": 1.2, "instances": 4, "inputs": 200},
+         "full": {"size": 64, "r_wire_ohm": 1.2, "instances": 20, "inputs": 1000}},
+        _one("F_ir_drop_statements", irdrop_job),
+        "xbarsim irdrop-study --sizes 64 --r-wire 1.2 --seed {seed}",
+        "no seed figure (thesis 2.5 text)",
+    ),
+    Experiment(
         "T60_offset_compensation",
         "40 TIAs, offsets compensated by a memristor pair each (delta V 0.4 V, 1 % tuning).",
         (Q("after_compensation_max_offset_v", "largest offset after (V)", "bound"),),
@@ -551,9 +628,6 @@ _NR = "not reproducible from the text"
 
 #: Ids without a built experiment: (verdict, reason).
 NOT_BUILT: dict[str, tuple[str, str]] = {
-    "T30_vmm_grid": (_NY, "the Fig. 30 grid (N 4-128, 20 x 20 instances) runs with "
-                     "`xbarsim sweep examples/fig30.yaml`; its derived ratios are not yet "
-                     "collected here"),
     "E5_benchmarks": (_NR, "CIFAR-10/ImageNet training recipes; the report trains on the "
                       "embedded digits (no network access)"),
     "E8_17_temperature_model": (_NY, "model coefficients; checked by `xbarsim device-effects`"),
@@ -572,8 +646,6 @@ NOT_BUILT: dict[str, tuple[str, str]] = {
     "F51_53_vmm_trends": (_NY, "details of T51_56_energy"),
     "F54_56_mlp_chip_details": (_NY, "details of T51_56_energy"),
     "F59_61_offset_compensation_details": (_NY, "details of T60_offset_compensation"),
-    "F_ir_drop_statements": (_NR, "neither source publishes a line resistance; `xbarsim "
-                             "irdrop-study` sweeps it"),
     "F_other_chips": (_NR, "other chips (PUF, optimizer) outside this simulator's scope"),
 }
 
@@ -711,13 +783,15 @@ def verdict(rule: str, published_value: Any, mean: float, std: float, approx: bo
 
     Parameters
     ----------
-    rule : {"value", "bound", "trend"}
-    published_value : float or str
+    rule : {"value", "bound", "trend", "unpublished"}
+    published_value : float, str or None
     mean, std : float
         Ours over instances (the quantity's unit).
     approx : bool
         Whether the text prints the value as approximate.
     """
+    if rule == "unpublished":
+        return _NR, None
     if rule == "trend":
         return (TREND if mean == 1.0 else GAP), None
     p = float(published_value)
@@ -728,7 +802,7 @@ def verdict(rule: str, published_value: Any, mean: float, std: float, approx: bo
     return (WITHIN if abs(gap) <= band else GAP), gap
 
 
-_ORDER = (GAP, TREND, WITHIN)
+_ORDER = (GAP, TREND, WITHIN, _NR)
 
 
 def worst(verdicts: list[str]) -> str:
@@ -826,7 +900,7 @@ def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
             v, gap = verdict(q.rule, pub, mean, std, q.approx(ex))
             out.append({**base, "quantity": q.key, "label": q.label, "published": pub,
                         "ours_mean": mean, "ours_std": std, "n": n, "verdict": v,
-                        "reason": None, "gap": gap, "rule": q.rule})
+                        "reason": q.note or None, "gap": gap, "rule": q.rule})
     return out
 
 
