@@ -252,3 +252,17 @@ def test_rows_do_not_depend_on_workers(tmp_path: Path) -> None:
                      str(out), "--workers", workers, "--no-progress"]) == 0
         means.append([r["ours_mean"] for r in json.loads((out / "summary.json").read_text())])
     assert means[0] == means[1]
+
+
+def test_t30_and_irdrop_entries_tiny(tmp_path: Path) -> None:
+    settings = {"T30_vmm_grid": {"size": 8, "instances": 1, "inputs": 20},
+                "F_ir_drop_statements": {"size": 8, "instances": 2, "inputs": 20}}
+    meta, rows, prov = rp.run_reproduce("quick", tmp_path / "s",
+                                        only=["T30", "F_ir_drop_statements"], settings=settings)
+    assert meta["settings"]["T30_vmm_grid"]["size"] == 8 and prov["mode"] == "quick"
+    by = {(r["id"], r["quantity"]): r for r in rp.summarize(meta, rows)}
+    ratio = by["T30_vmm_grid", "n_hs_ratio_sigma_0p30_over_0p25_at_64"]
+    assert ratio["n"] == 1 and ratio["ours_mean"] >= 0.0
+    ir = by["F_ir_drop_statements", "numeric_line_resistance"]
+    assert ir["verdict"] == rp._NR and ir["published"] is None and ir["reason"]
+    assert ir["n"] == 2 and 0.0 < ir["ours_mean"] < 0.5  # p99 error, fraction of I_max

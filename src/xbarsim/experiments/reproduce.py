@@ -392,7 +392,8 @@ def e7_job(settings: dict[str, Any], seed: int) -> Rows:
 # -- T10-11: retention (thesis Figs. 10-11) ----------------------------------------------------
 
 def t10_job(settings: dict[str, Any], seed: int) -> Rows:
-    """Fraction of devices whose conductance shifts less than 2 % after 14 years at 25 degC."""
+    """Whether most devices (more than half, our reading of "most") shift less than 2 % after
+    14 years at 25 degC, per retention population (1.0 yes, 0.0 no)."""
     from xbarsim.devices.config import preset
     from xbarsim.experiments.device_effects import device_effects
 
@@ -400,8 +401,9 @@ def t10_job(settings: dict[str, Any], seed: int) -> Rows:
     ex = "T10_11_retention"
     summary = device_effects(preset("tio2-64x64-paper"), seed=seed,
                              instances=settings["instances"])
-    values = {"most_devices_shift_below": summary["retention_shift_p95_after_14y"]}
-    return _timed(ex, ex, settings, start, _values(ex, 0, values))
+    within = summary["retention_fraction_within_2pct_after_14y"]
+    return _timed(ex, ex, settings, start,
+                  _values(ex, 0, {"most_devices_shift_below": float(within > 0.5)}))
 
 
 # -- T51-56: VMM cost trends and the MLP chip (thesis 4.1.2) -----------------------------------
@@ -579,7 +581,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment(
         "T10_11_retention",
         "Retention of 400 x 7 devices projected to 14 years at 25 degC (Ea 1.1 eV).",
-        (Q("most_devices_shift_below", "95th-percentile shift after 14 y", "bound"),),
+        (Q("most_devices_shift_below", "most devices shift < 2 % after 14 y", "trend"),),
         {"quick": {"instances": 3}, "full": {"instances": 20}},
         _one("T10_11_retention", t10_job),
         "xbarsim device-effects --seed {seed}",

@@ -25,7 +25,7 @@ th{background:#f0f0f0}
 .badge{display:inline-block;padding:0.1em 0.5em;border-radius:0.6em;font-size:0.85em}
 .within{background:#c8ecc8}.trend{background:#d5e5f7}.gap{background:#f7d2c8}
 .nr{background:#e8e0f0}.ny{background:#eee}.notrun{background:#fff4c8}
-img.figure{max-width:100%;height:auto;display:block;margin:0.5em 0}
+img.figure{max-width:min(100%,30em);height:auto;display:inline-block;margin:0.3em;vertical-align:top}
 svg.figure{display:block;margin:0.5em 0;background:#fcfcfc}
 code{background:#f5f5f5;padding:0 0.2em}
 section{border-top:2px solid #ddd;margin-top:1.5em}
