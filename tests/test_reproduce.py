@@ -146,10 +146,12 @@ def test_every_published_id_is_built_or_explained() -> None:
 
 
 def test_instance_seeds_depend_on_identity_only() -> None:
-    a = rp.instance_seed(0, "P2_thresholds", 1)
-    assert a == rp.instance_seed(0, "P2_thresholds", 1)
-    assert len({a, rp.instance_seed(0, "P2_thresholds", 0), rp.instance_seed(1, "P2_thresholds", 1),
-                rp.instance_seed(0, "P3_image_tuning", 1)}) == 4
+    from xbarsim.experiments.reproduce_jobs import instance_seed
+
+    a = instance_seed(0, "P2_thresholds", 1)
+    assert a == instance_seed(0, "P2_thresholds", 1)
+    assert len({a, instance_seed(0, "P2_thresholds", 0), instance_seed(1, "P2_thresholds", 1),
+                instance_seed(0, "P3_image_tuning", 1)}) == 4
 
 
 def test_compare_lists_changed_quantities(tmp_path: Path) -> None:
@@ -228,7 +230,7 @@ def test_reproduce_only_p2_end_to_end_and_resume(tmp_path: Path, capsys) -> None
     assert sorted(p.name for p in (out / "store").glob("part-*")) == parts
     again = json.loads((out / "summary.json").read_text())
     assert [r["ours_mean"] for r in again] == [r["ours_mean"] for r in rows]
-    assert main(["report", str(out / "store"), "--out", str(tmp_path / "again.html")]) == 0
+    assert main(["report", str(out), "--out", str(tmp_path / "again.html")]) == 0  # DIR too
     assert (tmp_path / "again.html").stat().st_size > 10_000
 
 

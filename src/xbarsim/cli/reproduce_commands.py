@@ -94,7 +94,8 @@ def reproduce(
 
 @app.command()
 def report(
-    store: Annotated[Path, typer.Argument(help="Store of `xbarsim reproduce` (DIR/store).")],
+    store: Annotated[Path, typer.Argument(help="Store of `xbarsim reproduce` (DIR/store, "
+                                          "or DIR).")],
     out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
         "report.html"),
     compare: Annotated[Path | None, typer.Option("--compare", help="An earlier store: add a "
@@ -107,5 +108,7 @@ def report(
 
     if out.is_dir():
         raise XbarsimInputError(f"out: {out} is a directory; give an HTML file path")
+    if (store / STORE_DIR).is_dir():  # the --out directory of `reproduce`
+        store = store / STORE_DIR
     write_report(store, out, summary_json, compare)
     typer.echo(str(out))

@@ -1,9 +1,10 @@
 """Every seed experiment as one run: published numbers beside ours (layer 7).
 
-Each built experiment of ``published.yaml`` is a list of :class:`~xbarsim.experiments.
-chapter2.Job` s (one per instance where the experiment is cheap, one per study where the
-study draws its instances itself) that call the experiment's own library entry point and
-return *rows*:
+Each built experiment of ``published.yaml`` (:data:`EXPERIMENTS`: its quantities, setup,
+quick and full settings) is a list of :class:`~xbarsim.experiments.chapter2.Job` s (one per
+instance where the experiment is cheap, one per study where the study draws its instances
+itself) from :mod:`xbarsim.experiments.reproduce_jobs`, which call the experiment's own
+library entry point and return *rows*:
 
 * ``{"id", "quantity", "instance", "value"}`` -- one number of one instance (SI units or
   fractions, as in ``published.yaml``);
@@ -24,10 +25,7 @@ the reason ("not yet built" or "not reproducible from the text").
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,17 +34,35 @@ from typing import Any
 
 import numpy as np
 
-from xbarsim import seeding
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.chapter2 import Job
 from xbarsim.experiments.published import published
+from xbarsim.experiments.reproduce_jobs import (
+    Rows,
+    config_hash,
+    e7_job,
+    irdrop_job,
+    p2_job,
+    p3_job,
+    p4_job,
+    per_instance,
+    single,
+    t10_job,
+    t21_job,
+    t24_job,
+    t28_job,
+    t30_job,
+    t31_job,
+    t51_job,
+    t60_job,
+)
 
 #: Format tag and version of a reproduce store (``_xbarsim_study.json``).
 STORE_FORMAT = "xbarsim-reproduce"
 STORE_VERSION = 1
+#: Provenance of the last run into a store (machine, commit, wall time, command).
+PROVENANCE_NAME = "_provenance.json"
 MODES = ("quick", "full")
-
-Rows = list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -124,350 +140,6 @@ class Experiment:
         return self.plan(self.settings[mode], seed)
 
 
-def config_hash(settings: dict[str, Any]) -> str:
-    """Short SHA-256 of canonical JSON settings (identifies a configuration)."""
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def instance_seed(root: int, experiment: str, instance: int) -> int:
-    """Seed of one instance from the root seed and its identity (never a grid position);
-    32 bits, as every experiment entry point (and scikit-learn) accepts."""
-    return seeding.point_seed(root, {"experiment": experiment, "instance": instance}) % 2**32
-
-
-def _figures(experiment: str, write: Callable[[Path], list[Path]]) -> Rows:
-    """Rows holding the PNG figures that ``write(directory)`` produces."""
-    with tempfile.TemporaryDirectory(prefix="xbarsim-fig-") as tmp:
-        paths = [Path(p) for p in write(Path(tmp))]
-        return [
-            {
-                "id": experiment,
-                "figure": p.stem,
-                "png": base64.b64encode(p.read_bytes()).decode("ascii"),
-            }
-            for p in sorted(paths)
-            if p.suffix == ".png"
-        ]
-
-
-def _values(experiment: str, instance: int, values: dict[str, float]) -> Rows:
-    return [
-        {"id": experiment, "quantity": q, "instance": instance, "value": float(v)}
-        for q, v in values.items()
-    ]
-
-
-def _timed(experiment: str, key: str, settings: dict[str, Any], start: float, rows: Rows,
-           engine: str = "-") -> Rows:
-    """Append the job's provenance row (wall time in s; ``engine`` as resolved here)."""
-    from xbarsim.programming.engine import resolve_engine
-
-    rows.append({"id": experiment, "job": key, "wall_s": time.perf_counter() - start,
-                 "config_hash": config_hash(settings),
-                 "engine": engine if engine == "-" else resolve_engine(engine)})
-    return rows
-
-
-# -- P2: threshold extraction (paper Fig. 2) ---------------------------------------------------
-
-def p2_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """One 64 x 64 (or smaller) threshold extraction; the paper's Fig. 2 quantities."""
-    from xbarsim.experiments.thresholds import run_thresholds, write_figures
-
-    start = time.perf_counter()
-    ex = "P2_thresholds"
-    run = run_thresholds(size=settings["size"], seed=instance_seed(seed, ex, instance))
-    keys = ("set_mean_v", "set_std_v", "reset_mean_v", "reset_std_v", "unswitchable_fraction")
-    rows = _values(ex, instance, {k: run.summary[k] for k in keys})
-    if instance == 0:
-        rows += _figures(ex, lambda d: write_figures(run, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows)
-
-
-# -- P3: image programming (paper Fig. 3) ------------------------------------------------------
-
-def p3_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """Program the paper's picture into one crossbar; Fig. 3 error statistics."""
-    from xbarsim.experiments.image_tuning import run_image_tuning, write_figures
-
-    start = time.perf_counter()
-    ex = "P3_image_tuning"
-    run = run_image_tuning(size=settings["size"], seed=instance_seed(seed, ex, instance),
-                           engine=settings["engine"])
-    rows = _values(ex, instance, {k: run.summary[k] for k in ("within_5pct_fraction",
-                                                                 "mean_error")})
-    if instance == 0:
-        rows += _figures(ex, lambda d: write_figures(run, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
-
-
-# -- P4: single-layer perceptron on digits (paper Fig. 4) -------------------------------------
-
-def p4_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """Train, import with 1 % error and evaluate the 64 x 10 perceptron (one seed)."""
-    from xbarsim.experiments.digits_perceptron import (
-        PerceptronSetup,
-        plot_digits_perceptron,
-        run_digits_perceptron,
-    )
-
-    start = time.perf_counter()
-    ex = "P4_digits_perceptron"
-    setup = PerceptronSetup(seed=instance_seed(seed, ex, instance), epochs=settings["epochs"],
-                            trials=settings["trials"], instances=settings["instances"],
-                            import_errors=(0.01, 0.1, 0.5))
-    result = run_digits_perceptron(setup)
-    rows = _values(ex, instance, {"gap_to_software_at_1pct_import": result.gap_at_1pct})
-    if instance == 0:
-        rows += _figures(ex, lambda d: plot_digits_perceptron(result, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows)
-
-
-# -- T28: half-select on a 64 x 64 crossbar (thesis Figs. 28-29) -------------------------------
-
-def t28_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """One crossbar pair per sigma at N = 64, target 1 %; tuning and VMM p99 errors."""
-    from xbarsim.experiments.vmm_study import VmmCase, run_instances
-
-    start = time.perf_counter()
-    ex = "T28_half_select_64"
-    values: dict[str, float] = {}
-    for sigma, tag in ((0.05, "0p05"), (0.25, "0p25")):
-        case = VmmCase(size=settings["size"], sigma=sigma, target=0.01,
-                       crossbars=settings["instances"], weight_sets=1,
-                       inputs=settings["inputs"])
-        (row,) = run_instances(case, seed, instance, 1, engine=settings["engine"])
-        values[f"tuning_error_p99_sigma_{tag}"] = row["tuning_error_p99"]
-        values[f"vmm_error_p99_sigma_{tag}"] = row["vmm_error_p99"]
-    return _timed(ex, f"{ex}-{instance}", settings, start, _values(ex, instance, values),
-                  settings["engine"])
-
-
-# -- T30: the VMM grid's derived ratios (thesis Fig. 30) --------------------------------------
-
-def t30_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """One crossbar pair at N = 64, 1 %: the n_HS ratio sigma 0.30 / 0.25 and the sigma = 0
-    half-select penalty (baseline against no half-select), paired on the same hardware."""
-    from xbarsim.experiments.vmm_study import VmmCase, run_instances
-
-    start = time.perf_counter()
-    ex = "T30_vmm_grid"
-
-    def one(sigma: float, algorithm: str) -> dict[str, Any]:
-        case = VmmCase(size=settings["size"], sigma=sigma, target=0.01, algorithm=algorithm,
-                       crossbars=settings["instances"], weight_sets=1,
-                       inputs=settings["inputs"])
-        return run_instances(case, seed, instance, 1, engine=settings["engine"])[0]
-
-    low, high = one(0.25, "baseline"), one(0.30, "baseline")
-    with_hs, without = one(0.0, "baseline"), one(0.0, "no-hs")
-    values = {
-        "n_hs_ratio_sigma_0p30_over_0p25_at_64": high["n_hs"] / max(low["n_hs"], 1e-12),
-        "sigma0_penalty_mean_error_at_64_target_1pct":
-            with_hs["vmm_error_mean"] / without["vmm_error_mean"] - 1.0,
-    }
-    return _timed(ex, f"{ex}-{instance}", settings, start, _values(ex, instance, values),
-                  settings["engine"])
-
-
-# -- IR drop (no published line resistance; thesis 1.2.2, 2.5, 4.1.2) --------------------------
-
-def irdrop_job(settings: dict[str, Any], seed: int) -> Rows:
-    """VMM p99 error of 64 x 64 arrays at the derived 1.2 Ohm per segment (ideal devices)."""
-    from xbarsim.experiments.irdrop_study import vmm_point
-
-    start = time.perf_counter()
-    ex = "F_ir_drop_statements"
-    record = vmm_point(settings["size"], settings["r_wire_ohm"], settings["instances"],
-                       settings["inputs"], seed)
-    rows: Rows = [{"id": ex, "quantity": "numeric_line_resistance",
-                   "mean": record["error_p99_mean"], "std": record["error_p99_std"],
-                   "n": settings["instances"]}]
-    return _timed(ex, ex, settings, start, rows)
-
-
-# -- T31-33: networks on crossbars with HAT (thesis Figs. 31-33) -------------------------------
-
-def t31_job(settings: dict[str, Any], seed: int) -> Rows:
-    """ConvNet on the digits at N = 64, sigma 0.25, without and with HAT (zeta 0.20)."""
-    from xbarsim.experiments.network_study import (
-        NetworkStudySetup,
-        plot_network_study,
-        run_network_study,
-    )
-
-    start = time.perf_counter()
-    ex = "T31_33_networks"
-    setup = NetworkStudySetup(models=("convnet",), sizes=(64,), sigmas=(0.25,),
-                              zetas=(0.0, 0.20), instances=settings["instances"],
-                              epochs=settings["epochs"], n_test=settings["n_test"], seed=seed,
-                              engine=settings["engine"])
-    result = run_network_study(setup)
-    rows: Rows = []
-    for case in result.cases:
-        key = ("convnet_drop_sigma_0p25_n64" if case["zeta"] == 0.0
-               else "convnet_drop_with_hat_zeta_0p20")
-        for k, acc in enumerate(case["accuracies"]):
-            rows += _values(ex, k, {key: case["software_accuracy"] - acc})
-    rows += _figures(ex, lambda d: plot_network_study(result, d))
-    return _timed(ex, ex, settings, start, rows, settings["engine"])
-
-
-# -- chapter-2 studies on the digits (thesis Figs. 21-25, 2.5) ---------------------------------
-
-def _data(settings: dict[str, Any]):
-    from xbarsim.experiments.chapter2 import DataSpec
-
-    return DataSpec(n_test=settings["n_test"]).validate()
-
-
-def t21_job(settings: dict[str, Any], seed: int) -> Rows:
-    """Worst-case ConvNet RM1 drop over 25-100 degC for baseline and approaches 1-3."""
-    from xbarsim.experiments.temperature_study import (
-        TemperatureStudySetup,
-        plot_temperature_study,
-        run_temperature_study,
-    )
-
-    start = time.perf_counter()
-    ex = "T21_23_temperature"
-    setup = TemperatureStudySetup(models=("convnet",), mappings=("rm1",), approaches=(0, 1, 2, 3),
-                                  ks=(3,), temps_c=tuple(settings["temps_c"]),
-                                  data=_data(settings), epochs=settings["epochs"],
-                                  seed=seed).validate()
-    result = run_temperature_study(setup)
-    names = {0: "baseline", 1: "approach1", 2: "approach2_k3", 3: "approach3"}
-    values = {f"convnet_rm1_worst_drop.{names[c['approach']]}": c["worst_drop"]
-              for c in result.cases if c["k"] in (None, 3)}
-    rows = _values(ex, 0, values)
-    rows += _figures(ex, lambda d: plot_temperature_study(result, d))
-    return _timed(ex, ex, settings, start, rows)
-
-
-def t24_job(settings: dict[str, Any], seed: int) -> Rows:
-    """ConvNet RM1 with 2e4 ppm mixed stuck devices: pair retuning and the extra column."""
-    from xbarsim.experiments.defect_study import (
-        DefectStudySetup,
-        plot_defect_study,
-        run_defect_study,
-    )
-
-    start = time.perf_counter()
-    ex = "T24_25_defects"
-    setup = DefectStudySetup(models=("convnet",), mappings=("rm1",), kinds=("mixed",),
-                             ppm=(20000.0,), mitigations=("pair", "pair+column"),
-                             instances=settings["instances"], data=_data(settings),
-                             epochs=settings["epochs"], seed=seed).validate()
-    result = run_defect_study(setup)
-    keys = {"pair": "at_20000_ppm_after_pair_retune.convnet",
-            "pair+column": "at_20000_ppm_with_extra_column.convnet"}
-    rows: Rows = [
-        {"id": ex, "quantity": keys[c["mitigation"]], "mean": c["drop_mean"],
-         "std": c["drop_std"], "n": c["instances"]}
-        for c in result.cases
-    ]
-    rows += _figures(ex, lambda d: plot_defect_study(result, d))
-    return _timed(ex, ex, settings, start, rows)
-
-
-def e7_job(settings: dict[str, Any], seed: int) -> Rows:
-    """ResNet-18 (digits width) with the thesis's I-V nonlinearity and V_tune balancing."""
-    from xbarsim.experiments.nonlinearity_study import (
-        NonlinearityStudySetup,
-        run_nonlinearity_study,
-    )
-
-    start = time.perf_counter()
-    ex = "E7_18_nonlinearity"
-    setup = NonlinearityStudySetup(models=("resnet18",), mappings=("rm1", "rm2"),
-                                   balancing=("on",), data=_data(settings),
-                                   epochs=settings["epochs"], seed=seed).validate()
-    result = run_nonlinearity_study(setup)
-    values = {f"resnet18_drop_with_nl_and_balancing_{c['mapping']}": c["drop"]
-              for c in result.cases}
-    return _timed(ex, ex, settings, start, _values(ex, 0, values))
-
-
-# -- T10-11: retention (thesis Figs. 10-11) ----------------------------------------------------
-
-def t10_job(settings: dict[str, Any], seed: int) -> Rows:
-    """Whether most devices (more than half, our reading of "most") shift less than 2 % after
-    14 years at 25 degC, per retention population (1.0 yes, 0.0 no)."""
-    from xbarsim.devices.config import preset
-    from xbarsim.experiments.device_effects import device_effects
-
-    start = time.perf_counter()
-    ex = "T10_11_retention"
-    summary = device_effects(preset("tio2-64x64-paper"), seed=seed,
-                             instances=settings["instances"])
-    within = summary["retention_fraction_within_2pct_after_14y"]
-    return _timed(ex, ex, settings, start,
-                  _values(ex, 0, {"most_devices_shift_below": float(within > 0.5)}))
-
-
-# -- T51-56: VMM cost trends and the MLP chip (thesis 4.1.2) -----------------------------------
-
-def t51_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """The 784-64-10 MLP chip (energy, latency) and the VMM-cost trends in N."""
-    from xbarsim.experiments.mlp_chip import run_mlp_chip, write_figures
-    from xbarsim.experiments.vmm_cost import run_vmm_cost
-
-    start = time.perf_counter()
-    ex = "T51_56_energy"
-    run = run_mlp_chip(seed=instance_seed(seed, ex, instance), epochs=settings["epochs"],
-                       engine=settings["engine"])
-    s = run.summary
-    cost = run_vmm_cost([16, 32, 64, 128], ["analog"])
-    slopes = cost["slopes"]["analog"]
-    bands = cost["slope_bands"]
-    metrics = {"energy_efficiency": "energy_eff_op_per_j", "throughput": "ops_per_s",
-               "area_efficiency": "ops_per_s_per_mm2"}
-    trend = {k: float(slopes[m] is not None and bands[m][0] <= slopes[m] <= bands[m][1])
-             for k, m in metrics.items()}
-    values = {
-        "mlp_chip.energy_efficiency_top_per_j": s["ops_per_j"] / 1e12,
-        "mlp_chip.latency_s": s["latency_s"],
-        "mlp_chip.devices": s["devices"],
-        "mlp_chip.synapses": s["synapses"],
-        **{f"trends.{m}": v for m, v in trend.items()},
-    }
-    rows = _values(ex, instance, values)
-    if instance == 0:
-        rows += _figures(ex, lambda d: write_figures(run, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
-
-
-# -- T60: TIA offset compensation (thesis Figs. 59-61) -----------------------------------------
-
-def t60_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """Compensate 40 TIA offsets with memristor pairs; the largest offset left (V)."""
-    from xbarsim.experiments.offset_compensation import run_offset_compensation, write_figures
-
-    start = time.perf_counter()
-    ex = "T60_offset_compensation"
-    run = run_offset_compensation(tias=40, seed=instance_seed(seed, ex, instance))
-    rows = _values(ex, instance,
-                   {"after_compensation_max_offset_v": run.summary["max_abs_after_v"]})
-    if instance == 0:
-        rows += _figures(ex, lambda d: write_figures(run, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows)
-
-
-def _per_instance(ex: str, fn: Callable[..., Rows]) -> Callable[[dict[str, Any], int], list[Job]]:
-    def plan(settings: dict[str, Any], seed: int) -> list[Job]:
-        return [Job(f"{ex}-{k}", fn, (settings, seed, k)) for k in range(settings["instances"])]
-
-    return plan
-
-
-def _one(ex: str, fn: Callable[..., Rows]) -> Callable[[dict[str, Any], int], list[Job]]:
-    def plan(settings: dict[str, Any], seed: int) -> list[Job]:
-        return [Job(ex, fn, (settings, seed))]
-
-    return plan
-
-
 Q = Quantity
 _CH2_QUICK = {"epochs": 2, "n_test": 200}
 _CH2_FULL = {"epochs": 20, "n_test": None}
@@ -482,7 +154,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          Q("reset_std_v", "reset threshold std (V)"),
          Q("unswitchable_fraction", "unswitchable fraction")),
         {"quick": {"size": 32, "instances": 3}, "full": {"size": 64, "instances": 10}},
-        _per_instance("P2_thresholds", p2_job),
+        per_instance("P2_thresholds", p2_job),
         "xbarsim thresholds --size 64 --seed {seed}",
         "paper Fig. 2",
     ),
@@ -492,7 +164,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         (Q("within_5pct_fraction", "devices within 5 %"), Q("mean_error", "mean tuning error")),
         {"quick": {"size": 32, "instances": 3, "engine": "auto"},
          "full": {"size": 64, "instances": 10, "engine": "auto"}},
-        _per_instance("P3_image_tuning", p3_job),
+        per_instance("P3_image_tuning", p3_job),
         "xbarsim program-image --size 64 --seed {seed}",
         "paper Fig. 3",
     ),
@@ -502,7 +174,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         (Q("gap_to_software_at_1pct_import", "accuracy gap at 1 % import error"),),
         {"quick": {"epochs": 20, "trials": 3, "instances": 2},
          "full": {"epochs": 60, "trials": 20, "instances": 5}},
-        _per_instance("P4_digits_perceptron", p4_job),
+        per_instance("P4_digits_perceptron", p4_job),
         "xbarsim mnist-slp --seed {seed}",
         "paper Fig. 4",
     ),
@@ -515,7 +187,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          Q("vmm_error_p99_sigma_0p25", "VMM error p99, sigma 0.25")),
         {"quick": {"size": 64, "instances": 2, "inputs": 200, "engine": "auto"},
          "full": {"size": 64, "instances": 20, "inputs": 1000, "engine": "auto"}},
-        _per_instance("T28_half_select_64", t28_job),
+        per_instance("T28_half_select_64", t28_job),
         "xbarsim vmm-study --sizes 64 --sigmas 0.05,0.25 --seed {seed}",
         "thesis Figs. 28-29",
     ),
@@ -527,7 +199,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          Q("sigma0_penalty_mean_error_at_64_target_1pct", "sigma 0 penalty, mean VMM error")),
         {"quick": {"size": 64, "instances": 2, "inputs": 200, "engine": "auto"},
          "full": {"size": 64, "instances": 20, "inputs": 1000, "engine": "auto"}},
-        _per_instance("T30_vmm_grid", t30_job),
+        per_instance("T30_vmm_grid", t30_job),
         "xbarsim vmm-study --sizes 64 --sigmas 0,0.25,0.3 --algorithms baseline,no-hs "
         "--seed {seed}",
         "thesis Fig. 30",
@@ -539,7 +211,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          Q("convnet_drop_with_hat_zeta_0p20", "ConvNet accuracy drop, HAT zeta 0.20")),
         {"quick": {"instances": 2, "epochs": 2, "n_test": 200, "engine": "auto"},
          "full": {"instances": 12, "epochs": 20, "n_test": None, "engine": "auto"}},
-        _one("T31_33_networks", t31_job),
+        single("T31_33_networks", t31_job),
         "xbarsim network-study --models convnet --sizes 64 --sigmas 0.25 --zetas 0,0.2 "
         "--seed {seed}",
         "thesis Figs. 31-32",
@@ -553,7 +225,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          Q("convnet_rm1_worst_drop.approach3", "worst drop, approach 1+2+3")),
         {"quick": {**_CH2_QUICK, "temps_c": [25.0, 60.0, 100.0]},
          "full": {**_CH2_FULL, "temps_c": [float(t) for t in range(25, 101, 5)]}},
-        _one("T21_23_temperature", t21_job),
+        single("T21_23_temperature", t21_job),
         "xbarsim temperature-study --models convnet --mappings rm1 --k 3 --seed {seed}",
         "thesis Figs. 21-22",
     ),
@@ -563,7 +235,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         (Q("at_20000_ppm_after_pair_retune.convnet", "drop after pair retuning"),
          Q("at_20000_ppm_with_extra_column.convnet", "drop with the extra column")),
         {"quick": {**_CH2_QUICK, "instances": 2}, "full": {**_CH2_FULL, "instances": 20}},
-        _one("T24_25_defects", t24_job),
+        single("T24_25_defects", t24_job),
         "xbarsim defect-study --models convnet --kinds mixed --ppm 20000 "
         "--mitigations pair,pair+column --seed {seed}",
         "thesis Fig. 25",
@@ -574,7 +246,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         (Q("resnet18_drop_with_nl_and_balancing_rm1", "drop with balancing, RM1", "bound"),
          Q("resnet18_drop_with_nl_and_balancing_rm2", "drop with balancing, RM2", "bound")),
         {"quick": dict(_CH2_QUICK), "full": dict(_CH2_FULL)},
-        _one("E7_18_nonlinearity", e7_job),
+        single("E7_18_nonlinearity", e7_job),
         "xbarsim nonlinearity-study --models resnet18 --balancing on --seed {seed}",
         "thesis 2.5 (text)",
     ),
@@ -583,7 +255,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "Retention of 400 x 7 devices projected to 14 years at 25 degC (Ea 1.1 eV).",
         (Q("most_devices_shift_below", "most devices shift < 2 % after 14 y", "trend"),),
         {"quick": {"instances": 3}, "full": {"instances": 20}},
-        _one("T10_11_retention", t10_job),
+        single("T10_11_retention", t10_job),
         "xbarsim device-effects --seed {seed}",
         "thesis Fig. 11",
     ),
@@ -598,7 +270,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          Q("trends.area_efficiency", "area efficiency linear in N", "trend")),
         {"quick": {"instances": 1, "epochs": 3, "engine": "auto"},
          "full": {"instances": 5, "epochs": 30, "engine": "auto"}},
-        _per_instance("T51_56_energy", t51_job),
+        per_instance("T51_56_energy", t51_job),
         "xbarsim mlp-chip --seed {seed}",
         "thesis Figs. 54-56",
     ),
@@ -610,7 +282,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
            "1.2 Ohm estimate"),),
         {"quick": {"size": 64, "r_wire_ohm": 1.2, "instances": 4, "inputs": 200},
          "full": {"size": 64, "r_wire_ohm": 1.2, "instances": 20, "inputs": 1000}},
-        _one("F_ir_drop_statements", irdrop_job),
+        single("F_ir_drop_statements", irdrop_job),
         "xbarsim irdrop-study --sizes 64 --r-wire 1.2 --seed {seed}",
         "no seed figure (thesis 2.5 text)",
     ),
@@ -619,7 +291,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "40 TIAs, offsets compensated by a memristor pair each (delta V 0.4 V, 1 % tuning).",
         (Q("after_compensation_max_offset_v", "largest offset after (V)", "bound"),),
         {"quick": {"instances": 3}, "full": {"instances": 20}},
-        _per_instance("T60_offset_compensation", t60_job),
+        per_instance("T60_offset_compensation", t60_job),
         "xbarsim offset-comp --seed {seed}",
         "thesis Fig. 61",
     ),
@@ -774,7 +446,7 @@ RULES = (
     "published). An experiment's badge is its worst quantity: gap, then trend reproduced, "
     "then within published spread.",
     f"{_NR}: the source gives no number a simulation can be set against (the reason is "
-    "stated).",
+    "stated); where ours can still be computed it is shown alone.",
     f"{_NY}: the experiment has no reproduce entry yet (the reason is stated).",
 )
 
@@ -855,8 +527,6 @@ def read_store(path: str | Path) -> tuple[dict[str, Any], Rows, dict[str, Any]]:
         provenance = {}
     return meta, rows, provenance
 
-
-PROVENANCE_NAME = "_provenance.json"
 
 
 def command_for(experiment: str, meta: dict[str, Any]) -> str:

@@ -224,7 +224,11 @@ def render(meta: dict[str, Any], rows: rp.Rows, prov: dict[str, Any],
         parts.append(_experiment_section(by_id[ex], mine, meta, values, figs, jobs))
     parts += ['<section id="provenance"><h2>Provenance</h2><table><tbody>']
     facts = {"package version": meta["version"], "git commit": prov.get("commit", "-"),
-             "root seed": meta["seed"], "mode": meta["mode"],
+             "root seed": meta["seed"],
+             "instance seeds": "instance k of an experiment: xbarsim.seeding.point_seed(root, "
+                               "{experiment, instance: k}) mod 2^32; the studies run as one "
+                               "job seed their points from the root by their own identity",
+             "mode": meta["mode"],
              "config hashes": json.dumps(meta["config_hashes"], sort_keys=True),
              "CPU": prov.get("cpu", "-"), "GPU": prov.get("gpu", "-"),
              "Python": prov.get("python", "-"),
