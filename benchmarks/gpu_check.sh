@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared GPU check for a lent CUDA machine (see README "GPU engine").
+# One prepared GPU check for a lent CUDA machine (see docs/howto/gpu.md).
 # Installs the few wheels the machine lacks from .whl/ (if present), then runs the GPU
 # tests and the tuning benchmark with the GPU engine side by side with the CPU engine.
 # Usage: bash benchmarks/gpu_check.sh [OUTDIR]

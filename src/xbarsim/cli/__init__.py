@@ -37,6 +37,7 @@ def _register_commands() -> None:
         device_model_commands,
         mitigation_commands,
         network_commands,
+        reproduce_commands,
         study_commands,
     )
 

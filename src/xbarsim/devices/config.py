@@ -89,7 +89,8 @@ class TwoSlopeDynamics(BaseModel):
     :func:`xbarsim.experiments.calibration.calibrate` on a 20-point grid and stay on the
     Pareto front of the wider-target calibration (both algorithm variants, per-round,
     n_HS, sigma = 0 and small-array targets, three-piece laws; ``docs/calibration``), where
-    no candidate is better on the joint targets; see the README for the residuals.
+    no candidate is better on the joint targets; see docs/experiments/calibration.md for the
+    residuals.
     """
 
     model_config = _STRICT

@@ -1,0 +1,683 @@
+"""Every seed experiment as one run: published numbers beside ours (layer 7).
+
+Each built experiment of ``published.yaml`` (:data:`EXPERIMENTS`: its quantities, setup,
+quick and full settings) is a list of :class:`~xbarsim.experiments.chapter2.Job` s (one per
+instance where the experiment is cheap, one per study where the study draws its instances
+itself) from :mod:`xbarsim.experiments.reproduce_jobs`, which call the experiment's own
+library entry point and return *rows*:
+
+* ``{"id", "quantity", "instance", "value"}`` -- one number of one instance (SI units or
+  fractions, as in ``published.yaml``);
+* ``{"id", "quantity", "mean", "std", "n"}`` -- statistics over instances, where the study
+  keeps only those;
+* ``{"id", "figure", "png"}`` -- the figure matching the seed's figure (base64 PNG, from
+  instance 0);
+* ``{"id", "job", "wall_s", "config_hash", "engine"}`` -- provenance of the job.
+
+The jobs run through :func:`xbarsim.experiments.chapter2.run_jobs` (in process or on Dask)
+into one Parquet store (:class:`~xbarsim.experiments.chapter2.PartStore`). Seeds derive from
+the root seed and the point identity ``(experiment id, instance)``
+(:func:`xbarsim.seeding.point_seed`), so ``--only`` and ``--resume`` never change a value.
+
+Ids of ``published.yaml`` without a built experiment are listed in :data:`NOT_BUILT` with
+the reason ("not yet built" or "not reproducible from the text").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments.chapter2 import Job
+from xbarsim.experiments.published import published
+from xbarsim.experiments.reproduce_jobs import (
+    Rows,
+    config_hash,
+    e7_job,
+    irdrop_job,
+    p2_job,
+    p3_job,
+    p4_job,
+    per_instance,
+    single,
+    t10_job,
+    t21_job,
+    t24_job,
+    t28_job,
+    t30_job,
+    t31_job,
+    t51_job,
+    t60_job,
+)
+
+#: Format tag and version of a reproduce store (``_xbarsim_study.json``).
+STORE_FORMAT = "xbarsim-reproduce"
+STORE_VERSION = 1
+#: Provenance of the last run into a store (machine, commit, wall time, command).
+PROVENANCE_NAME = "_provenance.json"
+MODES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One published number and how ours is compared with it.
+
+    Attributes
+    ----------
+    key : str
+        Path in the experiment's ``published.yaml`` entry (``a.b`` for nested keys).
+    label : str
+        Human-readable name with its unit.
+    rule : {"value", "bound", "trend", "unpublished"}
+        ``value``: a number to match; ``bound``: an upper bound ours must not exceed;
+        ``trend``: ours is 1.0 where the published trend holds in an instance, else 0.0;
+        ``unpublished``: the sources print no number to compare with (``note`` says why),
+        ours is shown alone.
+    note : str
+        The reason, for ``unpublished``.
+    """
+
+    key: str
+    label: str
+    rule: str = "value"
+    note: str = ""
+
+    def published(self, experiment: str) -> Any:
+        """The published entry (a number, a bound, or the trend's text)."""
+        node: Any = published()[experiment]
+        for part in self.key.split("."):
+            node = node[part]
+        return node["value"] if isinstance(node, dict) and "value" in node else node
+
+    def approx(self, experiment: str) -> bool:
+        """Whether the text prints the number as approximate ("~", "<", "about")."""
+        node: Any = published()[experiment]
+        parts = self.key.split(".")
+        for part in parts[:-1]:
+            node = node[part]
+        leaf = node[parts[-1]]
+        return bool(leaf.get("approx")) if isinstance(leaf, dict) else bool(node.get("approx"))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A built experiment of ``published.yaml``.
+
+    Attributes
+    ----------
+    id : str
+        Top-level key of ``published.yaml``.
+    setup : str
+        One-line setup (what is simulated).
+    quantities : tuple of Quantity
+    settings : dict
+        ``{"quick": {...}, "full": {...}}``: keyword settings of :attr:`plan`.
+    plan : callable
+        ``plan(settings, seed) -> list[Job]``.
+    command : str
+        The stand-alone command line that reproduces the rows (``{seed}`` filled in).
+    figure : str
+        The seed figure that the stored figure corresponds to.
+    """
+
+    id: str
+    setup: str
+    quantities: tuple[Quantity, ...]
+    settings: dict[str, dict[str, Any]]
+    plan: Callable[[dict[str, Any], int], list[Job]]
+    command: str
+    figure: str
+
+    def jobs(self, mode: str, seed: int) -> list[Job]:
+        """The jobs of this experiment in ``mode`` with root ``seed``."""
+        return self.plan(self.settings[mode], seed)
+
+
+Q = Quantity
+_CH2_QUICK = {"epochs": 2, "n_test": 200}
+_CH2_FULL = {"epochs": 20, "n_test": None}
+
+#: The built experiments, in page order.
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment(
+        "P2_thresholds",
+        "Threshold extraction on the paper's TiO2 crossbar: 50 mV staircase, 20 % criterion.",
+        (Q("set_mean_v", "set threshold mean (V)"), Q("set_std_v", "set threshold std (V)"),
+         Q("reset_mean_v", "reset threshold mean (V)"),
+         Q("reset_std_v", "reset threshold std (V)"),
+         Q("unswitchable_fraction", "unswitchable fraction")),
+        {"quick": {"size": 32, "instances": 3}, "full": {"size": 64, "instances": 10}},
+        per_instance("P2_thresholds", p2_job),
+        "xbarsim thresholds --size 64 --seed {seed}",
+        "paper Fig. 2",
+    ),
+    Experiment(
+        "P3_image_tuning",
+        "Write-verify of the paper's picture (10-100 uS, 5 %, 3 passes, V/2).",
+        (Q("within_5pct_fraction", "devices within 5 %"), Q("mean_error", "mean tuning error")),
+        {"quick": {"size": 32, "instances": 3, "engine": "auto"},
+         "full": {"size": 64, "instances": 10, "engine": "auto"}},
+        per_instance("P3_image_tuning", p3_job),
+        "xbarsim program-image --size 64 --seed {seed}",
+        "paper Fig. 3",
+    ),
+    Experiment(
+        "P4_digits_perceptron",
+        "64 x 10 perceptron on 8 x 8 digits, imported with 1 % error (software gap).",
+        (Q("gap_to_software_at_1pct_import", "accuracy gap at 1 % import error"),),
+        {"quick": {"epochs": 20, "trials": 3, "instances": 2},
+         "full": {"epochs": 60, "trials": 20, "instances": 5}},
+        per_instance("P4_digits_perceptron", p4_job),
+        "xbarsim mnist-slp --seed {seed}",
+        "paper Fig. 4",
+    ),
+    Experiment(
+        "T28_half_select_64",
+        "Baseline write-verify under V/2 half-select, N = 64, target 1 %, sigma 0.05 and 0.25.",
+        (Q("tuning_error_p99_sigma_0p05", "tuning error p99, sigma 0.05"),
+         Q("tuning_error_p99_sigma_0p25", "tuning error p99, sigma 0.25"),
+         Q("vmm_error_p99_sigma_0p05", "VMM error p99, sigma 0.05"),
+         Q("vmm_error_p99_sigma_0p25", "VMM error p99, sigma 0.25")),
+        {"quick": {"size": 64, "instances": 2, "inputs": 200, "engine": "auto"},
+         "full": {"size": 64, "instances": 20, "inputs": 1000, "engine": "auto"}},
+        per_instance("T28_half_select_64", t28_job),
+        "xbarsim vmm-study --sizes 64 --sigmas 0.05,0.25 --seed {seed}",
+        "thesis Figs. 28-29",
+    ),
+    Experiment(
+        "T30_vmm_grid",
+        "N = 64, target 1 %: n_HS at sigma 0.30 over 0.25, and sigma = 0 with half-select "
+        "against without (paired crossbars).",
+        (Q("n_hs_ratio_sigma_0p30_over_0p25_at_64", "n_HS ratio sigma 0.30 / 0.25"),
+         Q("sigma0_penalty_mean_error_at_64_target_1pct", "sigma 0 penalty, mean VMM error")),
+        {"quick": {"size": 64, "instances": 2, "inputs": 200, "engine": "auto"},
+         "full": {"size": 64, "instances": 20, "inputs": 1000, "engine": "auto"}},
+        per_instance("T30_vmm_grid", t30_job),
+        "xbarsim vmm-study --sizes 64 --sigmas 0,0.25,0.3 --algorithms baseline,no-hs "
+        "--seed {seed}",
+        "thesis Fig. 30",
+    ),
+    Experiment(
+        "T31_33_networks",
+        "ConvNet on crossbars (N = 64, sigma 0.25) without and with HAT (zeta 0.20); digits.",
+        (Q("convnet_drop_sigma_0p25_n64", "ConvNet accuracy drop, no HAT"),
+         Q("convnet_drop_with_hat_zeta_0p20", "ConvNet accuracy drop, HAT zeta 0.20")),
+        {"quick": {"instances": 2, "epochs": 2, "n_test": 200, "engine": "auto"},
+         "full": {"instances": 12, "epochs": 20, "n_test": None, "engine": "auto"}},
+        single("T31_33_networks", t31_job),
+        "xbarsim network-study --models convnet --sizes 64 --sigmas 0.25 --zetas 0,0.2 "
+        "--seed {seed}",
+        "thesis Figs. 31-32",
+    ),
+    Experiment(
+        "T21_23_temperature",
+        "ConvNet RM1 worst drop over 25-100 degC: baseline, approaches 1, 1+2 (k 3), 1+2+3.",
+        (Q("convnet_rm1_worst_drop.baseline", "worst drop, baseline"),
+         Q("convnet_rm1_worst_drop.approach1", "worst drop, approach 1"),
+         Q("convnet_rm1_worst_drop.approach2_k3", "worst drop, approach 1+2 (k 3)"),
+         Q("convnet_rm1_worst_drop.approach3", "worst drop, approach 1+2+3")),
+        {"quick": {**_CH2_QUICK, "temps_c": [25.0, 60.0, 100.0]},
+         "full": {**_CH2_FULL, "temps_c": [float(t) for t in range(25, 101, 5)]}},
+        single("T21_23_temperature", t21_job),
+        "xbarsim temperature-study --models convnet --mappings rm1 --k 3 --seed {seed}",
+        "thesis Figs. 21-22",
+    ),
+    Experiment(
+        "T24_25_defects",
+        "ConvNet RM1 with 2e4 ppm mixed stuck devices: pair retuning, then an extra column.",
+        (Q("at_20000_ppm_after_pair_retune.convnet", "drop after pair retuning"),
+         Q("at_20000_ppm_with_extra_column.convnet", "drop with the extra column")),
+        {"quick": {**_CH2_QUICK, "instances": 2}, "full": {**_CH2_FULL, "instances": 20}},
+        single("T24_25_defects", t24_job),
+        "xbarsim defect-study --models convnet --kinds mixed --ppm 20000 "
+        "--mitigations pair,pair+column --seed {seed}",
+        "thesis Fig. 25",
+    ),
+    Experiment(
+        "E7_18_nonlinearity",
+        "ResNet-18 with the thesis's I-V nonlinearity and balanced V_tune, RM1 and RM2.",
+        (Q("resnet18_drop_with_nl_and_balancing_rm1", "drop with balancing, RM1", "bound"),
+         Q("resnet18_drop_with_nl_and_balancing_rm2", "drop with balancing, RM2", "bound")),
+        {"quick": dict(_CH2_QUICK), "full": dict(_CH2_FULL)},
+        single("E7_18_nonlinearity", e7_job),
+        "xbarsim nonlinearity-study --models resnet18 --balancing on --seed {seed}",
+        "thesis 2.5 (text)",
+    ),
+    Experiment(
+        "T10_11_retention",
+        "Retention of 400 x 7 devices projected to 14 years at 25 degC (Ea 1.1 eV).",
+        (Q("most_devices_shift_below", "most devices shift < 2 % after 14 y", "trend"),),
+        {"quick": {"instances": 3}, "full": {"instances": 20}},
+        single("T10_11_retention", t10_job),
+        "xbarsim device-effects --seed {seed}",
+        "thesis Fig. 11",
+    ),
+    Experiment(
+        "T51_56_energy",
+        "784-64-10 MLP on 64 x 64 tiles with 5-bit DAC/ADC; VMM cost trends over N.",
+        (Q("mlp_chip.energy_efficiency_top_per_j", "energy efficiency (TOp/J)"),
+         Q("mlp_chip.latency_s", "latency (s)"),
+         Q("mlp_chip.devices", "devices"), Q("mlp_chip.synapses", "synapses"),
+         Q("trends.energy_efficiency", "energy efficiency linear in N", "trend"),
+         Q("trends.throughput", "throughput quadratic in N", "trend"),
+         Q("trends.area_efficiency", "area efficiency linear in N", "trend")),
+        {"quick": {"instances": 1, "epochs": 3, "engine": "auto"},
+         "full": {"instances": 5, "epochs": 30, "engine": "auto"}},
+        per_instance("T51_56_energy", t51_job),
+        "xbarsim mlp-chip --seed {seed}",
+        "thesis Figs. 54-56",
+    ),
+    Experiment(
+        "F_ir_drop_statements",
+        "64 x 64 arrays, uniform 10-100 uS, 1.2 Ohm per line segment (the derived estimate).",
+        (Q("numeric_line_resistance", "VMM p99 error from IR drop (fraction of I_max)",
+           "unpublished", "neither source publishes a line resistance; ours at the derived "
+           "1.2 Ohm estimate"),),
+        {"quick": {"size": 64, "r_wire_ohm": 1.2, "instances": 4, "inputs": 200},
+         "full": {"size": 64, "r_wire_ohm": 1.2, "instances": 20, "inputs": 1000}},
+        single("F_ir_drop_statements", irdrop_job),
+        "xbarsim irdrop-study --sizes 64 --r-wire 1.2 --seed {seed}",
+        "no seed figure (thesis 2.5 text)",
+    ),
+    Experiment(
+        "T60_offset_compensation",
+        "40 TIAs, offsets compensated by a memristor pair each (delta V 0.4 V, 1 % tuning).",
+        (Q("after_compensation_max_offset_v", "largest offset after (V)", "bound"),),
+        {"quick": {"instances": 3}, "full": {"instances": 20}},
+        per_instance("T60_offset_compensation", t60_job),
+        "xbarsim offset-comp --seed {seed}",
+        "thesis Fig. 61",
+    ),
+)
+
+_NY = "not yet built"
+_NR = "not reproducible from the text"
+
+#: Ids without a built experiment: (verdict, reason).
+NOT_BUILT: dict[str, tuple[str, str]] = {
+    "E5_benchmarks": (_NR, "CIFAR-10/ImageNet training recipes; the report trains on the "
+                      "embedded digits (no network access)"),
+    "E8_17_temperature_model": (_NY, "model coefficients; checked by `xbarsim device-effects`"),
+    "E9_16_single_device_tuning": (_NY, "single-device traces, not collected here"),
+    "E10_15_retention_details": (_NY, "details of T10_11_retention, not collected separately"),
+    "E19_23_temperature_mitigation_details": (_NY, "details of T21_23_temperature"),
+    "E24_25_defect_details": (_NY, "details of T24_25_defects"),
+    "E34_threshold_refresh": (_NY, "threshold refresh, not collected here"),
+    "E_table1_paper_crossbar_row": (_NR, "a literature-table row (device facts, no experiment)"),
+    "E_tio2_family": (_NR, "device-family facts from the literature, no experiment"),
+    "F_technology": (_NR, "process facts of the chips (no simulated quantity)"),
+    "F_table3_xblock_decoder": (_NY, "decoder sizing table, not collected here"),
+    "F48_50_tia_design": (_NR, "transistor-level TIA design values (no circuit simulation)"),
+    "F58_tia_measured": (_NR, "measured silicon data; coefficients only in figures"),
+    "F52_data_converters": (_NR, "converter circuit figures (only their specs are used)"),
+    "F51_53_vmm_trends": (_NY, "details of T51_56_energy"),
+    "F54_56_mlp_chip_details": (_NY, "details of T51_56_energy"),
+    "F59_61_offset_compensation_details": (_NY, "details of T60_offset_compensation"),
+    "F_other_chips": (_NR, "other chips (PUF, optimizer) outside this simulator's scope"),
+}
+
+
+def experiment_ids() -> list[str]:
+    """Every top-level id of ``published.yaml``, in file order."""
+    return list(published())
+
+
+def built_ids() -> list[str]:
+    """Ids with a built experiment."""
+    return [e.id for e in EXPERIMENTS]
+
+
+def status_of(experiment: str) -> tuple[str, str]:
+    """``(verdict, reason)`` of an id without a built experiment."""
+    return NOT_BUILT.get(experiment, (_NY, "no experiment registered for this id"))
+
+
+def select(only: list[str] | None) -> list[Experiment]:
+    """The built experiments named in ``only`` (all when None) by id or its first part
+    (``P2`` for ``P2_thresholds``); refuses unknown names."""
+    if only is None:
+        return list(EXPERIMENTS)
+    known = [e.id for e in EXPERIMENTS]
+    chosen = set()
+    for name in only:
+        match = [k for k in known if name in (k, k.split("_")[0])]
+        if len(match) != 1:
+            raise XbarsimInputError(
+                f"only: unknown experiment {name!r}; built: {', '.join(known)}"
+            )
+        chosen.add(match[0])
+    return [e for e in EXPERIMENTS if e.id in chosen]
+
+
+def merged_settings(e: Experiment, mode: str, override: dict[str, Any] | None
+                    ) -> dict[str, Any]:
+    """The mode's settings of ``e`` with ``override`` applied; refuses unknown keys and
+    non-positive instance counts."""
+    base = dict(e.settings[mode])
+    if override is None:
+        return base
+    if not isinstance(override, dict):
+        raise XbarsimInputError(f"settings: {e.id} must map names to values")
+    unknown = sorted(set(override) - set(base))
+    if unknown:
+        raise XbarsimInputError(
+            f"settings: {e.id} has no {', '.join(unknown)}; allowed: {', '.join(sorted(base))}"
+        )
+    base.update(override)
+    n = base.get("instances", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise XbarsimInputError(f"settings: {e.id}.instances must be an integer >= 1")
+    return base
+
+
+def load_settings(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Per-id setting overrides from a YAML file (``{id: {name: value}}``), ids resolved as
+    in :func:`select`."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise XbarsimInputError(f"settings: cannot read {path} ({reason})") from None
+    if not isinstance(data, dict):
+        raise XbarsimInputError(f"settings: {path} must map experiment ids to settings")
+    return {select([str(k)])[0].id: v for k, v in data.items()}
+
+
+def store_meta(mode: str, seed: int, settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Parameters that fix a reproduce store's rows (refused on resume if they differ):
+    format, versions, mode, root seed, and per id its settings and their hash."""
+    from xbarsim import __version__
+
+    return {"format": STORE_FORMAT, "store_version": STORE_VERSION, "version": __version__,
+            "mode": mode, "seed": seed, "ids": list(settings), "settings": settings,
+            "config_hashes": {k: config_hash(v) for k, v in settings.items()}}
+
+
+@dataclass
+class Summary:
+    """Statistics of one quantity over instances."""
+
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of instances."""
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        """Mean over instances."""
+        return float(np.mean(self.values))
+
+    @property
+    def std(self) -> float:
+        """Standard deviation over instances (ddof 0; 0 for one instance)."""
+        return float(np.std(self.values))
+
+
+#: Relative half-width of a published value's band: "~" values, exact values.
+APPROX_BAND = 0.25
+EXACT_BAND = 0.10
+#: Instances' standard deviations added to the band.
+STD_WIDTH = 2.0
+
+WITHIN = "within published spread"
+TREND = "trend reproduced"
+GAP = "gap"
+NOT_RUN = "not run in this store"
+
+#: The verdict rules, as stated on the page.
+RULES = (
+    f"{WITHIN}: a number: |ours_mean - published| <= max({STD_WIDTH:g} ours_std, band x "
+    f"|published|), band {APPROX_BAND:.0%} where the text prints it as approximate ('~', "
+    f"'<', 'about') and {EXACT_BAND:.0%} otherwise; a bound ('< x'): ours_mean <= x.",
+    f"{TREND}: a qualitative statement (e.g. 'linear in N') holds in every instance "
+    "(the fitted log-log slope lies in the stated band).",
+    f"{GAP}: otherwise; its size is ours_mean - published (absolute, and relative to "
+    "published). An experiment's badge is its worst quantity: gap, then trend reproduced, "
+    "then within published spread.",
+    f"{_NR}: the source gives no number a simulation can be set against (the reason is "
+    "stated); where ours can still be computed it is shown alone.",
+    f"{_NY}: the experiment has no reproduce entry yet (the reason is stated).",
+)
+
+
+def verdict(rule: str, published_value: Any, mean: float, std: float, approx: bool
+            ) -> tuple[str, float | None]:
+    """Verdict of one quantity and its gap (``ours_mean - published``; None for a trend).
+
+    Parameters
+    ----------
+    rule : {"value", "bound", "trend", "unpublished"}
+    published_value : float, str or None
+    mean, std : float
+        Ours over instances (the quantity's unit).
+    approx : bool
+        Whether the text prints the value as approximate.
+    """
+    if rule == "unpublished":
+        return _NR, None
+    if rule == "trend":
+        return (TREND if mean == 1.0 else GAP), None
+    p = float(published_value)
+    gap = mean - p
+    if rule == "bound":
+        return (WITHIN if mean <= p else GAP), gap
+    band = max(STD_WIDTH * std, (APPROX_BAND if approx else EXACT_BAND) * abs(p))
+    return (WITHIN if abs(gap) <= band else GAP), gap
+
+
+_ORDER = (GAP, TREND, WITHIN, _NR)
+
+
+def worst(verdicts: list[str]) -> str:
+    """An experiment's badge: its worst quantity verdict."""
+    for v in _ORDER:
+        if v in verdicts:
+            return v
+    return verdicts[0] if verdicts else NOT_RUN
+
+
+def read_store(path: str | Path) -> tuple[dict[str, Any], Rows, dict[str, Any]]:
+    """``(meta, rows, provenance)`` of a reproduce store; refuses anything else.
+
+    Raises
+    ------
+    XbarsimInputError
+        A missing or unreadable path, a directory that is not a reproduce store, or a
+        store of another store version.
+    """
+    from xbarsim.experiments.chapter2 import META_NAME, PART_PREFIX, PartStore
+
+    p = Path(path)
+    if not p.is_dir():
+        raise XbarsimInputError(f"store: {p} is not a directory")
+    try:
+        meta = json.loads((p / META_NAME).read_text())
+    except (OSError, ValueError):
+        raise XbarsimInputError(f"store: {p} is not a readable reproduce store") from None
+    if not isinstance(meta, dict) or meta.get("format") != STORE_FORMAT:
+        raise XbarsimInputError(f"store: {p} is not a reproduce store (another format)")
+    if meta.get("store_version") != STORE_VERSION:
+        raise XbarsimInputError(
+            f"store: {p} has store version {meta.get('store_version')!r}, this xbarsim "
+            f"reads {STORE_VERSION}; rerun `xbarsim reproduce`"
+        )
+    store = PartStore(p, meta)
+    rows: Rows = []
+    for key in sorted(store.finished()):
+        try:
+            rows += store.read(key)
+        except Exception:
+            raise XbarsimInputError(
+                f"store: {p / (PART_PREFIX + key)}.parquet is unreadable"
+            ) from None
+    try:
+        provenance = json.loads((p / PROVENANCE_NAME).read_text())
+    except (OSError, ValueError):
+        provenance = {}
+    return meta, rows, provenance
+
+
+
+def command_for(experiment: str, meta: dict[str, Any]) -> str:
+    """The command that reproduces one id's rows of a store."""
+    return (f"xbarsim reproduce --{meta['mode']} --only {experiment} --seed {meta['seed']} "
+            "--out DIR")
+
+
+def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
+    """Summary rows (``id, quantity, published, ours_mean, ours_std, n, verdict, command`` and
+    ``label, gap, rule, status``): one per quantity of a built experiment in the store, one
+    per other id of ``published.yaml``."""
+    by_id = {e.id: e for e in EXPERIMENTS}
+    values: dict[tuple[str, str], Summary] = {}
+    stats: dict[tuple[str, str], tuple[float, float, int]] = {}
+    for r in rows:
+        if "value" in r:
+            values.setdefault((r["id"], r["quantity"]), Summary()).values.append(r["value"])
+        elif "mean" in r:
+            stats[r["id"], r["quantity"]] = (r["mean"], r["std"], int(r["n"]))
+    out = []
+    for ex in experiment_ids():
+        e = by_id.get(ex)
+        base = {"id": ex, "command": command_for(ex, meta) if e else None}
+        if e is None or ex not in meta["ids"]:
+            status, reason = status_of(ex) if e is None else (NOT_RUN, "not in --only")
+            out.append({**base, "quantity": None, "label": None, "published": None,
+                        "ours_mean": None, "ours_std": None, "n": 0, "verdict": status,
+                        "reason": reason, "gap": None, "rule": None})
+            continue
+        for q in e.quantities:
+            pub = q.published(ex)
+            if (ex, q.key) in values:
+                s = values[ex, q.key]
+                mean, std, n = s.mean, s.std, s.n
+            elif (ex, q.key) in stats:
+                mean, std, n = stats[ex, q.key]
+            else:
+                out.append({**base, "quantity": q.key, "label": q.label, "published": pub,
+                            "ours_mean": None, "ours_std": None, "n": 0, "verdict": NOT_RUN,
+                            "reason": "no finished job", "gap": None, "rule": q.rule})
+                continue
+            v, gap = verdict(q.rule, pub, mean, std, q.approx(ex))
+            out.append({**base, "quantity": q.key, "label": q.label, "published": pub,
+                        "ours_mean": mean, "ours_std": std, "n": n, "verdict": v,
+                        "reason": q.note or None, "gap": gap, "rule": q.rule})
+    return out
+
+
+def instance_values(rows: Rows) -> dict[tuple[str, str], list[float]]:
+    """Per-instance values of each (id, quantity) of a store."""
+    out: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        if "value" in r:
+            out.setdefault((r["id"], r["quantity"]), []).append(r["value"])
+    return out
+
+
+def provenance(mode: str, seed: int, wall_s: float, command: str) -> dict[str, Any]:
+    """Package version, git commit, machine (CPU, GPU), wall time and the command line."""
+    import platform
+    import subprocess
+
+    from xbarsim import __version__
+
+    commit = "unknown"
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=10, check=False)
+        if done.returncode == 0:
+            commit = done.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"version": __version__, "commit": commit, "mode": mode, "seed": seed,
+            "python": platform.python_version(), "cpu": cpu, "gpu": _gpu_name(),
+            "wall_s": wall_s, "command": command}
+
+
+def _gpu_name() -> str:
+    try:
+        from numba import cuda
+
+        if cuda.is_available():
+            return str(cuda.get_current_device().name.decode())
+    except Exception:  # no CUDA driver or toolkit: a CPU-only machine
+        pass
+    return "none"
+
+
+def run_reproduce(
+    mode: str,
+    store: str | Path,
+    only: list[str] | None = None,
+    seed: int = 0,
+    workers: int = 0,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    command: str = "",
+    settings: dict[str, dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], Rows, dict[str, Any]]:
+    """Run the selected experiments as one job list into the Parquet store ``store``.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        Reduced instance counts (quick, stated on the page) or the seeds' counts.
+    store : str or Path
+        Results directory (one Parquet part per finished job).
+    only : list of str, optional
+        Experiment ids (default: every built one).
+    seed : int
+        Root seed (>= 0).
+    workers, scheduler
+        Local Dask worker processes (0: in process) or an existing scheduler address.
+    resume : bool
+        Continue a store of the same parameters, skipping finished jobs.
+    progress : bool
+    command : str
+        The command line, kept in the provenance.
+    settings : dict, optional
+        Per-id settings overriding the mode's (e.g. tiny sizes); part of the store's
+        identity (see :func:`merged_settings`).
+
+    Returns
+    -------
+    meta, rows, provenance
+    """
+    from xbarsim.crossbar.array import check_seed
+    from xbarsim.experiments.chapter2 import PartStore, check_workers, run_jobs
+
+    if mode not in MODES:
+        raise XbarsimInputError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
+    seed = check_seed(seed)
+    check_workers(workers)
+    chosen = select(only)
+    used = {e.id: merged_settings(e, mode, (settings or {}).get(e.id)) for e in chosen}
+    meta = store_meta(mode, seed, used)
+    jobs = [j for e in chosen for j in e.plan(used[e.id], seed)]
+    part_store = PartStore(store, meta)
+    start = time.perf_counter()
+    run_jobs(jobs, workers=workers, scheduler=scheduler, store=part_store, resume=resume,
+             progress=progress, label="experiments")
+    prov = provenance(mode, seed, time.perf_counter() - start, command)
+    (Path(store) / PROVENANCE_NAME).write_text(json.dumps(prov, indent=1))
+    return read_store(store)

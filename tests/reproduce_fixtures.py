@@ -1,0 +1,50 @@
+"""A synthetic reproduce store for the page tests (no experiment runs)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from xbarsim.experiments import reproduce as rp
+from xbarsim.experiments.chapter2 import PartStore
+
+
+def _tiny_png() -> str:
+    fig = Figure(figsize=(1, 1))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=20)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def synthetic_store(path: Path, gap_key: str = "set_mean_v") -> Path:
+    """A store with every built experiment: 3 instances at the published value (x 1.01),
+    one quantity (``gap_key`` of P2) far off, trends holding, one figure each."""
+    settings = {e.id: e.settings["quick"] for e in rp.EXPERIMENTS}
+    store = PartStore(path, rp.store_meta("quick", 0, settings))
+    store.init()
+    png = _tiny_png()
+    for e in rp.EXPERIMENTS:
+        rows: list[dict] = []
+        for q in e.quantities:
+            if q.rule == "trend":
+                value = 1.0
+            elif q.rule == "unpublished":
+                value = 0.01
+            else:
+                value = float(q.published(e.id)) * (0.5 if q.rule == "bound" else 1.01)
+                if q.key == gap_key:
+                    value *= 3.0
+            if e.id == "T24_25_defects":
+                rows.append({"id": e.id, "quantity": q.key, "mean": value, "std": 0.0, "n": 4})
+                continue
+            rows += [{"id": e.id, "quantity": q.key, "instance": k, "value": value}
+                     for k in range(3)]
+        rows.append({"id": e.id, "figure": "fig", "png": png})
+        rows.append({"id": e.id, "job": e.id, "wall_s": 0.5, "config_hash": "abc",
+                     "engine": "numpy"})
+        store.write(e.id, rows)
+    return path

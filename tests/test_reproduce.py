@@ -1,0 +1,270 @@
+"""``xbarsim reproduce`` / ``xbarsim report``: the store, the verdicts, the page, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from reproduce_fixtures import synthetic_store
+from xbarsim.cli import main
+from xbarsim.experiments import reproduce as rp
+from xbarsim.experiments.chapter2 import META_NAME
+from xbarsim.experiments.published import published
+from xbarsim.report.reproduce_page import write_report
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+
+
+class StructureCheck(HTMLParser):
+    """Balanced tags, one html/head/body, a doctype; records attributes and tags."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.count: dict[str, int] = {}
+        self.attrs: list[tuple[str, str, str]] = []
+        self.doctype = False
+
+    def handle_decl(self, decl: str) -> None:
+        self.doctype = decl.lower() == "doctype html"
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.count[tag] = self.count.get(tag, 0) + 1
+        self.attrs += [(tag, k, v or "") for k, v in attrs]
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> (open: {self.stack[-3:]})")
+        else:
+            self.stack.pop()
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> tuple[str, list[dict], Path]:
+    tmp = tmp_path_factory.mktemp("page")
+    store = synthetic_store(tmp / "store")
+    summary = write_report(store, tmp / "report.html", tmp / "summary.json")
+    return (tmp / "report.html").read_text(), summary, tmp
+
+
+def test_page_is_well_formed_html(page) -> None:
+    text, _, _ = page
+    check = StructureCheck()
+    check.feed(text)
+    check.close()
+    assert check.doctype
+    assert check.errors == [] and check.stack == []
+    assert check.count["html"] == check.count["head"] == check.count["body"] == 1
+    ids = [v for _, k, v in check.attrs if k == "id"]
+    assert len(ids) == len(set(ids))
+    anchors = {v[1:] for t, k, v in check.attrs if t == "a" and k == "href"}
+    assert anchors <= set(ids)
+
+
+def test_page_has_no_external_reference(page) -> None:
+    text, _, _ = page
+    check = StructureCheck()
+    check.feed(text)
+    assert "script" not in check.count and "link" not in check.count
+    for tag, key, value in check.attrs:
+        if key in ("src", "href"):
+            assert value.startswith(("data:image/png;base64,", "#")), (tag, value[:40])
+    bare = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
+    assert not re.search(r"(https?:|ftp:)?//[a-z0-9]", bare, re.IGNORECASE)
+    assert "@import" not in bare and "url(" not in bare
+
+
+def test_summary_has_a_row_per_id_and_the_contract_keys(page) -> None:
+    text, summary, tmp = page
+    rows = json.loads((tmp / "summary.json").read_text())
+    assert rows == json.loads(json.dumps(summary, default=str))
+    assert list(dict.fromkeys(r["id"] for r in rows)) == list(published())
+    keys = {"id", "quantity", "published", "ours_mean", "ours_std", "n", "verdict", "command"}
+    assert all(keys <= set(r) for r in rows)
+    built = {e.id for e in rp.EXPERIMENTS}
+    for r in rows:
+        if r["id"] in built:
+            assert r["n"] >= 3 and r["command"].startswith("xbarsim reproduce --quick --only")
+        else:
+            assert r["verdict"] in ("not yet built", "not reproducible from the text")
+            assert r["reason"]
+    assert text.count('<tr class="exp">') == len(published())
+
+
+def test_synthetic_verdicts(page) -> None:
+    _, summary, _ = page
+    by = {(r["id"], r["quantity"]): r for r in summary}
+    assert by["P2_thresholds", "set_mean_v"]["verdict"] == rp.GAP
+    assert by["P2_thresholds", "set_mean_v"]["gap"] == pytest.approx(1.19 * 2.03)
+    assert by["P2_thresholds", "set_std_v"]["verdict"] == rp.WITHIN
+    assert by["T51_56_energy", "trends.throughput"]["verdict"] == rp.TREND
+    assert by["T24_25_defects", "at_20000_ppm_with_extra_column.convnet"]["n"] == 4
+    assert by["T60_offset_compensation", "after_compensation_max_offset_v"]["verdict"] == rp.WITHIN
+
+
+@pytest.mark.parametrize(
+    ("rule", "pub", "mean", "std", "approx", "expected"),
+    [
+        ("value", 1.0, 1.09, 0.0, False, rp.WITHIN),
+        ("value", 1.0, 1.11, 0.0, False, rp.GAP),
+        ("value", 1.0, 1.11, 0.06, False, rp.WITHIN),  # 2 std widen the band
+        ("value", 1.0, 1.24, 0.0, True, rp.WITHIN),
+        ("value", 1.0, 1.26, 0.0, True, rp.GAP),
+        ("value", -1.39, -1.0, 0.0, False, rp.GAP),
+        ("bound", 0.001, 0.0009, 0.5, False, rp.WITHIN),
+        ("bound", 0.001, 0.0011, 0.0, False, rp.GAP),
+        ("trend", "linear", 1.0, 0.0, False, rp.TREND),
+        ("trend", "linear", 0.5, 0.5, False, rp.GAP),
+    ],
+)
+def test_verdict_rules(rule, pub, mean, std, approx, expected) -> None:
+    assert rp.verdict(rule, pub, mean, std, approx)[0] == expected
+
+
+def test_worst_verdict_orders_gap_trend_within() -> None:
+    assert rp.worst([rp.WITHIN, rp.TREND]) == rp.TREND
+    assert rp.worst([rp.TREND, rp.GAP, rp.WITHIN]) == rp.GAP
+    assert rp.worst([rp.WITHIN]) == rp.WITHIN
+
+
+def test_every_published_id_is_built_or_explained() -> None:
+    built = set(rp.built_ids())
+    for ex in rp.experiment_ids():
+        assert ex in built or ex in rp.NOT_BUILT, ex
+    assert not built & set(rp.NOT_BUILT)
+    for e in rp.EXPERIMENTS:
+        for q in e.quantities:
+            q.published(e.id)  # every key exists in published.yaml
+
+
+def test_instance_seeds_depend_on_identity_only() -> None:
+    from xbarsim.experiments.reproduce_jobs import instance_seed
+
+    a = instance_seed(0, "P2_thresholds", 1)
+    assert a == instance_seed(0, "P2_thresholds", 1)
+    assert len({a, instance_seed(0, "P2_thresholds", 0), instance_seed(1, "P2_thresholds", 1),
+                instance_seed(0, "P3_image_tuning", 1)}) == 4
+
+
+def test_compare_lists_changed_quantities(tmp_path: Path) -> None:
+    old = synthetic_store(tmp_path / "old")
+    new = synthetic_store(tmp_path / "new", gap_key="set_std_v")
+    write_report(new, tmp_path / "r.html", compare=old)
+    text = (tmp_path / "r.html").read_text()
+    table = text[text.index('<table id="changed">'):]
+    table = table[: table.index("</table>")]
+    assert table.count("<tr>") == 3  # header, set_mean_v, set_std_v
+    assert "set_mean_v" in table and "set_std_v" in table
+
+
+def _error(capsys, argv: list[str]) -> str:
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    err = _error(capsys, ["reproduce", "--quick", "--only", "P2,NOPE", "--out", str(out)])
+    assert "only" in err and "NOPE" in err
+    assert not out.exists()
+    (tmp_path / "file").write_text("x")
+    assert "out" in _error(capsys, ["reproduce", "--only", "P2", "--out", str(tmp_path / "file")])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("P2: {sise: 8}\n")
+    assert "sise" in _error(capsys, ["reproduce", "--only", "P2", "--settings", str(bad),
+                                     "--out", str(out)])
+    assert not out.exists()
+    assert "not a directory" in _error(capsys, ["report", str(tmp_path / "missing")])
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "data.csv").write_text("a,b\n")
+    assert "not a readable reproduce store" in _error(capsys, ["report", str(foreign)])
+    (foreign / META_NAME).write_text(json.dumps({"format": "xbarsim-sweep"}))
+    assert "another format" in _error(capsys, ["report", str(foreign)])
+    old = synthetic_store(tmp_path / "old")
+    meta = json.loads((old / META_NAME).read_text())
+    (old / META_NAME).write_text(json.dumps({**meta, "store_version": 99}))
+    assert "store version 99" in _error(capsys, ["report", str(old),
+                                                 "--out", str(tmp_path / "r.html")])
+    assert not (tmp_path / "r.html").exists()
+    good = synthetic_store(tmp_path / "good")
+    (good / "part-P2_thresholds.parquet").write_bytes(b"not parquet")
+    assert "unreadable" in _error(capsys, ["report", str(good),
+                                           "--out", str(tmp_path / "r.html")])
+
+
+TINY = "P2: {size: 6, instances: 2}\n"
+
+
+def test_reproduce_only_p2_end_to_end_and_resume(tmp_path: Path, capsys) -> None:
+    settings = tmp_path / "tiny.yaml"
+    settings.write_text(TINY)
+    out = tmp_path / "run"
+    argv = ["reproduce", "--quick", "--only", "P2", "--settings", str(settings), "--out",
+            str(out), "--no-progress", "--seed", "3", "--workers", "0"]
+    assert main(argv) == 0
+    provenance = (out / "report.html").read_text().split('id="provenance"')[1]
+    assert "<td>xbarsim reproduce --quick --only P2 --settings" in provenance
+    assert "--seed 3 --workers 0</td>" in provenance
+    rows = json.loads((out / "summary.json").read_text())
+    p2 = [r for r in rows if r["id"] == "P2_thresholds"]
+    assert [r["quantity"] for r in p2] == [q.key for q in rp.EXPERIMENTS[0].quantities]
+    assert all(r["n"] == 2 and r["ours_mean"] is not None for r in p2)
+    assert 0.8 < p2[0]["ours_mean"] < 1.6  # set thresholds, V
+    text = (out / "report.html").read_text()
+    assert "&quot;size&quot;: 6" in text and "Figure corresponding to paper Fig. 2" in text
+    assert "already holds results" in _error(capsys, argv)
+    parts = sorted(p.name for p in (out / "store").glob("part-*"))
+    assert main([*argv, "--resume"]) == 0  # nothing left to run: the same rows
+    assert sorted(p.name for p in (out / "store").glob("part-*")) == parts
+    again = json.loads((out / "summary.json").read_text())
+    assert [r["ours_mean"] for r in again] == [r["ours_mean"] for r in rows]
+    assert main(["report", str(out), "--out", str(tmp_path / "again.html")]) == 0  # DIR too
+    assert (tmp_path / "again.html").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_quick_run_covers_every_built_experiment(tmp_path: Path) -> None:
+    assert main(["reproduce", "--quick", "--out", str(tmp_path), "--no-progress",
+                 "--workers", "2"]) == 0
+    rows = json.loads((tmp_path / "summary.json").read_text())
+    built = [r for r in rows if r["id"] in rp.built_ids()]
+    assert all(r["n"] >= 1 and r["ours_mean"] is not None for r in built)
+
+
+@pytest.mark.slow
+def test_rows_do_not_depend_on_workers(tmp_path: Path) -> None:
+    settings = tmp_path / "tiny.yaml"
+    settings.write_text(TINY + "T60: {instances: 2}\n")
+    means = []
+    for workers in ("0", "2"):
+        out = tmp_path / workers
+        assert main(["reproduce", "--only", "P2,T60", "--settings", str(settings), "--out",
+                     str(out), "--workers", workers, "--no-progress"]) == 0
+        means.append([r["ours_mean"] for r in json.loads((out / "summary.json").read_text())])
+    assert means[0] == means[1]
+
+
+def test_t30_and_irdrop_entries_tiny(tmp_path: Path) -> None:
+    settings = {"T30_vmm_grid": {"size": 8, "instances": 1, "inputs": 20},
+                "F_ir_drop_statements": {"size": 8, "instances": 2, "inputs": 20}}
+    meta, rows, prov = rp.run_reproduce("quick", tmp_path / "s",
+                                        only=["T30", "F_ir_drop_statements"], settings=settings)
+    assert meta["settings"]["T30_vmm_grid"]["size"] == 8 and prov["mode"] == "quick"
+    by = {(r["id"], r["quantity"]): r for r in rp.summarize(meta, rows)}
+    ratio = by["T30_vmm_grid", "n_hs_ratio_sigma_0p30_over_0p25_at_64"]
+    assert ratio["n"] == 1 and ratio["ours_mean"] >= 0.0
+    ir = by["F_ir_drop_statements", "numeric_line_resistance"]
+    assert ir["verdict"] == rp._NR and ir["published"] is None and ir["reason"]
+    assert ir["n"] == 2 and 0.0 < ir["ours_mean"] < 0.5  # p99 error, fraction of I_max

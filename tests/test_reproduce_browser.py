@@ -1,0 +1,80 @@
+"""The reproduce page in a real browser: headless Chromium (skipped where it is missing).
+
+A checking script is appended to a copy of the page; on ``load`` it records every figure's
+rendered size (and an image's decoded width) and the summary table's rows into a body
+attribute, which ``--dump-dom`` returns. Console messages come from Chromium's log on
+stderr. A control page with a broken image and a console error shows the check can fail.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reproduce_fixtures import synthetic_store
+from xbarsim.experiments.published import published
+from xbarsim.report.reproduce_page import write_report
+
+BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome")
+                if shutil.which(b)), None)
+pytestmark = pytest.mark.skipif(BROWSER is None, reason="Chromium is not installed")
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-sync",
+         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000"]
+
+CHECKER = """<script>
+window.addEventListener('load', function () {
+  var figs = Array.from(document.querySelectorAll('.figure'));
+  document.body.setAttribute('data-check', JSON.stringify({
+    figures: figs.map(function (f) {
+      var r = f.getBoundingClientRect();
+      return [f.tagName, r.width, r.height, f.tagName === 'IMG' ? f.naturalWidth : 1];
+    }),
+    rows: document.querySelectorAll('#summary tbody tr').length}));
+});
+</script>"""
+
+
+def load(page: Path, tmp: Path) -> tuple[dict, list[str]]:
+    """(what the checker recorded, console lines) of ``page`` in headless Chromium."""
+    checked = tmp / f"checked-{page.name}"
+    checked.write_text(page.read_text().replace("</body>", CHECKER + "</body>"))
+    done = subprocess.run(
+        [BROWSER, *FLAGS, f"--user-data-dir={tmp / 'profile'}", "--dump-dom",
+         checked.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'data-check="([^"]*)"', done.stdout)
+    assert found, "the checking script did not run"
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return json.loads(html.unescape(found.group(1))), console
+
+
+def test_page_loads_cleanly_with_sized_figures(tmp_path: Path) -> None:
+    store = synthetic_store(tmp_path / "store")
+    write_report(store, tmp_path / "report.html")
+    check, console = load(tmp_path / "report.html", tmp_path)
+    assert console == []
+    assert check["rows"] == len(published())
+    assert len(check["figures"]) >= 20  # a distribution and a figure per built experiment
+    for tag, width, height, natural in check["figures"]:
+        assert width > 0 and height > 0 and natural > 0, tag
+
+
+def test_the_check_catches_a_broken_figure_and_a_console_error(tmp_path: Path) -> None:
+    page = tmp_path / "control.html"
+    page.write_text('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>c</title>'
+                    '</head><body><table id="summary"><tbody><tr><td>x</td></tr></tbody>'
+                    '</table><img class="figure" alt="broken" src="data:image/png;base64,AAAA">'
+                    "<script>console.error('control');</script></body></html>")
+    check, console = load(page, tmp_path)
+    assert any("control" in line for line in console)
+    assert check["rows"] == 1
+    assert check["figures"][0][3] == 0
