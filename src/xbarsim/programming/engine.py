@@ -31,6 +31,7 @@ from xbarsim.programming.reference import program_reference
 from xbarsim.programming.refresh import refresh_outliers
 from xbarsim.programming.result import ProgramResult
 from xbarsim.programming.targets import broadcast_targets
+from xbarsim.programming.verify_read import VerifyRead
 
 ENGINES = ("auto", "reference", "cpu", "cpu-direct", "gpu")
 
@@ -124,6 +125,7 @@ def program(
     algorithm: WriteVerify | None = None,
     engine: str = "auto",
     progress: bool = False,
+    verify_read: VerifyRead | None = None,
 ) -> ProgramResult:
     """Program ``xbars`` (in place) toward ``targets`` (S) with write-verify.
 
@@ -139,19 +141,32 @@ def program(
         One of :data:`ENGINES`.
     progress : bool
         Show a progress bar.
+    verify_read : VerifyRead, optional
+        How a device is read after each pulse. An exact read (None, or ``exact``) keeps
+        the closed-form engines; a quantized or noisy one is stepped pulse by pulse in the
+        reference engine (``engine`` must then be ``"auto"`` or ``"reference"``).
 
     Returns
     -------
     ProgramResult
     """
     algorithm = WriteVerify.thesis() if algorithm is None else algorithm
-    name = resolve_engine(engine)
+    stepped = verify_read is not None and not verify_read.exact
+    if stepped and engine not in ("auto", "reference"):
+        raise XbarsimInputError(
+            f"engine: a quantized or noisy verify read is stepped per pulse by the "
+            f"'reference' engine, got {engine!r}"
+        )
+    name = "reference" if stepped else resolve_engine(engine)
     refreshed = None
     if algorithm.refresh is not None:
         broadcast_targets(xbars, targets)  # validate before changing the crossbars
         refreshed = refresh_outliers(xbars, algorithm.refresh)
     if name == "reference":
-        result = program_reference(xbars, targets, algorithm, progress=progress)
+        result = program_reference(
+            xbars, targets, algorithm, progress=progress,
+            verify_read=verify_read if stepped else None,
+        )
     elif name in ("cpu", "cpu-direct"):
         from xbarsim.programming.compiled import program_compiled
 

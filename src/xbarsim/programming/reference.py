@@ -2,7 +2,9 @@
 
 Plain and readable on purpose: each write pulse updates the selected device and, through
 :meth:`Crossbar.apply_pulse`, every device the bias scheme reaches. The compiled engines
-must give the same pulse counts and conductances; tests hold them to that.
+must give the same pulse counts and conductances; tests hold them to that. With a
+``verify_read`` (:mod:`xbarsim.programming.verify_read`) every decision is taken on the
+measured conductance instead, which only pulse-by-pulse stepping can follow.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
 from xbarsim.programming.targets import broadcast_targets
+from xbarsim.programming.verify_read import VerifyRead, read_generators
 from xbarsim.progress import progress_bar
 
 
@@ -54,8 +57,13 @@ def tune_device(
     algorithm: WriteVerify,
     hit: NDArray[np.bool_],
     pass_index: int = 0,
+    read: VerifyRead | None = None,
+    rng: np.random.Generator | None = None,
 ) -> tuple[int, bool]:
     """Write-verify one device: ramps of increasing amplitude, direction flips at the target.
+
+    With ``read`` (and its generator ``rng``) every decision uses the measured
+    conductance ``read.read_conductance(g, rng)`` (S) instead of ``g``.
 
     Returns
     -------
@@ -66,9 +74,14 @@ def tune_device(
     """
     g = xbars.conductance[index]
     tol = algorithm.tolerance * target
-    if abs(g[row, col] - target) <= tol:
+
+    def measured() -> float:
+        return g[row, col] if read is None else read.read_conductance(g[row, col], rng)
+
+    err = measured() - target
+    if abs(err) <= tol:
         return 0, False
-    direction = 1 if g[row, col] < target else -1
+    direction = 1 if err < 0.0 else -1
     pulses = 0
     for _ in range(algorithm.max_ramps):
         passed = False
@@ -77,7 +90,7 @@ def tune_device(
             mark_disturbed(xbars, index, row, col, voltage, algorithm.scheme, hit)
             xbars.apply_pulse(index, row, col, voltage, algorithm.scheme)
             pulses += 1
-            err = g[row, col] - target
+            err = measured() - target
             if abs(err) <= tol:
                 return pulses, False
             if direction * err > 0.0:
@@ -90,7 +103,11 @@ def tune_device(
 
 
 def program_reference(
-    xbars: Crossbar, targets: NDArray, algorithm: WriteVerify, progress: bool = False
+    xbars: Crossbar,
+    targets: NDArray,
+    algorithm: WriteVerify,
+    progress: bool = False,
+    verify_read: VerifyRead | None = None,
 ) -> ProgramResult:
     """Program every crossbar of ``xbars`` toward ``targets`` (S), in place.
 
@@ -102,6 +119,8 @@ def program_reference(
     algorithm : WriteVerify
     progress : bool
         Show a progress bar.
+    verify_read : VerifyRead, optional
+        How a device is read after each pulse (None: its exact conductance).
     """
     target = broadcast_targets(xbars, targets)
     batch, rows, cols = target.shape
@@ -113,6 +132,7 @@ def program_reference(
     n_hs_ever = np.zeros(batch)
     history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
     switchable = ~xbars.unswitchable
+    rngs = None if verify_read is None else read_generators(verify_read, batch)
 
     def record(b: int, column: int) -> None:
         stats = error_statistics(
@@ -133,7 +153,10 @@ def program_reference(
                     for c in range(cols):
                         if not switchable[b, r, c] or abandoned[b, r, c]:
                             continue
-                        n, capped = tune_device(xbars, b, r, c, target[b, r, c], algorithm, hit, p)
+                        n, capped = tune_device(
+                            xbars, b, r, c, target[b, r, c], algorithm, hit, p,
+                            verify_read, None if rngs is None else rngs[b],
+                        )
                         pulses[b, r, c] += n
                         pulses_per_pass[b, p] += n
                         abandoned[b, r, c] = capped and algorithm.abandon_at_cap
