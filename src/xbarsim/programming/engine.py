@@ -24,6 +24,7 @@ import warnings
 from numpy.typing import ArrayLike
 
 from xbarsim.crossbar.array import Crossbar
+from xbarsim.crossbar.lines import Lines
 from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.cuda_support import load_cuda
@@ -126,6 +127,7 @@ def program(
     engine: str = "auto",
     progress: bool = False,
     verify_read: VerifyRead | None = None,
+    write_lines: Lines | None = None,
 ) -> ProgramResult:
     """Program ``xbars`` (in place) toward ``targets`` (S) with write-verify.
 
@@ -145,6 +147,10 @@ def program(
         How a device is read after each pulse. An exact read (None, or ``exact``) keeps
         the closed-form engines; a quantized or noisy one is stepped pulse by pulse in the
         reference engine (``engine`` must then be ``"auto"`` or ``"reference"``).
+    write_lines : Lines, optional
+        Write pulses through these line resistances (V and V/2 reduced by the line drop
+        at every device), stepped pulse by pulse in the reference engine like a
+        non-exact ``verify_read``.
 
     Returns
     -------
@@ -152,11 +158,12 @@ def program(
     """
     algorithm = WriteVerify.thesis() if algorithm is None else algorithm
     stepped = verify_read is not None and not verify_read.exact
-    if stepped and engine not in ("auto", "reference"):
+    if (stepped or write_lines is not None) and engine not in ("auto", "reference"):
         raise XbarsimInputError(
-            f"engine: a quantized or noisy verify read is stepped per pulse by the "
-            f"'reference' engine, got {engine!r}"
+            f"engine: a quantized or noisy verify read or a write through lines is stepped "
+            f"per pulse by the 'reference' engine, got {engine!r}"
         )
+    stepped = stepped or write_lines is not None
     name = "reference" if stepped else resolve_engine(engine)
     refreshed = None
     if algorithm.refresh is not None:
@@ -165,7 +172,8 @@ def program(
     if name == "reference":
         result = program_reference(
             xbars, targets, algorithm, progress=progress,
-            verify_read=verify_read if stepped else None,
+            verify_read=None if verify_read is None or verify_read.exact else verify_read,
+            write_lines=write_lines,
         )
     elif name in ("cpu", "cpu-direct"):
         from xbarsim.programming.compiled import program_compiled
