@@ -223,6 +223,8 @@ CASES: tuple[Case, ...] = (
     _c("slp-out-file", "mnist-slp", "--out", f"{R}/afile"),
     _c("slp-json-dir", "mnist-slp", "--epochs", "1", "--trials", "1", "--json", R),
     _c("slp-max-memory", "mnist-slp", "--max-memory", "1K"),
+    _c("slp-lines", "mnist-slp", "--lines", "copper"),
+    _c("slp-periphery", "mnist-slp", "--periphery", "thesis-3bit"),
     # network-study
     _c("ns-models", "network-study", "--models", "transformer"),
     _c("ns-models-empty", "network-study", "--models", ","),
@@ -238,6 +240,8 @@ CASES: tuple[Case, ...] = (
     _c("ns-epochs-0", "network-study", "--epochs", "0"),
     _c("ns-epochs-huge", "network-study", "--epochs", "100000000"),
     _c("ns-workers-0", "network-study", "--workers", "0"),
+    _c("ns-lines", "network-study", "--lines", ""),
+    _c("ns-periphery", "network-study", "--periphery", "None"),
     _c("ns-n-test-0", "network-study", "--n-test", "0"),
     _c("ns-seed-neg", "network-study", "--seed", "-2"),
     _c("ns-engine", "network-study", "--engine", "nope"),
@@ -354,10 +358,10 @@ CASES: tuple[Case, ...] = (
     _c("ds-instances-0", "defect-study", "--instances", "0"),
     _c("ds-instances-huge", "defect-study", "--instances", "100000000"),
     _c("ds-seed-neg", "defect-study", "--seed", "-1"),
-    _c("ns-balancing", "nonlinearity-study", "--balancing", "maybe"),
-    _c("ns-mapping", "nonlinearity-study", "--mappings", "fm9"),
-    _c("ns-out-file", "nonlinearity-study", "--out", f"{R}/afile"),
-    _c("ns-json-dir", "nonlinearity-study", "--json", R),
+    _c("nls-balancing", "nonlinearity-study", "--balancing", "maybe"),
+    _c("nls-mapping", "nonlinearity-study", "--mappings", "fm9"),
+    _c("nls-out-file", "nonlinearity-study", "--out", f"{R}/afile"),
+    _c("nls-json-dir", "nonlinearity-study", "--json", R),
 )
 
 

@@ -36,6 +36,30 @@ OutOpt = Annotated[
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
 ]
+LinesOpt = Annotated[
+    str,
+    typer.Option(
+        "--lines",
+        metavar="PRESET",
+        help="Line resistances of every crossbar (IR drop): ideal, paper, paper-tia64, "
+        "paper-double-sided.",
+    ),
+]
+PeripheryOpt = Annotated[
+    str,
+    typer.Option(
+        "--periphery",
+        metavar="PRESET",
+        help="Read path DAC -> TIA -> ADC, calibrated on training inputs: none, thesis, "
+        "thesis-8bit.",
+    ),
+]
+
+
+def _rate_text(rates: dict[str, float]) -> str:
+    return " / ".join(
+        f"{100 * rates[k]:.2f}%" for k in ("dac_clip_rate", "tia_saturation_rate", "adc_clip_rate")
+    )
 
 
 def _floats(name: str, text: str) -> list[float]:
@@ -94,6 +118,8 @@ def mnist_slp(
     out: OutOpt = None,
     progress: ProgressOpt = False,
     max_memory: MaxMemoryOpt = None,
+    lines: LinesOpt = "ideal",
+    periphery: PeripheryOpt = "none",
 ) -> None:
     """Paper Fig. 4: 64x10 perceptron, accuracy vs weight-import error and after programming."""
     from xbarsim.experiments.digits_perceptron import (
@@ -114,6 +140,8 @@ def mnist_slp(
         instances=instances,
         import_errors=tuple(_floats("errors", errors)),
         engine=engine,
+        lines=lines,
+        periphery=periphery,
     ).validate()
     check_count("epochs", epochs, resources.MAX_EPOCHS)
     check_count("trials", trials, resources.MAX_TRIALS)
@@ -183,6 +211,24 @@ def mnist_slp(
                     f"{d.target_us:.1f} -> {d.final_us:.1f} uS costs {100 * d.accuracy_gain:.2f}%",
                 )
             )
+    if result.circuit is not None:
+        c = result.circuit
+        drop = c["accuracy_drop_vs_ideal_read"]
+        rows += [
+            ComparisonRow(
+                f"accuracy read with lines {lines}, periphery {periphery} (mean of {n_inst})",
+                "-",
+                f"{100 * c['accuracy_mean']:.2f}%",
+            ),
+            ComparisonRow(
+                "  drop vs ideal read (mean ± std)",
+                "-",
+                f"{100 * drop['mean']:.2f} ± {100 * drop['std']:.2f}%",
+            ),
+            ComparisonRow(
+                "  DAC clip / TIA saturation / ADC clip", "-", _rate_text(c["rates"]["crossbar"])
+            ),
+        ]
     rows.append(ComparisonRow("run time (s)", "-", f"{seconds:.1f}"))
     title = f"64x10 perceptron on {setup.dataset}, seed {seed} (paper Fig. 4)"
     Console(stderr=json_path == "-", width=120).print(comparison_table(title, rows))
@@ -231,6 +277,8 @@ def network_study(
     out: OutOpt = None,
     progress: ProgressOpt = False,
     max_memory: MaxMemoryOpt = None,
+    lines: LinesOpt = "ideal",
+    periphery: PeripheryOpt = "none",
 ) -> None:
     """Thesis Figs. 31-33: network accuracy drop vs sigma, kernel size, HAT zeta, tuning."""
     from rich.markup import escape
@@ -256,6 +304,8 @@ def network_study(
         n_test=n_test,
         seed=seed,
         engine=engine,
+        lines=lines,
+        periphery=periphery,
     ).validate()
     if workers < 1:
         raise XbarsimInputError(f"workers: must be an integer >= 1, got {workers}")
@@ -301,7 +351,33 @@ def network_study(
             str(c["instances"]),
         )
     Console(stderr=json_path == "-", width=190).print(table)
+    if setup.circuit is not None:
+        _print_circuit(result.cases, json_path == "-")
     if out is not None:
         for path in plot_network_study(result, out):
             typer.echo(str(path), err=True)
     _emit(result.to_json(), json_path, out)
+
+
+def _print_circuit(cases: list[dict], stderr: bool) -> None:
+    """Accuracy read through lines / periphery beside the ideal read, and clip rates."""
+    from rich.table import Table
+
+    c0 = cases[0]
+    table = Table(title=f"Read through lines {c0['lines']}, periphery {c0['periphery']}")
+    for name in ("model", "N", "σ", "ζ", "algorithm", "ideal read", "circuit read",
+                 "drop (mean ± std)", "layer", "DAC clip / TIA sat. / ADC clip"):
+        table.add_column(name, justify="right")
+    for c in cases:
+        drop = c["circuit_drop_vs_ideal_read"]
+        layers = list(c["circuit_rates"].items()) or [("-", None)]
+        for k, (layer, rates) in enumerate(layers):
+            head = (
+                (c["model"], str(c["size"]), f"{c['sigma']:g}", f"{c['zeta']:g}",
+                 c["algorithm"], f"{100 * c['accuracy_mean']:.2f}%",
+                 f"{100 * c['circuit_accuracy_mean']:.2f}%",
+                 f"{100 * drop['mean']:.2f} ± {100 * drop['std']:.2f}%")
+                if k == 0 else ("",) * 8
+            )
+            table.add_row(*head, layer, "-" if rates is None else _rate_text(rates))
+    Console(stderr=stderr, width=190).print(table)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.crossbar.lines import Lines
 from xbarsim.crossbar.nodal import NodalNetwork, check_conductance
@@ -93,3 +94,60 @@ def write_voltages(
     )
     u_b, w_b = NodalNetwork(g.T, swapped).solve(col_v)
     return (u_a[0] + w_b[0].T) - (w_a[0] + u_b[0].T)
+
+
+def nominal_write_voltages(
+    rows: int, cols: int, row: int, col: int, v_pulse: float, scheme: BiasScheme
+) -> NDArray[np.float64]:
+    """Voltage across every device (V) during a write pulse with ideal lines."""
+    row_v, col_v = line_voltages(rows, cols, row, col, v_pulse, scheme)
+    return row_v[:, None] - col_v[None, :]
+
+
+def apply_write_pulse(
+    xbars: Crossbar,
+    index: int,
+    row: int,
+    col: int,
+    v_pulse: float,
+    scheme: BiasScheme,
+    lines: Lines,
+) -> NDArray[np.float64]:
+    """Apply one write pulse through ``lines`` to crossbar ``index`` of ``xbars`` (in place).
+
+    Every device receives the dose of the voltage it really sees
+    (:func:`write_voltages`, solved at the conductances before the pulse); with ideal
+    lines that is the scheme's nominal fraction, as :meth:`Crossbar.apply_pulse` applies.
+
+    Parameters
+    ----------
+    xbars : Crossbar
+    index, row, col : int
+        Crossbar and selected device.
+    v_pulse : float
+        Pulse amplitude (V, signed).
+    scheme : BiasScheme
+        V/2 or V/3.
+    lines : Lines
+        Line, driver (``r_source_ohm``) and column driver (``r_sink_ohm``) resistances.
+
+    Returns
+    -------
+    ndarray, shape (rows, cols)
+        The voltage across every device during the pulse (V).
+    """
+    g = xbars.conductance[index]
+    writing = (lines.r_row_ohm, lines.r_col_ohm, lines.r_source_ohm, lines.r_sink_ohm)
+    if any(writing):
+        v = write_voltages(g, lines, row, col, v_pulse, scheme)
+    else:
+        v = nominal_write_voltages(*g.shape, row, col, float(v_pulse), scheme)
+    law = xbars.law
+    up, down = v > 0.0, v < 0.0
+    new = g.copy()
+    new[up] = law.apply_set(g[up], law.dose(v[up], xbars.v_set[index][up], law.d0_set))
+    new[down] = law.apply_reset(
+        g[down], law.dose(v[down], xbars.v_reset[index][down], law.d0_reset)
+    )
+    g[...] = new
+    return v

@@ -18,6 +18,14 @@ the bias in software, argmax. Three evaluations:
   stuck (unswitchable or abandoned) devices of every instance are listed with what each
   one costs, and ``programmed_gap_without_stuck`` shows the gap left once they are put
   back at their targets -- what drives the tail of the gap distribution.
+
+With ``lines`` (a :class:`~xbarsim.crossbar.Lines` preset other than ``ideal``) and/or
+``periphery`` (a :func:`~xbarsim.periphery.read_path.periphery_preset` other than
+``none``) the programmed instances are also read through that circuit: the effective
+matrices of the lines (IR drop), then DAC → TIA → ADC with ranges calibrated on the first
+``calibration_images`` training images. ``circuit`` in the JSON holds the accuracies read
+that way beside the ideal reads of the same instances, and the clip / saturation rates of
+the one layer (``crossbar``).
 """
 
 from __future__ import annotations
@@ -31,10 +39,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.crossbar.irdrop import effective_matrix
+from xbarsim.crossbar.lines import lines_preset
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.distribution import describe
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.differential import check_mapping_range, weights_to_single
+from xbarsim.periphery.read_path import periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program, resolve_engine
 
@@ -76,6 +87,12 @@ class PerceptronSetup:
         Device preset of the sampled crossbars.
     instances : int
         Hardware instances programmed (>= 1).
+    lines : str
+        :class:`~xbarsim.crossbar.LinesPreset` of the read circuit (``ideal``: none).
+    periphery : str
+        Read-path preset (``none``, ``thesis``, ``thesis-8bit``).
+    calibration_images : int
+        Training images the converter ranges are calibrated on.
     """
 
     seed: int = 0
@@ -94,6 +111,9 @@ class PerceptronSetup:
     engine: str = "auto"
     device: str = "tio2-64x64-paper"
     instances: int = 20
+    lines: str = "ideal"
+    periphery: str = "none"
+    calibration_images: int = 500
 
     def validate(self) -> PerceptronSetup:
         """Check every field; raise :class:`XbarsimInputError` naming the first bad one."""
@@ -127,7 +147,15 @@ class PerceptronSetup:
             )
         WriteVerify.paper(tolerance=self.tolerance)
         resolve_engine(self.engine)
+        lines_preset(self.lines)
+        periphery_preset(self.periphery)
+        check_positive_int("calibration_images", self.calibration_images)
         return self
+
+    @property
+    def reads_through_circuit(self) -> bool:
+        """Whether the programmed instances are also read with lines and/or periphery."""
+        return self.lines != "ideal" or self.periphery != "none"
 
     def device_config(self) -> DeviceConfig:
         """The device population of the sampled crossbar."""
@@ -185,6 +213,7 @@ class PerceptronResult:
     targets_s: NDArray[np.float64] = field(repr=False)
     conductance_s: NDArray[np.float64] = field(repr=False)
     seconds: dict[str, float] = field(default_factory=dict)
+    circuit: dict[str, Any] | None = None
 
     @property
     def programmed_accuracy(self) -> float:
@@ -228,6 +257,7 @@ class PerceptronResult:
             "stuck_devices": [asdict(d) for d in self.stuck_devices],
             "seconds": self.seconds,
             "setup": setup,
+            "circuit": self.circuit,
         }
 
 
@@ -253,8 +283,15 @@ def readout(
     -------
     ndarray of int64, shape (..., n)
     """
+    return classes_from_currents((x * setup.input_voltage_v) @ conductance, x, bias, setup)
+
+
+def classes_from_currents(
+    currents: NDArray, x: NDArray, bias: NDArray, setup: PerceptronSetup
+) -> NDArray[np.int64]:
+    """Classes from column currents (A, shape (..., n, 10)) of binary images ``x``: to
+    weight units (the read-out assumes ideal single-device mapping), + bias, argmax."""
     v = setup.input_voltage_v
-    currents = (x * v) @ conductance  # (..., n, 10), A
     dg = setup.g_high_s - setup.g_low_s
     pre = (currents / v - setup.g_low_s * x.sum(axis=1)[:, None]) / dg + bias
     return np.argmax(pre, axis=-1)
@@ -262,6 +299,55 @@ def readout(
 
 def _accuracy(pred: NDArray, y: NDArray) -> NDArray[np.float64]:
     return np.mean(pred == y, axis=-1)
+
+
+def read_through_circuit(
+    g: NDArray[np.float64],
+    x: NDArray,
+    y: NDArray,
+    bias: NDArray,
+    sample_x: NDArray,
+    setup: PerceptronSetup,
+) -> dict[str, Any]:
+    """Accuracy of programmed crossbars read through the setup's lines and periphery.
+
+    Parameters
+    ----------
+    g : ndarray, shape (instances, 64, 10)
+        Programmed conductances (S).
+    x, y : ndarray
+        Binary test images (n, 64) and labels.
+    bias : ndarray, shape (10,)
+    sample_x : ndarray, shape (m, 64)
+        Calibration images (the converter ranges cover their reads).
+    setup : PerceptronSetup
+
+    Returns
+    -------
+    dict
+        ``lines``, ``periphery``, ``accuracies`` (per instance), ``accuracy_mean``, and
+        ``rates``: per layer (here the one ``crossbar``) ``dac_clip_rate``,
+        ``tia_saturation_rate``, ``adc_clip_rate`` over every test read.
+    """
+    lines = lines_preset(setup.lines)
+    path = periphery_preset(setup.periphery)
+    v = setup.input_voltage_v
+    rates = {"dac_clip_rate": 0.0, "tia_saturation_rate": 0.0, "adc_clip_rate": 0.0}
+    if path is None:
+        currents = (x * v) @ effective_matrix(g, lines)
+    else:
+        path = path.model_copy(update={"lines": lines}).calibrate(g, sample_x * v)
+        read = path.vmm(g, x * v)
+        currents = read.currents_a
+        rates = read.rates()
+    acc = _accuracy(classes_from_currents(currents, x, bias, setup), y)
+    return {
+        "lines": setup.lines,
+        "periphery": setup.periphery,
+        "accuracies": [float(a) for a in acc],
+        "accuracy_mean": float(acc.mean()),
+        "rates": {"crossbar": rates},
+    }
 
 
 def run_digits_perceptron(
@@ -357,6 +443,12 @@ def run_digits_perceptron(
         )
     stuck.sort(key=lambda d: -d.accuracy_gain)
     t_prog = time.perf_counter()
+    circuit = None
+    if setup.reads_through_circuit:
+        sample = data.x_train[: setup.calibration_images].reshape(-1, 64).astype(np.float64)
+        circuit = read_through_circuit(g, x, y, bias, sample, setup)
+        drop = programmed - np.array(circuit["accuracies"])
+        circuit["accuracy_drop_vs_ideal_read"] = describe(drop)
     keep = ~excluded
     return PerceptronResult(
         setup=setup,
@@ -379,7 +471,9 @@ def run_digits_perceptron(
             "training": t_train - t_data,
             "import_error": t_import - t_train,
             "programming": t_prog - t_import,
+            "circuit": time.perf_counter() - t_prog,
         },
+        circuit=circuit,
     )
 
 

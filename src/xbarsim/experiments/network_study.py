@@ -24,6 +24,16 @@ ImageNet ResNet-18, so its numbers are shown for orientation, not as a like-for-
 Algorithms: ``"baseline"`` (thesis write-verify, V/2, 10 passes) and ``"improved"`` (thesis
 3.5.2: decreasing cap, pre-stage, partner compensation;
 :class:`~xbarsim.programming.improved.ImprovedTuning`).
+
+Circuit (``lines`` other than ``ideal`` and/or ``periphery`` other than ``none``): every
+programmed instance is also evaluated with its kernels' effective matrices for those lines
+(IR drop) and the read path DAC → TIA → ADC in every analog layer, its ranges calibrated
+on the first ``calibration_images`` training images
+(:func:`xbarsim.nn.periphery.attach_periphery`). A case then also holds
+``circuit_accuracy_mean``, ``circuit_accuracies``, ``circuit_drop_vs_ideal_read`` (the
+ideal read minus the circuit read of the same instances: mean, std, quantiles) and
+``circuit_rates`` (DAC clip, TIA saturation and ADC clip rates per layer, mean over
+instances).
 """
 
 from __future__ import annotations
@@ -36,10 +46,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xbarsim.crossbar.array import check_positive_int, check_seed
+from xbarsim.crossbar.lines import lines_preset
 from xbarsim.devices.config import preset
 from xbarsim.distribution import describe
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
+from xbarsim.periphery.read_path import periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import resolve_engine
 from xbarsim.programming.improved import ImprovedTuning
@@ -102,6 +114,12 @@ class NetworkStudySetup:
     engine : str
     device : str
         Device preset (default the thesis's uniformity study, no faults).
+    lines : str
+        :class:`~xbarsim.crossbar.LinesPreset` of every kernel (``ideal``: no IR drop).
+    periphery : str
+        Read-path preset (``none``, ``thesis``, ``thesis-8bit``).
+    calibration_images : int
+        Training images the converter ranges are calibrated on.
     """
 
     models: tuple[str, ...] = MODELS
@@ -121,6 +139,9 @@ class NetworkStudySetup:
     seed: int = 0
     engine: str = "auto"
     device: str = "thesis-uniformity"
+    lines: str = "ideal"
+    periphery: str = "none"
+    calibration_images: int = 256
 
     def validate(self) -> NetworkStudySetup:
         """Check every field; raise :class:`XbarsimInputError` naming the first bad one."""
@@ -160,7 +181,17 @@ class NetworkStudySetup:
         resolve_engine(self.engine)
         preset(self.device)
         WriteVerify.thesis(tolerance=self.tolerance)
+        lines_preset(self.lines)
+        periphery_preset(self.periphery)
+        check_positive_int("calibration_images", self.calibration_images)
         return self
+
+    @property
+    def circuit(self) -> Circuit | None:
+        """The read circuit of the deployments, None when reads are ideal."""
+        if self.lines == "ideal" and self.periphery == "none":
+            return None
+        return Circuit(self.lines, self.periphery, self.calibration_images)
 
     def algorithm(self, name: str) -> WriteVerify | ImprovedTuning:
         """The tuning algorithm called ``name`` at this study's tolerance."""
@@ -224,6 +255,15 @@ def instance_seed(seed: int, device: str, size: int, sigma: float, instance: int
 
 
 @dataclass(frozen=True)
+class Circuit:
+    """Lines and periphery presets a deployed model is also read through."""
+
+    lines: str
+    periphery: str
+    calibration_images: int
+
+
+@dataclass(frozen=True)
 class DeployJob:
     """One hardware instance: a trained model programmed on one sampled chip."""
 
@@ -237,16 +277,41 @@ class DeployJob:
 
 
 def deployed_accuracy(
-    model: nn.Module, chip: ChipConfig, seed: int, data: Dataset
-) -> tuple[float, int]:
+    model: nn.Module,
+    chip: ChipConfig,
+    seed: int,
+    data: Dataset,
+    circuit: Circuit | None = None,
+) -> tuple[float, int, dict[str, Any] | None]:
     """Test accuracy of ``model`` programmed on a chip sampled from ``seed`` (one thread),
-    and the number of N x N kernel pairs it occupies."""
+    the number of N x N kernel pairs it occupies, and with ``circuit`` the accuracy of the
+    same programmed chip read through it and its per-layer clip / saturation rates
+    (``{"accuracy": ..., "rates": {layer: {...}}}``)."""
+    import torch
+
+    from xbarsim.crossbar.irdrop import effective_matrix
     from xbarsim.nn.deploy import program_model
+    from xbarsim.nn.periphery import attach_periphery
     from xbarsim.nn.training import accuracy, torch_threads
 
     with torch_threads(1):
         deployment = program_model(model, chip, seed=seed)
-        return accuracy(deployment.model, data.x_test, data.y_test), deployment.n_kernels
+        ideal = accuracy(deployment.model, data.x_test, data.y_test)
+        if circuit is None:
+            return ideal, deployment.n_kernels, None
+        lines = lines_preset(circuit.lines)
+        if not lines.is_ideal:
+            deployment.compute_with(effective_matrix(deployment.conductance, lines))
+        path = periphery_preset(circuit.periphery)
+        rates: dict[str, dict[str, float]] = {}
+        if path is not None:
+            sample = torch.as_tensor(data.x_train[: circuit.calibration_images])
+            handle = attach_periphery(deployment.model, path, sample)
+        read = accuracy(deployment.model, data.x_test, data.y_test)
+        if path is not None:
+            rates = handle.rates()
+            handle.remove()
+        return ideal, deployment.n_kernels, {"accuracy": read, "rates": rates}
 
 
 def run_network_study(
@@ -308,6 +373,8 @@ def run_network_study(
         for i in range(setup.instances)
     ]
 
+    circuit = setup.circuit
+
     def chip(job: DeployJob) -> ChipConfig:
         return ChipConfig(
             device=device.with_sigma(job.sigma),
@@ -317,17 +384,17 @@ def run_network_study(
         )
 
     t2 = time.perf_counter()
-    outcomes = _run_jobs(jobs, trained, chip, data, workers, scheduler, progress)
+    outcomes = _run_jobs(jobs, trained, chip, circuit, data, workers, scheduler, progress)
     seconds["deployment"] = time.perf_counter() - t2
     cases: list[dict[str, Any]] = []
-    groups: dict[tuple, list[tuple[float, int]]] = {}
+    groups: dict[tuple, list[tuple[float, int, dict[str, Any] | None]]] = {}
     for job, outcome in zip(jobs, outcomes, strict=True):
         key = (job.model, job.zeta, job.algorithm, job.size, job.sigma)
         groups.setdefault(key, []).append(outcome)
     for (model_name, zeta, algorithm, size, sigma), results in groups.items():
         software = trained[model_name, zeta][1]
         baseline = trained[model_name, 0.0][1]
-        accs = [acc for acc, _ in results]
+        accs = [acc for acc, _, _ in results]
         drops = software - np.array(accs)
         dist = describe(drops)
         cases.append(
@@ -351,18 +418,45 @@ def run_network_study(
                 "kernels": results[0][1],
             }
         )
+        if circuit is not None:
+            cases[-1].update(_circuit_fields(accs, [r[2] for r in results], circuit))
     seconds["total"] = time.perf_counter() - t0
     return NetworkStudyResult(setup, cases, seconds)
 
 
-def _run_jobs(jobs, trained, chip, data, workers, scheduler, progress) -> list[tuple[float, int]]:
-    """(accuracy, kernels) of every job, in job order, serially or on Dask."""
-    out: list[tuple[float, int]] = [(0.0, 0)] * len(jobs)
+def _circuit_fields(
+    ideal: list[float], reads: list[dict[str, Any] | None], circuit: Circuit
+) -> dict[str, Any]:
+    """Case fields of the circuit reads: accuracies, drop vs the ideal read, mean rates."""
+    accs = [float(r["accuracy"]) for r in reads if r is not None]
+    per_layer: dict[str, dict[str, list[float]]] = {}
+    for r in reads:
+        for layer, rates in (r or {}).get("rates", {}).items():
+            for key, value in rates.items():
+                per_layer.setdefault(layer, {}).setdefault(key, []).append(value)
+    return {
+        "lines": circuit.lines,
+        "periphery": circuit.periphery,
+        "circuit_accuracy_mean": float(np.mean(accs)),
+        "circuit_accuracies": accs,
+        "circuit_drop_vs_ideal_read": describe(np.array(ideal) - np.array(accs)),
+        "circuit_rates": {
+            layer: {key: float(np.mean(v)) for key, v in rates.items()}
+            for layer, rates in per_layer.items()
+        },
+    }
+
+
+def _run_jobs(
+    jobs, trained, chip, circuit, data, workers, scheduler, progress
+) -> list[tuple[float, int, dict[str, Any] | None]]:
+    """(accuracy, kernels, circuit read) of every job, in job order, serially or on Dask."""
+    out: list[tuple[float, int, dict[str, Any] | None]] = [(0.0, 0, None)] * len(jobs)
     with progress_bar(len(jobs), "deploying", progress) as advance:
         if workers == 0 and scheduler is None:
             for k, job in enumerate(jobs):
                 out[k] = deployed_accuracy(
-                    trained[job.model, job.zeta][0], chip(job), job.seed, data
+                    trained[job.model, job.zeta][0], chip(job), job.seed, data, circuit
                 )
                 advance(1)
             return out
@@ -381,6 +475,7 @@ def _run_jobs(jobs, trained, chip, data, workers, scheduler, progress) -> list[t
                     chip(job),
                     job.seed,
                     data_future,
+                    circuit,
                     pure=False,
                 ): k
                 for k, job in enumerate(jobs)

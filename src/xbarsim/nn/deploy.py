@@ -126,6 +126,27 @@ class Deployment:
             self.xbars = xbars
         return self.xbars
 
+    def compute_with(self, matrices: NDArray[np.float64]) -> None:
+        """Make the model's layers compute with ``matrices`` instead of what they hold.
+
+        Parameters
+        ----------
+        matrices : ndarray, shape (kernels, N, N)
+            One matrix per kernel in the batch order of :attr:`conductance` (S), e.g.
+            ``effective_matrix(self.conductance, lines)`` for the IR drop of ``lines``.
+        """
+        if matrices.shape != self.conductance.shape:
+            raise XbarsimInputError(
+                f"matrices: must have shape {self.conductance.shape}, got {matrices.shape}"
+            )
+        for (_, layer), record in zip(analog_layers(self.model), self.layers, strict=True):
+            g_plus, _ = untile(matrices[record.plus], record.layout)
+            g_minus, _ = untile(matrices[record.minus], record.layout)
+            factory = {"dtype": layer.weight.dtype, "device": layer.weight.device}
+            with torch.no_grad():
+                layer.g_plus.copy_(torch.as_tensor(g_plus, **factory))
+                layer.g_minus.copy_(torch.as_tensor(g_minus, **factory))
+
     def at(self, **conditions: object) -> AbstractContextManager[nn.Module]:
         """Context in which :attr:`model` computes at operating conditions.
 
@@ -248,19 +269,15 @@ def program_model(
     effective = None
     if lines is not None and not lines.is_ideal and conductance.shape[0]:
         effective = effective_matrix(conductance, lines)
-    used = conductance if effective is None else effective
-    for (_, layer), record, scale in zip(layers, records, scales, strict=True):
-        g_plus, _ = untile(used[record.plus], record.layout)
-        g_minus, _ = untile(used[record.minus], record.layout)
-        factory = {"dtype": layer.weight.dtype, "device": layer.weight.device}
+    for (_, layer), scale in zip(layers, scales, strict=True):
         with torch.no_grad():
-            layer.g_plus.copy_(torch.as_tensor(g_plus, **factory))
-            layer.g_minus.copy_(torch.as_tensor(g_minus, **factory))
             layer.weight_scale.fill_(scale)
             layer.input_voltage_v.fill_(chip.input_voltage_v)
             layer.deployed.fill_(True)
-    return Deployment(analog, target, conductance, records, result, chip, seed, xbars,
-                      effective)
+    deployment = Deployment(analog, target, conductance, records, result, chip, seed, xbars,
+                            effective)
+    deployment.compute_with(conductance if effective is None else effective)
+    return deployment
 
 
 def deploy(

@@ -247,3 +247,35 @@ class ReadPath(BaseModel):
             hi = max(float(v_out.max()), path.tia.v_cm_v)
             adc = _replace(adc, v_min_v=lo, v_max_v=hi)
         return _replace(path, adc=adc, calibrated=True)
+
+
+#: Named read paths of :func:`periphery_preset`.
+PERIPHERY_PRESETS = ("none", "thesis", "thesis-8bit")
+
+
+def periphery_preset(name: str) -> ReadPath | None:
+    """Return a named read path (uncalibrated), or ``None`` for ``"none"``.
+
+    ``none``: exact reads (no converters, no amplifier). ``thesis``: thesis Fig. 52a,
+    5-bit 280 mV DAC, the measured TIA (18.4 kΩ), 5-bit flash ADC. ``thesis-8bit``: the
+    same with 8-bit converters (an assumption, to show what the converter bits buy).
+    Ranges are set by :meth:`ReadPath.calibrate` (or per layer by
+    :func:`xbarsim.nn.periphery.attach_periphery`) on sample inputs.
+
+    Raises
+    ------
+    XbarsimInputError
+        For an unknown name.
+    """
+    if name not in PERIPHERY_PRESETS:
+        raise XbarsimInputError(
+            f"periphery: unknown preset {name!r}; allowed: {', '.join(PERIPHERY_PRESETS)}"
+        )
+    if name == "none":
+        return None
+    if name == "thesis-8bit":
+        return ReadPath(
+            dac=DAC.model_validate({**DAC.thesis().model_dump(), "bits": 8}),
+            adc=ADC.model_validate({**ADC.thesis().model_dump(), "bits": 8}),
+        )
+    return ReadPath.thesis()

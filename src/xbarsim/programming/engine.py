@@ -24,6 +24,7 @@ import warnings
 from numpy.typing import ArrayLike
 
 from xbarsim.crossbar.array import Crossbar
+from xbarsim.crossbar.lines import Lines
 from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.cuda_support import load_cuda
@@ -31,6 +32,7 @@ from xbarsim.programming.reference import program_reference
 from xbarsim.programming.refresh import refresh_outliers
 from xbarsim.programming.result import ProgramResult
 from xbarsim.programming.targets import broadcast_targets
+from xbarsim.programming.verify_read import VerifyRead
 
 ENGINES = ("auto", "reference", "cpu", "cpu-direct", "gpu")
 
@@ -124,6 +126,8 @@ def program(
     algorithm: WriteVerify | None = None,
     engine: str = "auto",
     progress: bool = False,
+    verify_read: VerifyRead | None = None,
+    write_lines: Lines | None = None,
 ) -> ProgramResult:
     """Program ``xbars`` (in place) toward ``targets`` (S) with write-verify.
 
@@ -139,19 +143,38 @@ def program(
         One of :data:`ENGINES`.
     progress : bool
         Show a progress bar.
+    verify_read : VerifyRead, optional
+        How a device is read after each pulse. An exact read (None, or ``exact``) keeps
+        the closed-form engines; a quantized or noisy one is stepped pulse by pulse in the
+        reference engine (``engine`` must then be ``"auto"`` or ``"reference"``).
+    write_lines : Lines, optional
+        Write pulses through these line resistances (V and V/2 reduced by the line drop
+        at every device), stepped pulse by pulse in the reference engine like a
+        non-exact ``verify_read``.
 
     Returns
     -------
     ProgramResult
     """
     algorithm = WriteVerify.thesis() if algorithm is None else algorithm
-    name = resolve_engine(engine)
+    stepped = verify_read is not None and not verify_read.exact
+    if (stepped or write_lines is not None) and engine not in ("auto", "reference"):
+        raise XbarsimInputError(
+            f"engine: a quantized or noisy verify read or a write through lines is stepped "
+            f"per pulse by the 'reference' engine, got {engine!r}"
+        )
+    stepped = stepped or write_lines is not None
+    name = "reference" if stepped else resolve_engine(engine)
     refreshed = None
     if algorithm.refresh is not None:
         broadcast_targets(xbars, targets)  # validate before changing the crossbars
         refreshed = refresh_outliers(xbars, algorithm.refresh)
     if name == "reference":
-        result = program_reference(xbars, targets, algorithm, progress=progress)
+        result = program_reference(
+            xbars, targets, algorithm, progress=progress,
+            verify_read=None if verify_read is None or verify_read.exact else verify_read,
+            write_lines=write_lines,
+        )
     elif name in ("cpu", "cpu-direct"):
         from xbarsim.programming.compiled import program_compiled
 

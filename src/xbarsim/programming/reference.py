@@ -2,7 +2,11 @@
 
 Plain and readable on purpose: each write pulse updates the selected device and, through
 :meth:`Crossbar.apply_pulse`, every device the bias scheme reaches. The compiled engines
-must give the same pulse counts and conductances; tests hold them to that.
+must give the same pulse counts and conductances; tests hold them to that. With a
+``verify_read`` (:mod:`xbarsim.programming.verify_read`) every decision is taken on the
+measured conductance instead, which only pulse-by-pulse stepping can follow; with
+``write_lines`` every pulse goes through the line resistance
+(:mod:`xbarsim.programming.write_lines`).
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from numpy.typing import NDArray
 
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
+from xbarsim.crossbar.lines import Lines
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
 from xbarsim.programming.targets import broadcast_targets
+from xbarsim.programming.verify_read import VerifyRead, read_generators
+from xbarsim.programming.write_lines import pulse_through_lines
 from xbarsim.progress import progress_bar
 
 
@@ -54,8 +61,15 @@ def tune_device(
     algorithm: WriteVerify,
     hit: NDArray[np.bool_],
     pass_index: int = 0,
+    read: VerifyRead | None = None,
+    rng: np.random.Generator | None = None,
+    write_lines: Lines | None = None,
 ) -> tuple[int, bool]:
     """Write-verify one device: ramps of increasing amplitude, direction flips at the target.
+
+    With ``read`` (and its generator ``rng``) every decision uses the measured
+    conductance ``read.read_conductance(g, rng)`` (S) instead of ``g``; with
+    ``write_lines`` every pulse goes through those lines.
 
     Returns
     -------
@@ -66,18 +80,28 @@ def tune_device(
     """
     g = xbars.conductance[index]
     tol = algorithm.tolerance * target
-    if abs(g[row, col] - target) <= tol:
+
+    def measured() -> float:
+        return g[row, col] if read is None else read.read_conductance(g[row, col], rng)
+
+    err = measured() - target
+    if abs(err) <= tol:
         return 0, False
-    direction = 1 if g[row, col] < target else -1
+    direction = 1 if err < 0.0 else -1
     pulses = 0
     for _ in range(algorithm.max_ramps):
         passed = False
         for k in range(algorithm.ramp_length(direction, pass_index)):
             voltage = direction * algorithm.amplitude(direction, k)
-            mark_disturbed(xbars, index, row, col, voltage, algorithm.scheme, hit)
-            xbars.apply_pulse(index, row, col, voltage, algorithm.scheme)
+            if write_lines is None:
+                mark_disturbed(xbars, index, row, col, voltage, algorithm.scheme, hit)
+                xbars.apply_pulse(index, row, col, voltage, algorithm.scheme)
+            else:
+                pulse_through_lines(
+                    xbars, index, row, col, voltage, algorithm.scheme, write_lines, hit
+                )
             pulses += 1
-            err = g[row, col] - target
+            err = measured() - target
             if abs(err) <= tol:
                 return pulses, False
             if direction * err > 0.0:
@@ -90,7 +114,12 @@ def tune_device(
 
 
 def program_reference(
-    xbars: Crossbar, targets: NDArray, algorithm: WriteVerify, progress: bool = False
+    xbars: Crossbar,
+    targets: NDArray,
+    algorithm: WriteVerify,
+    progress: bool = False,
+    verify_read: VerifyRead | None = None,
+    write_lines: Lines | None = None,
 ) -> ProgramResult:
     """Program every crossbar of ``xbars`` toward ``targets`` (S), in place.
 
@@ -102,6 +131,10 @@ def program_reference(
     algorithm : WriteVerify
     progress : bool
         Show a progress bar.
+    verify_read : VerifyRead, optional
+        How a device is read after each pulse (None: its exact conductance).
+    write_lines : Lines, optional
+        Apply every write pulse through these lines (None: the nominal bias fractions).
     """
     target = broadcast_targets(xbars, targets)
     batch, rows, cols = target.shape
@@ -113,6 +146,7 @@ def program_reference(
     n_hs_ever = np.zeros(batch)
     history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
     switchable = ~xbars.unswitchable
+    rngs = None if verify_read is None else read_generators(verify_read, batch)
 
     def record(b: int, column: int) -> None:
         stats = error_statistics(
@@ -133,7 +167,10 @@ def program_reference(
                     for c in range(cols):
                         if not switchable[b, r, c] or abandoned[b, r, c]:
                             continue
-                        n, capped = tune_device(xbars, b, r, c, target[b, r, c], algorithm, hit, p)
+                        n, capped = tune_device(
+                            xbars, b, r, c, target[b, r, c], algorithm, hit, p,
+                            verify_read, None if rngs is None else rngs[b], write_lines,
+                        )
                         pulses[b, r, c] += n
                         pulses_per_pass[b, p] += n
                         abandoned[b, r, c] = capped and algorithm.abandon_at_cap
