@@ -20,7 +20,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -355,3 +355,23 @@ def train_baselines(setup: Any, data: Any) -> dict[str, tuple[Any, float]]:
         )
         for name in setup.models
     }
+
+
+@dataclass
+class StudyResult:
+    """Result of a chapter-2 study: cases (drops as fractions), per-model baselines and
+    records, and wall times (s) of its phases."""
+
+    setup: Any
+    cases: list[dict[str, Any]]
+    models: dict[str, dict[str, Any]]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"cases": [...], "models": {...}, "setup": {...}, "seconds": {...}}``."""
+        return {
+            "cases": self.cases,
+            "models": self.models,
+            "setup": asdict(self.setup),
+            "seconds": self.seconds,
+        }

@@ -14,7 +14,7 @@ grid (mixed faults) whose mean drop stays below 1 % with every smaller density a
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from xbarsim.experiments.chapter2 import (
     MODELS,
     DataSpec,
     Job,
+    StudyResult,
     check_names,
     drop_stats,
     open_study,
@@ -104,22 +105,10 @@ class DefectStudySetup:
 
 
 @dataclass
-class DefectStudyResult:
+class DefectStudyResult(StudyResult):
     """Cases (drops as fractions), per-model tolerances and baselines."""
 
     setup: DefectStudySetup
-    cases: list[dict[str, Any]]
-    models: dict[str, dict[str, Any]]
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"cases": [...], "models": {...}, "setup": {...}, "seconds": {...}}``."""
-        return {
-            "cases": self.cases,
-            "models": self.models,
-            "setup": asdict(self.setup),
-            "seconds": self.seconds,
-        }
 
 
 def faults_of(kind: str, ppm: float):

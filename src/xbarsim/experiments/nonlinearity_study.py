@@ -11,7 +11,7 @@ drops < 0.4 % (RM1) and < 0.1 % (RM2); no ConvNet numbers.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from xbarsim.crossbar.array import check_positive_int, check_seed
@@ -20,6 +20,7 @@ from xbarsim.experiments.chapter2 import (
     MODELS,
     DataSpec,
     Job,
+    StudyResult,
     check_names,
     open_study,
     run_jobs,
@@ -91,22 +92,10 @@ class NonlinearityStudySetup:
 
 
 @dataclass
-class NonlinearityStudyResult:
+class NonlinearityStudyResult(StudyResult):
     """Cases (drops as fractions) and per-model baselines."""
 
     setup: NonlinearityStudySetup
-    cases: list[dict[str, Any]]
-    models: dict[str, dict[str, Any]]
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"cases": [...], "models": {...}, "setup": {...}, "seconds": {...}}``."""
-        return {
-            "cases": self.cases,
-            "models": self.models,
-            "setup": asdict(self.setup),
-            "seconds": self.seconds,
-        }
 
 
 def run_point(

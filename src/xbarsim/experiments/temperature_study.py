@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from xbarsim.experiments.chapter2 import (
     MODELS,
     DataSpec,
     Job,
+    StudyResult,
     check_names,
     open_study,
     point_seed,
@@ -142,22 +143,10 @@ class TemperatureStudySetup:
 
 
 @dataclass
-class TemperatureStudyResult:
+class TemperatureStudyResult(StudyResult):
     """Cases (drops as fractions) and per-model baselines."""
 
     setup: TemperatureStudySetup
-    cases: list[dict[str, Any]]
-    models: dict[str, dict[str, Any]]
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"cases": [...], "models": {...}, "setup": {...}, "seconds": {...}}``."""
-        return {
-            "cases": self.cases,
-            "models": self.models,
-            "setup": asdict(self.setup),
-            "seconds": self.seconds,
-        }
 
 
 def design(case: str, which: str, memristor_scale: float, eflash_scale: float = 1.0):
