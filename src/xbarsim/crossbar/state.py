@@ -125,17 +125,27 @@ class DeviceState:
         """Devices stuck at high, low or a random conductance."""
         return self.fault >= FaultCode.STUCK_HIGH
 
-    def copy(self) -> DeviceState:
-        """Deep copy (lazily drawn quantities stay lazy)."""
+    def subset(self, which: NDArray[np.int64] | None = None) -> DeviceState:
+        """Deep copy of crossbars ``which`` (all by default), lazily drawn quantities still
+        lazy; each crossbar keeps its family index, hence its own streams."""
+        sel = slice(None) if which is None else np.asarray(which, dtype=np.int64)
+
+        def pick(values: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
+            return None if values is None else values[sel].copy()
+
         return DeviceState(
-            fault=self.fault.copy(),
+            fault=self.fault[sel].copy(),
             models=self.models,
             seed=self.seed,
-            index=self.index.copy(),
-            _stuck_s=None if self._stuck_s is None else self._stuck_s.copy(),
-            _drift_z=None if self._drift_z is None else self._drift_z.copy(),
-            _noise_scale=None if self._noise_scale is None else self._noise_scale.copy(),
+            index=self.index[sel].copy(),
+            _stuck_s=pick(self._stuck_s),
+            _drift_z=pick(self._drift_z),
+            _noise_scale=pick(self._noise_scale),
         )
+
+    def copy(self) -> DeviceState:
+        """Deep copy (lazily drawn quantities stay lazy)."""
+        return self.subset()
 
     def noise_rng(self, batch_index: int, read_key: Sequence[int]) -> np.random.Generator:
         """Generator of the read-noise draws of crossbar ``batch_index`` for one read."""
