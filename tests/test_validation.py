@@ -230,3 +230,13 @@ def test_library_seeds_of_large_seeds_differ() -> None:
     seeds = [2**32 + k for k in range(200)] + [2**64 + k for k in range(200)]
     assert len({library_seed(s) for s in seeds}) == len(seeds)
     assert np.all(np.array([library_seed(s, 63) for s in seeds]) < 2**63)
+
+
+@given(st.text())
+def test_error_lines_stay_one_printable_line(text: str) -> None:
+    from xbarsim.errors import one_line
+
+    line = one_line(text)
+    assert len(line.splitlines()) <= 1
+    assert line.isprintable()
+    assert one_line("a\x1eb") == "a\\x1eb"  # shown, not dropped

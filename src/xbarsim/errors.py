@@ -35,6 +35,18 @@ def format_validation_error(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
+def one_line(text: str) -> str:
+    """``text`` as a single printable line: tabs, newlines and runs of spaces become one
+    space, and every other non-printable character (which a terminal or
+    ``str.splitlines`` could take for a line break, e.g. ``\\x1e`` or ``\\u2028``) is shown
+    as its escape."""
+    escaped = "".join(
+        ch if ch.isprintable() or ch in " \t\n\r" else ch.encode("unicode_escape").decode()
+        for ch in text
+    )
+    return " ".join(escaped.split())
+
+
 class XbarsimRunError(XbarsimInputError):
     """A run that could not finish (lost workers, a task killed repeatedly): one line naming
     the task and the reason. Reported like invalid input (``error: ...``, exit code 2)."""

@@ -17,7 +17,7 @@ try:  # typer >= 0.29 ships its own copy of click
 except ImportError:  # pragma: no cover - older typer uses click itself
     _typer_click = click.exceptions
 
-from xbarsim.errors import XbarsimInputError, format_validation_error
+from xbarsim.errors import XbarsimInputError, format_validation_error, one_line
 
 app = typer.Typer(
     name="xbarsim",
@@ -44,7 +44,7 @@ def _register_commands() -> None:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one ``warning: ...`` line on stderr (no source location)."""
-    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"warning: {one_line(str(message))}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,10 +65,10 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
     try:
         command.main(args=argv, prog_name="xbarsim", standalone_mode=False)
     except XbarsimInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except (click.exceptions.UsageError, _typer_click.UsageError) as exc:
-        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        print(f"error: {one_line(exc.format_message())}", file=sys.stderr)
         return 2
     except (click.exceptions.Abort, typer.Abort):
         print("error: aborted", file=sys.stderr)
@@ -77,7 +77,7 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         return exc.exit_code
     except Exception as exc:
         if type(exc).__name__ == "ValidationError":
-            print(f"error: {format_validation_error(exc)}", file=sys.stderr)
+            print(f"error: {one_line(format_validation_error(exc))}", file=sys.stderr)
             return 2
         raise
     return 0
