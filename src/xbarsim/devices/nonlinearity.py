@@ -28,6 +28,7 @@ here (per device, and as a few matrix products) are exact and agree to rounding.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -41,7 +42,7 @@ _UA = 1e-6  # A per uA
 _US = 1e-6  # S per uS
 
 
-class _NonlinearityBase(BaseModel):
+class _NonlinearityBase(BaseModel, ABC):
     """Voltage scale and fitted ranges of a memristor nonlinearity model.
 
     Attributes
@@ -84,10 +85,11 @@ class _NonlinearityBase(BaseModel):
         check_within("|voltage|", magnitude, *self.fit_v, strict, " V", name)
         check_within("conductance", g_s, *self.fit_g_s, strict, " S", name)
 
+    @abstractmethod
     def current(self, g_s: ArrayLike, v: ArrayLike, strict: bool = False) -> NDArray[np.float64]:
         """Current (A) of devices of conductance ``g_s`` (S) at voltage ``v`` (V), broadcast."""
-        raise NotImplementedError
 
+    @abstractmethod
     def input_basis(self, v: Any, v_bound: float, upto: int | None = None) -> list[Any]:
         """Input factors ``f_j(V)`` with ``I(G, V) = sum_j f_j(V) s_j(G)`` (A per state unit).
 
@@ -95,11 +97,10 @@ class _NonlinearityBase(BaseModel):
         ``v_bound`` (V) bounds ``|v|`` and fixes the number of terms; ``upto`` computes only
         the first ``upto`` of them.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def state_basis(self, g_s: ArrayLike, v_bound: float) -> list[NDArray[np.float64]]:
         """State factors ``s_j(G)`` matching :meth:`input_basis` (numpy)."""
-        raise NotImplementedError
 
     def signed_square_term(self) -> int | None:
         """Index ``j`` of the input factor ``f_j(V) = V |V|`` (V^2), or None.

@@ -26,6 +26,7 @@ thesis's numbers; ``xbarsim fit-device --model temperature`` fits your own.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Annotated, Literal
 
 import numpy as np
@@ -38,7 +39,7 @@ _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 KELVIN_OFFSET = 273.15
 
 
-class _TemperatureBase(BaseModel):
+class _TemperatureBase(BaseModel, ABC):
     """Fields shared by every temperature model.
 
     Attributes
@@ -75,9 +76,9 @@ class _TemperatureBase(BaseModel):
             raise ValueError(f"fit_w0: need 0 < low < high, got ({wlo}, {whi})")
         return self
 
+    @abstractmethod
     def percent_per_c(self, w0: ArrayLike, temp_c: ArrayLike) -> NDArray[np.float64]:
         """Bracket of the model: ``100 dw/w0 / (T - T0)`` (%/degree C), before ``temp_scale``."""
-        raise NotImplementedError
 
     def relative_change(
         self, w0: ArrayLike, temp_c: ArrayLike, strict: bool = False
