@@ -47,6 +47,7 @@ from xbarsim.programming.compiled import (
     _THS,
     _TOL,
     _record,
+    _split_index,
     kernel_parameters,
 )
 from xbarsim.programming.cuda_support import load_cuda
@@ -230,24 +231,8 @@ def _record_all(g, target, include, tol_frac, history, column):
         _record(g[b], target[b], include[b], tol_frac, history[b], column)
 
 
-@cuda.jit(device=True, inline=True)
-def _split_index_gpu(start, step, frac, n, th):
-    """First k in [0, n) with ``frac * (start + k * step) >= th``; n if none (as the CPU
-    engine's ``_split_index``)."""
-    if not math.isfinite(th):
-        return n
-    est = (th / frac - start) / step
-    if est <= 0.0:
-        k = 0
-    elif est >= n:
-        k = n
-    else:
-        k = math.ceil(est)
-    while k > 0 and frac * (start + (k - 1) * step) >= th:
-        k -= 1
-    while k < n and frac * (start + k * step) < th:
-        k += 1
-    return k
+# the CPU engine's own function, compiled for the device: one definition of the split index
+_split_index_gpu = cuda.jit(device=True, inline=True)(_split_index.py_func)
 
 
 @cuda.jit
