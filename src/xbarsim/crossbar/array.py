@@ -162,16 +162,22 @@ class Crossbar:
         """Columns (outputs) per crossbar."""
         return self.conductance.shape[2]
 
-    def copy(self) -> Crossbar:
-        """Deep copy of the state."""
+    def subset(self, which: ArrayLike | None = None) -> Crossbar:
+        """Deep copy of crossbars ``which`` (indices into the batch; all by default), each with
+        its own per-device state and streams."""
+        sel = slice(None) if which is None else np.asarray(which, dtype=np.int64)
         return Crossbar(
             device=self.device,
-            conductance=self.conductance.copy(),
-            v_set=self.v_set.copy(),
-            v_reset=self.v_reset.copy(),
-            unswitchable=self.unswitchable.copy(),
-            state=self.device_state.copy(),
+            conductance=self.conductance[sel].copy(),
+            v_set=self.v_set[sel].copy(),
+            v_reset=self.v_reset[sel].copy(),
+            unswitchable=self.unswitchable[sel].copy(),
+            state=self.device_state.subset(None if which is None else sel),
         )
+
+    def copy(self) -> Crossbar:
+        """Deep copy of the state."""
+        return self.subset()
 
     @property
     def device_state(self) -> DeviceState:

@@ -143,28 +143,18 @@ def load_conductances(dep: Deployment, conductance: NDArray[np.float64]) -> None
             layer.g_minus.copy_(torch.as_tensor(g_minus, **factory))
 
 
-def _subset(xbars: Crossbar, index: NDArray[np.int64]) -> Crossbar:
-    return Crossbar(
-        device=xbars.device,
-        conductance=xbars.conductance[index].copy(),
-        v_set=xbars.v_set[index].copy(),
-        v_reset=xbars.v_reset[index].copy(),
-        unswitchable=xbars.unswitchable[index].copy(),
-        state=xbars.device_state.subset(index),
-    )
-
-
-def _mean_rows(layer: AnalogLayerMixin, x: torch.Tensor) -> torch.Tensor:
-    """Mean crossbar row input of ``layer`` for the batch of layer inputs ``x``.
+def _mean_rows(layer: nn.Module, x: torch.Tensor, padding: object) -> torch.Tensor:
+    """Mean crossbar row input of a ``Linear`` / ``Conv2d`` (analog or plain) for the batch
+    of layer inputs ``x``; ``padding`` is the convolution's numeric padding.
 
     Unfolding is linear, so a convolution's mean patch is that of the batch-mean image.
     """
-    if isinstance(layer, AnalogConv2d):
+    if isinstance(layer, nn.Conv2d):
         cols = F.unfold(
             x.mean(dim=0, keepdim=True),
             layer.kernel_size,
             dilation=layer.dilation,
-            padding=layer._unfold_padding,
+            padding=padding,
             stride=layer.stride,
         )
         return cols.mean(dim=(0, 2))
@@ -232,7 +222,7 @@ def program_model_mitigated(
         else:
             index = np.nonzero(changed.any(axis=(1, 2)))[0]
             if index.size:
-                sub = _subset(xbars, index)
+                sub = xbars.subset(index)
                 run = program(sub, new_target[index], chip.algorithm, engine=chip.engine)
                 g[index] = run.conductance
     load_conductances(dep, g)
@@ -273,7 +263,7 @@ def _compensate(out: MitigatedDeployment, chip: ChipConfig, x: NDArray, seed: in
 
     def hook(name: str):
         def record(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
-            rows = _mean_rows(module, inputs[0].detach())
+            rows = _mean_rows(module, inputs[0].detach(), getattr(module, "_unfold_padding", 0))
             sums[name] = sums.get(name, 0) + rows * len(inputs[0])
             counts[name] = counts.get(name, 0) + len(inputs[0])
 
@@ -363,19 +353,11 @@ def _shift_hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> torch.T
 
 
 def _plain_mean_rows(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Mean crossbar row input of a plain ``Linear`` / ``Conv2d`` for layer inputs ``x``."""
-    if isinstance(layer, nn.Conv2d):
-        if isinstance(layer.padding, str):
-            raise XbarsimInputError("model: convolutions with string padding are not supported")
-        cols = F.unfold(
-            x.mean(dim=0, keepdim=True),
-            layer.kernel_size,
-            dilation=layer.dilation,
-            padding=layer.padding,
-            stride=layer.stride,
-        )
-        return cols.mean(dim=(0, 2))
-    return x.reshape(-1, x.shape[-1]).mean(dim=0)
+    """:func:`_mean_rows` of a plain ``Linear`` / ``Conv2d``."""
+    padding = getattr(layer, "padding", 0)
+    if isinstance(padding, str):
+        raise XbarsimInputError("model: convolutions with string padding are not supported")
+    return _mean_rows(layer, x, padding)
 
 
 def defective_copy(
