@@ -18,12 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.state_optimization import StateOptimization
 from xbarsim.nn.data import Dataset
 from xbarsim.nn.thermal import weight_layers, weights_at
-from xbarsim.nn.training import seeded, torch_threads
+from xbarsim.nn.training import check_training, seeded, torch_threads
 from xbarsim.progress import progress_bar
 
 
@@ -80,11 +79,7 @@ def train_temperature_sweep(
     list of float
         Mean training loss per epoch.
     """
-    epochs = check_positive_int("epochs", epochs)
-    batch_size = check_positive_int("batch_size", batch_size)
-    seed = check_seed(seed)
-    if not lr > 0:
-        raise XbarsimInputError(f"lr: must be > 0, got {lr}")
+    epochs, batch_size, seed = check_training(epochs, batch_size, seed, lr)
     x = torch.as_tensor(data.x_train)
     y = torch.as_tensor(data.y_train)
     layers = [m for _, m in weight_layers(model)]

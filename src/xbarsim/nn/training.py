@@ -141,6 +141,19 @@ def seed_hat(model: nn.Module, seed: int) -> None:
         layer.generator = gen
 
 
+def check_training(
+    epochs: object, batch_size: object, seed: object, lr: float
+) -> tuple[int, int, int]:
+    """Validate the common training arguments; returns ``(epochs, batch_size, seed)``."""
+    if not lr > 0:
+        raise XbarsimInputError(f"lr: must be > 0, got {lr}")
+    return (
+        check_positive_int("epochs", epochs),
+        check_positive_int("batch_size", batch_size),
+        check_seed(seed),
+    )
+
+
 def train(
     model: nn.Module,
     data: Dataset,
@@ -181,11 +194,7 @@ def train(
     list of float
         Mean training loss per epoch.
     """
-    epochs = check_positive_int("epochs", epochs)
-    batch_size = check_positive_int("batch_size", batch_size)
-    seed = check_seed(seed)
-    if not lr > 0:
-        raise XbarsimInputError(f"lr: must be > 0, got {lr}")
+    epochs, batch_size, seed = check_training(epochs, batch_size, seed, lr)
     if optimizer not in OPTIMIZERS:
         raise XbarsimInputError(
             f"optimizer: unknown {optimizer!r}; allowed: {', '.join(OPTIMIZERS)}"
