@@ -10,8 +10,9 @@ Every input and output path is checked before any work; a refused run writes not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -89,6 +90,35 @@ def _pct(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
+def _checked_run(
+    run: Callable[..., Any],
+    setup: Any,
+    what: str,
+    workers: int,
+    scheduler: str | None,
+    results: Path | None,
+    resume: bool,
+    progress: bool,
+    max_memory: str | None,
+    out: Path | None,
+    json_path: str | None,
+) -> Any:
+    """Check a validated chapter-2 setup's counts, outputs and memory, then run it."""
+    check_count("epochs", setup.epochs, MAX_EPOCHS)
+    if hasattr(setup, "instances"):
+        check_count("instances", setup.instances, MAX_INSTANCES)
+    check_run(
+        chapter2_study_bytes(setup.data.dataset, setup.models, workers),
+        f"{what} on {setup.data.dataset}",
+        max_memory,
+        out,
+        json_path,
+    )
+    return run(
+        setup, progress, workers, scheduler, None if results is None else str(results), resume
+    )
+
+
 @app.command("temperature-study")
 def temperature_study(
     models: Annotated[str, typer.Option(help="Comma-separated: convnet, resnet18.")] = (
@@ -150,16 +180,9 @@ def temperature_study(
         state_design=state_design,
         seed=seed,
     ).validate()
-    check_count("epochs", setup.epochs, MAX_EPOCHS)
-    check_run(
-        chapter2_study_bytes(setup.data.dataset, setup.models, workers),
-        f"temperature-study on {setup.data.dataset}",
-        max_memory,
-        out,
-        json_path,
-    )
-    result = run_temperature_study(
-        setup, progress, workers, scheduler, None if results is None else str(results), resume
+    result = _checked_run(
+        run_temperature_study, setup, "temperature-study", workers, scheduler, results, resume,
+        progress, max_memory, out, json_path,
     )
     rows = [
         ComparisonRow(
@@ -249,17 +272,9 @@ def defect_study(
         epochs=epochs,
         seed=seed,
     ).validate()
-    check_count("epochs", setup.epochs, MAX_EPOCHS)
-    check_count("instances", setup.instances, MAX_INSTANCES)
-    check_run(
-        chapter2_study_bytes(setup.data.dataset, setup.models, workers),
-        f"defect-study on {setup.data.dataset}",
-        max_memory,
-        out,
-        json_path,
-    )
-    result = run_defect_study(
-        setup, progress, workers, scheduler, None if results is None else str(results), resume
+    result = _checked_run(
+        run_defect_study, setup, "defect-study", workers, scheduler, results, resume,
+        progress, max_memory, out, json_path,
     )
     rows = [
         ComparisonRow(label, _pct(pub), f"{_pct(mean)} ± {_pct(std)} (software {_pct(sw)})")
@@ -337,16 +352,9 @@ def nonlinearity_study(
         epochs=epochs,
         seed=seed,
     ).validate()
-    check_count("epochs", setup.epochs, MAX_EPOCHS)
-    check_run(
-        chapter2_study_bytes(setup.data.dataset, setup.models, workers),
-        f"nonlinearity-study on {setup.data.dataset}",
-        max_memory,
-        out,
-        json_path,
-    )
-    result = run_nonlinearity_study(
-        setup, progress, workers, scheduler, None if results is None else str(results), resume
+    result = _checked_run(
+        run_nonlinearity_study, setup, "nonlinearity-study", workers, scheduler, results, resume,
+        progress, max_memory, out, json_path,
     )
     rows = []
     for c in result.cases:
