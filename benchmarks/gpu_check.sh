@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One prepared GPU check for a lent CUDA machine (see docs/howto/gpu.md).
 # Installs the few wheels the machine lacks from .whl/ (if present), then runs the GPU
-# tests and the tuning benchmark with the GPU engine side by side with the CPU engine.
-# Usage: bash benchmarks/gpu_check.sh [OUTDIR]
+# tests, the tuning benchmark with the GPU engine side by side with the CPU engine, and the
+# operating-conditions inference benchmark on the GPU and on all CPU cores.
+# Usage: bash benchmarks/gpu_check.sh [OUTDIR]   (THROUGHPUT=1 adds gpu_throughput.py)
 set -u
 out="${1:-${OUT:-runs/gpu}}"
 mkdir -p "$out"
@@ -29,5 +30,14 @@ PY
 timeout 200 python3 -m pytest -m gpu -q -p no:cacheprovider tests 2>&1 | tee "$out/pytest_gpu.log" | tail -15
 timeout 120 python3 benchmarks/tuning.py --engine gpu --size 64 --crossbars 8 \
     --direct-crossbars 1 --json "$out/tuning_gpu_8.json" 2>&1 | tee "$out/tuning_gpu_8.log"
-timeout 300 python3 benchmarks/gpu_throughput.py --sigmas 0.05,0.25 --batches 2048,8192 \
-    --json "$out/gpu_throughput.json" 2>&1 | tee "$out/gpu_throughput.log"
+# inference at operating conditions (ResNet-18 layout) on the GPU, and on all CPU cores
+for batch in 1 16; do
+    timeout 150 python3 benchmarks/conditions.py --device cuda --batch "$batch" --repeats 5 \
+        --json "$out/conditions_cuda_b$batch.json" 2>&1 | tail -12
+done
+timeout 150 python3 benchmarks/conditions.py --threads "$(nproc)" --repeats 3 \
+    --json "$out/conditions_cpu_threads.json" 2>&1 | tail -12
+if [ "${THROUGHPUT:-0}" = 1 ]; then
+    timeout 300 python3 benchmarks/gpu_throughput.py --sigmas 0.05,0.25 --batches 2048,8192 \
+        --json "$out/gpu_throughput.json" 2>&1 | tee "$out/gpu_throughput.log"
+fi

@@ -182,3 +182,34 @@ def test_read_noise_of_a_deployed_layer_agrees_in_distribution_with_per_device_s
         np.testing.assert_allclose(y.mean(axis=0), slow.mean(axis=0), atol=tolerance)
         pvalues += [stats.ks_2samp(y[:, c], slow[:, c]).pvalue for c in range(5)]
     assert min(pvalues) > 1e-4 and np.median(pvalues) > 0.05
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch)")
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_conditions_on_a_cuda_model_match_the_cpu_model(noise):
+    """Temperature, ageing and nonlinearity agree on CPU and GPU to float64 rounding; with
+    read noise the draws differ (device generators) but the spread agrees."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 25, 5)
+    )
+    dev = device_config_from_dict(
+        {"preset": "thesis-uniformity", "conditions": {"read_noise": {"sigma_rel": noise}}}
+    )
+    dep = program_model(model, ChipConfig(device=dev, kernel=16, algorithm=None), seed=4)
+    dep.model.double()
+    x = torch.rand(1 if noise else 6, 2, 5, 5, dtype=torch.float64)
+    x = x.repeat(2000, 1, 1, 1) if noise else x  # one input read 2000 times: noise only
+    with torch.no_grad():
+        with dep.at(temp_c=80.0, age_h=3e4, seed=1) as m:
+            cpu = m(x)
+        dep.model.cuda()
+        with dep.at(temp_c=80.0, age_h=3e4, seed=1) as m:
+            gpu = m(x.cuda()).cpu()
+        dep.model.cpu()
+    if noise:
+        np.testing.assert_allclose(gpu.mean(0), cpu.mean(0), atol=float(cpu.std(0).max()) / 8)
+        np.testing.assert_allclose(gpu.std(0), cpu.std(0), rtol=0.1)
+    else:
+        torch.testing.assert_close(gpu, cpu, rtol=1e-10, atol=1e-12)

@@ -40,16 +40,21 @@ from xbarsim.nn.layers import AnalogLayerMixin
 class LayerConditions:
     """What one analog layer needs to compute at operating conditions.
 
+    The layer's inputs ``x`` drive the rows at ``V = x * v_in``; its outputs are the column
+    currents times ``scale / v_in`` (weight units). The linear term is stored with both
+    factors folded in, so it multiplies ``x`` directly.
+
     Attributes
     ----------
     inputs : callable
         ``inputs(v, upto)``: the first ``upto`` terms of the nonlinearity's input basis
         ``f_j(V)`` (list of tensors).
     main : Tensor, (inputs, outputs)
-        ``s_0(G+) - s_0(G-)``, the matrix of the first basis term ``f_0(V) = V`` (S);
-        ``G+ - G-`` for a linear device.
+        ``scale * (s_0(G+) - s_0(G-))``, the matrix of the first basis term ``f_0(V) = V``
+        in weight units per input unit; ``scale * (G+ - G-)`` for a linear device.
     states : list of (int, Tensor (inputs, outputs))
-        ``(j, s_j(G+) - s_j(G-))`` for the nonzero basis terms ``j >= 1``.
+        ``(j, s_j(G+) - s_j(G-))`` for the nonzero basis terms ``j >= 1`` (A per unit of
+        ``f_j``).
     variance : Tensor or None, (inputs, outputs)
         ``sigma+^2 + sigma-^2`` (S^2); None without read noise.
     generator : torch.Generator or None
@@ -58,6 +63,10 @@ class LayerConditions:
         Fitted input range of the nonlinearity (V), checked on every pass.
     strict : bool
         Refuse inputs outside ``fit_v`` instead of warning.
+    v_in : float
+        Input voltage per input unit (V).
+    scale : float
+        The layer's ``weight_scale`` (S^-1): weight units per siemens.
     squared : Tensor or None, (inputs, 2 * outputs)
         ``[s_j(G+) - s_j(G-) | variance]`` for the single state term ``j`` whose input factor
         is ``V|V|`` (``V * V`` for nonnegative inputs), with read noise; ``states`` and
@@ -71,44 +80,55 @@ class LayerConditions:
     generator: torch.Generator | None
     fit_v: tuple[float, float]
     strict: bool
+    v_in: float = 1.0
+    scale: float = 1.0
     squared: Tensor | None = None
 
-    def matmul(self, layer: AnalogLayerMixin, x: Tensor) -> Tensor:
-        """``x @ W`` of a deployed layer at these conditions (see the module docstring)."""
-        v_in = layer.input_voltage_v
-        v = x * v_in  # a fresh tensor: squared in place below once its products are done
+    def matmul(self, layer: AnalogLayerMixin, x: Tensor, span: Tensor | None = None) -> Tensor:
+        """``x @ W`` of a deployed layer at these conditions (see the module docstring).
+
+        ``span`` (default ``x``) holds the values of ``x`` and possibly zeros, e.g. a
+        convolution's input before unfolding: the input range is checked over it (and over
+        ``x`` itself only when ``span`` is out of range). In weight units, with
+        ``V = v_in x``: the state term of ``V|V|`` is ``(x * x) @ s * v_in * scale`` and the
+        noise standard deviation ``sqrt((x * x) @ variance) * scale``.
+        """
         nonnegative = False
-        if self.states and v.numel():
-            low, high = torch.aminmax(_storage_order(v.detach()))
-            bound = max(-float(low), float(high))
+        if self.states and x.numel():
+            low, high = self._range(span if span is not None else x)
+            if span is not None and max(-low, high) * self.v_in > self.fit_v[1]:
+                low, high = self._range(x)  # the span may hold values x never takes
+            bound = max(-low, high) * self.v_in
             check_within("|voltage|", bound, *self.fit_v, self.strict, " V", "nonlinearity")
-            nonnegative = float(low) >= 0.0
-        currents = v @ self.main
-        variance = None
+            nonnegative = low >= 0.0
+        currents = x @ self.main
+        noise_variance = None
         if self.squared is not None and nonnegative:
-            both = _square(v) @ self.squared  # V|V| == V * V: state term and variance at once
+            both = x.square() @ self.squared  # V|V| == V * V: state term and variance at once
             outputs = currents.shape[-1]
-            currents.add_(both[..., :outputs])
-            variance = both[..., outputs:]
+            currents.add_(both[..., :outputs], alpha=self.v_in * self.scale)
+            noise_variance = both[..., outputs:]
         else:
             if self.states:
+                v = x * self.v_in
                 basis = self.inputs(v, self.states[-1][0] + 1)  # type: ignore[operator]
                 for j, state in self.states:
-                    currents.add_(basis[j] @ state)
+                    currents.add_(basis[j] @ state, alpha=self.scale / self.v_in)
             if self.variance is not None:
-                variance = _square(v) @ self.variance
-        if variance is not None:
-            std = variance.sqrt_()
+                noise_variance = x.square() @ self.variance
+        if noise_variance is not None:
+            std = noise_variance.sqrt_()
             noise = torch.randn(
                 std.shape, generator=self.generator, dtype=std.dtype, device=std.device
             )
-            currents.addcmul_(std, noise)
-        return currents.mul_(layer.weight_scale / v_in)
+            currents.addcmul_(std, noise, value=self.scale)
+        return currents
 
-
-def _square(v: Tensor) -> Tensor:
-    """``v * v``, in place unless autograd needs ``v``."""
-    return v.square() if v.requires_grad and torch.is_grad_enabled() else v.square_()
+    @staticmethod
+    def _range(t: Tensor) -> tuple[float, float]:
+        """(min, max) of ``t``, reduced in storage order."""
+        low, high = torch.aminmax(_storage_order(t.detach()))
+        return float(low), float(high)
 
 
 @contextmanager
@@ -198,6 +218,7 @@ def at(
             with torch.no_grad():
                 layer.g_plus.copy_(g_plus)
                 layer.g_minus.copy_(g_minus)
+                main = main * layer.weight_scale  # as the deployed layer: bit-equal at nominal
             layer.conditions = LayerConditions(
                 inputs=(lambda v, upto, nl=nl, bound=bound: nl.input_basis(v, bound, upto)),
                 main=main,
@@ -206,6 +227,8 @@ def at(
                 generator=generator,
                 fit_v=nl.fit_v,
                 strict=strict,
+                v_in=float(layer.input_voltage_v),
+                scale=float(layer.weight_scale),
                 squared=squared,
             )
         yield deployment.model

@@ -128,18 +128,20 @@ class AnalogLayerMixin:
             return self.weight_max() * (gp - gm) / (self.g_high - self.g_low)
         return self.ideal_matrix()
 
-    def matmul(self, x: Tensor) -> Tensor:
+    def matmul(self, x: Tensor, span: Tensor | None = None) -> Tensor:
         """``x @ W`` for ``x`` of shape (..., inputs), through the crossbar when deployed.
 
         Deployed layers drive rows with ``x * input_voltage_v`` (V), sum column currents
-        of ``G+`` minus ``G-`` (A) and convert them back to weight units.
+        of ``G+`` minus ``G-`` (A) and convert them back to weight units by
+        ``weight_scale / input_voltage_v``; the two scale factors cancel on the linear
+        product, computed as ``x @ (weight_scale * (G+ - G-))``. ``span`` is a tensor holding
+        the values of ``x`` (and possibly zeros), e.g. a convolution's input before
+        unfolding, over which operating conditions check the input range.
         """
         if bool(self.deployed):
             if self.conditions is not None:
-                return self.conditions.matmul(self, x)
-            v = self.input_voltage_v
-            currents = (x * v) @ (self.g_plus - self.g_minus)
-            return currents * (self.weight_scale / v)
+                return self.conditions.matmul(self, x, span)
+            return x @ ((self.g_plus - self.g_minus) * self.weight_scale)
         return x @ self.effective_matrix()
 
     def extra_repr(self) -> str:
@@ -236,7 +238,7 @@ class AnalogConv2d(AnalogLayerMixin, nn.Conv2d):
             padding=self._unfold_padding,
             stride=self.stride,
         )
-        y = self.matmul(cols.transpose(1, 2))
+        y = self.matmul(cols.transpose(1, 2), span=x)
         if self.bias is not None:
             y = y + self.bias
         out_h = _out_size(
