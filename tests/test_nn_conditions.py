@@ -213,3 +213,28 @@ def test_conditions_on_a_cuda_model_match_the_cpu_model(noise):
         np.testing.assert_allclose(gpu.std(0), cpu.std(0), rtol=0.1)
     else:
         torch.testing.assert_close(gpu, cpu, rtol=1e-10, atol=1e-12)
+
+
+def test_deferred_range_check_warns_and_refuses_before_the_model_returns():
+    """On an accelerator the bound is checked after the forward pass, not per layer."""
+    from xbarsim.devices import ExtrapolationWarning
+
+    dep = deployment()
+    x = torch.full((2, 12), 3.0)  # 0.3 V: beyond the fitted 0.1 V
+    for strict in (False, True):
+        with torch.no_grad(), dep.at(strict=strict) as model:
+            check = model[0].conditions.range_check
+            check.defer = True
+            assert check.record(x, None, 0.1) is False and len(check.pending) == 1
+            check.pending.clear()
+            if strict:
+                with pytest.raises(XbarsimInputError, match=r"^\|voltage\|: "):
+                    model(x)  # raised by the model's forward hook, no output returned
+            else:
+                with pytest.warns(ExtrapolationWarning, match="voltage"):
+                    model(x)
+            assert check.pending == []
+    with torch.no_grad(), dep.at() as model:  # within range: nothing recorded stays
+        model[0].conditions.range_check.defer = True
+        model(torch.full((2, 12), 0.5))
+        assert model[0].conditions.range_check.pending == []

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -59,10 +59,8 @@ class LayerConditions:
         ``sigma+^2 + sigma-^2`` (S^2); None without read noise.
     generator : torch.Generator or None
         Source of the read-noise draws.
-    fit_v : (float, float)
-        Fitted input range of the nonlinearity (V), checked on every pass.
-    strict : bool
-        Refuse inputs outside ``fit_v`` instead of warning.
+    range_check : RangeCheck
+        The nonlinearity's input-range check, shared by the model's layers.
     v_in : float
         Input voltage per input unit (V).
     scale : float
@@ -78,8 +76,7 @@ class LayerConditions:
     states: list[tuple[int, Tensor]]
     variance: Tensor | None
     generator: torch.Generator | None
-    fit_v: tuple[float, float]
-    strict: bool
+    range_check: RangeCheck
     v_in: float = 1.0
     scale: float = 1.0
     squared: Tensor | None = None
@@ -95,12 +92,7 @@ class LayerConditions:
         """
         nonnegative = False
         if self.states and x.numel():
-            low, high = self._range(span if span is not None else x)
-            if span is not None and max(-low, high) * self.v_in > self.fit_v[1]:
-                low, high = self._range(x)  # the span may hold values x never takes
-            bound = max(-low, high) * self.v_in
-            check_within("|voltage|", bound, *self.fit_v, self.strict, " V", "nonlinearity")
-            nonnegative = low >= 0.0
+            nonnegative = self.range_check.record(x, span, self.v_in)
         currents = x @ self.main
         noise_variance = None
         if self.squared is not None and nonnegative:
@@ -124,11 +116,71 @@ class LayerConditions:
             currents.addcmul_(std, noise, value=self.scale)
         return currents
 
-    @staticmethod
-    def _range(t: Tensor) -> tuple[float, float]:
-        """(min, max) of ``t``, reduced in storage order."""
-        low, high = torch.aminmax(_storage_order(t.detach()))
-        return float(low), float(high)
+
+
+@dataclass
+class RangeCheck:
+    """Check of layer inputs against the nonlinearity's fitted voltage range.
+
+    On the CPU every pass is checked at once. On an accelerator (``defer``), reading a bound
+    back to the host would stall the device at every layer, so the bounds stay on the device
+    and are checked together after the model's forward pass (every ``FLUSH_EVERY`` layers,
+    and on leaving the conditions): warnings and a ``strict`` refusal then come before the
+    model returns its output.
+
+    Attributes
+    ----------
+    fit_v : (float, float)
+        Fitted input range of the nonlinearity (V).
+    strict : bool
+        Refuse inputs outside ``fit_v`` instead of warning.
+    defer : bool
+        Record bounds on the device and check them in :meth:`flush`.
+    pending : list of Tensor
+        Bounds (V) recorded on the device, not yet checked.
+    """
+
+    FLUSH_EVERY = 256
+
+    fit_v: tuple[float, float]
+    strict: bool
+    defer: bool = False
+    pending: list[Tensor] = field(default_factory=list)
+
+    def record(self, x: Tensor, span: Tensor | None, v_in: float) -> bool:
+        """Check (CPU) or record (accelerator) the input bound of one pass.
+
+        ``span`` (default ``x``) holds the values of ``x`` and possibly zeros, e.g. a
+        convolution's input before unfolding; on the CPU the range is taken over it (and over
+        ``x`` itself only when ``span`` is out of range). Returns whether every input is
+        nonnegative, known only when checked at once (False when deferred).
+        """
+        if self.defer:
+            self.pending.append(x.detach().abs().amax() * v_in)
+            if len(self.pending) >= self.FLUSH_EVERY:
+                self.flush()
+            return False
+        low, high = _range(span if span is not None else x)
+        if span is not None and max(-low, high) * v_in > self.fit_v[1]:
+            low, high = _range(x)  # the span may hold values x never takes
+        self._check(max(-low, high) * v_in)
+        return low >= 0.0
+
+    def flush(self) -> None:
+        """Check the bounds recorded on the device (one read-back for all of them)."""
+        if self.pending:
+            bound = float(torch.stack(self.pending).amax())
+            self.pending.clear()
+            self._check(bound)
+
+    def _check(self, bound_v: float) -> None:
+        check_within("|voltage|", bound_v, *self.fit_v, self.strict, " V", "nonlinearity")
+
+
+def _range(t: Tensor) -> tuple[float, float]:
+    """(min, max) of ``t``, reduced in storage order."""
+    low, high = torch.aminmax(_storage_order(t.detach()))
+    return float(low), float(high)
 
 
 @contextmanager
@@ -176,6 +228,9 @@ def at(
     scale = xbars.device_state.noise_scale
     layers = dict(analog_layers(deployment.model))
     saved: list[tuple[AnalogLayerMixin, Tensor, Tensor]] = []
+    on_device = any(p.device.type != "cpu" for p in deployment.model.buffers())
+    range_check = RangeCheck(nl.fit_v, strict, defer=on_device)
+    hook = deployment.model.register_forward_hook(lambda *_: range_check.flush())
     try:
         for index, record in enumerate(deployment.layers):
             layer = layers[record.name]
@@ -225,14 +280,16 @@ def at(
                 states=diffs,
                 variance=var,
                 generator=generator,
-                fit_v=nl.fit_v,
-                strict=strict,
+                range_check=range_check,
                 v_in=float(layer.input_voltage_v),
                 scale=float(layer.weight_scale),
                 squared=squared,
             )
         yield deployment.model
+        range_check.flush()
     finally:
+        hook.remove()
+        range_check.pending.clear()
         for layer, g_plus, g_minus in saved:
             with torch.no_grad():
                 layer.g_plus.copy_(g_plus)
