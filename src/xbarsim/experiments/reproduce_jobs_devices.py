@@ -356,13 +356,14 @@ def _plot_defects(drops: dict[tuple[str, str], NDArray], software: float, d: Pat
     fig = Figure(figsize=(5.6, 3.6))
     ax = fig.subplots()
     labels = {"high": "stuck G_max", "low": "stuck G_min", "mixed": "mixed"}
-    for x, ((mapping, kind), v) in enumerate(sorted(drops.items())):
+    cases = sorted(drops.items())
+    for x, ((mapping, _), v) in enumerate(cases):
         ax.bar(x, 100 * v.mean(), color="C0" if mapping == "rm1" else "C1", alpha=0.6)
         ax.plot(np.full(v.size, x), 100 * v, "k.", ms=3)
-        ax.text(x, 0, f"{mapping.upper()}\n{labels[kind]}", ha="center", va="top", fontsize=7)
     ax.axhline(100 * (software - 1.0 / CLASSES), color="red", ls="--",
                label="random classifier")
-    ax.set_xticks([])
+    ax.set_xticks(range(len(cases)),
+                  [f"{m.upper()}\n{labels[k]}" for (m, k), _ in cases], fontsize=7)
     ax.set_ylabel("accuracy drop (%), 2e4 ppm, unmitigated")
     ax.legend(fontsize=7)
     fig.tight_layout()
