@@ -30,18 +30,19 @@ def synthetic_store(path: Path, gap_key: str = "set_mean_v") -> Path:
     for e in rp.EXPERIMENTS:
         rows: list[dict] = []
         for q in e.quantities:
-            if q.rule == "trend":
+            if q.rule in ("trend", "readback-trend"):
                 value = 1.0
             elif q.rule == "unpublished":
                 value = 0.01
             else:
-                value = float(q.published(e.id)) * (0.5 if q.rule == "bound" else 1.01)
+                value = float(q.compared(e.id)) * (0.5 if q.rule == "bound" else 1.01)
                 if q.key == gap_key:
                     value *= 3.0
             if e.id == "T24_25_defects":
-                rows.append({"id": e.id, "quantity": q.key, "mean": value, "std": 0.0, "n": 4})
+                rows.append({"id": e.id, "quantity": q.row_key, "mean": value, "std": 0.0,
+                             "n": 4})
                 continue
-            rows += [{"id": e.id, "quantity": q.key, "instance": k, "value": value}
+            rows += [{"id": e.id, "quantity": q.row_key, "instance": k, "value": value}
                      for k in range(3)]
         rows.append({"id": e.id, "figure": "fig", "png": png})
         rows.append({"id": e.id, "job": e.id, "wall_s": 0.5, "config_hash": "abc",

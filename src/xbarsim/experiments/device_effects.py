@@ -33,6 +33,28 @@ ASSUMPTIONS = (
 )
 
 
+def retention_population(
+    device: DeviceConfig, seed: int = 0, instances: int = 20, years: float = 14.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Programmed states and their relative retention shift (Fig. 10b/11 populations).
+
+    ``instances`` populations of 400 x 7 devices (crossbar ``k`` of ``seed``) programmed to
+    uniform states in 10-100 uS, aged ``years`` at the retention model's room temperature.
+
+    Returns
+    -------
+    g0_s : ndarray, shape (instances, 400, 7)
+        Programmed conductances (S).
+    shift : ndarray, shape (instances, 400, 7)
+        Signed relative change ``G(t) / G0 - 1`` (fraction).
+    """
+    x = Crossbar.sample(device, RETENTION_DEVICES, batch=instances, seed=seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(instances, 1)))
+    x.conductance[...] = rng.uniform(10e-6, 100e-6, x.conductance.shape)
+    aged = x.at(age_h=years * HOURS_PER_YEAR, nonlinear=False, noise=False).conductance
+    return x.conductance.copy(), aged / x.conductance - 1.0
+
+
 def device_effects(
     device: DeviceConfig,
     seed: int = 0,
@@ -67,12 +89,8 @@ def device_effects(
     nl = models.nonlinearity
     nl_error = nl.relative_error(states_s, nl.v_max_v)
     ret = models.retention
-    t14 = 14 * HOURS_PER_YEAR
     p95, within = [], []
-    x = Crossbar.sample(device, RETENTION_DEVICES, batch=instances, seed=seed)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(instances, 1)))
-    x.conductance[...] = rng.uniform(10e-6, 100e-6, x.conductance.shape)
-    shift = np.abs(x.at(age_h=t14, nonlinear=False, noise=False).conductance / x.conductance - 1)
+    shift = np.abs(retention_population(device, seed, instances)[1])
     for k in range(instances):
         p95.append(float(np.percentile(shift[k], 95)))
         within.append(float(np.mean(shift[k] < 0.02)))

@@ -64,12 +64,14 @@ def tune_device(
     read: VerifyRead | None = None,
     rng: np.random.Generator | None = None,
     write_lines: Lines | None = None,
+    trace: list[float] | None = None,
 ) -> tuple[int, bool]:
     """Write-verify one device: ramps of increasing amplitude, direction flips at the target.
 
     With ``read`` (and its generator ``rng``) every decision uses the measured
     conductance ``read.read_conductance(g, rng)`` (S) instead of ``g``; with
-    ``write_lines`` every pulse goes through those lines.
+    ``write_lines`` every pulse goes through those lines; with ``trace`` the device's
+    conductance (S) after every pulse is appended to it (a Fig. 9a-style trace).
 
     Returns
     -------
@@ -101,6 +103,8 @@ def tune_device(
                     xbars, index, row, col, voltage, algorithm.scheme, write_lines, hit
                 )
             pulses += 1
+            if trace is not None:
+                trace.append(float(g[row, col]))
             err = measured() - target
             if abs(err) <= tol:
                 return pulses, False

@@ -70,6 +70,35 @@ class ThresholdRefresh(BaseModel):
         return (xbars.v_set < set_limit) | (xbars.v_reset < reset_limit)
 
 
+def refresh_devices(
+    xbars: Crossbar, policy: ThresholdRefresh, which: NDArray[np.bool_], round_index: int = 0
+) -> None:
+    """Refresh the devices ``which`` (shape (batch, rows, cols)) once, in place: a hard reset
+    and re-forming (conductance to the device's as-formed mean, S) with new thresholds (V)
+    drawn by ``policy.mode``; the draws of crossbar ``b`` come from its own stream keyed by
+    ``round_index``.
+    """
+    state = xbars.device_state
+    shape = xbars.conductance.shape[1:]
+    for b in np.flatnonzero(which.any(axis=(1, 2))):
+        key = (int(state.index[b]), REFRESH_STREAM, round_index)
+        rng = np.random.default_rng(np.random.SeedSequence(state.seed, spawn_key=key))
+        if policy.mode == "relative":
+            z = rng.standard_normal((2, *shape))
+            rho = policy.correlation
+            z_r = rho * z[0] + math.sqrt(max(0.0, 1.0 - rho * rho)) * z[1]
+            e_s = np.clip(policy.width * z[0], -0.9, 1.5)
+            e_r = np.clip(policy.width * z_r, -0.9, 1.5)
+            new_set = xbars.v_set[b] * (1.0 + e_s)
+            new_reset = xbars.v_reset[b] * (1.0 + e_r)
+        else:
+            new_set, new_reset = sample_thresholds(xbars.device.thresholds, shape, rng)
+        mask = which[b]
+        xbars.v_set[b][mask] = new_set[mask]
+        xbars.v_reset[b][mask] = new_reset[mask]
+        xbars.conductance[b][mask] = xbars.device.initial_mean_s
+
+
 def refresh_outliers(xbars: Crossbar, policy: ThresholdRefresh) -> NDArray[np.int64]:
     """Apply the refresh policy to ``xbars`` in place.
 
@@ -79,28 +108,10 @@ def refresh_outliers(xbars: Crossbar, policy: ThresholdRefresh) -> NDArray[np.in
         Refreshes per device (each one a hard reset plus a forming event).
     """
     count = np.zeros(xbars.conductance.shape, dtype=np.int64)
-    state = xbars.device_state
-    shape = xbars.conductance.shape[1:]
     for round_index in range(policy.max_refresh):
         todo = policy.outliers(xbars)
         if not todo.any():
             break
-        for b in np.flatnonzero(todo.any(axis=(1, 2))):
-            key = (int(state.index[b]), REFRESH_STREAM, round_index)
-            rng = np.random.default_rng(np.random.SeedSequence(state.seed, spawn_key=key))
-            if policy.mode == "relative":
-                z = rng.standard_normal((2, *shape))
-                rho = policy.correlation
-                z_r = rho * z[0] + math.sqrt(max(0.0, 1.0 - rho * rho)) * z[1]
-                e_s = np.clip(policy.width * z[0], -0.9, 1.5)
-                e_r = np.clip(policy.width * z_r, -0.9, 1.5)
-                new_set = xbars.v_set[b] * (1.0 + e_s)
-                new_reset = xbars.v_reset[b] * (1.0 + e_r)
-            else:
-                new_set, new_reset = sample_thresholds(xbars.device.thresholds, shape, rng)
-            mask = todo[b]
-            xbars.v_set[b][mask] = new_set[mask]
-            xbars.v_reset[b][mask] = new_reset[mask]
-            xbars.conductance[b][mask] = xbars.device.initial_mean_s
+        refresh_devices(xbars, policy, todo, round_index)
         count += todo
     return count

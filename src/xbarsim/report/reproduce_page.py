@@ -24,7 +24,7 @@ td,th{border:1px solid #ccc;padding:0.2em 0.5em;text-align:left;vertical-align:t
 th{background:#f0f0f0}
 .badge{display:inline-block;padding:0.1em 0.5em;border-radius:0.6em;font-size:0.85em}
 .within{background:#c8ecc8}.trend{background:#d5e5f7}.gap{background:#f7d2c8}
-.nr{background:#e8e0f0}.ny{background:#eee}.notrun{background:#fff4c8}
+.bycon{background:#f3ead0}.nr{background:#e8e0f0}.ny{background:#eee}.notrun{background:#fff4c8}
 img.figure{max-width:min(100%,30em);height:auto;display:inline-block;margin:0.3em;vertical-align:top}
 svg.figure{display:block;margin:0.5em 0;background:#fcfcfc}
 code{background:#f5f5f5;padding:0 0.2em}
@@ -35,6 +35,7 @@ _BADGE = {
     rp.WITHIN: "within",
     rp.TREND: "trend",
     rp.GAP: "gap",
+    rp.BY_CONSTRUCTION: "bycon",
     rp._NR: "nr",
     rp._NY: "ny",
     rp.NOT_RUN: "notrun",
@@ -78,7 +79,7 @@ def _panel(r: dict[str, Any], data: list[float] | None, x0: int) -> str:
     else:
         m, sd = r["ours_mean"], r["ours_std"]
         q0, q1, q2, q3, q4 = m - sd, m, m, m, m + sd
-    pub = r["published"] if r["rule"] != "trend" else None
+    pub = r["published"] if r["rule"] not in ("trend", "readback-trend") else None
     pub = float(pub) if isinstance(pub, int | float) and not isinstance(pub, bool) else None
     lo = min(q0, pub if pub is not None else q0)
     hi = max(q4, pub if pub is not None else q4)
