@@ -10,11 +10,14 @@ Per layer and forward pass the column currents are::
 
 with the nonlinearity's basis ``f_j``/``s_j`` (:mod:`xbarsim.devices.nonlinearity`; two
 products for the thesis polynomial) and the read noise drawn at the output (one product).
-For the thesis polynomial with read noise and nonnegative inputs (every layer after a
-ReLU), the basis factor ``V|V|`` equals the noise's ``V * V``, so its product and the
-variance product are one product with the two matrices side by side (``squared``). The
-three products (main, nonlinearity, variance) are exact and irreducible: with products a
-fraction ``p`` of the ideal forward pass, all effects cost at least ``1 + 2p`` times it.
+Inputs ``x`` drive the rows at ``V = v_in x`` and outputs are currents times
+``weight_scale / v_in``; every matrix is stored with those factors folded in, so a pass
+works on ``x`` and its outputs directly (no per-pass scaling). For the thesis polynomial
+with read noise and nonnegative inputs (every layer after a ReLU), the basis factor
+``V|V|`` equals the noise's ``V * V``, so its product and the variance product are one
+product with the two matrices side by side (``squared``). The three products (main,
+nonlinearity, variance) are exact and irreducible: with products a fraction ``p`` of the
+ideal forward pass, all effects cost at least ``1 + 2p`` times it.
 On exit the layers compute on the programmed conductances again.
 """
 
@@ -41,81 +44,75 @@ class LayerConditions:
     """What one analog layer needs to compute at operating conditions.
 
     The layer's inputs ``x`` drive the rows at ``V = x * v_in``; its outputs are the column
-    currents times ``scale / v_in`` (weight units). The linear term is stored with both
-    factors folded in, so it multiplies ``x`` directly.
+    currents times ``weight_scale / v_in`` (weight units). Every matrix below carries those
+    factors, so it maps its input factor of ``x`` straight to outputs.
 
     Attributes
     ----------
     inputs : callable
         ``inputs(v, upto)``: the first ``upto`` terms of the nonlinearity's input basis
-        ``f_j(V)`` (list of tensors).
+        ``f_j(V)`` (list of tensors), for the terms in ``states``.
     main : Tensor, (inputs, outputs)
-        ``scale * (s_0(G+) - s_0(G-))``, the matrix of the first basis term ``f_0(V) = V``
-        in weight units per input unit; ``scale * (G+ - G-)`` for a linear device.
+        ``weight_scale * (s_0(G+) - s_0(G-))``, for ``x`` (``f_0(V) = V``);
+        ``weight_scale * (G+ - G-)`` for a linear device.
+    square_state : Tensor or None, (inputs, outputs)
+        ``weight_scale * v_in * (s_k(G+) - s_k(G-))`` for ``x|x|``: the state term ``k``
+        whose input factor is ``V|V|`` (thesis polynomial); None without one.
     states : list of (int, Tensor (inputs, outputs))
-        ``(j, s_j(G+) - s_j(G-))`` for the nonzero basis terms ``j >= 1`` (A per unit of
-        ``f_j``).
+        ``(j, weight_scale / v_in * (s_j(G+) - s_j(G-)))`` for ``f_j(V)``: the other nonzero
+        basis terms ``j >= 1``.
     variance : Tensor or None, (inputs, outputs)
-        ``sigma+^2 + sigma-^2`` (S^2); None without read noise.
+        ``weight_scale^2 * (sigma+^2 + sigma-^2)`` for ``x * x``: the output's read-noise
+        variance; None without read noise.
     generator : torch.Generator or None
         Source of the read-noise draws.
     range_check : RangeCheck
         The nonlinearity's input-range check, shared by the model's layers.
     v_in : float
         Input voltage per input unit (V).
-    scale : float
-        The layer's ``weight_scale`` (S^-1): weight units per siemens.
     squared : Tensor or None, (inputs, 2 * outputs)
-        ``[s_j(G+) - s_j(G-) | variance]`` for the single state term ``j`` whose input factor
-        is ``V|V|`` (``V * V`` for nonnegative inputs), with read noise; ``states`` and
-        ``variance`` are then views of its halves. None otherwise.
+        ``[square_state | variance]`` side by side, both present; those two are then views
+        of its halves, used at once for nonnegative inputs (``x|x| == x * x``).
     """
 
     inputs: object
     main: Tensor
+    square_state: Tensor | None
     states: list[tuple[int, Tensor]]
     variance: Tensor | None
     generator: torch.Generator | None
     range_check: RangeCheck
     v_in: float = 1.0
-    scale: float = 1.0
     squared: Tensor | None = None
 
     def matmul(self, layer: AnalogLayerMixin, x: Tensor, span: Tensor | None = None) -> Tensor:
         """``x @ W`` of a deployed layer at these conditions (see the module docstring).
 
         ``span`` (default ``x``) holds the values of ``x`` and possibly zeros, e.g. a
-        convolution's input before unfolding: the input range is checked over it (and over
-        ``x`` itself only when ``span`` is out of range). In weight units, with
-        ``V = v_in x``: the state term of ``V|V|`` is ``(x * x) @ s * v_in * scale`` and the
-        noise standard deviation ``sqrt((x * x) @ variance) * scale``.
+        convolution's input before unfolding, for the input-range check.
         """
         nonnegative = False
-        if self.states and x.numel():
+        if (self.square_state is not None or self.states) and x.numel():
             nonnegative = self.range_check.record(x, span, self.v_in)
         currents = x @ self.main
         noise_variance = None
         if self.squared is not None and nonnegative:
-            both = x.square() @ self.squared  # V|V| == V * V: state term and variance at once
+            both = x.square() @ self.squared  # x|x| == x * x: state term and variance at once
             outputs = currents.shape[-1]
-            currents.add_(both[..., :outputs], alpha=self.v_in * self.scale)
+            currents.add_(both[..., :outputs])
             noise_variance = both[..., outputs:]
         else:
+            if self.square_state is not None:
+                currents.add_((x * x.abs()) @ self.square_state)
             if self.states:
-                v = x * self.v_in
-                basis = self.inputs(v, self.states[-1][0] + 1)  # type: ignore[operator]
+                basis = self.inputs(x * self.v_in, self.states[-1][0] + 1)  # type: ignore[operator]
                 for j, state in self.states:
-                    currents.add_(basis[j] @ state, alpha=self.scale / self.v_in)
+                    currents.add_(basis[j] @ state)
             if self.variance is not None:
                 noise_variance = x.square() @ self.variance
-        if noise_variance is not None:
-            std = noise_variance.sqrt_()
-            noise = torch.randn(
-                std.shape, generator=self.generator, dtype=std.dtype, device=std.device
-            )
-            currents.addcmul_(std, noise, value=self.scale)
-        return currents
-
+        if noise_variance is None:
+            return currents
+        return torch.normal(currents, noise_variance.sqrt_(), generator=self.generator)
 
 
 @dataclass
@@ -156,7 +153,7 @@ class RangeCheck:
         nonnegative, known only when checked at once (False when deferred).
         """
         if self.defer:
-            self.pending.append(x.detach().abs().amax() * v_in)
+            self.pending.append(torch.linalg.vector_norm(x.detach(), float("inf")) * v_in)
             if len(self.pending) >= self.FLUSH_EVERY:
                 self.flush()
             return False
@@ -244,27 +241,30 @@ def at(
             saved.append((layer, layer.g_plus.clone(), layer.g_minus.clone()))
             g_plus, g_minus = matrix(g_pair[0]), matrix(g_pair[1])
             main = g_plus - g_minus
-            diffs = []
+            ws, v_in = float(layer.weight_scale), float(layer.input_voltage_v)
+            square_state, states = None, []
             if nonlinear:
                 basis = [nl.state_basis(part, bound) for part in g_pair]
                 main = matrix(basis[0][0]) - matrix(basis[1][0])
                 for j, (s_plus, s_minus) in enumerate(zip(*basis, strict=True)):
                     diff = matrix(s_plus) - matrix(s_minus)
-                    if j > 0 and bool(diff.any()):
-                        diffs.append((j, diff))
+                    if j == 0 or not bool(diff.any()):
+                        continue
+                    if j == nl.signed_square_term():
+                        square_state = diff.mul_(ws * v_in)  # V|V| = v_in^2 x|x|
+                    else:
+                        states.append((j, diff.mul_(ws / v_in)))
             var = None
             if with_noise:
                 sigma = [
                     models.read_noise.device_sigma(part, scale[sel])
                     for part, sel in zip(g_pair, (record.plus, record.minus), strict=True)
                 ]
-                var = matrix(sigma[0] ** 2) + matrix(sigma[1] ** 2)
+                var = (matrix(sigma[0] ** 2) + matrix(sigma[1] ** 2)).mul_(ws * ws)
             squared = None
-            term = nl.signed_square_term()
-            if var is not None and [j for j, _ in diffs] == [term]:
-                squared = torch.cat([diffs[0][1], var], dim=1)
-                diffs = [(diffs[0][0], squared[:, : var.shape[1]])]
-                var = squared[:, var.shape[1] :]
+            if var is not None and square_state is not None:
+                squared = torch.cat([square_state, var], dim=1)
+                square_state, var = squared[:, : var.shape[1]], squared[:, var.shape[1] :]
             generator = None
             if var is not None:
                 generator = torch.Generator(device=factory["device"])
@@ -277,12 +277,12 @@ def at(
             layer.conditions = LayerConditions(
                 inputs=(lambda v, upto, nl=nl, bound=bound: nl.input_basis(v, bound, upto)),
                 main=main,
-                states=diffs,
+                square_state=square_state,
+                states=states,
                 variance=var,
                 generator=generator,
                 range_check=range_check,
-                v_in=float(layer.input_voltage_v),
-                scale=float(layer.weight_scale),
+                v_in=v_in,
                 squared=squared,
             )
         yield deployment.model
