@@ -130,7 +130,8 @@ def run_point(
     ppm: float,
     setup: DefectStudySetup,
 ) -> list[dict[str, Any]]:
-    """Rows (one per mitigation) of one point over its instances (worker entry point)."""
+    """Rows (one per mitigation) of one point over its instances (worker entry point): drop
+    statistics and ``drops``, the drop (fraction) of every instance in instance order."""
     from xbarsim.nn.defects import DefectMitigation, defective_copy
     from xbarsim.nn.training import accuracy, torch_threads
 
@@ -168,6 +169,7 @@ def run_point(
             "ppm": float(ppm),
             "mitigation": mit,
             **drop_stats(software - np.asarray(accs[mit])),
+            "drops": (software - np.asarray(accs[mit])).tolist(),
             "instances": setup.instances,
             "stuck_found_mean": float(np.mean(found)),
         }

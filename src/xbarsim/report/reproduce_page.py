@@ -25,6 +25,7 @@ th{background:#f0f0f0}
 .badge{display:inline-block;padding:0.1em 0.5em;border-radius:0.6em;font-size:0.85em}
 .within{background:#c8ecc8}.trend{background:#d5e5f7}.gap{background:#f7d2c8}
 .nr{background:#e8e0f0}.ny{background:#eee}.notrun{background:#fff4c8}
+.readback{background:#efe8d0}
 img.figure{max-width:min(100%,30em);height:auto;display:inline-block;margin:0.3em;vertical-align:top}
 svg.figure{display:block;margin:0.5em 0;background:#fcfcfc}
 code{background:#f5f5f5;padding:0 0.2em}
@@ -35,6 +36,7 @@ _BADGE = {
     rp.WITHIN: "within",
     rp.TREND: "trend",
     rp.GAP: "gap",
+    rp.READBACK: "readback",
     rp._NR: "nr",
     rp._NY: "ny",
     rp.NOT_RUN: "notrun",
@@ -156,7 +158,8 @@ def _experiment_section(e: rp.Experiment, rows: list[dict[str, Any]], meta: dict
         pub = _num(r["published"])
         if r["rule"] == "bound":
             pub = f"&lt; {pub}"
-        out.append(f"<tr><td>{_e(r['label'])}</td><td>{pub}</td><td>{ours}</td>"
+        label = _e(r["label"]) + (f"<br><small>{_e(r['reason'])}</small>" if r["reason"] else "")
+        out.append(f"<tr><td>{label}</td><td>{pub}</td><td>{ours}</td>"
                    f"<td>{r['n']}</td><td>{badge(r['verdict'], _gap_text(r))}</td></tr>")
     out.append("</tbody></table>")
     if any(r["ours_mean"] is not None for r in rows):
