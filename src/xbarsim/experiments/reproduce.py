@@ -57,9 +57,11 @@ from xbarsim.experiments.reproduce_jobs import (
     t60_job,
 )
 from xbarsim.experiments.reproduce_jobs_chip import (
+    converters_job,
     mlp_details_job,
     offset_details_job,
     table3_job,
+    tia_design_job,
     vmm_trends_job,
 )
 
@@ -310,7 +312,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "F_table3_xblock_decoder",
         "Our X-block control logic (Boolean decoder, X-block modes, bus levels) against every "
         "printed cell of Table III, every address of a 64-line side.",
-        (Q("rows", "Table III rows whose every cell our logic reproduces (fraction)", "trend",
+        (Q("boolean_form", "Table III rows whose every cell our logic reproduces (fraction)",
+           "trend",
            "consistency check, not a prediction: our decoder was written from Table III; "
            "deterministic, n = 1"),
          Q("address_bits_for_64_lines", "shift-register stages for 64 lines", "readback",
@@ -321,6 +324,38 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "python -c 'from xbarsim.experiments.xblock_decoder import check_table_iii; "
         "print(check_table_iii(64))'",
         "thesis Table III",
+    ),
+    Experiment(
+        "F48_50_tia_design",
+        "The TIA design rule and budget our periphery and cost model hold (R_f = V_out_d / "
+        "I_max, A = 100 R_f N G_avg, N = 4-64); the transistor-level design (topology, phase "
+        "margin, 500 Monte Carlo runs) is not simulated.",
+        (Q("gain_value", "open-loop gain A, every N", "readback",
+           "the printed formulas, which make A = 200 V_out_d / V_max for every N; "
+           "deterministic, n = 1"),
+         Q("current_budget_a", "TIA current budget (A)", "readback",
+           "our cost model's parameter, set from this number; deterministic, n = 1"),
+         Q("load_f", "TIA load in the settling time (F)", "readback",
+           "our settling model's parameter, set from this number; deterministic, n = 1")),
+        {"quick": {"sizes": [4, 8, 16, 32, 64]}, "full": {"sizes": [4, 8, 16, 32, 64]}},
+        single("F48_50_tia_design", tia_design_job),
+        "python -c 'from xbarsim.periphery import TIA; print(TIA.design(64))'",
+        "no seed figure (thesis Figs. 48-50 are transistor-level)",
+    ),
+    Experiment(
+        "F52_data_converters",
+        "The thesis's 5-bit DAC (280 mV, 361 uW, 62.5 MS/s) and 5-bit flash ADC (1.6 mW, "
+        "500 MS/s) as our converter models hold them; the circuits are not simulated.",
+        (Q("dac_lsb_v", "DAC step (V)", "readback",
+           "280 mV / 31 from the printed full scale and bits; deterministic, n = 1"),
+         Q("dac_energy_per_conversion_j", "DAC energy per conversion (J)", "readback",
+           "the printed power over the printed rate; deterministic, n = 1"),
+         Q("adc_energy_per_conversion_j", "ADC energy per conversion (J)", "readback",
+           "the printed power over the printed rate; deterministic, n = 1")),
+        {"quick": {}, "full": {}},
+        single("F52_data_converters", converters_job),
+        "python -c 'from xbarsim.periphery import DAC; print(DAC.thesis().lsb_v)'",
+        "no seed figure (thesis Fig. 52 is a circuit diagram)",
     ),
     Experiment(
         "F51_53_vmm_trends",
@@ -395,9 +430,7 @@ NOT_BUILT: dict[str, tuple[str, str]] = {
     "E_table1_paper_crossbar_row": (_NR, "a literature-table row (device facts, no experiment)"),
     "E_tio2_family": (_NR, "device-family facts from the literature, no experiment"),
     "F_technology": (_NR, "process facts of the chips (no simulated quantity)"),
-    "F48_50_tia_design": (_NR, "transistor-level TIA design values (no circuit simulation)"),
     "F58_tia_measured": (_NR, "measured silicon data; coefficients only in figures"),
-    "F52_data_converters": (_NR, "converter circuit figures (only their specs are used)"),
     "F_other_chips": (_NR, "other chips (PUF, optimizer) outside this simulator's scope"),
 }
 

@@ -33,8 +33,39 @@ def table3_job(settings: dict[str, Any], seed: int) -> Rows:
     start = time.perf_counter()
     ex = "F_table3_xblock_decoder"
     check = check_table_iii(settings["lines"])
-    values = {"rows": check["rows_matched_fraction"],
+    values = {"boolean_form": check["rows_matched_fraction"],
               "address_bits_for_64_lines": float(check["address_bits"])}
+    return timed_rows(ex, ex, settings, start, value_rows(ex, 0, values))
+
+
+# -- Figs. 48-50, 52: the TIA design rule and the converters (read back) ----------------------
+
+def tia_design_job(settings: dict[str, Any], seed: int) -> Rows:
+    """The TIA design values our periphery uses (deterministic; ``seed`` unused): the open-loop
+    gain ``A = 100 R_f N G_avg`` with the printed ``R_f = V_out_d / I_max`` (checked equal at
+    every N of ``sizes``, else NaN), the current budget (A) and the load (F)."""
+    from xbarsim.chip.cost import CostParameters
+    from xbarsim.periphery import TIA
+
+    start = time.perf_counter()
+    ex = "F48_50_tia_design"
+    gains = [TIA.required_gain(n, TIA.feedback_resistance_ohm(n)) for n in settings["sizes"]]
+    p = CostParameters()
+    values = {"gain_value": gains[0] if np.allclose(gains, gains[0], rtol=1e-12) else np.nan,
+              "current_budget_a": p.tia_current_a, "load_f": p.settle_load_f}
+    return timed_rows(ex, ex, settings, start, value_rows(ex, 0, values))
+
+
+def converters_job(settings: dict[str, Any], seed: int) -> Rows:
+    """The DAC step (V) and the energy per conversion (J) of the thesis's DAC and ADC as our
+    converter models hold them (deterministic; ``seed`` unused)."""
+    from xbarsim.periphery import ADC, DAC
+
+    start = time.perf_counter()
+    ex = "F52_data_converters"
+    dac, adc = DAC.thesis(), ADC.thesis()
+    values = {"dac_lsb_v": dac.lsb_v, "dac_energy_per_conversion_j": dac.power_w / dac.rate_sps,
+              "adc_energy_per_conversion_j": adc.power_w / adc.rate_sps}
     return timed_rows(ex, ex, settings, start, value_rows(ex, 0, values))
 
 
