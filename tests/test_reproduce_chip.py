@@ -296,3 +296,16 @@ def test_t21_and_t24_studies_give_per_instance_values(tmp_path) -> None:
     base = by["T21_23_temperature", "convnet_rm1_worst_drop.baseline"]
     assert base["verdict"] in (rp.READBACK, rp.GAP)
     assert np.isfinite(base["ours_mean"])
+
+
+def test_vmm_cost_command_writes_the_figure(tmp_path, capsys) -> None:
+    from xbarsim.cli import main
+
+    out = tmp_path / "vc"
+    assert main(["vmm-cost", "--sizes", "4,8", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["fig51_53_vmm_cost.png", "results.json"]
+    assert (out / "fig51_53_vmm_cost.png").stat().st_size > 5_000
+    capsys.readouterr()
+    assert main(["vmm-cost", "--kind", "x", "--out", str(tmp_path / "bad")]) == 2
+    assert capsys.readouterr().err.startswith("error: kind")
+    assert not (tmp_path / "bad").exists()

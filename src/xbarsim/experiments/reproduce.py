@@ -369,7 +369,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
            "in our RC settling model")),
         {"quick": {"sizes": [4, 8, 16, 32, 64]}, "full": {"sizes": [4, 8, 16, 32, 64]}},
         single("F51_53_vmm_trends", vmm_trends_job),
-        "xbarsim vmm-cost --sizes 4,8,16,32,64 --kind analog,mixed",
+        "xbarsim vmm-cost --sizes 4,8,16,32,64 --kind analog,mixed --out DIR",
         "thesis Figs. 51, 53",
     ),
     Experiment(
