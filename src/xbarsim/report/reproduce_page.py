@@ -134,7 +134,7 @@ def _summary_table(summary: list[dict[str, Any]]) -> str:
         verdict = rp.worst([r["verdict"] for r in rows])
         n_q = sum(r["quantity"] is not None for r in rows)
         note = by_id[ex].setup if ex in by_id else rows[0]["reason"]
-        if rows[0]["reason"] and ex in by_id:
+        if rows[0]["reason"] and ex in by_id and rows[0]["rule"] == "unpublished":
             note = rows[0]["reason"]
         name = f'<a href="#{_e(ex)}">{_e(ex)}</a>' if n_q else _e(ex)
         out.append(f'<tr class="exp"><td>{name}</td>'
