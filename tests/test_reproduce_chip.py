@@ -309,3 +309,12 @@ def test_vmm_cost_command_writes_the_figure(tmp_path, capsys) -> None:
     assert main(["vmm-cost", "--kind", "x", "--out", str(tmp_path / "bad")]) == 2
     assert capsys.readouterr().err.startswith("error: kind")
     assert not (tmp_path / "bad").exists()
+
+
+def test_offset_instances_do_not_depend_on_the_count() -> None:
+    one = rjc.offset_details_job({"instances": 1, "tias": 3}, 4)
+    two = rjc.offset_details_job({"instances": 2, "tias": 3}, 4)
+    values = [[(r["quantity"], r["instance"], r["value"]) for r in rows if "value" in r]
+              for rows in (one, two)]
+    assert values[0] == values[1][:2]
+    assert len(values[1]) == 3 and values[1][1][2] != values[1][2][2]
