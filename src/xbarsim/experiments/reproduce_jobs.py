@@ -181,7 +181,7 @@ def t30_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
             with_hs["vmm_error_mean"] / without["vmm_error_mean"] - 1.0,
     }
     return timed_rows(ex, f"{ex}-{instance}", settings, start, value_rows(ex, instance, values),
-                  settings["engine"])
+                      settings["engine"])
 
 
 # -- IR drop (no published line resistance; thesis 1.2.2, 2.5, 4.1.2) --------------------------
