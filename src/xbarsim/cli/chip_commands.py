@@ -78,13 +78,19 @@ def vmm_cost_command(
         "analog,mixed"
     ),
     json_path: JsonOpt = None,
+    out: OutOpt = None,
 ) -> None:
     """Thesis Figs. 51/53: power, latency, energy/area efficiency and throughput vs N."""
     from xbarsim.experiments import vmm_cost as experiment
 
     ns = _int_list("sizes", sizes, 1)
     kinds = [k.strip() for k in kind.split(",") if k.strip()]
+    check_run(0.0, "vmm-cost", None, out, json_path, create_out=False)
     run = experiment.run_vmm_cost(ns, kinds)
+    if out is not None:
+        _prepare_out(out)
+        experiment.write_figures(run, out)
+        _write_text(out / "results.json", json.dumps(_clean(run), indent=2) + "\n", "out")
     _emit("VMM cost vs size (thesis Figs. 51, 53)", experiment.comparison_rows(run), run, json_path)
 
 

@@ -274,6 +274,45 @@ def sensitivity(
     return rows
 
 
+def implied_offset_v(
+    r_c1_ohm: float, r_c2_ohm: float, r_f_ohm: float = 18.4e3, comp: OffsetComp | None = None
+) -> float:
+    """Offset (V) that a programmed pair cancels exactly on the finite-gain TIA.
+
+    Solves ``V_out(V_os) = V_cm`` for the TIA of :class:`xbarsim.periphery.TIA` (gain 2200,
+    feedback ``r_f_ohm``) with the pair attached and zero input current: the circuit form of
+    the corrected condition (spec circuits.md 2.3), not its closed form
+    (:meth:`OffsetComp.cancelled_offset_v`).
+
+    Parameters
+    ----------
+    r_c1_ohm, r_c2_ohm : float
+        Resistances (Ohm) of the devices to ``V_cm - dV`` and ``V_cm + dV``.
+    r_f_ohm : float
+        TIA feedback resistance (Ohm); measured 18.4 kOhm [P].
+    comp : OffsetComp, optional
+    """
+    from scipy.optimize import brentq
+
+    comp = OffsetComp() if comp is None else comp
+    for name, r in (("r_c1_ohm", r_c1_ohm), ("r_c2_ohm", r_c2_ohm), ("r_f_ohm", r_f_ohm)):
+        if not (np.isfinite(r) and r > 0.0):
+            raise XbarsimInputError(f"{name}: must be a finite resistance > 0 Ohm, got {r!r}")
+    g_c1, g_c2 = 1.0 / r_c1_ohm, 1.0 / r_c2_ohm
+
+    def residual(offset_v: float) -> float:
+        tia = TIA(r_f_ohm=r_f_ohm, offset_v=offset_v)
+        node = comp.node_current_a(tia, g_c1, g_c2)
+        return float(tia.output(node).v_out[()]) - tia.v_cm_v
+
+    edge = 0.99 * comp.delta_v
+    if residual(-edge) * residual(edge) > 0.0:
+        raise XbarsimInputError(
+            f"r_c1_ohm, r_c2_ohm: the pair cancels no offset within +/- {edge:g} V"
+        )
+    return float(brentq(residual, -edge, edge, xtol=1e-12))
+
+
 def comparison_rows(summary: dict[str, object]) -> list[ComparisonRow]:
     """Published (thesis Fig. 60) beside ours."""
     tias = int(published_value(EXPERIMENT, "tias"))

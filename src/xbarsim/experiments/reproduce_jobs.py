@@ -38,7 +38,7 @@ def instance_seed(root: int, experiment: str, instance: int) -> int:
     return seeding.point_seed(root, {"experiment": experiment, "instance": instance}) % 2**32
 
 
-def _figures(experiment: str, write: Callable[[Path], list[Path]]) -> Rows:
+def figure_rows(experiment: str, write: Callable[[Path], list[Path]]) -> Rows:
     """Rows holding the PNG figures that ``write(directory)`` produces."""
     with tempfile.TemporaryDirectory(prefix="xbarsim-fig-") as tmp:
         paths = [Path(p) for p in write(Path(tmp))]
@@ -53,15 +53,16 @@ def _figures(experiment: str, write: Callable[[Path], list[Path]]) -> Rows:
         ]
 
 
-def _values(experiment: str, instance: int, values: dict[str, float]) -> Rows:
+def value_rows(experiment: str, instance: int, values: dict[str, float]) -> Rows:
+    """One ``{"id", "quantity", "instance", "value"}`` row per quantity of one instance."""
     return [
         {"id": experiment, "quantity": q, "instance": instance, "value": float(v)}
         for q, v in values.items()
     ]
 
 
-def _timed(experiment: str, key: str, settings: dict[str, Any], start: float, rows: Rows,
-           engine: str = "-") -> Rows:
+def timed_rows(experiment: str, key: str, settings: dict[str, Any], start: float, rows: Rows,
+               engine: str = "-") -> Rows:
     """Append the job's provenance row (wall time in s; ``engine`` as resolved here)."""
     from xbarsim.programming.engine import resolve_engine
 
@@ -81,10 +82,10 @@ def p2_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     ex = "P2_thresholds"
     run = run_thresholds(size=settings["size"], seed=instance_seed(seed, ex, instance))
     keys = ("set_mean_v", "set_std_v", "reset_mean_v", "reset_std_v", "unswitchable_fraction")
-    rows = _values(ex, instance, {k: run.summary[k] for k in keys})
+    rows = value_rows(ex, instance, {k: run.summary[k] for k in keys})
     if instance == 0:
-        rows += _figures(ex, lambda d: write_figures(run, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows)
+        rows += figure_rows(ex, lambda d: write_figures(run, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
 
 
 # -- P3: image programming (paper Fig. 3) ------------------------------------------------------
@@ -97,11 +98,11 @@ def p3_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     ex = "P3_image_tuning"
     run = run_image_tuning(size=settings["size"], seed=instance_seed(seed, ex, instance),
                            engine=settings["engine"])
-    rows = _values(ex, instance, {k: run.summary[k] for k in ("within_5pct_fraction",
-                                                                 "mean_error")})
+    rows = value_rows(ex, instance, {k: run.summary[k] for k in ("within_5pct_fraction",
+                                                                "mean_error")})
     if instance == 0:
-        rows += _figures(ex, lambda d: write_figures(run, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
+        rows += figure_rows(ex, lambda d: write_figures(run, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
 
 
 # -- P4: single-layer perceptron on digits (paper Fig. 4) -------------------------------------
@@ -120,21 +121,27 @@ def p4_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
                             trials=settings["trials"], instances=settings["instances"],
                             import_errors=(0.01, 0.1, 0.5))
     result = run_digits_perceptron(setup)
-    rows = _values(ex, instance, {"gap_to_software_at_1pct_import": result.gap_at_1pct})
+    rows = value_rows(ex, instance, {"gap_to_software_at_1pct_import": result.gap_at_1pct})
     if instance == 0:
-        rows += _figures(ex, lambda d: plot_digits_perceptron(result, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows)
+        rows += figure_rows(ex, lambda d: plot_digits_perceptron(result, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
 
 
 # -- T28: half-select on a 64 x 64 crossbar (thesis Figs. 28-29) -------------------------------
 
 def t28_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """One crossbar pair per sigma at N = 64, target 1 %; tuning and VMM p99 errors."""
+    """One crossbar pair per sigma at N = 64, target 1 %; tuning and VMM p99 errors; from
+    instance 0 the figures of thesis Figs. 28-29 (tuning error per pass, final tuning-error
+    and VMM-error distributions at sigma 0.05 and 0.25)."""
+    import pandas as pd
+
     from xbarsim.experiments.vmm_study import VmmCase, run_instances
+    from xbarsim.report.study_figures import error_distributions, error_per_pass
 
     start = time.perf_counter()
     ex = "T28_half_select_64"
     values: dict[str, float] = {}
+    cases: list[dict[str, Any]] = []
     for sigma, tag in ((0.05, "0p05"), (0.25, "0p25")):
         case = VmmCase(size=settings["size"], sigma=sigma, target=0.01,
                        crossbars=settings["instances"], weight_sets=1,
@@ -142,8 +149,12 @@ def t28_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
         (row,) = run_instances(case, seed, instance, 1, engine=settings["engine"])
         values[f"tuning_error_p99_sigma_{tag}"] = row["tuning_error_p99"]
         values[f"vmm_error_p99_sigma_{tag}"] = row["vmm_error_p99"]
-    return _timed(ex, f"{ex}-{instance}", settings, start, _values(ex, instance, values),
-                  settings["engine"])
+        cases.append(row)
+    rows = value_rows(ex, instance, values)
+    if instance == 0:
+        frame = pd.DataFrame(cases)
+        rows += figure_rows(ex, lambda d: error_per_pass(frame, d) + error_distributions(frame, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
 
 
 # -- T30: the VMM grid's derived ratios (thesis Fig. 30) --------------------------------------
@@ -169,8 +180,8 @@ def t30_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
         "sigma0_penalty_mean_error_at_64_target_1pct":
             with_hs["vmm_error_mean"] / without["vmm_error_mean"] - 1.0,
     }
-    return _timed(ex, f"{ex}-{instance}", settings, start, _values(ex, instance, values),
-                  settings["engine"])
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, value_rows(ex, instance, values),
+                      settings["engine"])
 
 
 # -- IR drop (no published line resistance; thesis 1.2.2, 2.5, 4.1.2) --------------------------
@@ -186,7 +197,7 @@ def irdrop_job(settings: dict[str, Any], seed: int) -> Rows:
     rows: Rows = [{"id": ex, "quantity": "numeric_line_resistance",
                    "mean": record["error_p99_mean"], "std": record["error_p99_std"],
                    "n": settings["instances"]}]
-    return _timed(ex, ex, settings, start, rows)
+    return timed_rows(ex, ex, settings, start, rows)
 
 
 # -- T31-33: networks on crossbars with HAT (thesis Figs. 31-33) -------------------------------
@@ -211,21 +222,22 @@ def t31_job(settings: dict[str, Any], seed: int) -> Rows:
         key = ("convnet_drop_sigma_0p25_n64" if case["zeta"] == 0.0
                else "convnet_drop_with_hat_zeta_0p20")
         for k, acc in enumerate(case["accuracies"]):
-            rows += _values(ex, k, {key: case["software_accuracy"] - acc})
-    rows += _figures(ex, lambda d: plot_network_study(result, d))
-    return _timed(ex, ex, settings, start, rows, settings["engine"])
+            rows += value_rows(ex, k, {key: case["software_accuracy"] - acc})
+    rows += figure_rows(ex, lambda d: plot_network_study(result, d))
+    return timed_rows(ex, ex, settings, start, rows, settings["engine"])
 
 
 # -- chapter-2 studies on the digits (thesis Figs. 21-25, 2.5) ---------------------------------
 
-def _data(settings: dict[str, Any]) -> DataSpec:
+def data_spec(settings: dict[str, Any]) -> DataSpec:
     from xbarsim.experiments.chapter2 import DataSpec
 
     return DataSpec(n_test=settings["n_test"]).validate()
 
 
-def t21_job(settings: dict[str, Any], seed: int) -> Rows:
-    """Worst-case ConvNet RM1 drop over 25-100 degC for baseline and approaches 1-3."""
+def t21_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
+    """Worst-case ConvNet RM1 drop over 25-100 degC for baseline and approaches 1-3: one
+    instance is the whole study (training included) from the instance's own seed."""
     from xbarsim.experiments.temperature_study import (
         TemperatureStudySetup,
         plot_temperature_study,
@@ -236,19 +248,21 @@ def t21_job(settings: dict[str, Any], seed: int) -> Rows:
     ex = "T21_23_temperature"
     setup = TemperatureStudySetup(models=("convnet",), mappings=("rm1",), approaches=(0, 1, 2, 3),
                                   ks=(3,), temps_c=tuple(settings["temps_c"]),
-                                  data=_data(settings), epochs=settings["epochs"],
-                                  seed=seed).validate()
+                                  data=data_spec(settings), epochs=settings["epochs"],
+                                  seed=instance_seed(seed, ex, instance)).validate()
     result = run_temperature_study(setup)
     names = {0: "baseline", 1: "approach1", 2: "approach2_k3", 3: "approach3"}
     values = {f"convnet_rm1_worst_drop.{names[c['approach']]}": c["worst_drop"]
               for c in result.cases if c["k"] in (None, 3)}
-    rows = _values(ex, 0, values)
-    rows += _figures(ex, lambda d: plot_temperature_study(result, d))
-    return _timed(ex, ex, settings, start, rows)
+    rows = value_rows(ex, instance, values)
+    if instance == 0:
+        rows += figure_rows(ex, lambda d: plot_temperature_study(result, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
 
 
 def t24_job(settings: dict[str, Any], seed: int) -> Rows:
-    """ConvNet RM1 with 2e4 ppm mixed stuck devices: pair retuning and the extra column."""
+    """ConvNet RM1 with 2e4 ppm mixed stuck devices: pair retuning and the extra column; one
+    value row per hardware instance (the study seeds instance ``i`` from its identity)."""
     from xbarsim.experiments.defect_study import (
         DefectStudySetup,
         plot_defect_study,
@@ -259,18 +273,19 @@ def t24_job(settings: dict[str, Any], seed: int) -> Rows:
     ex = "T24_25_defects"
     setup = DefectStudySetup(models=("convnet",), mappings=("rm1",), kinds=("mixed",),
                              ppm=(20000.0,), mitigations=("pair", "pair+column"),
-                             instances=settings["instances"], data=_data(settings),
+                             instances=settings["instances"], data=data_spec(settings),
                              epochs=settings["epochs"], seed=seed).validate()
     result = run_defect_study(setup)
     keys = {"pair": "at_20000_ppm_after_pair_retune.convnet",
             "pair+column": "at_20000_ppm_with_extra_column.convnet"}
     rows: Rows = [
-        {"id": ex, "quantity": keys[c["mitigation"]], "mean": c["drop_mean"],
-         "std": c["drop_std"], "n": c["instances"]}
+        row
         for c in result.cases
+        for i, drop in enumerate(c["drops"])
+        for row in value_rows(ex, i, {keys[c["mitigation"]]: drop})
     ]
-    rows += _figures(ex, lambda d: plot_defect_study(result, d))
-    return _timed(ex, ex, settings, start, rows)
+    rows += figure_rows(ex, lambda d: plot_defect_study(result, d))
+    return timed_rows(ex, ex, settings, start, rows)
 
 
 def e7_job(settings: dict[str, Any], seed: int) -> Rows:
@@ -283,29 +298,29 @@ def e7_job(settings: dict[str, Any], seed: int) -> Rows:
     start = time.perf_counter()
     ex = "E7_18_nonlinearity"
     setup = NonlinearityStudySetup(models=("resnet18",), mappings=("rm1", "rm2"),
-                                   balancing=("on",), data=_data(settings),
+                                   balancing=("on",), data=data_spec(settings),
                                    epochs=settings["epochs"], seed=seed).validate()
     result = run_nonlinearity_study(setup)
     values = {f"resnet18_drop_with_nl_and_balancing_{c['mapping']}": c["drop"]
               for c in result.cases}
-    return _timed(ex, ex, settings, start, _values(ex, 0, values))
+    return timed_rows(ex, ex, settings, start, value_rows(ex, 0, values))
 
 
 # -- T10-11: retention (thesis Figs. 10-11) ----------------------------------------------------
 
-def t10_job(settings: dict[str, Any], seed: int) -> Rows:
+def t10_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     """Whether most devices (more than half, our reading of "most") shift less than 2 % after
-    14 years at 25 degC, per retention population (1.0 yes, 0.0 no)."""
+    14 years at 25 degC in one retention population of 400 x 7 devices (1.0 yes, 0.0 no)."""
     from xbarsim.devices.config import preset
     from xbarsim.experiments.device_effects import device_effects
 
     start = time.perf_counter()
     ex = "T10_11_retention"
-    summary = device_effects(preset("tio2-64x64-paper"), seed=seed,
-                             instances=settings["instances"])
+    summary = device_effects(preset("tio2-64x64-paper"), seed=instance_seed(seed, ex, instance),
+                             instances=1)
     within = summary["retention_fraction_within_2pct_after_14y"]
-    return _timed(ex, ex, settings, start,
-                  _values(ex, 0, {"most_devices_shift_below": float(within > 0.5)}))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start,
+                      value_rows(ex, instance, {"most_devices_shift_below": float(within > 0.5)}))
 
 
 # -- T51-56: VMM cost trends and the MLP chip (thesis 4.1.2) -----------------------------------
@@ -334,10 +349,10 @@ def t51_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
         "mlp_chip.synapses": s["synapses"],
         **{f"trends.{m}": v for m, v in trend.items()},
     }
-    rows = _values(ex, instance, values)
+    rows = value_rows(ex, instance, values)
     if instance == 0:
-        rows += _figures(ex, lambda d: write_figures(run, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
+        rows += figure_rows(ex, lambda d: write_figures(run, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
 
 
 # -- T60: TIA offset compensation (thesis Figs. 59-61) -----------------------------------------
@@ -349,11 +364,11 @@ def t60_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     start = time.perf_counter()
     ex = "T60_offset_compensation"
     run = run_offset_compensation(tias=40, seed=instance_seed(seed, ex, instance))
-    rows = _values(ex, instance,
+    rows = value_rows(ex, instance,
                    {"after_compensation_max_offset_v": run.summary["max_abs_after_v"]})
     if instance == 0:
-        rows += _figures(ex, lambda d: write_figures(run, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows)
+        rows += figure_rows(ex, lambda d: write_figures(run, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
 
 
 def per_instance(ex: str, fn: Callable[..., Rows]) -> Callable[[dict[str, Any], int], list[Job]]:

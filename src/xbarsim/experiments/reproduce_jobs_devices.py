@@ -25,11 +25,11 @@ import numpy as np
 from xbarsim.experiments.published import published
 from xbarsim.experiments.reproduce_jobs import (
     Rows,
-    _data,
-    _figures,
-    _timed,
-    _values,
+    data_spec,
+    figure_rows,
     instance_seed,
+    timed_rows,
+    value_rows,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def e8_job(settings: dict[str, Any], seed: int) -> Rows:
     ex = "E8_17_temperature_model"
     temp = preset(settings["device"]).conditions.temperature
     crossover = temp.crossover_s()
-    rows = _values(ex, 0, {"memristor_crossover_s": crossover})
+    rows = value_rows(ex, 0, {"memristor_crossover_s": crossover})
 
     def write(d: Path) -> list[Path]:
         from matplotlib.figure import Figure
@@ -97,8 +97,8 @@ def e8_job(settings: dict[str, Any], seed: int) -> Rows:
         fig.savefig(path, dpi=110)
         return [path]
 
-    rows += _figures(ex, write)
-    return _timed(ex, ex, settings, start, rows)
+    rows += figure_rows(ex, write)
+    return timed_rows(ex, ex, settings, start, rows)
 
 
 # -- E9-16: single-device tuning (thesis Fig. 9a) ----------------------------------------------
@@ -128,11 +128,11 @@ def e9_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
         tag = target_tag(target)
         values[f"fraction_within_target_in_pulses.{tag}"] = float(ok.mean())
         values[f"pulses_median.{tag}"] = float(np.median(pulses))
-    rows = _values(ex, instance, values)
+    rows = value_rows(ex, instance, values)
     if instance == 0:
         traces = tuning_traces(initial, spec["targets_s"], algorithm)
-        rows += _figures(ex, lambda d: _plot_traces(traces, spec, d))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
+        rows += figure_rows(ex, lambda d: _plot_traces(traces, spec, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
 
 
 def tuning_traces(xbars: Any, targets_s: list[float], algorithm: Any) -> list[list[float]]:
@@ -220,9 +220,9 @@ def e10_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
         bake_c, bake_h = entry["setup"]["bake_c"], entry["setup"]["bake_h_min"]
         values["arrhenius_acceleration_25c"] = ret.acceleration(bake_c, 25.0)
         values["projected_years_min"] = ret.equivalent_years(bake_h, bake_c)
-        rows += _figures(ex, lambda d: _plot_retention(g0, shift, ret, years, limit, d))
-    rows = _values(ex, instance, values) + rows
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows)
+        rows += figure_rows(ex, lambda d: _plot_retention(g0, shift, ret, years, limit, d))
+    rows = value_rows(ex, instance, values) + rows
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
 
 
 def _plot_retention(g0: NDArray, shift: NDArray, ret: Any, years: float, limit: float,
@@ -274,7 +274,7 @@ def e19_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     k = int(published()[ex]["references_used"]["value"]["convnet"])
     setup = TemperatureStudySetup(models=("convnet",), mappings=("rm1",),
                                   approaches=(0, 1, 2, 3), ks=(k,),
-                                  temps_c=tuple(settings["temps_c"]), data=_data(settings),
+                                  temps_c=tuple(settings["temps_c"]), data=data_spec(settings),
                                   epochs=settings["epochs"],
                                   seed=instance_seed(seed, ex, instance)).validate()
     result = run_temperature_study(setup)
@@ -290,9 +290,9 @@ def e19_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
         for key, d in rules.items():
             for r in FIG23_RATIOS:
                 values[f"{key}.{rule_tag(r)}"] = float(d.rule(r))
-        rows += _figures(ex, lambda out: _plot_rules(rules, out))
-    rows = _values(ex, instance, values) + rows
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows)
+        rows += figure_rows(ex, lambda out: _plot_rules(rules, out))
+    rows = value_rows(ex, instance, values) + rows
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
 
 
 def _plot_rules(rules: dict[str, Any], d: Path) -> list[Path]:
@@ -332,21 +332,21 @@ def e24_job(settings: dict[str, Any], seed: int) -> Rows:
     setup = DefectStudySetup(models=("convnet",), mappings=("rm1", "rm2"),
                              kinds=("high", "low", "mixed"), ppm=(20000.0,),
                              mitigations=("none",), instances=settings["instances"],
-                             data=_data(settings), epochs=settings["epochs"],
+                             data=data_spec(settings), epochs=settings["epochs"],
                              seed=seed).validate()
     result = run_defect_study(setup)
     drops = {(c["mapping"], c["kind"]): np.asarray(c["drops"]) for c in result.cases}
     software = result.models["convnet"]["baseline_software_accuracy"]
     rows: Rows = []
     for i in range(settings["instances"]):
-        rows += _values(ex, i, {
+        rows += value_rows(ex, i, {
             "mapping1_more_sensitive_to": float(drops["rm1", "high"][i] > drops["rm1", "low"][i]),
             "mapping2_better_unmitigated":
                 float(drops["rm2", "mixed"][i] < drops["rm1", "mixed"][i]),
             "unmitigated_at_20000_ppm": float(drops["rm1", "mixed"][i]),
         })
-    rows += _figures(ex, lambda d: _plot_defects(drops, software, d))
-    return _timed(ex, ex, settings, start, rows)
+    rows += figure_rows(ex, lambda d: _plot_defects(drops, software, d))
+    return timed_rows(ex, ex, settings, start, rows)
 
 
 def _plot_defects(drops: dict[tuple[str, str], NDArray], software: float, d: Path
@@ -405,18 +405,18 @@ def e34_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     example.v_set[ok] = before_v["set"]
     example.v_reset[ok] = abs(before_v["reset"])
     refresh_devices(example, policy, ok)
-    rows = _values(ex, instance, {
+    rows = value_rows(ex, instance, {
         "relative_change_histogram": float(symmetric(change_set) and symmetric(change_reset)),
     })
     n = settings["devices"]
     after_set, after_reset = example.v_set[ok], -example.v_reset[ok]
     for d, (s, r) in enumerate(zip(after_set, after_reset, strict=True)):
-        rows += _values(ex, instance * n + d,
+        rows += value_rows(ex, instance * n + d,
                         {"example_after_v.set": float(s), "example_after_v.reset": float(r)})
     if instance == 0:
-        rows += _figures(ex, lambda out: _plot_refresh(change_set, change_reset, after_set,
+        rows += figure_rows(ex, lambda out: _plot_refresh(change_set, change_reset, after_set,
                                                        after_reset, ex, out))
-    return _timed(ex, f"{ex}-{instance}", settings, start, rows)
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
 
 
 def _plot_refresh(change_set: NDArray, change_reset: NDArray, after_set: NDArray,

@@ -3,6 +3,8 @@ versus size (layer 7), with fitted log-log slopes beside the published trends.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from xbarsim.chip.cost import CostParameters, check_kind, loglog_slope, vmm_cost
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.published import published_value
@@ -77,3 +79,10 @@ def comparison_rows(run: dict[str, object]) -> list[ComparisonRow]:
             ComparisonRow(f"mixed < analog: {metric}", "yes (Fig. 53)", "yes" if ok else "no")
         )
     return rows
+
+
+def write_figures(run: dict[str, object], out: Path) -> list[Path]:
+    """Figs. 51/53 style efficiency, throughput and latency curves against N."""
+    from xbarsim.report.chip_figures import vmm_cost_curves
+
+    return [vmm_cost_curves(out / "fig51_53_vmm_cost.png", run["cases"])]

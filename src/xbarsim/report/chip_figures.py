@@ -70,3 +70,42 @@ def breakdown_pies(path: Path, power_w: Mapping[str, float], area_mm2: Mapping[s
         ax.pie([data[key] for key in keys], labels=keys, autopct="%1.1f%%")
         ax.set_title(title)
     return _save(fig, path)
+
+
+def vmm_cost_curves(path: Path, cases: Sequence[Mapping[str, object]]) -> Path:
+    """Figs. 51/53 style: energy efficiency (Op/J), throughput (Op/s), area efficiency
+    (Op/s/mm^2) and latency (s) against VMM size N, log-log, one line per VMM kind."""
+    panels = (
+        ("energy_eff_op_per_j", "energy efficiency (Op/J)"),
+        ("ops_per_s", "throughput (Op/s)"),
+        ("ops_per_s_per_mm2", "area efficiency (Op/s/mm^2)"),
+        ("latency_s", "latency, 1 % settling (s)"),
+    )
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    axes = fig.subplots(1, len(panels))
+    kinds = list(dict.fromkeys(str(c["kind"]) for c in cases))
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for kind in kinds:
+            rows = sorted((c for c in cases if c["kind"] == kind), key=lambda c: c["size"])
+            ax.plot([c["size"] for c in rows], [c[key] for c in rows], marker="o", label=kind)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("VMM size N")
+        ax.set_ylabel(label)
+    axes[0].legend()
+    fig.suptitle("VMM cost against size (analog: Fig. 51, mixed-signal: Fig. 53)")
+    return _save(fig, path)
+
+
+def offset_current_histogram(path: Path, current_a: ArrayLike, instances: int) -> Path:
+    """Fig. 60c style: effective offset currents (uA) that the programmed pairs source into
+    the TIAs' summing nodes, pooled over ``instances`` chips."""
+    fig = Figure(figsize=(5.5, 4), layout="constrained")
+    ax = fig.add_subplot()
+    values = np.asarray(current_a, dtype=np.float64) * 1e6
+    ax.hist(values, bins=30)
+    ax.set_xlabel("effective offset current (uA)")
+    ax.set_ylabel("TIAs")
+    ax.set_title(f"offset currents of the programmed pairs ({values.size} TIAs, "
+                 f"{instances} chips)")
+    return _save(fig, path)

@@ -133,7 +133,7 @@ def _summary_table(summary: list[dict[str, Any]]) -> str:
         verdict = rp.worst([r["verdict"] for r in rows])
         n_q = sum(r["quantity"] is not None for r in rows)
         note = by_id[ex].setup if ex in by_id else rows[0]["reason"]
-        if rows[0]["reason"] and ex in by_id:
+        if rows[0]["reason"] and ex in by_id and rows[0]["rule"] == "unpublished":
             note = rows[0]["reason"]
         name = f'<a href="#{_e(ex)}">{_e(ex)}</a>' if n_q else _e(ex)
         out.append(f'<tr class="exp"><td>{name}</td>'
@@ -157,7 +157,8 @@ def _experiment_section(e: rp.Experiment, rows: list[dict[str, Any]], meta: dict
         pub = _num(r["published"])
         if r["rule"] == "bound":
             pub = f"&lt; {pub}"
-        out.append(f"<tr><td>{_e(r['label'])}</td><td>{pub}</td><td>{ours}</td>"
+        label = _e(r["label"]) + (f"<br><small>{_e(r['reason'])}</small>" if r["reason"] else "")
+        out.append(f"<tr><td>{label}</td><td>{pub}</td><td>{ours}</td>"
                    f"<td>{r['n']}</td><td>{badge(r['verdict'], _gap_text(r))}</td></tr>")
     out.append("</tbody></table>")
     if any(r["ours_mean"] is not None for r in rows):
