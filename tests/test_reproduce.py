@@ -265,6 +265,9 @@ def test_t30_and_irdrop_entries_tiny(tmp_path: Path) -> None:
     by = {(r["id"], r["quantity"]): r for r in rp.summarize(meta, rows)}
     ratio = by["T30_vmm_grid", "n_hs_ratio_sigma_0p30_over_0p25_at_64"]
     assert ratio["n"] == 1 and ratio["ours_mean"] >= 0.0
+    figures = {r["figure"] for r in rows if r.get("id") == "T30_vmm_grid" and "figure" in r}
+    assert figures == {"error_distributions_N8_t0p01_baseline",
+                       "error_distributions_N8_t0p01_no-hs"}  # the N slice of Fig. 30
     ir = by["F_ir_drop_statements", "numeric_line_resistance"]
     assert ir["verdict"] == rp._NR and ir["published"] is None and ir["reason"]
     assert ir["n"] == 2 and 0.0 < ir["ours_mean"] < 0.5  # p99 error, fraction of I_max

@@ -14,6 +14,7 @@ from xbarsim.chip.offset import OffsetComp
 from xbarsim.experiments import reproduce as rp
 from xbarsim.experiments import reproduce_jobs as rj
 from xbarsim.experiments import reproduce_jobs_chip as rjc
+from xbarsim.experiments import reproduce_jobs_devices as rjd
 from xbarsim.experiments.offset_compensation import implied_offset_v
 from xbarsim.experiments.xblock_decoder import check_table_iii, printed_buses, table_rows
 
@@ -255,8 +256,10 @@ def test_t10_rows_are_per_instance_and_seeded_by_identity() -> None:
     assert [r["instance"] for r in rows] == [0, 1, 2]
     assert all(r["value"] in (0.0, 1.0) for r in rows)
     # instance 2 alone gives the same row as in the run of three
-    alone = [r for r in rj.t10_job({"instances": 1}, 5, 2) if "value" in r]
+    alone = [r for r in rjd.t10_job({"instances": 1}, 5, 2) if "value" in r]
     assert alone == [rows[2]]
+    figures = [r["figure"] for j in plan for r in j.fn(*j.args) if "figure" in r]
+    assert figures == ["fig11_retention_shift_vs_state"]  # from instance 0 only
 
 
 def test_t21_plan_is_one_job_per_instance() -> None:

@@ -47,7 +47,6 @@ from xbarsim.experiments.reproduce_jobs import (
     p4_job,
     per_instance,
     single,
-    t10_job,
     t21_job,
     t24_job,
     t28_job,
@@ -73,6 +72,7 @@ from xbarsim.experiments.reproduce_jobs_devices import (
     e24_job,
     e34_job,
     rule_tag,
+    t10_job,
     target_tag,
 )
 

@@ -161,8 +161,12 @@ def t28_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
 
 def t30_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     """One crossbar pair at N = 64, 1 %: the n_HS ratio sigma 0.30 / 0.25 and the sigma = 0
-    half-select penalty (baseline against no half-select), paired on the same hardware."""
+    half-select penalty (baseline against no half-select), paired on the same hardware; from
+    instance 0 the final error distributions at N = 64 (a slice of thesis Fig. 30)."""
+    import pandas as pd
+
     from xbarsim.experiments.vmm_study import VmmCase, run_instances
+    from xbarsim.report.study_figures import error_distributions
 
     start = time.perf_counter()
     ex = "T30_vmm_grid"
@@ -180,8 +184,11 @@ def t30_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
         "sigma0_penalty_mean_error_at_64_target_1pct":
             with_hs["vmm_error_mean"] / without["vmm_error_mean"] - 1.0,
     }
-    return timed_rows(ex, f"{ex}-{instance}", settings, start, value_rows(ex, instance, values),
-                      settings["engine"])
+    rows = value_rows(ex, instance, values)
+    if instance == 0:  # the N = 64 slice of Fig. 30: error distributions per sigma
+        frame = pd.DataFrame([with_hs, low, high, without])
+        rows += figure_rows(ex, lambda d: error_distributions(frame, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
 
 
 # -- IR drop (no published line resistance; thesis 1.2.2, 2.5, 4.1.2) --------------------------
@@ -304,23 +311,6 @@ def e7_job(settings: dict[str, Any], seed: int) -> Rows:
     values = {f"resnet18_drop_with_nl_and_balancing_{c['mapping']}": c["drop"]
               for c in result.cases}
     return timed_rows(ex, ex, settings, start, value_rows(ex, 0, values))
-
-
-# -- T10-11: retention (thesis Figs. 10-11) ----------------------------------------------------
-
-def t10_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """Whether most devices (more than half, our reading of "most") shift less than 2 % after
-    14 years at 25 degC in one retention population of 400 x 7 devices (1.0 yes, 0.0 no)."""
-    from xbarsim.devices.config import preset
-    from xbarsim.experiments.device_effects import device_effects
-
-    start = time.perf_counter()
-    ex = "T10_11_retention"
-    summary = device_effects(preset("tio2-64x64-paper"), seed=instance_seed(seed, ex, instance),
-                             instances=1)
-    within = summary["retention_fraction_within_2pct_after_14y"]
-    return timed_rows(ex, f"{ex}-{instance}", settings, start,
-                      value_rows(ex, instance, {"most_devices_shift_below": float(within > 0.5)}))
 
 
 # -- T51-56: VMM cost trends and the MLP chip (thesis 4.1.2) -----------------------------------

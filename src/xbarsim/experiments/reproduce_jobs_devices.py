@@ -195,6 +195,29 @@ def drift_directions_hold(w0: NDArray[np.float64], shift: NDArray[np.float64]) -
                 and shift[w0 <= LOW_STATES_W0].mean() > 0.0)
 
 
+def t10_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
+    """Whether most devices (more than half, our reading of "most") of one Fig. 10b
+    population (400 x 7 devices, 10-100 uS) shift less than 2 % after the published 14
+    years at 25 degC (1.0 yes, 0.0 no); from instance 0 the Fig. 11 figure."""
+    from xbarsim.devices.config import preset
+    from xbarsim.experiments.device_effects import retention_population
+
+    start = time.perf_counter()
+    ex = "T10_11_retention"
+    entry = published()[ex]
+    device = preset("tio2-64x64-paper")
+    years = float(entry["bake"]["equivalent_room_temperature_years"])
+    limit = float(entry["most_devices_shift_below"]["value"])
+    g0, shift = retention_population(device, instance_seed(seed, ex, instance), 1, years)
+    g0, shift = g0[0].ravel(), shift[0].ravel()
+    rows = value_rows(ex, instance,
+                      {"most_devices_shift_below": float(np.mean(np.abs(shift) < limit) > 0.5)})
+    if instance == 0:
+        ret = device.conditions.retention
+        rows += figure_rows(ex, lambda d: _plot_retention(g0, shift, ret, years, limit, d))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
+
+
 def e10_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     """One Fig. 10b population (400 x 7 devices, 10-100 uS) aged 14 years at 25 degC:
     whether most devices shift below 2 % and whether the drift directions hold; the
