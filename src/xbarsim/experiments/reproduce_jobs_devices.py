@@ -423,8 +423,8 @@ def e34_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     example = xbars.subset()
     v_set, v_reset = xbars.v_set.copy(), xbars.v_reset.copy()
     refresh_devices(xbars, policy, ok)
-    change_set = (xbars.v_set / v_set - 1.0)[ok]
-    change_reset = (xbars.v_reset / v_reset - 1.0)[ok]
+    change_set = xbars.v_set[ok] / v_set[ok] - 1.0  # unswitchable: infinite thresholds
+    change_reset = xbars.v_reset[ok] / v_reset[ok] - 1.0
     example.v_set[ok] = before_v["set"]
     example.v_reset[ok] = abs(before_v["reset"])
     refresh_devices(example, policy, ok)
