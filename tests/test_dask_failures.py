@@ -9,7 +9,7 @@ import dask
 import pytest
 
 from xbarsim.errors import XbarsimRunError
-from xbarsim.sweeps.runner import collect
+from xbarsim.experiments.cluster import collect
 
 distributed = pytest.importorskip("distributed")
 

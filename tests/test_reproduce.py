@@ -14,7 +14,8 @@ from xbarsim.cli import main
 from xbarsim.experiments import reproduce as rp
 from xbarsim.experiments.chapter2 import META_NAME
 from xbarsim.experiments.published import published
-from xbarsim.report.reproduce_page import write_report
+from xbarsim.experiments.reproduce import write_report
+from xbarsim.report import verdicts as vd
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
@@ -102,37 +103,37 @@ def test_summary_has_a_row_per_id_and_the_contract_keys(page) -> None:
 def test_synthetic_verdicts(page) -> None:
     _, summary, _ = page
     by = {(r["id"], r["quantity"]): r for r in summary}
-    assert by["P2_thresholds", "set_mean_v"]["verdict"] == rp.GAP
+    assert by["P2_thresholds", "set_mean_v"]["verdict"] == vd.GAP
     assert by["P2_thresholds", "set_mean_v"]["gap"] == pytest.approx(1.19 * 2.03)
-    assert by["P2_thresholds", "set_std_v"]["verdict"] == rp.WITHIN
-    assert by["T51_56_energy", "trends.throughput"]["verdict"] == rp.TREND
+    assert by["P2_thresholds", "set_std_v"]["verdict"] == vd.WITHIN
+    assert by["T51_56_energy", "trends.throughput"]["verdict"] == vd.TREND
     assert by["T24_25_defects", "at_20000_ppm_with_extra_column.convnet"]["n"] == 4
-    assert by["T60_offset_compensation", "after_compensation_max_offset_v"]["verdict"] == rp.WITHIN
+    assert by["T60_offset_compensation", "after_compensation_max_offset_v"]["verdict"] == vd.WITHIN
 
 
 @pytest.mark.parametrize(
     ("rule", "pub", "mean", "std", "approx", "expected"),
     [
-        ("value", 1.0, 1.09, 0.0, False, rp.WITHIN),
-        ("value", 1.0, 1.11, 0.0, False, rp.GAP),
-        ("value", 1.0, 1.11, 0.06, False, rp.WITHIN),  # 2 std widen the band
-        ("value", 1.0, 1.24, 0.0, True, rp.WITHIN),
-        ("value", 1.0, 1.26, 0.0, True, rp.GAP),
-        ("value", -1.39, -1.0, 0.0, False, rp.GAP),
-        ("bound", 0.001, 0.0009, 0.5, False, rp.WITHIN),
-        ("bound", 0.001, 0.0011, 0.0, False, rp.GAP),
-        ("trend", "linear", 1.0, 0.0, False, rp.TREND),
-        ("trend", "linear", 0.5, 0.5, False, rp.GAP),
+        ("value", 1.0, 1.09, 0.0, False, vd.WITHIN),
+        ("value", 1.0, 1.11, 0.0, False, vd.GAP),
+        ("value", 1.0, 1.11, 0.06, False, vd.WITHIN),  # 2 std widen the band
+        ("value", 1.0, 1.24, 0.0, True, vd.WITHIN),
+        ("value", 1.0, 1.26, 0.0, True, vd.GAP),
+        ("value", -1.39, -1.0, 0.0, False, vd.GAP),
+        ("bound", 0.001, 0.0009, 0.5, False, vd.WITHIN),
+        ("bound", 0.001, 0.0011, 0.0, False, vd.GAP),
+        ("trend", "linear", 1.0, 0.0, False, vd.TREND),
+        ("trend", "linear", 0.5, 0.5, False, vd.GAP),
     ],
 )
 def test_verdict_rules(rule, pub, mean, std, approx, expected) -> None:
-    assert rp.verdict(rule, pub, mean, std, approx)[0] == expected
+    assert vd.verdict(rule, pub, mean, std, approx)[0] == expected
 
 
 def test_worst_verdict_orders_gap_trend_within() -> None:
-    assert rp.worst([rp.WITHIN, rp.TREND]) == rp.TREND
-    assert rp.worst([rp.TREND, rp.GAP, rp.WITHIN]) == rp.GAP
-    assert rp.worst([rp.WITHIN]) == rp.WITHIN
+    assert vd.worst([vd.WITHIN, vd.TREND]) == vd.TREND
+    assert vd.worst([vd.TREND, vd.GAP, vd.WITHIN]) == vd.GAP
+    assert vd.worst([vd.WITHIN]) == vd.WITHIN
 
 
 def test_every_published_id_is_built_or_explained() -> None:
@@ -269,5 +270,5 @@ def test_t30_and_irdrop_entries_tiny(tmp_path: Path) -> None:
     assert figures == {"error_distributions_N8_t0p01_baseline",
                        "error_distributions_N8_t0p01_no-hs"}  # the N slice of Fig. 30
     ir = by["F_ir_drop_statements", "numeric_line_resistance"]
-    assert ir["verdict"] == rp._NR and ir["published"] is None and ir["reason"]
+    assert ir["verdict"] == vd.NOT_REPRODUCIBLE and ir["published"] is None and ir["reason"]
     assert ir["n"] == 2 and 0.0 < ir["ours_mean"] < 0.5  # p99 error, fraction of I_max

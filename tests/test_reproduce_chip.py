@@ -17,6 +17,7 @@ from xbarsim.experiments import reproduce_jobs_chip as rjc
 from xbarsim.experiments import reproduce_jobs_devices as rjd
 from xbarsim.experiments.offset_compensation import implied_offset_v
 from xbarsim.experiments.xblock_decoder import check_table_iii, printed_buses, table_rows
+from xbarsim.report import verdicts as vd
 
 
 def _run(tmp_path, ids: list[str], settings: dict[str, dict[str, Any]]
@@ -33,19 +34,19 @@ def _figures(rows: list[dict[str, Any]], ex: str) -> list[str]:
 # -- the readback rule ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
-    ("mean", "expected"), [(1.05, rp.BY_CONSTRUCTION), (1.2, rp.GAP), (0.95, rp.BY_CONSTRUCTION)]
+    ("mean", "expected"), [(1.05, vd.BY_CONSTRUCTION), (1.2, vd.GAP), (0.95, vd.BY_CONSTRUCTION)]
 )
 def test_readback_is_never_badged_as_a_reproduction(mean: float, expected: str) -> None:
-    verdict, gap = rp.verdict("readback", 1.0, mean, 0.0, False)
+    verdict, gap = vd.verdict("readback", 1.0, mean, 0.0, False)
     assert verdict == expected and gap == pytest.approx(mean - 1.0)
-    assert verdict != rp.WITHIN
+    assert verdict != vd.WITHIN
 
 
 def test_readback_ranks_below_within_and_above_not_reproducible() -> None:
-    assert rp.worst([rp.BY_CONSTRUCTION, rp.WITHIN]) == rp.BY_CONSTRUCTION
-    assert rp.worst([rp.BY_CONSTRUCTION, rp._NR]) == rp.BY_CONSTRUCTION
-    assert rp.worst([rp.BY_CONSTRUCTION, rp.GAP]) == rp.GAP
-    assert any(rp.BY_CONSTRUCTION in rule for rule in rp.RULES)
+    assert vd.worst([vd.BY_CONSTRUCTION, vd.WITHIN]) == vd.BY_CONSTRUCTION
+    assert vd.worst([vd.BY_CONSTRUCTION, vd.NOT_REPRODUCIBLE]) == vd.BY_CONSTRUCTION
+    assert vd.worst([vd.BY_CONSTRUCTION, vd.GAP]) == vd.GAP
+    assert any(vd.BY_CONSTRUCTION in rule for rule in vd.RULES)
 
 
 def test_readback_quantities_state_what_they_read_back() -> None:
@@ -134,12 +135,12 @@ def test_table3_and_vmm_trends_entries(tmp_path) -> None:
     by, rows = _run(tmp_path, ["F_table3_xblock_decoder", "F51_53_vmm_trends"],
                     {"F_table3_xblock_decoder": {"lines": 8}, "F51_53_vmm_trends": {}})
     table = by["F_table3_xblock_decoder", "boolean_form"]
-    assert table["verdict"] == rp.TREND and table["n"] == 1 and "Table III" in table["reason"]
+    assert table["verdict"] == vd.TREND and table["n"] == 1 and "Table III" in table["reason"]
     bits = by["F_table3_xblock_decoder", "address_bits_for_64_lines"]
-    assert bits["ours_mean"] == 3.0 and bits["verdict"] == rp.GAP  # 8 lines, not 64
+    assert bits["ours_mean"] == 3.0 and bits["verdict"] == vd.GAP  # 8 lines, not 64
     for key in ("mixed_signal_vs_analog", "settling_vs_size"):
         r = by["F51_53_vmm_trends", key]
-        assert r["verdict"] == rp.TREND and r["n"] == 1
+        assert r["verdict"] == vd.TREND and r["n"] == 1
     assert _figures(rows, "F51_53_vmm_trends") == ["fig51_53_vmm_cost"]
 
 
@@ -154,7 +155,7 @@ def test_tia_and_converter_values_are_read_back(tmp_path) -> None:
     for key, value in expected.items():
         r = by[key]
         assert r["ours_mean"] == pytest.approx(value, rel=1e-9), key
-        assert r["verdict"] == rp.BY_CONSTRUCTION and r["n"] == 1 and r["reason"], key
+        assert r["verdict"] == vd.BY_CONSTRUCTION and r["n"] == 1 and r["reason"], key
 
 
 def test_tia_gain_row_is_nan_when_the_gain_depends_on_n(monkeypatch) -> None:
@@ -184,10 +185,10 @@ def test_offset_details_entry(tmp_path) -> None:
     ex = "F59_61_offset_compensation_details"
     by, rows = _run(tmp_path, [ex], {ex: {"instances": 2, "tias": 4}})
     pair = by[ex, "implied_offset_for_example_pair_v"]
-    assert pair["verdict"] == rp.BY_CONSTRUCTION and pair["n"] == 1
+    assert pair["verdict"] == vd.BY_CONSTRUCTION and pair["n"] == 1
     assert pair["ours_mean"] == pytest.approx(0.0875, abs=2e-4)
     current = by[ex, "effective_offset_current"]
-    assert current["verdict"] == rp._NR and current["n"] == 2
+    assert current["verdict"] == vd.NOT_REPRODUCIBLE and current["n"] == 2
     assert 1e-8 < current["ours_mean"] < 1e-5  # A: tens of mV over 18.4 kOhm
     assert _figures(rows, ex) == ["fig60c_offset_currents"]
 
@@ -228,7 +229,7 @@ def test_mlp_details_entry(tmp_path) -> None:
     ex = "F54_56_mlp_chip_details"
     by, rows = _run(tmp_path, [ex], {ex: {"instances": 1, "epochs": 1}})
     assert by[ex, "ops_per_inference"]["ours_mean"] == 101780
-    assert by[ex, "ops_per_inference"]["verdict"] == rp.BY_CONSTRUCTION
+    assert by[ex, "ops_per_inference"]["verdict"] == vd.BY_CONSTRUCTION
     assert by[ex, "physical_tile_devices"]["ours_mean"] == 26 * 4096 + 2 * 65 * 10
     area = by[ex, "implied_chip_area_mm2"]["ours_mean"]
     assert by[ex, "area_efficiency_op_per_mm2"]["ours_mean"] == pytest.approx(101780 / area)
@@ -297,7 +298,7 @@ def test_t21_and_t24_studies_give_per_instance_values(tmp_path) -> None:
     values = [r for r in rows if r.get("id") == "T24_25_defects" and "value" in r]
     assert len(values) == 4
     base = by["T21_23_temperature", "convnet_rm1_worst_drop.baseline"]
-    assert base["verdict"] in (rp.BY_CONSTRUCTION, rp.GAP)
+    assert base["verdict"] in (vd.BY_CONSTRUCTION, vd.GAP)
     assert np.isfinite(base["ours_mean"])
 
 

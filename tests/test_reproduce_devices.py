@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from xbarsim.experiments import reproduce as rp
 from xbarsim.experiments import reproduce_jobs_devices as jd
+from xbarsim.report import verdicts as vd
 
 READBACK = ("readback", "readback-trend")
 MINE = ("E8_17_temperature_model", "E9_16_single_device_tuning", "E10_15_retention_details",
@@ -26,7 +27,7 @@ def run(tmp_path: Path, only: list[str], settings: dict) -> dict[tuple[str, str]
     summary = rp.summarize(meta, rows)
     for r in summary:  # a read-back never counts as a reproduction
         if r["rule"] in READBACK:
-            assert r["verdict"] in (rp.BY_CONSTRUCTION, rp.GAP), r
+            assert r["verdict"] in (vd.BY_CONSTRUCTION, vd.GAP), r
     figures = {r["id"] for r in rows if "figure" in r}
     assert {rp.select([x])[0].id for x in only} <= figures
     return {(r["id"], r["quantity"]): r for r in summary}
@@ -37,31 +38,31 @@ def run(tmp_path: Path, only: list[str], settings: dict) -> dict[tuple[str, str]
 @pytest.mark.parametrize(
     ("rule", "pub", "mean", "std", "approx", "expected"),
     [
-        ("readback", 5460.0, 5460.0, 0.0, False, rp.BY_CONSTRUCTION),
-        ("readback", 14.0, 15.6, 0.0, True, rp.BY_CONSTRUCTION),
-        ("readback", 14.0, 18.0, 0.0, True, rp.GAP),
-        ("readback-trend", "symmetric", 1.0, 0.0, False, rp.BY_CONSTRUCTION),
-        ("readback-trend", "symmetric", 2 / 3, 0.47, False, rp.GAP),
+        ("readback", 5460.0, 5460.0, 0.0, False, vd.BY_CONSTRUCTION),
+        ("readback", 14.0, 15.6, 0.0, True, vd.BY_CONSTRUCTION),
+        ("readback", 14.0, 18.0, 0.0, True, vd.GAP),
+        ("readback-trend", "symmetric", 1.0, 0.0, False, vd.BY_CONSTRUCTION),
+        ("readback-trend", "symmetric", 2 / 3, 0.47, False, vd.GAP),
     ],
 )
 def test_readback_rules(rule, pub, mean, std, approx, expected) -> None:
-    assert rp.verdict(rule, pub, mean, std, approx)[0] == expected
+    assert vd.verdict(rule, pub, mean, std, approx)[0] == expected
 
 
 @given(pub=st.floats(-1e3, 1e3), mean=st.floats(-1e3, 1e3), std=st.floats(0, 1e2),
        approx=st.booleans())
 def test_readback_is_value_agreement_relabelled(pub, mean, std, approx) -> None:
-    value, gap = rp.verdict("value", pub, mean, std, approx)
-    readback, gap_r = rp.verdict("readback", pub, mean, std, approx)
-    assert readback != rp.WITHIN and gap_r == gap
-    assert (readback == rp.BY_CONSTRUCTION) == (value == rp.WITHIN)
+    value, gap = vd.verdict("value", pub, mean, std, approx)
+    readback, gap_r = vd.verdict("readback", pub, mean, std, approx)
+    assert readback != vd.WITHIN and gap_r == gap
+    assert (readback == vd.BY_CONSTRUCTION) == (value == vd.WITHIN)
 
 
 def test_by_construction_ranks_between_gap_and_trend() -> None:
-    assert rp.worst([rp.WITHIN, rp.BY_CONSTRUCTION]) == rp.BY_CONSTRUCTION
-    assert rp.worst([rp.TREND, rp.BY_CONSTRUCTION]) == rp.BY_CONSTRUCTION
-    assert rp.worst([rp.BY_CONSTRUCTION, rp.GAP]) == rp.GAP
-    assert any(rule.startswith(rp.BY_CONSTRUCTION) for rule in rp.RULES)
+    assert vd.worst([vd.WITHIN, vd.BY_CONSTRUCTION]) == vd.BY_CONSTRUCTION
+    assert vd.worst([vd.TREND, vd.BY_CONSTRUCTION]) == vd.BY_CONSTRUCTION
+    assert vd.worst([vd.BY_CONSTRUCTION, vd.GAP]) == vd.GAP
+    assert any(rule.startswith(vd.BY_CONSTRUCTION) for rule in vd.RULES)
 
 
 def test_quantities_of_the_device_ids() -> None:
@@ -142,7 +143,7 @@ def test_e8_e10_e34_tiny(tmp_path: Path) -> None:
               "E34_threshold_refresh": {"devices": 20, "instances": 2}})
     crossover = by["E8_17_temperature_model", "memristor_crossover_s"]
     assert crossover["ours_mean"] == pytest.approx(70e-6, rel=1e-4)  # rounded coefficients
-    assert crossover["verdict"] == rp.BY_CONSTRUCTION and crossover["n"] == 1
+    assert crossover["verdict"] == vd.BY_CONSTRUCTION and crossover["n"] == 1
     e10 = "E10_15_retention_details"
     assert by[e10, "arrhenius_acceleration_25c"]["ours_mean"] == pytest.approx(5460, rel=1e-3)
     assert by[e10, "projected_years_min"]["ours_mean"] == pytest.approx(15.6, abs=0.05)
@@ -150,9 +151,9 @@ def test_e8_e10_e34_tiny(tmp_path: Path) -> None:
         assert by[e10, key]["n"] == 2 and by[e10, key]["ours_mean"] == 1.0
     assert {by[e10, k]["verdict"] for k in ("arrhenius_acceleration_25c", "projected_years_min",
                                               "most_devices_shift_below", "drift_direction")
-            } == {rp.BY_CONSTRUCTION}
+            } == {vd.BY_CONSTRUCTION}
     e34 = "E34_threshold_refresh"
-    assert by[e34, "relative_change_histogram"]["verdict"] == rp.BY_CONSTRUCTION
+    assert by[e34, "relative_change_histogram"]["verdict"] == vd.BY_CONSTRUCTION
     after_set, after_reset = by[e34, "example_after_v.set"], by[e34, "example_after_v.reset"]
     assert 36 <= after_set["n"] <= 40  # one value per switchable device
     # zero-mean relative changes of width 0.25: the after-thresholds centre on the before
@@ -173,7 +174,7 @@ def test_e9_tiny(tmp_path: Path) -> None:
         assert median["rule"] == "bound" and median["published"] == 100
         # the thesis ramp restarts at 0.5 V in 10 mV steps: ~70 pulses to reach 1.2 V
         assert median["ours_mean"] > 50
-        assert median["verdict"] == (rp.WITHIN if median["ours_mean"] <= 100 else rp.GAP)
+        assert median["verdict"] == (vd.WITHIN if median["ours_mean"] <= 100 else vd.GAP)
 
 
 def test_e24_tiny(tmp_path: Path) -> None:
@@ -181,7 +182,7 @@ def test_e24_tiny(tmp_path: Path) -> None:
     by = run(tmp_path, ["E24"], {ex: {"epochs": 1, "n_test": 100, "instances": 2}})
     for key in ("mapping1_more_sensitive_to", "mapping2_better_unmitigated"):
         assert by[ex, key]["n"] == 2 and by[ex, key]["ours_mean"] in (0.0, 0.5, 1.0)
-        assert by[ex, key]["verdict"] == (rp.TREND if by[ex, key]["ours_mean"] == 1 else rp.GAP)
+        assert by[ex, key]["verdict"] == (vd.TREND if by[ex, key]["ours_mean"] == 1 else vd.GAP)
     random = by[ex, "unmitigated_at_20000_ppm"]
     assert random["published"] == pytest.approx(0.9) and "1 - 1/10" in random["reason"]
     assert random["n"] == 2 and -0.1 < random["ours_mean"] < 1.0
@@ -203,13 +204,13 @@ def test_e19_tiny(tmp_path: Path) -> None:
 
 def test_page_badges_read_backs_by_construction(tmp_path: Path) -> None:
     from reproduce_fixtures import synthetic_store
-    from xbarsim.report.reproduce_page import write_report
+    from xbarsim.experiments.reproduce import write_report
 
     summary = write_report(synthetic_store(tmp_path / "store"), tmp_path / "r.html")
     text = (tmp_path / "r.html").read_text()
     readbacks = [r for r in summary if r["rule"] in READBACK]
     assert {r["id"] for r in readbacks} >= {"E8_17_temperature_model", "E10_15_retention_details",
                                             "E34_threshold_refresh"}
-    assert {r["verdict"] for r in readbacks} == {rp.BY_CONSTRUCTION}
+    assert {r["verdict"] for r in readbacks} == {vd.BY_CONSTRUCTION}
     assert text.count('<span class="badge bycon">by construction</span>') >= len(readbacks)
-    assert f"<li>{rp.BY_CONSTRUCTION}: ours only reads back" in text
+    assert f"<li>{vd.BY_CONSTRUCTION}: ours only reads back" in text

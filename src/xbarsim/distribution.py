@@ -13,6 +13,8 @@ from numpy.typing import ArrayLike
 
 #: Quantile levels reported for every distribution.
 QUANTILES: tuple[float, ...] = (0.05, 0.5, 0.95)
+#: Log-spaced bin edges (fraction) of stored error histograms (studies and their figures).
+HIST_EDGES = np.logspace(-6, 1, 71)
 
 
 def describe(values: ArrayLike) -> dict[str, float | list[float]]:

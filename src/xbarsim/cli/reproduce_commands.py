@@ -1,7 +1,8 @@
 """``xbarsim reproduce`` and ``xbarsim report``: every seed experiment in one HTML page.
 
-Thin shells over :mod:`xbarsim.experiments.reproduce` (the runs, one Parquet store) and
-:mod:`xbarsim.report.reproduce_page` (the page and ``summary.json``).
+Thin shells over :mod:`xbarsim.experiments.reproduce` (the runs into one Parquet store,
+the summary and ``summary.json``), which hands the page to
+:mod:`xbarsim.report.reproduce_page`.
 """
 
 from __future__ import annotations
@@ -64,8 +65,12 @@ def reproduce(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Run every built seed experiment into one store and write DIR/report.html."""
-    from xbarsim.experiments.reproduce import load_settings, run_reproduce, select
-    from xbarsim.report.reproduce_page import write_report
+    from xbarsim.experiments.reproduce import (
+        load_settings,
+        run_reproduce,
+        select,
+        write_report,
+    )
 
     ids = None if only is None else [x.strip() for x in only.split(",") if x.strip()]
     if ids is not None:
@@ -104,7 +109,7 @@ def report(
                                                       "summary rows (JSON).")] = None,
 ) -> None:
     """Rebuild the reproduce page from an existing store (runs nothing)."""
-    from xbarsim.report.reproduce_page import write_report
+    from xbarsim.experiments.reproduce import write_report
 
     if out.is_dir():
         raise XbarsimInputError(f"out: {out} is a directory; give an HTML file path")

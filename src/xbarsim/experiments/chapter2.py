@@ -295,7 +295,7 @@ def run_jobs(
             return out
         from distributed import as_completed
 
-        from xbarsim.sweeps.runner import connect
+        from xbarsim.experiments.cluster import connect
 
         client, cluster = connect(scheduler, workers)
         try:

@@ -460,7 +460,7 @@ def _run_jobs(
                 )
                 advance(1)
             return out
-        from xbarsim.sweeps.runner import collect, connect
+        from xbarsim.experiments.cluster import collect, connect
 
         client, cluster = connect(scheduler, workers)
         try:

@@ -75,6 +75,13 @@ from xbarsim.experiments.reproduce_jobs_devices import (
     t10_job,
     target_tag,
 )
+from xbarsim.report.reproduce_page import Section, render
+from xbarsim.report.verdicts import (
+    NOT_REPRODUCIBLE,
+    NOT_RUN,
+    NOT_YET_BUILT,
+    verdict,
+)
 
 #: Format tag and version of a reproduce store (``_xbarsim_study.json``).
 STORE_FORMAT = "xbarsim-reproduce"
@@ -101,8 +108,9 @@ class Quantity:
         ``trend``: ours is 1.0 where the published trend holds in an instance, else 0.0;
         ``readback`` / ``readback-trend``: as ``value`` / ``trend``, but ours only reads
         back what a preset or closed-form formula was set from (agreement is built in,
-        not predicted; see :data:`BY_CONSTRUCTION`); ``unpublished``: the sources print no
-        number to compare with (``note`` says why), ours is shown alone.
+        not predicted; see :data:`xbarsim.report.verdicts.BY_CONSTRUCTION`);
+        ``unpublished``: the sources print no number to compare with (``note`` says why),
+        ours is shown alone.
     note : str
         The reason, for ``unpublished``; how a ``reference`` or a read-back follows from
         the text or the preset.
@@ -600,18 +608,17 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     ),
 )
 
-_NY = "not yet built"
-_NR = "not reproducible from the text"
-
 #: Ids without a built experiment: (verdict, reason).
 NOT_BUILT: dict[str, tuple[str, str]] = {
-    "E5_benchmarks": (_NR, "CIFAR-10/ImageNet training recipes; the report trains on the "
-                      "embedded digits (no network access)"),
-    "E_table1_paper_crossbar_row": (_NR, "a literature-table row (device facts, no experiment)"),
-    "E_tio2_family": (_NR, "device-family facts from the literature, no experiment"),
-    "F_technology": (_NR, "process facts of the chips (no simulated quantity)"),
-    "F58_tia_measured": (_NR, "measured silicon data; coefficients only in figures"),
-    "F_other_chips": (_NR, "other chips (PUF, optimizer) outside this simulator's scope"),
+    "E5_benchmarks": (NOT_REPRODUCIBLE, "CIFAR-10/ImageNet training recipes; the report "
+                      "trains on the embedded digits (no network access)"),
+    "E_table1_paper_crossbar_row": (NOT_REPRODUCIBLE,
+                                    "a literature-table row (device facts, no experiment)"),
+    "E_tio2_family": (NOT_REPRODUCIBLE, "device-family facts from the literature, no experiment"),
+    "F_technology": (NOT_REPRODUCIBLE, "process facts of the chips (no simulated quantity)"),
+    "F58_tia_measured": (NOT_REPRODUCIBLE, "measured silicon data; coefficients only in figures"),
+    "F_other_chips": (NOT_REPRODUCIBLE,
+                      "other chips (PUF, optimizer) outside this simulator's scope"),
 }
 
 
@@ -627,7 +634,7 @@ def built_ids() -> list[str]:
 
 def status_of(experiment: str) -> tuple[str, str]:
     """``(verdict, reason)`` of an id without a built experiment."""
-    return NOT_BUILT.get(experiment, (_NY, "no experiment registered for this id"))
+    return NOT_BUILT.get(experiment, (NOT_YET_BUILT, "no experiment registered for this id"))
 
 
 def select(only: list[str] | None) -> list[Experiment]:
@@ -713,79 +720,6 @@ class Summary:
     def std(self) -> float:
         """Standard deviation over instances (ddof 0; 0 for one instance)."""
         return float(np.std(self.values))
-
-
-#: Relative half-width of a published value's band: "~" values, exact values.
-APPROX_BAND = 0.25
-EXACT_BAND = 0.10
-#: Instances' standard deviations added to the band.
-STD_WIDTH = 2.0
-
-WITHIN = "within published spread"
-TREND = "trend reproduced"
-GAP = "gap"
-BY_CONSTRUCTION = "by construction"
-NOT_RUN = "not run in this store"
-
-#: The verdict rules, as stated on the page.
-RULES = (
-    f"{WITHIN}: a number: |ours_mean - published| <= max({STD_WIDTH:g} ours_std, band x "
-    f"|published|), band {APPROX_BAND:.0%} where the text prints it as approximate ('~', "
-    f"'<', 'about') and {EXACT_BAND:.0%} otherwise; a bound ('< x'): ours_mean <= x.",
-    f"{TREND}: a qualitative statement (e.g. 'linear in N') holds in every instance "
-    "(the fitted log-log slope lies in the stated band).",
-    f"{GAP}: otherwise; its size is ours_mean - published (absolute, and relative to "
-    "published). An experiment's badge is its worst quantity: gap, then by construction, "
-    "then trend reproduced, then within published spread.",
-    f"{BY_CONSTRUCTION}: ours only reads back a value the preset or a closed-form formula "
-    "was set from (e.g. placeholder coefficients solved from the published crossover, the "
-    "Arrhenius factor of the published activation energy, a drift direction the model "
-    "encodes); shown when it agrees (as a number by the band above, as a statement in "
-    "every instance), gap otherwise. It confirms the implementation, not the physics, and "
-    "never counts as within published spread.",
-    f"{_NR}: the source gives no number a simulation can be set against (the reason is "
-    "stated); where ours can still be computed it is shown alone.",
-    f"{_NY}: the experiment has no reproduce entry yet (the reason is stated).",
-)
-
-
-def verdict(rule: str, published_value: Any, mean: float, std: float, approx: bool
-            ) -> tuple[str, float | None]:
-    """Verdict of one quantity and its gap (``ours_mean - published``; None for a trend).
-
-    Parameters
-    ----------
-    rule : {"value", "bound", "trend", "readback", "readback-trend", "unpublished"}
-    published_value : float, str or None
-        The compared value (:meth:`Quantity.compared`).
-    mean, std : float
-        Ours over instances (the quantity's unit).
-    approx : bool
-        Whether the text prints the value as approximate.
-    """
-    if rule == "unpublished":
-        return _NR, None
-    if rule in ("trend", "readback-trend"):
-        agreed = TREND if rule == "trend" else BY_CONSTRUCTION
-        return (agreed if mean == 1.0 else GAP), None
-    p = float(published_value)
-    gap = mean - p
-    if rule == "bound":
-        return (WITHIN if mean <= p else GAP), gap
-    band = max(STD_WIDTH * std, (APPROX_BAND if approx else EXACT_BAND) * abs(p))
-    agreed = BY_CONSTRUCTION if rule == "readback" else WITHIN
-    return (agreed if abs(gap) <= band else GAP), gap
-
-
-_ORDER = (GAP, BY_CONSTRUCTION, TREND, WITHIN, _NR)
-
-
-def worst(verdicts: list[str]) -> str:
-    """An experiment's badge: its worst quantity verdict."""
-    for v in _ORDER:
-        if v in verdicts:
-            return v
-    return verdicts[0] if verdicts else NOT_RUN
 
 
 def read_store(path: str | Path) -> tuple[dict[str, Any], Rows, dict[str, Any]]:
@@ -982,3 +916,36 @@ def run_reproduce(
     prov = provenance(mode, seed, time.perf_counter() - start, command)
     (Path(store) / PROVENANCE_NAME).write_text(json.dumps(prov, indent=1))
     return read_store(store)
+
+
+def sections(meta: dict[str, Any]) -> dict[str, Section]:
+    """The page's :class:`~xbarsim.report.reproduce_page.Section` of every built experiment
+    in a store (settings as run, stand-alone command with the store's root seed)."""
+    return {
+        e.id: Section(id=e.id, setup=e.setup, settings=meta["settings"][e.id],
+                      where=str(published()[e.id].get("where", "")), figure=e.figure,
+                      command=e.command.format(seed=meta["seed"]))
+        for e in EXPERIMENTS if e.id in meta["ids"]
+    }
+
+
+def write_report(store: str | Path, out_html: str | Path, summary_json: str | Path | None = None,
+                 compare: str | Path | None = None) -> list[dict[str, Any]]:
+    """Write the page (and ``summary.json``) of a reproduce store; returns the summary rows.
+
+    Raises
+    ------
+    XbarsimInputError
+        ``store`` or ``compare`` is not a readable reproduce store of this version.
+    """
+    meta, rows, prov = read_store(store)
+    old = None
+    if compare is not None:
+        old_meta, old_rows, _ = read_store(compare)
+        old = summarize(old_meta, old_rows)
+    summary = summarize(meta, rows)
+    text = render(meta, summary, instance_values(rows), sections(meta), rows, prov, old)
+    Path(out_html).write_text(text, encoding="utf-8")
+    if summary_json is not None:
+        Path(summary_json).write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    return summary

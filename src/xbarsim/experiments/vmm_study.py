@@ -53,7 +53,7 @@ from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.devices.nonlinearity import Nonlinearity, PolynomialNonlinearity, SinhNonlinearity
-from xbarsim.distribution import describe
+from xbarsim.distribution import HIST_EDGES, describe
 from xbarsim.experiments.published import published_value
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
@@ -66,8 +66,6 @@ ALGORITHMS: tuple[str, ...] = ("baseline", "improved", "no-hs")
 NonlinearityName = Literal["none", "sinh", "thesis-poly"]
 NONLINEARITIES: tuple[str, ...] = ("none", "sinh", "thesis-poly")
 
-#: Log-spaced bin edges (fraction) of the stored error histograms.
-HIST_EDGES = np.logspace(-6, 1, 71)
 #: Percentile that defines an instance's worst-case VMM error.
 WORST_CASE_PERCENTILE = 99.0
 

@@ -1,21 +1,22 @@
-"""The reproduce report: one self-contained HTML page from a reproduce store (layer 7).
+"""The reproduce report: one self-contained HTML page (layer 7).
 
-Everything is inline (CSS in a ``<style>`` element, the distributions as inline SVG, the
-experiments' own figures as base64 PNG ``data:`` URIs, no script), so the page opens
-offline and makes no network request.
+:func:`render` draws what :mod:`xbarsim.experiments.reproduce` hands it (summary rows,
+values per instance, one :class:`Section` per built experiment, figures and job rows,
+provenance); it reads no store and imports no experiment. Everything is inline (CSS in a
+``<style>`` element, the distributions as inline SVG, the experiments' own figures as base64
+PNG ``data:`` URIs, no script), so the page opens offline and makes no network request.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from xbarsim.experiments import reproduce as rp
-from xbarsim.experiments.published import published
+from xbarsim.report import verdicts as vd
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222}
@@ -32,14 +33,42 @@ section{border-top:2px solid #ddd;margin-top:1.5em}
 """
 
 _BADGE = {
-    rp.WITHIN: "within",
-    rp.TREND: "trend",
-    rp.GAP: "gap",
-    rp.BY_CONSTRUCTION: "bycon",
-    rp._NR: "nr",
-    rp._NY: "ny",
-    rp.NOT_RUN: "notrun",
+    vd.WITHIN: "within",
+    vd.TREND: "trend",
+    vd.GAP: "gap",
+    vd.BY_CONSTRUCTION: "bycon",
+    vd.NOT_REPRODUCIBLE: "nr",
+    vd.NOT_YET_BUILT: "ny",
+    vd.NOT_RUN: "notrun",
 }
+
+
+@dataclass(frozen=True)
+class Section:
+    """What the page shows of one built experiment besides its rows.
+
+    Attributes
+    ----------
+    id : str
+        Top-level id of ``published.yaml``.
+    setup : str
+        One-line setup.
+    settings : dict
+        The settings it ran with.
+    where : str
+        Where the seed publishes it.
+    figure : str
+        The seed figure its figures correspond to.
+    command : str
+        The stand-alone command that reproduces it.
+    """
+
+    id: str
+    setup: str
+    settings: dict[str, Any]
+    where: str
+    figure: str
+    command: str
 
 
 def _e(x: object) -> str:
@@ -61,7 +90,7 @@ def _num(x: Any) -> str:
 
 
 def _gap_text(row: dict[str, Any]) -> str:
-    if row["verdict"] != rp.GAP or row["gap"] is None:
+    if row["verdict"] != vd.GAP or row["gap"] is None:
         return ""
     p = float(row["published"])
     rel = f", {row['gap'] / p:+.0%}" if p else ""
@@ -123,17 +152,16 @@ def distribution_svg(rows: list[dict[str, Any]], values: dict[tuple[str, str], l
             f"{panels}</svg>")
 
 
-def _summary_table(summary: list[dict[str, Any]]) -> str:
+def _summary_table(summary: list[dict[str, Any]], sections: dict[str, Section]) -> str:
     ids = list(dict.fromkeys(r["id"] for r in summary))
     out = ['<table id="summary"><thead><tr><th>id</th><th>verdict</th><th>quantities</th>'
            "<th>setup or reason</th></tr></thead><tbody>"]
-    by_id = {e.id: e for e in rp.EXPERIMENTS}
     for ex in ids:
         rows = [r for r in summary if r["id"] == ex]
-        verdict = rp.worst([r["verdict"] for r in rows])
+        verdict = vd.worst([r["verdict"] for r in rows])
         n_q = sum(r["quantity"] is not None for r in rows)
-        note = by_id[ex].setup if ex in by_id else rows[0]["reason"]
-        if rows[0]["reason"] and ex in by_id and rows[0]["rule"] == "unpublished":
+        note = sections[ex].setup if ex in sections else rows[0]["reason"]
+        if rows[0]["reason"] and ex in sections and rows[0]["rule"] == "unpublished":
             note = rows[0]["reason"]
         name = f'<a href="#{_e(ex)}">{_e(ex)}</a>' if n_q else _e(ex)
         out.append(f'<tr class="exp"><td>{name}</td>'
@@ -142,14 +170,14 @@ def _summary_table(summary: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
-def _experiment_section(e: rp.Experiment, rows: list[dict[str, Any]], meta: dict[str, Any],
+def _experiment_section(e: Section, rows: list[dict[str, Any]], mode: str,
                         values: dict[tuple[str, str], list[float]],
                         figures: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> str:
-    verdict = rp.worst([r["verdict"] for r in rows])
+    verdict = vd.worst([r["verdict"] for r in rows])
     out = [f'<section id="{_e(e.id)}"><h2>{_e(e.id)} {badge(verdict)}</h2>',
-           f"<p>{_e(e.setup)} Settings ({_e(meta['mode'])}): "
-           f"<code>{_e(json.dumps(meta['settings'][e.id], sort_keys=True))}</code>. "
-           f"Published: {_e(published()[e.id].get('where', ''))}.</p>"]
+           f"<p>{_e(e.setup)} Settings ({_e(mode)}): "
+           f"<code>{_e(json.dumps(e.settings, sort_keys=True))}</code>. "
+           f"Published: {_e(e.where)}.</p>"]
     out.append("<table><thead><tr><th>quantity</th><th>published</th><th>ours mean ± std</th>"
                "<th>n</th><th>verdict</th></tr></thead><tbody>")
     for r in rows:
@@ -172,7 +200,7 @@ def _experiment_section(e: rp.Experiment, rows: list[dict[str, Any]], meta: dict
     hashes = sorted({j["config_hash"] for j in jobs})
     engines = sorted({j["engine"] for j in jobs})
     out.append(f"<p>Command: <code>{_e(rows[0]['command'])}</code>; stand-alone: "
-               f"<code>{_e(e.command.format(seed=meta['seed']))}</code>. Jobs {len(jobs)}, "
+               f"<code>{_e(e.command)}</code>. Jobs {len(jobs)}, "
                f"wall {wall:.1f} s, config {_e(', '.join(hashes))}, engine "
                f"{_e(', '.join(engines))}.</p></section>")
     return "".join(out)
@@ -196,13 +224,32 @@ def _changed(summary: list[dict[str, Any]], old: list[dict[str, Any]]) -> str:
     return "".join(out) if n else "<p>No quantity changed.</p>"
 
 
-def render(meta: dict[str, Any], rows: rp.Rows, prov: dict[str, Any],
-           old: list[dict[str, Any]] | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """The page's HTML and the summary rows of a store (``old``: an earlier store's summary
-    for the "changed since" table)."""
-    summary = rp.summarize(meta, rows)
-    values = rp.instance_values(rows)
-    by_id = {e.id: e for e in rp.EXPERIMENTS}
+def render(meta: dict[str, Any], summary: list[dict[str, Any]],
+           values: dict[tuple[str, str], list[float]], sections: dict[str, Section],
+           rows: list[dict[str, Any]], prov: dict[str, Any],
+           old: list[dict[str, Any]] | None = None) -> str:
+    """The page's HTML.
+
+    Parameters
+    ----------
+    meta : dict
+        The store's parameters (``mode``, ``seed``, ``version``, ``ids``,
+        ``config_hashes``).
+    summary : list of dict
+        One row per quantity (``id, quantity, label, published, ours_mean, ours_std, n,
+        verdict, gap, rule, reason, command``), ids without quantities included.
+    values : dict
+        ``(id, quantity) -> values per instance`` for the box plots.
+    sections : dict
+        id -> :class:`Section` of each built experiment.
+    rows : list of dict
+        The store's figure rows (``id, figure, png``) and job rows (``id, job, wall_s,
+        config_hash, engine``).
+    prov : dict
+        Provenance of the last run (commit, CPU, GPU, Python, wall time, command).
+    old : list of dict, optional
+        An earlier store's summary, for the "changed since" table.
+    """
     parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
              "<title>xbarsim: published results beside ours</title>",
              f"<style>{_CSS}</style></head><body>",
@@ -213,17 +260,17 @@ def render(meta: dict[str, Any], rows: rp.Rows, prov: dict[str, Any],
              + f", root seed {meta['seed']}, xbarsim {_e(meta['version'])}. Networks train "
              "on the embedded 8 x 8 digits, not CIFAR-10/ImageNet, so network drops are "
              "compared in kind, not in value.</p>",
-             "<h2>Summary</h2>", _summary_table(summary),
-             "<h2>Verdict rules</h2><ul>", *[f"<li>{_e(x)}</li>" for x in rp.RULES], "</ul>"]
+             "<h2>Summary</h2>", _summary_table(summary, sections),
+             "<h2>Verdict rules</h2><ul>", *[f"<li>{_e(x)}</li>" for x in vd.RULES], "</ul>"]
     if old is not None:
         parts += ["<h2>Changed since the earlier store</h2>", _changed(summary, old)]
     for ex in dict.fromkeys(r["id"] for r in summary):
-        if ex not in by_id or ex not in meta["ids"]:
+        if ex not in sections or ex not in meta["ids"]:
             continue
         mine = [r for r in summary if r["id"] == ex]
         figs = [r for r in rows if r.get("id") == ex and "figure" in r]
         jobs = [r for r in rows if r.get("id") == ex and "job" in r]
-        parts.append(_experiment_section(by_id[ex], mine, meta, values, figs, jobs))
+        parts.append(_experiment_section(sections[ex], mine, meta["mode"], values, figs, jobs))
     parts += ['<section id="provenance"><h2>Provenance</h2><table><tbody>']
     facts = {"package version": meta["version"], "git commit": prov.get("commit", "-"),
              "root seed": meta["seed"],
@@ -240,25 +287,5 @@ def render(meta: dict[str, Any], rows: rp.Rows, prov: dict[str, Any],
              "command": prov.get("command", "-")}
     parts += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts.items()]
     parts.append("</tbody></table></section></body></html>")
-    return "".join(parts), summary
+    return "".join(parts)
 
-
-def write_report(store: str | Path, out_html: str | Path, summary_json: str | Path | None = None,
-                 compare: str | Path | None = None) -> list[dict[str, Any]]:
-    """Write the page (and ``summary.json``) of a reproduce store; returns the summary rows.
-
-    Raises
-    ------
-    XbarsimInputError
-        ``store`` or ``compare`` is not a readable reproduce store of this version.
-    """
-    meta, rows, prov = rp.read_store(store)
-    old = None
-    if compare is not None:
-        old_meta, old_rows, _ = rp.read_store(compare)
-        old = rp.summarize(old_meta, old_rows)
-    text, summary = render(meta, rows, prov, old)
-    Path(out_html).write_text(text, encoding="utf-8")
-    if summary_json is not None:
-        Path(summary_json).write_text(json.dumps(summary, indent=1, default=str) + "\n")
-    return summary

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from xbarsim.experiments.vmm_study import HIST_EDGES
+from xbarsim.distribution import HIST_EDGES
 
 _DPI = 120
 

@@ -1,0 +1,100 @@
+"""The package keeps DESIGN.md's layering: every import of every module, read statically.
+
+Layers, bottom up: the top-level helpers (errors, validation, seeding, distribution,
+progress) 0, devices 1, crossbar 2, programming 3, mapping 4, periphery and chip 5, nn 6,
+experiments, sweeps and report 7, cli 8. A module imports only its own layer or lower ones;
+within layer 7, report draws what experiments hands it and imports neither experiments nor
+sweeps, and experiments does not reach up into sweeps; nothing below nn imports torch.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+import xbarsim
+
+PACKAGE = Path(xbarsim.__file__).parent
+LAYER = {
+    "devices": 1, "crossbar": 2, "programming": 3, "mapping": 4, "periphery": 5, "chip": 5,
+    "nn": 6, "experiments": 7, "sweeps": 7, "report": 7, "cli": 8,
+}
+#: (importing package, imported package) pairs forbidden although the layers allow them.
+FORBIDDEN = {("report", "experiments"), ("report", "sweeps"), ("experiments", "sweeps")}
+
+
+def _unit(module: str) -> str:
+    """The layer unit of a dotted ``xbarsim`` module: its subpackage, or '' at top level."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYER) else ""
+
+
+def imports_of(path: Path) -> list[str]:
+    """Absolute module names ``path`` imports (relative imports resolved)."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")[: -node.level]
+                found.append(".".join(base + ([node.module] if node.module else [])))
+            elif node.module:
+                found.append(node.module)
+    return found
+
+
+def violations(path: Path) -> list[str]:
+    """Imports of ``path`` that break the layering (empty when it keeps it)."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if module == "xbarsim.__init__":
+        return []  # the package root re-exports the public API of every layer
+    source = _unit(module)
+    bad = []
+    for name in imports_of(path):
+        top = name.split(".")[0]
+        if top == "torch" and LAYER.get(source, 0) < LAYER["nn"]:
+            bad.append(f"{module} imports torch below nn")
+        if top != "xbarsim":
+            continue
+        target = _unit(name)
+        if LAYER.get(target, 0) > LAYER.get(source, 0):
+            bad.append(f"{module} imports {name} (a higher layer)")
+        if (source, target) in FORBIDDEN:
+            bad.append(f"{module} imports {name} ({source} must not import {target})")
+    return bad
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_module_keeps_the_layering(path: Path) -> None:
+    assert violations(path) == []
+
+
+def test_the_check_catches_upward_forbidden_and_torch_imports(tmp_path: Path, monkeypatch
+                                                              ) -> None:
+    """Planted modules that break each rule are reported (the check can fail)."""
+    fake = tmp_path / "xbarsim"
+    cases = {
+        "devices/bad.py": "from xbarsim.crossbar import Crossbar\n",
+        "crossbar/bad.py": "import torch\n",
+        "report/bad.py": "from xbarsim.experiments import reproduce\n",
+        "experiments/bad.py": "from ..sweeps import runner\n",
+        "errors_bad.py": "import xbarsim.devices\n",
+        "nn/good.py": "import torch\nfrom xbarsim.mapping import ChipConfig\n",
+    }
+    for rel, text in cases.items():
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).write_text(text)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    found = {rel: violations(fake / rel) for rel in cases}
+    assert found["nn/good.py"] == []
+    assert all(found[rel] for rel in cases if rel != "nn/good.py"), found
+    assert "imports torch below nn" in found["crossbar/bad.py"][0]
+    assert "must not import experiments" in found["report/bad.py"][0]
