@@ -110,9 +110,13 @@ class LayerConditions:
                     currents.add_(basis[j] @ state)
             if self.variance is not None:
                 noise_variance = x.square() @ self.variance
-        if noise_variance is None:
-            return currents
-        return torch.normal(currents, noise_variance.sqrt_(), generator=self.generator)
+        if noise_variance is not None:
+            std = noise_variance.sqrt_()
+            noise = torch.randn(
+                std.shape, generator=self.generator, dtype=std.dtype, device=std.device
+            )
+            currents.addcmul_(std, noise)
+        return currents
 
 
 @dataclass
