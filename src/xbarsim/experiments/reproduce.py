@@ -64,6 +64,9 @@ from xbarsim.experiments.reproduce_jobs_chip import (
     vmm_trends_job,
 )
 from xbarsim.experiments.reproduce_jobs_devices import (
+    CLASSES,
+    DEVICE,
+    FIG23_CASES,
     FIG23_RATIOS,
     e8_job,
     e9_job,
@@ -199,23 +202,22 @@ Q = Quantity
 _CH2_QUICK = {"epochs": 2, "n_test": 200}
 _CH2_FULL = {"epochs": 20, "n_test": None}
 
-#: The printed Fig. 23 optimum rules: (intercept, slope, floor, unit A) of
-#: ``max(floor, intercept + slope r)``, and their text.
-_RULES_PRINTED = {"memristor_m1": (3.1, -3.23, 0.0, 1e-6), "memristor_m2": (1.48, 2.76, 3.1, 1e-6),
-                  "eflash_m1": (3.0, -3.75, 0.0, 1e-9), "eflash_m2": (12.65, 2.35, 0.0, 1e-9)}
-_RULE_TEXT = {"memristor_m1": "I_min = max(0, 3.1 - 3.23 r) uA",
-              "memristor_m2": "I_b = max(3.1, 1.48 + 2.76 r) uA",
-              "eflash_m1": "I_min = max(0, 3 - 3.75 r) nA", "eflash_m2": "I_b = 2.35 r + 12.65 nA"}
-
-
 #: Fig. 9a's memristor targets (S).
 _E9_TARGETS_S = published()["E9_16_single_device_tuning"]["memristor"]["value"]["targets_s"]
 
 
 def _printed_rule(key: str, r: float) -> float:
-    """The printed Fig. 23 rule ``key`` at ``r = |w| / w_max`` (A)."""
-    a, b, floor, unit = _RULES_PRINTED[key]
-    return max(floor, a + b * r) * unit
+    """The printed Fig. 23 rule ``key`` (e.g. ``memristor_m1``) at ``r = |w| / w_max`` (A),
+    as :meth:`~xbarsim.mapping.state_optimization.StateOptimization.thesis` holds it."""
+    from xbarsim.mapping.state_optimization import StateOptimization
+
+    return float(StateOptimization.for_case(FIG23_CASES[key], "thesis").rule(r))
+
+
+def _rule_text(key: str) -> str:
+    """The printed Fig. 23 rule ``key`` as ``published.yaml`` gives it."""
+    entry = published()["E19_23_temperature_mitigation_details"][key]["value"]
+    return ", ".join(f"{k} = {v}" for k, v in entry.items() if isinstance(v, str))
 
 
 #: The built experiments, in page order.
@@ -351,7 +353,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
            "by construction: the placeholder coefficients were solved from anchors that put "
            "the zero at w0 = 0.7 (70 uS); the thesis's fitted coefficients are only in the "
            "Fig. 17 inset"),),
-        {"quick": {"device": "tio2-64x64-paper"}, "full": {"device": "tio2-64x64-paper"}},
+        {"quick": {"device": DEVICE}, "full": {"device": DEVICE}},
         single("E8_17_temperature_model", e8_job),
         "xbarsim device-effects --seed {seed}",
         "thesis Fig. 8",
@@ -368,9 +370,9 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                    "device (fraction 1)"),
             Q("memristor.pulses_below", f"median pulses, {t}", "bound",
               name=f"pulses_median.{t}"))),
-        {"quick": {"device": "tio2-64x64-paper", "devices": 50, "instances": 2,
+        {"quick": {"device": DEVICE, "devices": 50, "instances": 2,
                    "engine": "auto"},
-         "full": {"device": "tio2-64x64-paper", "devices": 50, "instances": 10,
+         "full": {"device": DEVICE, "devices": 50, "instances": 10,
                   "engine": "auto"}},
         per_instance("E9_16_single_device_tuning", e9_job),
         "xbarsim reproduce --full --only E9 --seed {seed} --out DIR",
@@ -390,8 +392,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          Q("drift_direction", "mid states both ways, high down, low up", "readback-trend",
            "by construction: the drift model encodes the published directions "
            "(spec E 3.2)")),
-        {"quick": {"device": "tio2-64x64-paper", "instances": 3},
-         "full": {"device": "tio2-64x64-paper", "instances": 20}},
+        {"quick": {"device": DEVICE, "instances": 3},
+         "full": {"device": DEVICE, "instances": 20}},
         per_instance("E10_15_retention_details", e10_job),
         "xbarsim device-effects --seed {seed}",
         "thesis Fig. 11",
@@ -411,9 +413,9 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          *(Q(key, f"{key} {'I_min' if key.endswith('m1') else 'I_b'} at r {r:g} (A)",
              name=f"{key}.{rule_tag(r)}",
              reference=_printed_rule(key, r),
-             note=f"the printed rule {_RULE_TEXT[key]} at r = {r:g}; ours from placeholder "
+             note=f"the printed rule {_rule_text(key)} at r = {r:g}; ours from placeholder "
                   "temperature coefficients, the thesis's from its unpublished fits")
-           for key in _RULE_TEXT for r in FIG23_RATIOS)),
+           for key in FIG23_CASES for r in FIG23_RATIOS)),
         {"quick": {**_CH2_QUICK, "temps_c": [25.0, 50.0, 75.0, 100.0], "instances": 1},
          "full": {**_CH2_FULL, "temps_c": [float(t) for t in range(25, 101, 5)],
                   "instances": 3}},
@@ -429,7 +431,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          Q("mapping2_better_unmitigated", "RM2 drop < RM1 drop (mixed, unmitigated)",
            "trend"),
          Q("unmitigated_at_20000_ppm", "RM1 drop at 2e4 ppm mixed, unmitigated",
-           reference=1.0 - 1.0 / 10,
+           reference=1.0 - 1.0 / CLASSES,
            note="'almost entirely random classes' read as the drop of a chance-level "
                 "classifier over 10 classes from a perfect one, 1 - 1/10")),
         {"quick": {**_CH2_QUICK, "instances": 5}, "full": {**_CH2_FULL, "instances": 20}},
@@ -449,8 +451,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          Q("relative_change_histogram", "relative-change histogram symmetric",
            "readback-trend", "by construction: the refresh model draws zero-mean normal "
            "relative changes (spec E 5.3)")),
-        {"quick": {"device": "tio2-64x64-paper", "devices": 60, "instances": 3},
-         "full": {"device": "tio2-64x64-paper", "devices": 60, "instances": 20}},
+        {"quick": {"device": DEVICE, "devices": 60, "instances": 3},
+         "full": {"device": DEVICE, "devices": 60, "instances": 20}},
         per_instance("E34_threshold_refresh", e34_job),
         "xbarsim reproduce --full --only E34 --seed {seed} --out DIR",
         "thesis Fig. 34",

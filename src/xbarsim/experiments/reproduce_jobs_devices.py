@@ -205,7 +205,7 @@ def t10_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     start = time.perf_counter()
     ex = "T10_11_retention"
     entry = published()[ex]
-    device = preset("tio2-64x64-paper")
+    device = preset(DEVICE)
     years = float(entry["bake"]["equivalent_room_temperature_years"])
     limit = float(entry["most_devices_shift_below"]["value"])
     g0, shift = retention_population(device, instance_seed(seed, ex, instance), 1, years)
@@ -399,10 +399,10 @@ def _plot_defects(drops: dict[tuple[str, str], NDArray], software: float, d: Pat
 
 def symmetric(x: NDArray[np.float64]) -> bool:
     """Whether a sample's skewness lies within :data:`SKEW_SIGMAS` standard errors of 0."""
+    from scipy.stats import skew
+
     x = np.asarray(x, dtype=np.float64)
-    centred = x - x.mean()
-    skew = float(np.mean(centred**3) / max(np.mean(centred**2), 1e-300) ** 1.5)
-    return abs(skew) <= SKEW_SIGMAS * np.sqrt(6.0 / x.size)
+    return bool(abs(skew(x)) <= SKEW_SIGMAS * np.sqrt(6.0 / x.size))
 
 
 def e34_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:

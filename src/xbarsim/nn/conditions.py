@@ -85,7 +85,7 @@ class LayerConditions:
     v_in: float = 1.0
     squared: Tensor | None = None
 
-    def matmul(self, layer: AnalogLayerMixin, x: Tensor, span: Tensor | None = None) -> Tensor:
+    def matmul(self, x: Tensor, span: Tensor | None = None) -> Tensor:
         """``x @ W`` of a deployed layer at these conditions (see the module docstring).
 
         ``span`` (default ``x``) holds the values of ``x`` and possibly zeros, e.g. a

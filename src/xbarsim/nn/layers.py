@@ -140,7 +140,7 @@ class AnalogLayerMixin:
         """
         if bool(self.deployed):
             if self.conditions is not None:
-                return self.conditions.matmul(self, x, span)
+                return self.conditions.matmul(x, span)
             return x @ ((self.g_plus - self.g_minus) * self.weight_scale)
         return x @ self.effective_matrix()
 
