@@ -31,6 +31,7 @@ from xbarsim.experiments.reproduce_jobs import (
     timed_rows,
     value_rows,
 )
+from xbarsim.report.figures import save_figure
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -93,9 +94,7 @@ def e8_job(settings: dict[str, Any], seed: int) -> Rows:
         ax.set_title("memristor temperature model (placeholder coefficients)", fontsize=9)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        path = d / "fig8_relative_change_vs_conductance.png"
-        fig.savefig(path, dpi=110)
-        return [path]
+        return [save_figure(fig, d / "fig8_relative_change_vs_conductance.png")]
 
     rows += figure_rows(ex, write)
     return timed_rows(ex, ex, settings, start, rows)
@@ -170,9 +169,7 @@ def _plot_traces(traces: list[list[float]], spec: dict[str, Any], d: Path) -> li
                  + ", ".join(f"{t * 1e6:g}" for t in spec["targets_s"])
                  + f" uS ({spec['target_error']:.0%})", fontsize=9)
     fig.tight_layout()
-    path = d / "fig9a_single_device_traces.png"
-    fig.savefig(path, dpi=110)
-    return [path]
+    return [save_figure(fig, d / "fig9a_single_device_traces.png")]
 
 
 # -- E10-15: retention details (thesis Figs. 10-11) --------------------------------------------
@@ -267,9 +264,7 @@ def _plot_retention(g0: NDArray, shift: NDArray, ret: Any, years: float, limit: 
     bx.set_ylabel("devices")
     bx.set_title(f"{np.mean(np.abs(shift) < limit):.1%} within {limit:.0%}", fontsize=9)
     fig.tight_layout()
-    path = d / "fig11_retention_shift_vs_state.png"
-    fig.savefig(path, dpi=110)
-    return [path]
+    return [save_figure(fig, d / "fig11_retention_shift_vs_state.png")]
 
 
 # -- E19-23: temperature mitigation details (thesis Figs. 21-23) -------------------------------
@@ -338,9 +333,7 @@ def _plot_rules(rules: dict[str, Any], d: Path) -> list[Path]:
         ax.set_ylabel(("I_min" if mapping == "mapping1" else "I_b") + f" ({name})")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path = d / "fig23_optimum_rules.png"
-    fig.savefig(path, dpi=110)
-    return [path]
+    return [save_figure(fig, d / "fig23_optimum_rules.png")]
 
 
 # -- E24-25: defect details (thesis Fig. 24) ---------------------------------------------------
@@ -390,9 +383,7 @@ def _plot_defects(drops: dict[tuple[str, str], NDArray], software: float, d: Pat
     ax.set_ylabel("accuracy drop (%), 2e4 ppm, unmitigated")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = d / "fig24_drop_by_kind_and_mapping.png"
-    fig.savefig(path, dpi=110)
-    return [path]
+    return [save_figure(fig, d / "fig24_drop_by_kind_and_mapping.png")]
 
 
 # -- E34: threshold refresh (thesis Fig. 34) ---------------------------------------------------
@@ -466,6 +457,4 @@ def _plot_refresh(change_set: NDArray, change_reset: NDArray, after_set: NDArray
     bx.set_xlabel("threshold (V), devices started at the example's")
     bx.legend(fontsize=7)
     fig.tight_layout()
-    path = d / "fig34_refresh.png"
-    fig.savefig(path, dpi=110)
-    return [path]
+    return [save_figure(fig, d / "fig34_refresh.png")]

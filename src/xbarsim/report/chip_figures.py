@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from xbarsim.report.figures import _save
+from xbarsim.report.figures import save_figure
 
 
 def offset_histograms(
@@ -39,7 +39,7 @@ def offset_histograms(
     ax_after.set_title(f"(b) after compensation ({outside} beyond 5 mV)")
     ax_after.axvspan(-1.0, 1.0, color="tab:green", alpha=0.15, label="|offset| < 1 mV")
     ax_after.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def pair_trajectory(
@@ -58,7 +58,7 @@ def pair_trajectory(
     ax.set_yscale("log")
     ax.set_title("tuning one compensation pair (dashed: targets)")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def breakdown_pies(path: Path, power_w: Mapping[str, float], area_mm2: Mapping[str, float]) -> Path:
@@ -69,7 +69,7 @@ def breakdown_pies(path: Path, power_w: Mapping[str, float], area_mm2: Mapping[s
         keys = [key for key, v in data.items() if v > 0]
         ax.pie([data[key] for key in keys], labels=keys, autopct="%1.1f%%")
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def vmm_cost_curves(path: Path, cases: Sequence[Mapping[str, object]]) -> Path:
@@ -94,7 +94,7 @@ def vmm_cost_curves(path: Path, cases: Sequence[Mapping[str, object]]) -> Path:
         ax.set_ylabel(label)
     axes[0].legend()
     fig.suptitle("VMM cost against size (analog: Fig. 51, mixed-signal: Fig. 53)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def offset_current_histogram(path: Path, current_a: ArrayLike, instances: int) -> Path:
@@ -108,4 +108,4 @@ def offset_current_histogram(path: Path, current_a: ArrayLike, instances: int) -
     ax.set_ylabel("TIAs")
     ax.set_title(f"offset currents of the programmed pairs ({values.size} TIAs, "
                  f"{instances} chips)")
-    return _save(fig, path)
+    return save_figure(fig, path)

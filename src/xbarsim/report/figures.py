@@ -19,7 +19,8 @@ from numpy.typing import ArrayLike
 _DPI = 120
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as PNG to ``path`` (folders created) at the reports' resolution."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=_DPI)
     return path
@@ -54,7 +55,7 @@ def histogram(
     ax.set_title(title)
     if len(series) > 1:
         ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def heatmap(path: Path, values: ArrayLike, title: str, colorbar_label: str) -> Path:
@@ -77,7 +78,7 @@ def heatmap(path: Path, values: ArrayLike, title: str, colorbar_label: str) -> P
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def scatter(path: Path, x: ArrayLike, y: ArrayLike, xlabel: str, ylabel: str, title: str) -> Path:
@@ -100,7 +101,7 @@ def scatter(path: Path, x: ArrayLike, y: ArrayLike, xlabel: str, ylabel: str, ti
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curves(
@@ -137,4 +138,4 @@ def curves(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -23,14 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from xbarsim.distribution import HIST_EDGES
-
-_DPI = 120
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=_DPI)
-    return path
+from xbarsim.report.figures import save_figure
 
 
 def _tag(value: float) -> str:
@@ -58,7 +51,7 @@ def error_per_pass(frame: pd.DataFrame, out: Path) -> list[Path]:
         axes[0].legend()
         fig.suptitle(f"N={size}, target {target:g}, {algorithm}: error per pass")
         name = f"error_per_pass_N{size}_t{_tag(target)}_{algorithm}.png"
-        paths.append(_save(fig, out / name))
+        paths.append(save_figure(fig, out / name))
     return paths
 
 
@@ -83,7 +76,7 @@ def error_distributions(frame: pd.DataFrame, out: Path) -> list[Path]:
         axes[0].legend()
         fig.suptitle(f"N={size}, target {target:g}, {algorithm}: final error distributions")
         name = f"error_distributions_N{size}_t{_tag(target)}_{algorithm}.png"
-        paths.append(_save(fig, out / name))
+        paths.append(save_figure(fig, out / name))
     return paths
 
 
@@ -124,7 +117,7 @@ def worst_case_boxes(frame: pd.DataFrame, out: Path) -> list[Path]:
         axes[0].set_ylabel("worst-case VMM error (99th pct, fraction)")
         axes[0].legend(loc="lower right")
         fig.suptitle(f"target {target:g}, {algorithm}")
-        paths.append(_save(fig, out / f"vmm_worst_case_t{_tag(target)}_{algorithm}.png"))
+        paths.append(save_figure(fig, out / f"vmm_worst_case_t{_tag(target)}_{algorithm}.png"))
     return paths
 
 
@@ -142,7 +135,7 @@ def n_hs_plot(frame: pd.DataFrame, out: Path) -> list[Path]:
     ax.set_xlabel("σ (normalized threshold variation)")
     ax.set_ylabel("n_HS (fraction of devices)")
     ax.legend(fontsize=7)
-    return [_save(fig, out / "n_hs.png")]
+    return [save_figure(fig, out / "n_hs.png")]
 
 
 def plot_results(frame: pd.DataFrame, out: str | Path) -> list[Path]:
