@@ -823,42 +823,10 @@ def instance_values(rows: Rows) -> dict[tuple[str, str], list[float]]:
 
 
 def provenance(mode: str, seed: int, wall_s: float, command: str) -> dict[str, Any]:
-    """Package version, git commit, machine (CPU, GPU), wall time and the command line."""
-    import platform
-    import subprocess
+    """The run's :func:`xbarsim.provenance.provenance`, with the mode and wall time (s)."""
+    from xbarsim.provenance import provenance as build
 
-    from xbarsim import __version__
-
-    commit = "unknown"
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=10, check=False)
-        if done.returncode == 0:
-            commit = done.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"version": __version__, "commit": commit, "mode": mode, "seed": seed,
-            "python": platform.python_version(), "cpu": cpu, "gpu": _gpu_name(),
-            "wall_s": wall_s, "command": command}
-
-
-def _gpu_name() -> str:
-    try:
-        from numba import cuda
-
-        if cuda.is_available():
-            return str(cuda.get_current_device().name.decode())
-    except Exception:  # no CUDA driver or toolkit: a CPU-only machine
-        pass
-    return "none"
+    return build(seeds=seed, command=command, mode=mode, wall_s=wall_s)
 
 
 def run_reproduce(

@@ -272,7 +272,7 @@ def render(meta: dict[str, Any], summary: list[dict[str, Any]],
         jobs = [r for r in rows if r.get("id") == ex and "job" in r]
         parts.append(_experiment_section(sections[ex], mine, meta["mode"], values, figs, jobs))
     parts += ['<section id="provenance"><h2>Provenance</h2><table><tbody>']
-    facts = {"package version": meta["version"], "git commit": prov.get("commit", "-"),
+    facts = {"package version": meta["version"], "git commit": prov.get("git_commit", "-"),
              "root seed": meta["seed"],
              "instance seeds": "instance k of an experiment: xbarsim.seeding.point_seed(root, "
                                "{experiment, instance: k}) mod 2^32; the studies run as one "
@@ -280,7 +280,9 @@ def render(meta: dict[str, Any], summary: list[dict[str, Any]],
              "mode": meta["mode"],
              "config hashes": json.dumps(meta["config_hashes"], sort_keys=True),
              "CPU": prov.get("cpu", "-"), "GPU": prov.get("gpu", "-"),
-             "Python": prov.get("python", "-"),
+             "Python": prov.get("python", "-"), "numpy": prov.get("numpy", "-"),
+             "torch": prov.get("torch", "-"), "numba": prov.get("numba", "-"),
+             "date (UTC)": prov.get("date_utc", "-"),
              "wall time of the last run (s)": _num(prov.get("wall_s")),
              "wall time of all jobs (s, summed)": _num(sum(r["wall_s"] for r in rows
                                                             if "job" in r)),
