@@ -29,7 +29,7 @@ def test_readme_keeps_the_two_commands_and_points_to_the_docs() -> None:
 
 
 def test_docs_cover_every_reproduce_entry() -> None:
-    from xbarsim.experiments.reproduce import EXPERIMENTS
+    from xbarsim.reproduce import EXPERIMENTS
 
     text = (ROOT / "docs" / "reproduce.md").read_text()
     assert all(f"`{e.id}`" in text for e in EXPERIMENTS)

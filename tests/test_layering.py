@@ -2,9 +2,11 @@
 
 Layers, bottom up: the top-level helpers (errors, validation, seeding, distribution,
 progress) 0, devices 1, crossbar 2, programming 3, mapping 4, periphery and chip 5, nn 6,
-experiments, sweeps and report 7, cli 8. A module imports only its own layer or lower ones;
-within layer 7, report draws what experiments hands it and imports neither experiments nor
-sweeps, and experiments does not reach up into sweeps; nothing below nn imports torch.
+experiments, sweeps, report and reproduce 7, cli 8. A module imports only its own layer or
+lower ones; within layer 7, report draws what experiments hands it and imports neither
+experiments nor sweeps, experiments does not reach up into sweeps, and reproduce (the
+one-run report over every experiment) may import experiments and report while none of
+experiments, sweeps and report imports it; nothing below nn imports torch.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import xbarsim
 PACKAGE = Path(xbarsim.__file__).parent
 LAYER = {
     "devices": 1, "crossbar": 2, "programming": 3, "mapping": 4, "periphery": 5, "chip": 5,
-    "nn": 6, "experiments": 7, "sweeps": 7, "report": 7, "cli": 8,
+    "nn": 6, "experiments": 7, "sweeps": 7, "report": 7, "reproduce": 7, "cli": 8,
 }
 #: (importing package, imported package) pairs forbidden although the layers allow them.
-FORBIDDEN = {("report", "experiments"), ("report", "sweeps"), ("experiments", "sweeps")}
+FORBIDDEN = {("report", "experiments"), ("report", "sweeps"), ("experiments", "sweeps"),
+             ("experiments", "reproduce"), ("report", "reproduce"), ("sweeps", "reproduce")}
 
 
 def _unit(module: str) -> str:
@@ -86,6 +89,9 @@ def test_the_check_catches_upward_forbidden_and_torch_imports(tmp_path: Path, mo
         "crossbar/bad.py": "import torch\n",
         "report/bad.py": "from xbarsim.experiments import reproduce\n",
         "experiments/bad.py": "from ..sweeps import runner\n",
+        "experiments/bad2.py": "from xbarsim.reproduce import runner\n",
+        "reproduce/good.py": "from xbarsim.experiments import published\n"
+                             "from xbarsim.report import verdicts\n",
         "errors_bad.py": "import xbarsim.devices\n",
         "nn/good.py": "import torch\nfrom xbarsim.mapping import ChipConfig\n",
     }
@@ -94,7 +100,8 @@ def test_the_check_catches_upward_forbidden_and_torch_imports(tmp_path: Path, mo
         (fake / rel).write_text(text)
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     found = {rel: violations(fake / rel) for rel in cases}
-    assert found["nn/good.py"] == []
-    assert all(found[rel] for rel in cases if rel != "nn/good.py"), found
+    assert found["nn/good.py"] == [] and found["reproduce/good.py"] == []
+    assert all(found[rel] for rel in cases if not rel.endswith("good.py")), found
+    assert "must not import reproduce" in found["experiments/bad2.py"][0]
     assert "imports torch below nn" in found["crossbar/bad.py"][0]
     assert "must not import experiments" in found["report/bad.py"][0]

@@ -11,11 +11,11 @@ import pytest
 
 from reproduce_fixtures import synthetic_store
 from xbarsim.cli import main
-from xbarsim.experiments import reproduce as rp
 from xbarsim.experiments.chapter2 import META_NAME
 from xbarsim.experiments.published import published
-from xbarsim.experiments.reproduce import write_report
 from xbarsim.report import verdicts as vd
+from xbarsim.reproduce import runner as rp
+from xbarsim.reproduce import write_report
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
@@ -147,7 +147,7 @@ def test_every_published_id_is_built_or_explained() -> None:
 
 
 def test_instance_seeds_depend_on_identity_only() -> None:
-    from xbarsim.experiments.reproduce_jobs import instance_seed
+    from xbarsim.reproduce.jobs import instance_seed
 
     a = instance_seed(0, "P2_thresholds", 1)
     assert a == instance_seed(0, "P2_thresholds", 1)

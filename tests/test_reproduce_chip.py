@@ -11,13 +11,13 @@ import pytest
 
 from xbarsim.chip import xblock
 from xbarsim.chip.offset import OffsetComp
-from xbarsim.experiments import reproduce as rp
-from xbarsim.experiments import reproduce_jobs as rj
-from xbarsim.experiments import reproduce_jobs_chip as rjc
-from xbarsim.experiments import reproduce_jobs_devices as rjd
 from xbarsim.experiments.offset_compensation import implied_offset_v
 from xbarsim.experiments.xblock_decoder import check_table_iii, printed_buses, table_rows
 from xbarsim.report import verdicts as vd
+from xbarsim.reproduce import jobs as rj
+from xbarsim.reproduce import jobs_chip as rjc
+from xbarsim.reproduce import jobs_devices as rjd
+from xbarsim.reproduce import runner as rp
 
 
 def _run(tmp_path, ids: list[str], settings: dict[str, dict[str, Any]]

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xbarsim.experiments import reproduce as rp
-from xbarsim.experiments import reproduce_jobs_devices as jd
 from xbarsim.report import verdicts as vd
+from xbarsim.reproduce import jobs_devices as jd
+from xbarsim.reproduce import runner as rp
 
 READBACK = ("readback", "readback-trend")
 MINE = ("E8_17_temperature_model", "E9_16_single_device_tuning", "E10_15_retention_details",
@@ -204,7 +204,7 @@ def test_e19_tiny(tmp_path: Path) -> None:
 
 def test_page_badges_read_backs_by_construction(tmp_path: Path) -> None:
     from reproduce_fixtures import synthetic_store
-    from xbarsim.experiments.reproduce import write_report
+    from xbarsim.reproduce import write_report
 
     summary = write_report(synthetic_store(tmp_path / "store"), tmp_path / "r.html")
     text = (tmp_path / "r.html").read_text()

@@ -1,6 +1,6 @@
 """``xbarsim reproduce`` and ``xbarsim report``: every seed experiment in one HTML page.
 
-Thin shells over :mod:`xbarsim.experiments.reproduce` (the runs into one Parquet store,
+Thin shells over :mod:`xbarsim.reproduce` (the runs into one Parquet store,
 the summary and ``summary.json``), which hands the page to
 :mod:`xbarsim.report.reproduce_page`.
 """
@@ -65,7 +65,7 @@ def reproduce(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Run every built seed experiment into one store and write DIR/report.html."""
-    from xbarsim.experiments.reproduce import (
+    from xbarsim.reproduce import (
         load_settings,
         run_reproduce,
         select,
@@ -109,7 +109,7 @@ def report(
                                                       "summary rows (JSON).")] = None,
 ) -> None:
     """Rebuild the reproduce page from an existing store (runs nothing)."""
-    from xbarsim.experiments.reproduce import write_report
+    from xbarsim.reproduce import write_report
 
     if out.is_dir():
         raise XbarsimInputError(f"out: {out} is a directory; give an HTML file path")

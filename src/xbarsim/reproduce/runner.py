@@ -3,7 +3,7 @@
 Each built experiment of ``published.yaml`` (:data:`EXPERIMENTS`: its quantities, setup,
 quick and full settings) is a list of :class:`~xbarsim.experiments.chapter2.Job` s (one per
 instance where the experiment is cheap, one per study where the study draws its instances
-itself) from :mod:`xbarsim.experiments.reproduce_jobs`, which call the experiment's own
+itself) from :mod:`xbarsim.reproduce.jobs`, which call the experiment's own
 library entry point and return *rows*:
 
 * ``{"id", "quantity", "instance", "value"}`` -- one number of one instance (SI units or
@@ -37,7 +37,14 @@ import numpy as np
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.chapter2 import Job
 from xbarsim.experiments.published import published
-from xbarsim.experiments.reproduce_jobs import (
+from xbarsim.report.reproduce_page import Section, render
+from xbarsim.report.verdicts import (
+    NOT_REPRODUCIBLE,
+    NOT_RUN,
+    NOT_YET_BUILT,
+    verdict,
+)
+from xbarsim.reproduce.jobs import (
     Rows,
     config_hash,
     e7_job,
@@ -55,7 +62,7 @@ from xbarsim.experiments.reproduce_jobs import (
     t51_job,
     t60_job,
 )
-from xbarsim.experiments.reproduce_jobs_chip import (
+from xbarsim.reproduce.jobs_chip import (
     converters_job,
     mlp_details_job,
     offset_details_job,
@@ -63,7 +70,7 @@ from xbarsim.experiments.reproduce_jobs_chip import (
     tia_design_job,
     vmm_trends_job,
 )
-from xbarsim.experiments.reproduce_jobs_devices import (
+from xbarsim.reproduce.jobs_devices import (
     CLASSES,
     DEVICE,
     FIG23_CASES,
@@ -77,13 +84,6 @@ from xbarsim.experiments.reproduce_jobs_devices import (
     rule_tag,
     t10_job,
     target_tag,
-)
-from xbarsim.report.reproduce_page import Section, render
-from xbarsim.report.verdicts import (
-    NOT_REPRODUCIBLE,
-    NOT_RUN,
-    NOT_YET_BUILT,
-    verdict,
 )
 
 #: Format tag and version of a reproduce store (``_xbarsim_study.json``).

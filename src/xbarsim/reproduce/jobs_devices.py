@@ -4,13 +4,13 @@ Jobs for the ``E*`` ids of ``published.yaml`` whose machinery lives in the devic
 programming and mapping layers and the chapter-2 studies: the temperature model (Fig. 8),
 single-device tuning (Fig. 9a), retention details (Figs. 10-11), the temperature
 mitigation details (Figs. 21-23), the defect details (Fig. 24) and the threshold refresh
-(Fig. 34). Same contract as :mod:`xbarsim.experiments.reproduce_jobs`: a job returns
+(Fig. 34). Same contract as :mod:`xbarsim.reproduce.jobs`: a job returns
 per-instance value rows, the figure matching the seed's figure (base64 PNG) and one
 provenance row; instance seeds come from
-:func:`~xbarsim.experiments.reproduce_jobs.instance_seed`.
+:func:`~xbarsim.reproduce.jobs.instance_seed`.
 
 Several quantities only read back what a preset or closed-form formula was set from; their
-entries in :data:`xbarsim.experiments.reproduce.EXPERIMENTS` carry the ``readback`` rules,
+entries in :data:`xbarsim.reproduce.EXPERIMENTS` carry the ``readback`` rules,
 so the page labels them *by construction*.
 """
 
@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xbarsim.experiments.published import published
-from xbarsim.experiments.reproduce_jobs import (
+from xbarsim.report.figures import save_figure
+from xbarsim.reproduce.jobs import (
     Rows,
     data_spec,
     figure_rows,
@@ -31,7 +32,6 @@ from xbarsim.experiments.reproduce_jobs import (
     timed_rows,
     value_rows,
 )
-from xbarsim.report.figures import save_figure
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
