@@ -176,6 +176,9 @@ def run_offset_compensation(
     after = measure_offsets(tia_list, comp, result.conductance[0], xblock)
     current = comp.offset_current_a(offsets, result.conductance[0, 0], result.conductance[0, 1])
     below = np.abs(after) < THRESHOLD_V
+    # a TIA whose pair holds an unswitchable device: the experimenters would pick another one
+    stuck_pair = xbars.unswitchable[0].any(axis=0)
+    tuned = np.abs(after)[~stuck_pair]
     costs = programming_cost(log, cost)
     summary: dict[str, object] = {
         "tias": tias,
@@ -191,6 +194,8 @@ def run_offset_compensation(
         "fraction_below_1mv": float(below.mean()),
         "max_abs_before_v": float(np.abs(before).max()),
         "max_abs_after_v": float(np.abs(after).max()),
+        "tias_with_unswitchable_device": int(stuck_pair.sum()),
+        "max_abs_after_switchable_v": float(tuned.max()) if tuned.size else float("nan"),
         "targets_ohm": (1.0 / targets.T).tolist(),
         "programmed_ohm": (1.0 / result.conductance[0].T).tolist(),
         "tuning_error_max": float(np.nanmax(result.error)),
