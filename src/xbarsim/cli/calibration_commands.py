@@ -1,4 +1,4 @@
-"""``xbarsim calibrate``: fit the pulse law's slopes to the seeds' published numbers."""
+"""``xbarsim calibrate``: fit the pulse law's slopes to the source documents' published numbers."""
 
 from __future__ import annotations
 
