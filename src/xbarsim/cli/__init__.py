@@ -28,6 +28,27 @@ app = typer.Typer(
 )
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        from xbarsim import __version__
+
+        typer.echo(f"xbarsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_version_callback,
+        is_eager=True,
+    ),
+) -> None:
+    """Digital twin of passive memristor crossbars (devices, programming, networks)."""
+
+
 def _register_commands() -> None:
     from xbarsim.cli import (  # noqa: F401  (each module registers its commands on app)
         calibration_commands,
