@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(command: click.Command, argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    from xbarsim.cli.output import set_command
+
+    set_command(list(args))
     bad = next((a for a in args if "\x00" in a), None)
     if bad is not None:  # no file name can hold one; the OS calls would raise ValueError
         print(f"error: arguments must not contain NUL bytes, got {bad!r}", file=sys.stderr)
