@@ -1,4 +1,4 @@
-"""Reproduce two seed experiments and build the report page, from Python.
+"""Reproduce two experiments of the source documents and build the report page, from Python.
 
     python examples/reproduce_subset.py --out runs/example             # quick settings
     python examples/reproduce_subset.py --small --out runs/example     # tiny (seconds)

@@ -239,7 +239,7 @@ CASES: tuple[Case, ...] = (
     _c("ns-instances-huge", "network-study", "--instances", "100000000"),
     _c("ns-epochs-0", "network-study", "--epochs", "0"),
     _c("ns-epochs-huge", "network-study", "--epochs", "100000000"),
-    _c("ns-workers-0", "network-study", "--workers", "0"),
+    _c("ns-workers-neg", "network-study", "--workers", "-1"),
     _c("ns-lines", "network-study", "--lines", ""),
     _c("ns-periphery", "network-study", "--periphery", "None"),
     _c("ns-n-test-0", "network-study", "--n-test", "0"),

@@ -19,6 +19,7 @@ from rich.table import Table
 from xbarsim.cli import app
 from xbarsim.cli.device_commands import JsonOpt, OutOpt, _parse_int, _prepare_out, _write_text
 from xbarsim.cli.options import check_run
+from xbarsim.cli.output import with_provenance
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import MAX_CROSSBARS, MAX_EPOCHS, MAX_INSTANCES
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
@@ -62,7 +63,7 @@ def _emit(title: str, rows: list[ComparisonRow], data: dict, json_path: str | No
         for name, src in sources.items():
             table.add_row(name, f"{data['parameters'][name]}", src)
         Console(stderr=to_stdout).print(table)
-    text = json.dumps(_clean(data), indent=2)
+    text = json.dumps(data, indent=2)
     if to_stdout:
         typer.echo(text)
     elif json_path is not None:
@@ -87,11 +88,13 @@ def vmm_cost_command(
     kinds = [k.strip() for k in kind.split(",") if k.strip()]
     check_run(0.0, "vmm-cost", None, out, json_path, create_out=False)
     run = experiment.run_vmm_cost(ns, kinds)
+    data = with_provenance(_clean(run), None, {"vmm_cost": {"sizes": ns, "kinds": kinds}})
     if out is not None:
         _prepare_out(out)
         experiment.write_figures(run, out)
-        _write_text(out / "results.json", json.dumps(_clean(run), indent=2) + "\n", "out")
-    _emit("VMM cost vs size (thesis Figs. 51, 53)", experiment.comparison_rows(run), run, json_path)
+        _write_text(out / "results.json", json.dumps(data, indent=2) + "\n", "out")
+    title = "VMM cost vs size (thesis Figs. 51, 53)"
+    _emit(title, experiment.comparison_rows(run), data, json_path)
 
 
 @app.command("offset-compensation")
@@ -171,14 +174,17 @@ def offset_compensation_command(
                 f"({point['failed_pairs_mean']:.1f} failed pairs/seed)",
             )
         )
+    settings = {"tias": n, "sigma_mv": sigma_mv, "limit_mv": limit_mv, "r_f_ohm": r_f,
+                "tolerance": tolerance, "engine": engine, "sweep_seeds": n_sweep}
+    data = with_provenance(_clean(summary), s, {"device": device, "offsets": settings})
     if out is not None:
         _prepare_out(out)
         experiment.write_figures(run, out)
-        _write_text(out / "results.json", json.dumps(_clean(summary), indent=2) + "\n", "out")
+        _write_text(out / "results.json", json.dumps(data, indent=2) + "\n", "out")
     _emit(
         f"TIA offset compensation, {n} TIAs, seed {s} (thesis Figs. 59-61)",
         rows,
-        summary,
+        data,
         json_path,
     )
 
@@ -236,15 +242,18 @@ def mlp_chip_command(
         dataset=dataset,
         fold=held_out,
     )
+    settings = {"epochs": n_epochs, "engine": engine,
+                "dataset": "digits" if mnist_dir is None else "mnist"}
+    data = with_provenance(_clean(run.summary), s, {"device": device, "mlp_chip": settings})
     if out is not None:
         _prepare_out(out)
         experiment.write_figures(run, out)
-        _write_text(out / "results.json", json.dumps(_clean(run.summary), indent=2) + "\n", "out")
+        _write_text(out / "results.json", json.dumps(data, indent=2) + "\n", "out")
     rows = experiment.comparison_rows(run.summary)
     rows += [ComparisonRow("assumption", "-", text) for text in run.summary["assumptions"]]
     _emit(
         f"MLP chip 784-64-10 on {run.summary['dataset']}, seed {s} (thesis 4.1.2c)",
         rows,
-        run.summary,
+        data,
         json_path,
     )

@@ -25,15 +25,23 @@ from xbarsim.cli.device_commands import (
     _parse_int,
     _write_text,
 )
+from xbarsim.cli.output import with_provenance
 from xbarsim.experiments.resources import MAX_INSTANCES
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
 from xbarsim.validation import check_count, check_output_file
 
 
-def _emit(title: str, summary: dict, rows: list[ComparisonRow], json_path: str | None) -> None:
+def _emit(
+    title: str,
+    summary: dict,
+    rows: list[ComparisonRow],
+    json_path: str | None,
+    seeds: int | None,
+    configs: dict[str, object],
+) -> None:
     to_stdout = json_path == "-"
     print_table(comparison_table(title, rows), stderr=to_stdout)
-    text = json.dumps(summary, indent=2)
+    text = json.dumps(with_provenance(summary, seeds, configs), indent=2)
     if to_stdout:
         typer.echo(text)
     elif json_path is not None:
@@ -79,7 +87,7 @@ def device_effects(
         ComparisonRow("run time (s)", "-", f"{time.perf_counter() - start:.1f}"),
     ]
     title = "Operating-condition models (thesis ch. 2); coefficients are assumptions"
-    _emit(title, summary, rows, json_path)
+    _emit(title, summary, rows, json_path, s, {"device": device})
 
 
 @app.command("fit-device")
@@ -155,4 +163,11 @@ def fit_device(
         ComparisonRow("rms residual", "-", f"{result.rms_residual:.3g} {result.residual_unit}"),
         ComparisonRow("points", "-", str(result.n_points)),
     ]
-    _emit(f"fit-device --model {model} ({data.name})", summary, rows, json_path)
+    _emit(
+        f"fit-device --model {model} ({data.name})",
+        summary,
+        rows,
+        json_path,
+        None,
+        {"device": device, "fitted_device": fitted},
+    )

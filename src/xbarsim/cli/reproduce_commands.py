@@ -1,4 +1,4 @@
-"""``xbarsim reproduce`` and ``xbarsim report``: every seed experiment in one HTML page.
+"""``xbarsim reproduce`` and ``xbarsim report``: the source documents' experiments in one page.
 
 Thin shells over :mod:`xbarsim.reproduce` (the runs into one Parquet store,
 the summary and ``summary.json``), which hands the page to
@@ -48,7 +48,8 @@ def reproduce(
     out: Annotated[Path, typer.Option("--out", help="Directory: store/, report.html, "
                                       "summary.json.")],
     quick: Annotated[bool, typer.Option("--quick/--full", help="Reduced instance counts "
-                                        "(< 15 min on 2 cores) or the seeds' counts.")] = True,
+                                        "(< 15 min on 2 cores) or the source "
+                                        "documents' counts.")] = True,
     only: Annotated[str | None, typer.Option("--only", help="Comma-separated experiment ids "
                                              "(or their first part, e.g. P2).")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Local Dask worker processes "
@@ -64,7 +65,7 @@ def reproduce(
     seed: Annotated[int, typer.Option("--seed", help="Root seed.", min=0)] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
-    """Run every built seed experiment into one store and write DIR/report.html."""
+    """Run the source documents' experiments into one store and write DIR/report.html."""
     from xbarsim.reproduce import (
         load_settings,
         run_reproduce,

@@ -14,7 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from xbarsim.cli import app
-from xbarsim.cli.options import MaxMemoryOpt, check_run
+from xbarsim.cli.options import (
+    MaxMemoryOpt,
+    ProgressOpt,
+    SchedulerOpt,
+    WorkersOpt,
+    check_run,
+)
+from xbarsim.cli.output import with_provenance
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.vmm_study import (
     CASE_FIELDS,
@@ -29,19 +36,9 @@ from xbarsim.validation import check_output_dir, write_text
 
 _DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 8))
 
-Workers = Annotated[
-    int,
-    typer.Option(
-        "--workers",
-        help="Local dask worker processes (0: run serially in this process).",
-        min=0,
-    ),
-]
-Scheduler = Annotated[
-    str | None,
-    typer.Option("--scheduler", help="Existing dask scheduler, tcp://HOST:PORT."),
-]
-Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")]
+Workers = WorkersOpt
+Scheduler = SchedulerOpt
+Progress = ProgressOpt
 
 
 def _floats(name: str, text: str) -> list[float]:
@@ -170,7 +167,9 @@ def vmm_study(
         console.print(f"{c['quantity']}: published {c['published']:g}, xbarsim {ours}")
     if json_path is not None:
         study = {"nonlinearity": cfg.nonlinearity, "read_voltage_v": cfg.read_voltage_v}
-        text = json.dumps({"study": study, "cases": cases, "comparisons": comparisons}, indent=1)
+        settings = {k: v for k, v in data.items() if k != "results"}
+        result = {"study": study, "cases": cases, "comparisons": comparisons}
+        text = json.dumps(with_provenance(result, seed, {"vmm_study": settings}), indent=1)
         if json_path == "-":
             sys.stdout.write(text + "\n")
         else:

@@ -25,11 +25,11 @@ RETENTION_DEVICES = (400, 7)
 
 ASSUMPTIONS = (
     "temperature coefficients p00..p30: placeholders with the published shape, not the "
-    "thesis's inset values (spec E 1.2)",
+    "thesis's inset values (our reading of the thesis)",
     "nonlinearity coefficients: fit of the thesis form to a sinh law set by the paper's "
-    "nonlinearity factors (spec E 2.2)",
+    "nonlinearity factors (our reading of the thesis)",
     "retention drift law (log-time growth, sigma 1 % at 14 y, +/-1 % bias at the extremes) "
-    "and room temperature 25 degC (spec E 3.2)",
+    "and room temperature 25 degC (our reading of the thesis)",
 )
 
 

@@ -16,7 +16,7 @@ For every model a software baseline is trained once. For every (model, mapping) 
 ``worst_drop`` is the maximum over the grid of (software accuracy - accuracy).
 ``temp_scale="auto"`` calibrates the memristor temperature model's scale per model so
 that the RM1 baseline worst drop matches the thesis's (ConvNet 25 %, ResNet-18 66 %;
-spec E 6.6); the eFlash scale stays 1. The temperature coefficients are placeholders, so
+our reading); the eFlash scale stays 1. The temperature coefficients are placeholders, so
 the calibrated scale and every approach's drop are reported as ours, not the thesis's.
 """
 
@@ -73,7 +73,7 @@ class TemperatureStudySetup:
     epochs, lr, batch_size : baseline training (Adam)
     finetune_epochs : int or None
         Approach-1 fine-tuning length (default: 10 % of ``epochs``, at least 1;
-        an **assumption**, spec E 6.2).
+        an **assumption**, our reading of the thesis).
     temp_scale : "auto" or float
         Memristor temperature scale (see the module docstring).
     state_design : {"search", "thesis"}

@@ -1,10 +1,11 @@
 """Parquet results store of a sweep: one file per finished task, written atomically.
 
-A results directory holds ``_xbarsim_sweep.json`` (schema version and the study parameters
-that fix the results) and ``part-<task>.parquet`` files. Each part is written to a hidden
-temporary file in the same directory and renamed into place, so a part either exists
-whole or not at all; leftovers of an interrupted write (``.tmp-*``) are ignored by readers
-(pyarrow skips names starting with ``.`` or ``_``) and removed on resume.
+A results directory holds ``_xbarsim_sweep.json`` (schema version, the study parameters
+that fix the results and the provenance of the run that created it) and
+``part-<task>.parquet`` files. Each part is written to a hidden temporary file in the same
+directory and renamed into place, so a part either exists whole or not at all; leftovers
+of an interrupted write (``.tmp-*``) are ignored by readers (pyarrow skips names starting
+with ``.`` or ``_``) and removed on resume.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xbarsim.errors import XbarsimInputError
+from xbarsim.provenance import provenance
 
 SCHEMA_VERSION = 2
 META_NAME = "_xbarsim_sweep.json"
@@ -129,10 +131,13 @@ class ResultStore:
         for tmp in self.path.glob(".tmp-*"):
             tmp.unlink()
         if not self.meta_path.exists():
-            self._atomic_write_bytes(
-                self.meta_path,
-                json.dumps({"schema_version": SCHEMA_VERSION, "study": meta}, indent=1).encode(),
-            )
+            seed = meta.get("seed")
+            content = {
+                "schema_version": SCHEMA_VERSION,
+                "study": meta,
+                "provenance": provenance(seed if isinstance(seed, int) else None, {"study": meta}),
+            }
+            self._atomic_write_bytes(self.meta_path, json.dumps(content, indent=1).encode())
 
     def remove_empty(self, remove_dir: bool) -> None:
         """Undo :meth:`init` on a dataset that received no part (a run that failed first).
