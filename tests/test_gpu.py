@@ -59,11 +59,15 @@ CHECK = textwrap.dedent(
     x = Crossbar.sample(dev, (6, 5), batch=2, seed=3)
     assert x.device_state.stuck.sum() >= 2
     t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 6, 5))
-    a = program_compiled(x.copy(), t, WriteVerify.thesis(passes=2))
-    b = program_gpu(x.copy(), t, WriteVerify.thesis(passes=2))
-    assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.abandoned, b.abandoned)
-    assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
-    np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
+    # with the stuck-device rule (the default) and without it
+    for detect in (True, False):
+        alg = WriteVerify.thesis(passes=2, stuck_detection=detect)
+        a = program_compiled(x.copy(), t, alg)
+        b = program_gpu(x.copy(), t, alg)
+        assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.abandoned, b.abandoned)
+        assert np.array_equal(a.stuck, b.stuck) and a.stuck.any()
+        assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
+        np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
     print("gpu-simulator-ok")
     """
 )
