@@ -23,6 +23,7 @@ On exit the layers compute on the programmed conductances again.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -319,15 +320,20 @@ def at(
     deployment = _record(deployment)
     st = resolve(deployment, temp_c, age_h, bake_c, strict, nonlinear, noise, seed)
     xbars = deployment.crossbars()
-    view = xbars.at(
-        st.temp_c, st.age_h, st.bake_c, strict=st.strict, nonlinear=st.nonlinear,
-        noise=st.noise, seed=st.seed,
-    )
+    # warnings of the models (extrapolation) point at the caller's ``with`` line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        view = xbars.at(
+            st.temp_c, st.age_h, st.bake_c, strict=st.strict, nonlinear=st.nonlinear,
+            noise=st.noise, seed=st.seed,
+        )
+        g = view.conductance
+        effective = effective_at(deployment, view)
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=3)
     models = xbars.device.conditions
     nl = models.nonlinearity
     bound = nl.fit_v[1]
-    g = view.conductance
-    effective = effective_at(deployment, view)
     ratio = None
     if effective is not None and (st.nonlinear or st.noise):
         ratio = effective / g  # the line network's share of every device's current
