@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xbarsim import seeding
-from xbarsim.crossbar.array import check_positive_int
 from xbarsim.errors import XbarsimInputError
 from xbarsim.progress import progress_bar
+from xbarsim.validation import check_positive_int
 
 if TYPE_CHECKING:
     from torch import nn

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.irdrop import effective_matrix
 from xbarsim.crossbar.lines import lines_preset
 from xbarsim.devices.config import DeviceConfig, preset
@@ -48,6 +48,7 @@ from xbarsim.mapping.differential import check_mapping_range, weights_to_single
 from xbarsim.periphery.read_path import periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program, resolve_engine
+from xbarsim.validation import check_positive_int, check_seed
 
 #: Import errors of Fig. 4d (fractions).
 DEFAULT_IMPORT_ERRORS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)

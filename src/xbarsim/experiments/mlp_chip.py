@@ -23,11 +23,11 @@ from xbarsim.chip.cost import (
     estimate_programming_cost,
 )
 from xbarsim.chip.mlp import MlpMapping, map_mlp, program_mlp, run_mlp
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.experiments.published import published_value
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.report.tables import ComparisonRow
+from xbarsim.validation import check_positive_int, check_seed
 
 #: Published MLP-chip numbers (thesis L1008-1010; spec circuits.md 3.3).
 PUBLISHED = {

@@ -30,7 +30,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from xbarsim.crossbar.array import Crossbar, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.irdrop import effective_matrix, program_through_lines
 from xbarsim.crossbar.lines import Lines
 from xbarsim.mapping.config import ChipConfig
@@ -43,6 +43,7 @@ from xbarsim.nn.record import Deployment, LayerKernels
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
+from xbarsim.validation import check_seed
 
 
 def program_model(

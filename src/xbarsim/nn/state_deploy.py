@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xbarsim.crossbar.array import Crossbar, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.state_optimization import StateOptimization
@@ -26,6 +26,7 @@ from xbarsim.nn.program import program_model
 from xbarsim.nn.record import Deployment
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
+from xbarsim.validation import check_seed
 
 
 def design_conductances(
