@@ -13,11 +13,14 @@ from xbarsim.chip.cost import (
 )
 from xbarsim.chip.mlp import map_mlp, program_mlp, run_mlp
 from xbarsim.chip.offset import OffsetComp, draw_offsets
+from xbarsim.chip.spec import SPEC_PRESETS, ChipSpec, load_spec, spec_from_dict, spec_preset
 from xbarsim.chip.xblock import TABLE_III, ShiftRegister, XBlock, bus_voltages, decode
 
 __all__ = [
+    "SPEC_PRESETS",
     "TABLE_III",
     "ArrayGroup",
+    "ChipSpec",
     "CostParameters",
     "OffsetComp",
     "ShiftRegister",
@@ -28,9 +31,12 @@ __all__ = [
     "decode",
     "draw_offsets",
     "estimate_programming_cost",
+    "load_spec",
     "map_mlp",
     "program_mlp",
     "programming_cost",
     "run_mlp",
+    "spec_from_dict",
+    "spec_preset",
     "vmm_cost",
 ]

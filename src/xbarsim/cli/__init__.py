@@ -59,6 +59,7 @@ def _register_commands() -> None:
         mitigation_commands,
         network_commands,
         reproduce_commands,
+        spec_commands,
         study_commands,
     )
 

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.irdrop import effective_matrix
 from xbarsim.crossbar.lines import lines_preset
 from xbarsim.devices.config import DeviceConfig, preset
@@ -53,6 +53,7 @@ from xbarsim.nn.data import MNIST_SUBSET, SUBSET_FOLDS
 from xbarsim.periphery.read_path import periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program, resolve_engine
+from xbarsim.validation import check_positive_int, check_seed
 
 #: Data sets of the experiment: the bundled MNIST subset, MNIST IDX files, sklearn digits.
 DATASETS = (MNIST_SUBSET, "mnist", "digits")

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.crossbar.irdrop import check_solver_size, effective_matrix
 from xbarsim.crossbar.lines import Lines
 from xbarsim.report.tables import ComparisonRow
+from xbarsim.validation import check_positive_int, check_seed
 
 #: Conductance range (S) and input range (V) of the random crossbar.
 G_RANGE_S = (10e-6, 100e-6)

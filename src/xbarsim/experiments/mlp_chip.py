@@ -25,12 +25,12 @@ from xbarsim.chip.cost import (
     estimate_programming_cost,
 )
 from xbarsim.chip.mlp import MlpMapping, map_mlp, program_mlp, run_mlp
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.published import published_value
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.report.tables import ComparisonRow
+from xbarsim.validation import check_positive_int, check_seed
 
 #: Published MLP-chip numbers (thesis 4.1.2c). The thesis prints "~1582 TOP/J"; the
 #: paragraph's own component powers sum to ~0.97 W, i.e. ~1.6e12 Op/J, so it reads as GOp/J.

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from xbarsim.chip.cost import CostParameters, programming_cost
 from xbarsim.chip.offset import OffsetComp, draw_offsets
 from xbarsim.chip.xblock import XBlock
-from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.published import published_value
@@ -30,6 +30,7 @@ from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.port import Mode, PulseLog, program_port
 from xbarsim.report.tables import ComparisonRow
+from xbarsim.validation import check_positive_int, check_seed
 
 EXPERIMENT = "T60_offset_compensation"
 THRESHOLD_V = 1e-3

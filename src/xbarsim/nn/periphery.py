@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from xbarsim.chip.offset import OffsetComp, draw_offsets
 from xbarsim.errors import XbarsimInputError
-from xbarsim.nn.convert import analog_layers
+from xbarsim.nn.layers import analog_layers
 from xbarsim.periphery.converters import ADC, DAC
 from xbarsim.periphery.read_path import ReadPath, feedback_resistance_for
 from xbarsim.periphery.tia import TIA
@@ -41,6 +42,9 @@ class LayerPeriphery:
     dac : DAC or None
     tia : TIA
     adc : ADC or None
+    offset_v : ndarray or None, shape (outputs,)
+        Input-referred offset of every output's TIA (V), after compensation when that is
+        on; None for none.
     counts : dict
         ``inputs``, ``dac_clipped``, ``outputs``, ``tia_saturated``, ``adc_clipped``.
     """
@@ -49,6 +53,7 @@ class LayerPeriphery:
     dac: DAC | None
     tia: TIA
     adc: ADC | None
+    offset_v: np.ndarray | None = None
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
             ("inputs", "dac_clipped", "outputs", "tia_saturated", "adc_clipped"), 0
@@ -101,8 +106,19 @@ def _currents(layer: nn.Module, output: Tensor) -> Tensor:
     return (output - _bias_like(layer, output)) * layer.input_voltage_v / layer.weight_scale
 
 
+#: Spawn-key word of the TIA offsets' seeds.
+OFFSET_STREAM = 0x0FF5
+
+
 def attach_periphery(
-    model: nn.Module, read_path: ReadPath, sample_x: Tensor
+    model: nn.Module,
+    read_path: ReadPath,
+    sample_x: Tensor,
+    offset_sigma_v: float = 0.0,
+    offset_limit_v: float = 0.1,
+    compensation: bool = False,
+    seed: int = 0,
+    compensation_tolerance: float = 0.01,
 ) -> PeripheryHandle:
     """Calibrate per-layer converters on ``sample_x`` and put them in the forward pass.
 
@@ -115,6 +131,22 @@ def attach_periphery(
         are ignored (deploy with ``lines`` instead).
     sample_x : Tensor
         Calibration inputs of the model.
+    offset_sigma_v, offset_limit_v : float
+        Input-referred offsets of the TIAs (V): every output's TIA draws
+        ``Normal(0, offset_sigma_v)`` truncated to ``+/- offset_limit_v``
+        (:func:`xbarsim.chip.draw_offsets`; layer ``k`` from ``SeedSequence((seed,
+        OFFSET_STREAM, k))``). An offset ``V_os`` lifts the summing node, so the column
+        current loses ``V_os * sum(G+ - G-)`` (the layer's column sums), and the TIA's output
+        moves by ``V_os``. 0 for none.
+    compensation : bool
+        Cancel every offset with its memristor pair (:meth:`xbarsim.chip.OffsetComp.pair`),
+        programmed within ``compensation_tolerance`` (a uniform relative error per
+        device): the residual offset is what the programmed pair leaves
+        (:meth:`~xbarsim.chip.OffsetComp.cancelled_offset_v`).
+    seed : int
+        Seed of the offsets and of the compensation pairs' programming errors.
+    compensation_tolerance : float
+        Relative programming error bound of the compensation pairs.
 
     Returns
     -------
@@ -153,9 +185,18 @@ def attach_periphery(
         run(layer.register_forward_pre_hook(record_in(name)))
         periph = LayerPeriphery(name, _calibrated_dac(name, read_path.dac, stats[name]),
                                 read_path.tia, None)
+        if offset_sigma_v > 0.0:
+            stream = np.random.SeedSequence((seed, OFFSET_STREAM, len(configured)))
+            periph.offset_v = draw_offsets(
+                layer.matrix_shape[1], offset_sigma_v, offset_limit_v, stream
+            )
         handles.append(layer.register_forward_pre_hook(_dac_hook(periph)))
         run(layer.register_forward_hook(record_out(name)))
         periph.tia, periph.adc = _calibrated_sense(name, read_path, stats[name])
+        if compensation and periph.offset_v is not None:
+            stream = np.random.SeedSequence((seed, OFFSET_STREAM, len(configured), 1))
+            periph.offset_v = _compensated(periph.offset_v, periph.tia, compensation_tolerance,
+                                           np.random.default_rng(stream))
         handles.append(layer.register_forward_hook(_sense_hook(periph)))
         configured.append(periph)
     result = PeripheryHandle(configured, handles)
@@ -193,6 +234,26 @@ def _calibrated_sense(
     return tia, ADC.model_validate({**adc.model_dump(), "v_min_v": lo - pad, "v_max_v": hi + pad})
 
 
+def _compensated(
+    offset_v: np.ndarray, tia: TIA, tolerance: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Offsets (V) left after compensation pairs programmed within ``tolerance``."""
+    comp = OffsetComp()
+    g1, g2 = comp.pair(offset_v, tia)
+    e1, e2 = rng.uniform(-tolerance, tolerance, (2, offset_v.size))
+    return offset_v - comp.cancelled_offset_v(g1 * (1 + e1), g2 * (1 + e2), tia.r_f_ohm)
+
+
+def _offset_currents(module: nn.Module, current: np.ndarray, offset_v: np.ndarray,
+                     tia: TIA) -> np.ndarray:
+    """Currents a TIA with input-referred offsets reads as (A): the offset lifts the node
+    (``- V_os * sum(G+ - G-)`` per column) and the output (``V_os / Z``)."""
+    col_sum = (module.g_plus - module.g_minus).sum(dim=0).detach().cpu().double().numpy()
+    shape = (-1, 1, 1) if current.ndim == 4 else (-1,)
+    return current - (offset_v * col_sum).reshape(shape) - (
+        offset_v / tia.transimpedance_ohm).reshape(shape)
+
+
 def _dac_hook(periph: LayerPeriphery):
     def hook(module: nn.Module, args: tuple) -> tuple | None:
         if periph.dac is None:
@@ -210,6 +271,8 @@ def _dac_hook(periph: LayerPeriphery):
 def _sense_hook(periph: LayerPeriphery):
     def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
         current = _currents(module, output).detach().cpu().double().numpy()
+        if periph.offset_v is not None:
+            current = _offset_currents(module, current, periph.offset_v, periph.tia)
         out = periph.tia.output(current)
         v_read = out.v_out
         periph.counts["outputs"] += current.size

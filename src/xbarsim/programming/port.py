@@ -24,11 +24,12 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from xbarsim.crossbar.array import Crossbar, check_positive_int
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.algorithm import WriteVerify, did_not_move
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
+from xbarsim.validation import check_positive_int
 
 
 class Mode(StrEnum):

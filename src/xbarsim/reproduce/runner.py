@@ -921,8 +921,8 @@ def run_reproduce(
     -------
     meta, rows, provenance
     """
-    from xbarsim.crossbar.array import check_seed
     from xbarsim.experiments.chapter2 import PartStore, check_workers, run_jobs
+    from xbarsim.validation import check_seed
 
     if mode not in MODES:
         raise XbarsimInputError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
