@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from xbarsim.chip.activity_cost import LayerActivity, activity_cost, run_programming_cost
@@ -131,3 +133,34 @@ def test_thesis_mlp_chip_through_the_deploy_path_matches_mlp_chip():
     )
     arrays = cost["energy_breakdown_j"]["1 arrays"] / cost["energy_per_inference_j"]
     assert arrays > 0.3  # the layer-1 arrays are the largest share, as Fig. 56b says
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    scale=st.floats(0.1, 10.0),
+    evaluations=st.integers(1, 50),
+    samples=st.integers(1, 5),
+    blocks=st.integers(1, 4),
+)
+def test_array_energy_is_linear_in_the_current_and_ops_count_every_evaluation(
+    scale, evaluations, samples, blocks
+):
+    """Ohm's law: scaling every row voltage scales the column currents and hence the arrays'
+    energy by the same factor, and nothing else; ops are 2 per weight per evaluation."""
+    p = CostParameters()
+    n = evaluations * samples
+
+    def layer(current: float) -> LayerActivity:
+        return LayerActivity("a", 16 * blocks, 8, 2 * blocks, 16, 16, blocks, samples, n, current)
+
+    base = activity_cost([layer(1e-3)], p)
+    scaled = activity_cost([layer(1e-3 * scale)], p)
+    e0, e1 = base["energy_breakdown_j"], scaled["energy_breakdown_j"]
+    assert e1["a arrays"] == pytest.approx(scale * e0["a arrays"], rel=1e-12)
+    assert all(e1[k] == pytest.approx(e0[k], rel=1e-12) for k in e0 if k != "a arrays")
+    assert scaled["latency_s"] == base["latency_s"]
+    assert base["ops_per_inference"] == pytest.approx(2 * 16 * blocks * 8 * evaluations)
+    # the latency counts every window: the chain is evaluations times one evaluation's
+    one = activity_cost([LayerActivity("a", 16 * blocks, 8, 2 * blocks, 16, 16, blocks, 1, 1,
+                                       1e-3)], p)
+    assert base["latency_s"] == pytest.approx(evaluations * one["latency_s"], rel=1e-12)
