@@ -196,7 +196,6 @@ class Deployment:
             out.update(estimate_programming_cost(self.result, base, params))
         return out
 
-
     def activity_cost(
         self,
         x: NDArray[np.float32] | torch.Tensor,
