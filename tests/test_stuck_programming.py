@@ -119,3 +119,19 @@ def test_stuck_rule_spares_disturbance_of_neighbours():
         assert on.total_pulses < off.total_pulses or not on.stuck.any()
         worse += on.error[ok].max() > off.error[ok].max()
     assert worse == 0
+
+
+def test_port_driven_write_verify_applies_the_rule_like_the_reference_engine():
+    from xbarsim.crossbar.bias import BiasScheme
+    from xbarsim.programming.port import DirectPort, program_port
+
+    x = Crossbar.sample(stuck_device(**STUCK), (6, 6), batch=1, seed=3)
+    t = np.random.default_rng(0).uniform(10e-6, 100e-6, (6, 6))
+    alg = WriteVerify.thesis(passes=3)
+    ref = program(x.copy(), t, alg, engine="reference")
+    assert ref.stuck.any()
+    port, _ = program_port(DirectPort(x.copy(), 0, BiasScheme.V2), t, alg, skip=x.unswitchable[0])
+    np.testing.assert_array_equal(port.stuck, ref.stuck)
+    np.testing.assert_array_equal(port.abandoned, ref.abandoned)
+    np.testing.assert_array_equal(port.pulses, ref.pulses)
+    np.testing.assert_array_equal(port.conductance, ref.conductance)

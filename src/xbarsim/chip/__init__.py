@@ -2,6 +2,7 @@
 compensation with memristor pairs, the MLP chip, and energy, area and latency computed
 from simulated activity."""
 
+from xbarsim.chip.activity_cost import LayerActivity, activity_cost
 from xbarsim.chip.cost import (
     ArrayGroup,
     CostParameters,
@@ -22,9 +23,11 @@ __all__ = [
     "ArrayGroup",
     "ChipSpec",
     "CostParameters",
+    "LayerActivity",
     "OffsetComp",
     "ShiftRegister",
     "XBlock",
+    "activity_cost",
     "array_supply_power_w",
     "bus_voltages",
     "chip_cost",

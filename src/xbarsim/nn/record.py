@@ -29,8 +29,10 @@ from xbarsim.crossbar.lines import Lines
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.tiling import TileLayout, untile
+from xbarsim.nn.activity import deployment_cost
 from xbarsim.nn.layers import analog_layers
 from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.improved import ImprovedTuning
 from xbarsim.programming.result import ProgramResult
 
 
@@ -170,17 +172,25 @@ class Deployment:
             raise XbarsimInputError("deployment: no evaluator; deploy with program_model")
         return self.evaluator(self, **conditions)
 
-    def cost(self, chip: ChipConfig, params: CostParameters | None = None) -> dict[str, object]:
+    def cost(
+        self,
+        chip: ChipConfig,
+        params: CostParameters | None = None,
+        activity: NDArray[np.float32] | torch.Tensor | None = None,
+    ) -> dict[str, object]:
         """Energy, latency, area and programming cost of this deployment on a tiled chip.
 
-        The breakdown of :func:`xbarsim.chip.cost.chip_cost` (the MLP chip's component
-        models: DACs on the first layer's inputs, local sensing per tile column when a
-        layer spans several row blocks, one TIA per neuron, ADCs on the last layer), with
-        the printed per-array power (no simulated activity here) and one evaluation of each
-        layer's matrix per inference (a convolution counts one kernel position). Programming
-        energy and time are the ramp-grid estimate from the run's pulse counts
-        (:func:`xbarsim.chip.cost.estimate_programming_cost`).
+        With ``activity`` (model inputs), the cost of the forward passes actually run on
+        them: :meth:`activity_cost` with its defaults. Without, the breakdown of
+        :func:`xbarsim.chip.cost.chip_cost` (the MLP chip's component models: DACs on the
+        first layer's inputs, local sensing per tile column when a layer spans several row
+        blocks, one TIA per neuron, ADCs on the last layer), with the printed per-array
+        power and one evaluation of each layer's matrix per inference (a convolution counts
+        one kernel position). Programming energy and time are the ramp-grid estimate from
+        the run's pulse counts (:func:`xbarsim.chip.cost.estimate_programming_cost`).
         """
+        if activity is not None:
+            return self.activity_cost(activity, chip, params)
         groups = [
             ArrayGroup(
                 rec.name,
@@ -199,3 +209,28 @@ class Deployment:
             base = algorithm if isinstance(algorithm, WriteVerify) else algorithm.base
             out.update(estimate_programming_cost(self.result, base, params))
         return out
+
+    def activity_cost(
+        self,
+        x: NDArray[np.float32] | torch.Tensor,
+        chip: ChipConfig | None = None,
+        params: CostParameters | None = None,
+        converters: str = "layer",
+        neuron_r_f_ohm: dict[str, float] | None = None,
+    ) -> dict[str, object]:
+        """Energy, latency, area and programming cost from the activity of running ``x``.
+
+        Every convolution window is counted and the arrays' energy comes from the column
+        currents of the conductances the layers compute with
+        (:func:`xbarsim.nn.activity.deployment_cost`; accounting in
+        :mod:`xbarsim.chip.activity_cost`). ``chip`` (default: the deployment's) gives the
+        tuning algorithm for the programming energy and time; ``converters`` places DACs
+        and ADCs on every layer (``"layer"``) or on the network's ends (``"network"``).
+        """
+        chip = self.chip if chip is None else chip
+        algorithm = None if chip is None else chip.algorithm
+        base = algorithm.base if isinstance(algorithm, ImprovedTuning) else algorithm
+        layouts = {rec.name: rec.layout for rec in self.layers}
+        return deployment_cost(
+            self.model, layouts, x, self.result, base, params, converters, neuron_r_f_ohm
+        )
