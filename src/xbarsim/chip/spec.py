@@ -51,6 +51,9 @@ class DeviceSpec(BaseModel):
         Stuck devices (ppm, the three kinds in equal parts); None keeps the device's.
     unswitchable_fraction : float or None
         Devices that never switch (fraction); None keeps the device's.
+    read_noise_sigma_rel : float or None
+        Read-noise standard deviation relative to the conductance; None keeps the
+        device's (the read noise is on when ``conditions.read_noise`` is).
     """
 
     model_config = _SECTION
@@ -59,6 +62,7 @@ class DeviceSpec(BaseModel):
     file: str | None = None
     stuck_ppm: float | None = Field(None, ge=0.0, le=1e6)
     unswitchable_fraction: float | None = Field(None, ge=0.0, le=1.0)
+    read_noise_sigma_rel: float | None = Field(None, ge=0.0, le=1.0)
 
     def config(self) -> DeviceConfig:
         """The :class:`~xbarsim.devices.DeviceConfig` this section describes."""
@@ -72,6 +76,12 @@ class DeviceSpec(BaseModel):
                 update={"unswitchable_fraction": self.unswitchable_fraction}
             )
             device = device.model_copy(update={"faults": faults})
+        if self.read_noise_sigma_rel is not None:
+            noise = device.conditions.read_noise.model_copy(
+                update={"sigma_rel": self.read_noise_sigma_rel}
+            )
+            conditions = device.conditions.model_copy(update={"read_noise": noise})
+            device = device.model_copy(update={"conditions": conditions})
         return DeviceConfig.model_validate(device.model_dump())
 
 
