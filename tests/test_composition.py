@@ -267,3 +267,18 @@ def test_spec_line_update_first_order_tracks_the_exact_solve():
             outs[update] = model(x)
     rel = float((outs["exact"] - outs["first-order"]).abs().max() / outs["exact"].abs().max())
     assert 0.0 < rel < 1e-3
+
+
+def test_subpackages_resolve_from_the_package_without_importing_torch_up_front():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, xbarsim as xs\n"
+        "assert 'torch' not in sys.modules\n"
+        "assert callable(xs.nn.periphery.attach_periphery)\n"
+        "assert xs.periphery.ReadPath and xs.chip.ChipSpec and xs.nn.deploy_spec\n"
+        "try:\n    xs.nonexistent\nexcept AttributeError:\n    pass\n"
+        "else:\n    raise SystemExit(1)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
