@@ -266,6 +266,8 @@ def resolve(
 
 #: Conditions whose per-condition work a deployment keeps (the most recent ones).
 CACHED_CONDITIONS = 2
+#: Cache key of the programmed state's first-order line matrices.
+FIRST_ORDER_BASE = ("first_order_base",)
 
 
 def effective_at(
@@ -283,13 +285,13 @@ def effective_at(
         if deployment.effective is not None and _nominal(deployment, view):
             matrices = deployment.effective
         elif line_update == "first-order" and deployment.effective is not None:
-            if ("first_order_base",) not in deployment.cache:
-                deployment.cache[("first_order_base",)] = first_order_matrix(
+            if FIRST_ORDER_BASE not in deployment.cache:
+                deployment.cache[FIRST_ORDER_BASE] = first_order_matrix(
                     deployment.conductance, deployment.lines
                 )
             matrices = updated_matrix(
                 deployment.effective, deployment.conductance, view.conductance,
-                deployment.lines, deployment.cache[("first_order_base",)],
+                deployment.lines, deployment.cache[FIRST_ORDER_BASE],
             )
         else:
             matrices = effective_matrix(view.conductance, deployment.lines)
