@@ -221,3 +221,64 @@ def test_condition_warnings_point_at_the_users_line():
     with pytest.warns(Warning) as record, dep.at(temp_c=140.0):
         pass
     assert record and all(w.filename == __file__ for w in record)
+
+
+@pytest.mark.parametrize(("drive", "sense"), [("first", "last"), ("last", "first")])
+def test_first_order_matrices_err_in_second_order_of_the_line_resistance(drive, sense):
+    from xbarsim.crossbar.irdrop import first_order_matrix
+
+    g = np.random.default_rng(0).uniform(10e-6, 100e-6, (5, 12, 12))
+    errors = []
+    for scale in (1.0, 0.5):
+        lines = Lines(r_row_ohm=4.0 * scale, r_col_ohm=3.0 * scale, r_source_ohm=5.0 * scale,
+                      r_sink_ohm=2.0 * scale, row_drive=drive, col_sense=sense)
+        exact = effective_matrix(g, lines)
+        errors.append(np.abs(first_order_matrix(g, lines) - exact).max()
+                      / np.abs(g - exact).max())
+    assert errors[0] < 0.05
+    assert errors[1] == pytest.approx(errors[0] / 2, rel=0.1)  # error / drop ~ r
+
+
+def test_first_order_update_is_exact_at_the_programmed_state_and_close_elsewhere():
+    from xbarsim.crossbar.irdrop import updated_matrix
+    from xbarsim.crossbar.lines import lines_preset
+
+    rng = np.random.default_rng(1)
+    g0 = rng.uniform(10e-6, 100e-6, (4, 32, 32))
+    lines = lines_preset("paper")
+    m0 = effective_matrix(g0, lines)
+    assert np.array_equal(updated_matrix(m0, g0, g0, lines), m0)
+    g1 = g0 * (1 - 0.05 * g0 / 100e-6)  # a temperature-like, state-dependent change
+    exact = effective_matrix(g1, lines)
+    err = np.abs(updated_matrix(m0, g0, g1, lines) - exact).max() / np.abs(exact).max()
+    change = np.abs(exact - m0).max() / np.abs(exact).max()
+    assert err < change / 10
+    both = lines.model_copy(update={"row_drive": "both"})
+    np.testing.assert_array_equal(updated_matrix(effective_matrix(g0, both), g0, g1, both),
+                                  effective_matrix(g1, both))
+
+
+def test_spec_line_update_first_order_tracks_the_exact_solve():
+    x = _x()
+    outs = {}
+    for update in ("exact", "first-order"):
+        dep = deploy_spec(_mlp(), _spec(lines=LINES, conditions={"line_update": update}), seed=2)
+        with torch.no_grad(), dep.at(temp_c=85.0, age_h=1e4) as model:
+            outs[update] = model(x)
+    rel = float((outs["exact"] - outs["first-order"]).abs().max() / outs["exact"].abs().max())
+    assert 0.0 < rel < 1e-3
+
+
+def test_subpackages_resolve_from_the_package_without_importing_torch_up_front():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, xbarsim as xs\n"
+        "assert 'torch' not in sys.modules\n"
+        "assert callable(xs.nn.periphery.attach_periphery)\n"
+        "assert xs.periphery.ReadPath and xs.chip.ChipSpec and xs.nn.deploy_spec\n"
+        "try:\n    xs.nonexistent\nexcept AttributeError:\n    pass\n"
+        "else:\n    raise SystemExit(1)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from xbarsim.crossbar.conditions import ConditionsView
-from xbarsim.crossbar.irdrop import effective_matrix
+from xbarsim.crossbar.irdrop import effective_matrix, first_order_matrix, updated_matrix
 from xbarsim.crossbar.lines import Lines
 from xbarsim.crossbar.newton import solve_nonlinear
 from xbarsim.devices.nonlinearity import Nonlinearity
@@ -212,6 +212,8 @@ class Settings:
         As :func:`at`.
     solver : {"linearized", "newton"}
         Nonlinear devices under line resistance (:class:`xbarsim.chip.spec.ConditionsSpec`).
+    line_update : {"exact", "first-order"}
+        Effective matrices at a condition (:class:`xbarsim.chip.spec.ConditionsSpec`).
     """
 
     temp_c: float
@@ -222,6 +224,7 @@ class Settings:
     noise: bool
     seed: int
     solver: str = "linearized"
+    line_update: str = "exact"
 
 
 def resolve(
@@ -257,22 +260,39 @@ def resolve(
         c.read_noise if noise is None else noise,
         seed,
         c.nonlinear_solver,
+        c.line_update,
     )
 
 
 #: Conditions whose per-condition work a deployment keeps (the most recent ones).
 CACHED_CONDITIONS = 2
+#: Cache key of the programmed state's first-order line matrices.
+FIRST_ORDER_BASE = ("first_order_base",)
 
 
-def effective_at(deployment: Deployment, view: ConditionsView) -> np.ndarray | None:
+def effective_at(
+    deployment: Deployment, view: ConditionsView, line_update: str = "exact"
+) -> np.ndarray | None:
     """Effective matrices (S) of every kernel with the deployment's lines, on the
-    conductances at the view's conditions; None for ideal lines. Cached per condition."""
+    conductances at the view's conditions; None for ideal lines. Cached per condition.
+
+    ``line_update`` ``"first-order"`` updates the programmed state's exact matrices
+    (:func:`xbarsim.crossbar.irdrop.updated_matrix`) instead of solving anew."""
     if deployment.lines is None:
         return None
-    key = ("effective", view.temp_c, view.equivalent_hours)
+    key = ("effective", view.temp_c, view.equivalent_hours, line_update)
     if key not in deployment.cache:
         if deployment.effective is not None and _nominal(deployment, view):
             matrices = deployment.effective
+        elif line_update == "first-order" and deployment.effective is not None:
+            if FIRST_ORDER_BASE not in deployment.cache:
+                deployment.cache[FIRST_ORDER_BASE] = first_order_matrix(
+                    deployment.conductance, deployment.lines
+                )
+            matrices = updated_matrix(
+                deployment.effective, deployment.conductance, view.conductance,
+                deployment.lines, deployment.cache[FIRST_ORDER_BASE],
+            )
         else:
             matrices = effective_matrix(view.conductance, deployment.lines)
         stale = [k for k in deployment.cache if k[0] == "effective"]
@@ -328,7 +348,7 @@ def at(
             noise=st.noise, seed=st.seed,
         )
         g = view.conductance
-        effective = effective_at(deployment, view)
+        effective = effective_at(deployment, view, st.line_update)
     for w in caught:
         warnings.warn(w.message, w.category, stacklevel=3)
     models = xbars.device.conditions

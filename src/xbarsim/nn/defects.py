@@ -181,7 +181,9 @@ def program_model_mitigated(
     mit = DefectMitigation() if mitigation is None else mitigation
     if mit.kind == "pair+column" and calibration_x is None:
         raise XbarsimInputError("calibration_x: required by mitigation 'pair+column'")
-    dep = program_model(model, chip, seed=seed, progress=progress, lines=lines)
+    dep = program_model(model, chip, seed=seed, progress=progress)
+    # the line network is solved once, on the conductances the mitigations leave
+    dep.lines = None if lines is None or lines.is_ideal else lines
     xbars = dep.crossbars()
     target = dep.targets
     stuck = xbars.device_state.stuck

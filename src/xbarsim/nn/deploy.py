@@ -19,9 +19,11 @@ from numpy.typing import NDArray
 from torch import nn
 
 from xbarsim.chip.spec import ChipSpec
+from xbarsim.crossbar.irdrop import first_order_matrix
 from xbarsim.crossbar.lines import Lines
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
+from xbarsim.nn.conditions import FIRST_ORDER_BASE
 from xbarsim.nn.defects import DefectMitigation, program_model_mitigated
 from xbarsim.nn.periphery import attach_periphery
 from xbarsim.nn.program import program_model
@@ -90,6 +92,11 @@ def deploy_spec(
             verify_through_lines=spec.programming.through_lines,
         )
     deployment.spec = spec
+    if spec.conditions.line_update == "first-order" and deployment.lines is not None:
+        # the programmed state's first-order matrices, once: every condition updates from them
+        deployment.cache[FIRST_ORDER_BASE] = first_order_matrix(
+            deployment.conductance, deployment.lines
+        )
     if r.preset != "none":
         import torch
 

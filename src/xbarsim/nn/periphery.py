@@ -45,6 +45,8 @@ class LayerPeriphery:
     offset_v : ndarray or None, shape (outputs,)
         Input-referred offset of every output's TIA (V), after compensation when that is
         on; None for none.
+    active : bool
+        Whether the hooks convert (False: the layer reads out ideally).
     counts : dict
         ``inputs``, ``dac_clipped``, ``outputs``, ``tia_saturated``, ``adc_clipped``.
     """
@@ -54,6 +56,7 @@ class LayerPeriphery:
     tia: TIA
     adc: ADC | None
     offset_v: np.ndarray | None = None
+    active: bool = True
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
             ("inputs", "dac_clipped", "outputs", "tia_saturated", "adc_clipped"), 0
@@ -80,6 +83,11 @@ class PeripheryHandle:
     def rates(self) -> dict[str, dict[str, float]]:
         """Clip and saturation rates per layer name."""
         return {layer.name: layer.rates() for layer in self.layers}
+
+    def set_active(self, active: bool) -> None:
+        """Switch every layer's converters on or off (off: ideal read-out, hooks kept)."""
+        for layer in self.layers:
+            layer.active = active
 
     def reset_counts(self) -> None:
         """Zero every layer's counters."""
@@ -244,44 +252,68 @@ def _compensated(
     return offset_v - comp.cancelled_offset_v(g1 * (1 + e1), g2 * (1 + e2), tia.r_f_ohm)
 
 
-def _offset_currents(module: nn.Module, current: np.ndarray, offset_v: np.ndarray,
-                     tia: TIA) -> np.ndarray:
+def _offset_currents(module: nn.Module, current: Tensor, offset_v: Tensor,
+                     tia: TIA) -> Tensor:
     """Currents a TIA with input-referred offsets reads as (A): the offset lifts the node
     (``- V_os * sum(G+ - G-)`` per column) and the output (``V_os / Z``)."""
-    col_sum = (module.g_plus - module.g_minus).sum(dim=0).detach().cpu().double().numpy()
-    shape = (-1, 1, 1) if current.ndim == 4 else (-1,)
-    return current - (offset_v * col_sum).reshape(shape) - (
-        offset_v / tia.transimpedance_ohm).reshape(shape)
+    col_sum = (module.g_plus - module.g_minus).sum(dim=0)
+    shift = offset_v * col_sum + offset_v / tia.transimpedance_ohm
+    return current - (shift.reshape(-1, 1, 1) if current.ndim == 4 else shift)
+
+
+# The converters and the TIA as torch operations on the layer's tensors, with the formulas
+# of DAC.convert, TIA.output / current_estimate and ADC.convert (tested equal to them).
+
+
+def dac_levels(dac: DAC, v: Tensor) -> tuple[Tensor, Tensor]:
+    """:meth:`DAC.convert` on a tensor: output voltages (V) and the clip mask."""
+    exact = v / dac.lsb_v
+    clipped = (exact > dac.max_code) | (exact < dac.min_code)
+    return torch.round(exact).clamp_(dac.min_code, dac.max_code).mul_(dac.lsb_v), clipped
+
+
+def tia_output(tia: TIA, current: Tensor) -> tuple[Tensor, Tensor]:
+    """:meth:`TIA.output` on a tensor: output voltages (V) and the saturation mask."""
+    linear = tia.reference_v - tia.transimpedance_ohm * current
+    saturated = (linear < tia.v_low_v) | (linear > tia.v_high_v)
+    return linear.clamp_(tia.v_low_v, tia.v_high_v), saturated
+
+
+def adc_levels(adc: ADC, v: Tensor) -> tuple[Tensor, Tensor]:
+    """:meth:`ADC.convert` on a tensor: the voltages the codes stand for (V), clip mask."""
+    clipped = (v < adc.v_min_v) | (v > adc.v_max_v)
+    code = torch.round((v - adc.v_min_v) / adc.lsb_v).clamp_(0, adc.max_code)
+    return code.mul_(adc.lsb_v).add_(adc.v_min_v), clipped
 
 
 def _dac_hook(periph: LayerPeriphery):
     def hook(module: nn.Module, args: tuple) -> tuple | None:
-        if periph.dac is None:
+        if periph.dac is None or not periph.active:
             return None
         x = args[0]
         scale = float(module.input_voltage_v)
-        conv = periph.dac.convert(x.detach().cpu().double().numpy() * scale)
-        periph.counts["inputs"] += conv.clipped.size
-        periph.counts["dac_clipped"] += int(conv.clipped.sum())
-        quantized = torch.as_tensor(conv.value / scale, dtype=x.dtype, device=x.device)
-        return (quantized, *args[1:])
+        value, clipped = dac_levels(periph.dac, x.detach() * scale)
+        periph.counts["inputs"] += clipped.numel()
+        periph.counts["dac_clipped"] += int(torch.count_nonzero(clipped))
+        return (value.div_(scale), *args[1:])
     return hook
 
 
 def _sense_hook(periph: LayerPeriphery):
-    def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
-        current = _currents(module, output).detach().cpu().double().numpy()
+    def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor | None:
+        if not periph.active:
+            return None
+        current = _currents(module, output.detach())
         if periph.offset_v is not None:
-            current = _offset_currents(module, current, periph.offset_v, periph.tia)
-        out = periph.tia.output(current)
-        v_read = out.v_out
-        periph.counts["outputs"] += current.size
-        periph.counts["tia_saturated"] += int(out.saturated.sum())
+            offset = torch.as_tensor(periph.offset_v, dtype=current.dtype, device=current.device)
+            current = _offset_currents(module, current, offset, periph.tia)
+        v_read, saturated = tia_output(periph.tia, current)
+        periph.counts["outputs"] += current.numel()
+        periph.counts["tia_saturated"] += int(torch.count_nonzero(saturated))
         if periph.adc is not None:
-            conv = periph.adc.convert(out.v_out)
-            v_read = conv.value
-            periph.counts["adc_clipped"] += int(conv.clipped.sum())
-        read = torch.as_tensor(periph.tia.current_estimate(v_read), dtype=output.dtype,
-                               device=output.device)
-        return read * module.weight_scale / module.input_voltage_v + _bias_like(module, output)
+            v_read, clipped = adc_levels(periph.adc, v_read)
+            periph.counts["adc_clipped"] += int(torch.count_nonzero(clipped))
+        read = (periph.tia.v_cm_v - v_read).mul_(
+            module.weight_scale / (periph.tia.transimpedance_ohm * module.input_voltage_v))
+        return read + _bias_like(module, output)
     return hook
