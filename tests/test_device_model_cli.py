@@ -71,7 +71,13 @@ def test_fit_device_writes_a_preset_usable_with_config(tmp_path, capsys):
     device = load_device_config(out)
     assert device.conditions.temperature.p00 == pytest.approx(summary["coefficients"]["p00"])
     assert main(["device-effects", "--config", str(out), "--json", "-", "--instances", "2"]) == 0
-    effects = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    effects = json.loads(captured.out)
+    assert effects["coefficient_sources"] == {
+        "temperature": "device file", "nonlinearity": "assumed", "retention": "assumed"
+    }
+    assert len(effects["assumptions"]) == 2 and "temperature" not in effects["assumptions"][0]
+    assert "temperature from the device file" in " ".join(captured.err.split())
     assert effects["temperature_crossover_us"] == pytest.approx(70.0, abs=2.0)
 
 

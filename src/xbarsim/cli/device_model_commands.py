@@ -86,7 +86,17 @@ def device_effects(
         *experiment.comparison_rows(summary),
         ComparisonRow("run time (s)", "-", f"{time.perf_counter() - start:.1f}"),
     ]
-    title = "Operating-condition models (thesis ch. 2); coefficients are assumptions"
+    sources = summary["coefficient_sources"]
+    if set(sources.values()) == {"assumed"}:
+        origin = "coefficients are assumptions (shipped placeholders)"
+    elif "assumed" not in sources.values():
+        origin = "coefficients from the device file"
+    else:
+        origin = "coefficients: " + ", ".join(
+            f"{name} {'assumed' if src == 'assumed' else 'from the device file'}"
+            for name, src in sources.items()
+        )
+    title = f"Operating-condition models (thesis ch. 2); {origin}"
     _emit(title, summary, rows, json_path, s, {"device": device})
 
 
