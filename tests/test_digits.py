@@ -221,7 +221,7 @@ def test_network_study_on_two_dask_workers_equals_serial() -> None:
         (["--models", "resnet"], "models"),
         (["--algorithms", "magic"], "algorithms"),
         (["--cifar10-dir", "/nonexistent/cifar"], "cifar10-dir"),
-        (["--workers", "0"], "workers"),
+        (["--workers", "-1"], "workers"),
     ],
 )
 def test_network_study_bad_input_exit_2(
