@@ -88,7 +88,7 @@ class _PlainProgress:
     def __init__(self, total: int, description: str, period_s: float) -> None:
         self.total, self.description, self.period_s = total, description, period_s
         self.done = 0
-        self.printed = False
+        self.printed: int | None = None  # the count of the last line printed
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.start = time.monotonic()
@@ -103,7 +103,7 @@ class _PlainProgress:
             done = self.done
         line = progress_line(self.description, done, self.total, time.monotonic() - self.start)
         print(line, file=sys.stderr, flush=True)
-        self.printed = True
+        self.printed = done
 
     def _run(self) -> None:
         while not self.stop.wait(self.period_s):
@@ -116,8 +116,8 @@ class _PlainProgress:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
-        if self.printed:  # close what the log started; a short run stays silent
-            self._print()
+        if self.printed is not None and self.printed != self.done:
+            self._print()  # close what the log started; a short run stays silent
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from xbarsim.cli import app
 from xbarsim.cli.device_commands import JsonOpt, OutOpt, _parse_int, _prepare_out, _write_text
-from xbarsim.cli.options import check_run
+from xbarsim.cli.options import ProgressOpt, check_run
 from xbarsim.cli.output import with_provenance
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import MAX_CROSSBARS, MAX_EPOCHS, MAX_INSTANCES
@@ -213,7 +213,7 @@ def mlp_chip_command(
     engine: Annotated[str, typer.Option("--engine", help="Programming engine.")] = "auto",
     json_path: JsonOpt = None,
     out: OutOpt = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Thesis Figs. 54-56: the 784-64-10 MLP chip, programmed, evaluated and costed."""
     from xbarsim.devices.config import preset

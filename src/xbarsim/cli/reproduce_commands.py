@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xbarsim.cli import app
+from xbarsim.cli.options import ProgressOpt, SchedulerOpt, WorkersOpt
 from xbarsim.errors import XbarsimInputError
 
 STORE_DIR = "store"
@@ -52,18 +53,15 @@ def reproduce(
                                         "documents' counts.")] = True,
     only: Annotated[str | None, typer.Option("--only", help="Comma-separated experiment ids "
                                              "(or their first part, e.g. P2).")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Local Dask worker processes "
-                                         "(0: in this process).", min=0)] = _DEFAULT_WORKERS,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Existing Dask "
-                                                  "scheduler tcp://HOST:PORT (trusted: Dask "
-                                                  "moves pickles).")] = None,
+    workers: WorkersOpt = _DEFAULT_WORKERS,
+    scheduler: SchedulerOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue DIR/store; skip finished "
                                          "jobs.")] = False,
     settings: Annotated[Path | None, typer.Option("--settings", help="YAML {id: {name: "
                                                   "value}} overriding the mode's settings "
                                                   "(e.g. smaller sizes).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Root seed.", min=0)] = 0,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Run the source documents' experiments into one store and write DIR/report.html."""
     from xbarsim.reproduce import (

@@ -36,9 +36,6 @@ from xbarsim.validation import check_output_dir, write_text
 
 _DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 8))
 
-Workers = WorkersOpt
-Scheduler = SchedulerOpt
-Progress = ProgressOpt
 
 
 def _floats(name: str, text: str) -> list[float]:
@@ -62,12 +59,12 @@ def _ints(name: str, text: str) -> list[int]:
 @app.command()
 def sweep(
     config: Annotated[Path, typer.Argument(help="Sweep config (YAML).")],
-    workers: Workers = _DEFAULT_WORKERS,
-    scheduler: Scheduler = None,
+    workers: WorkersOpt = _DEFAULT_WORKERS,
+    scheduler: SchedulerOpt = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue a results dataset; skip finished tasks.")
     ] = False,
-    progress: Progress = True,
+    progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Run a VMM-study grid on dask into a Parquet results dataset."""
@@ -120,15 +117,15 @@ def vmm_study(
             "default: the model's 0.06. Needs --nonlinearity.",
         ),
     ] = None,
-    workers: Workers = _DEFAULT_WORKERS,
-    scheduler: Scheduler = None,
+    workers: WorkersOpt = _DEFAULT_WORKERS,
+    scheduler: SchedulerOpt = None,
     results: Annotated[
         Path | None, typer.Option(help="Keep the results dataset here (default: discard).")
     ] = None,
     json_path: Annotated[
         str | None, typer.Option("--json", help="Write the summary as JSON ('-': stdout).")
     ] = None,
-    progress: Progress = True,
+    progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
     """VMM precision under half-select (thesis Figs. 28-30), published values beside ours."""

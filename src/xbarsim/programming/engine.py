@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.lines import Lines
-from xbarsim.errors import XbarsimInputError
+from xbarsim.errors import XbarsimInputError, user_stacklevel
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.cuda_support import load_cuda
 from xbarsim.programming.reference import program_reference
@@ -102,7 +102,7 @@ def _warn_fallback(reason: str) -> None:
     warnings.warn(
         f"engine auto: GPU engine unavailable, using cpu: {reason}",
         EngineFallbackWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
 
 
