@@ -814,8 +814,9 @@ def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
     """Summary rows, one per quantity of a built experiment in the store, one per other id of
     ``published.yaml``.
 
-    Each row holds ``id, quantity, label, published, ours_mean, ours_std, n, verdict,
-    command, reason, gap, rule`` and ``statistic`` (``mean`` or ``median``), ``ours`` (the
+    Each row holds ``id, figure`` (the source's figure, e.g. "paper Fig. 3", the id kept as
+    the anchor), ``quantity, label, published, ours_mean, ours_std, n, verdict, command,
+    reason, gap, rule`` and ``statistic`` (``mean`` or ``median``), ``ours`` (the
     compared statistic), ``uncertainty`` (its standard uncertainty, the verdict's u),
     ``resolution`` (the accuracy one test image is worth, for accuracy quantities, else
     None), ``mode`` (``quick`` or ``full``) and ``verdict_label`` (the verdict as shown,
@@ -835,7 +836,8 @@ def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
     out = []
     for ex in experiment_ids():
         e = by_id.get(ex)
-        base = {"id": ex, "command": command_for(ex, meta) if e else None}
+        base = {"id": ex, "figure": e.figure if e else published()[ex].get("where"),
+                "command": command_for(ex, meta) if e else None}
         if e is None or ex not in meta["ids"]:
             status, reason = status_of(ex) if e is None else (NOT_RUN, "not in --only")
             out.append({**base, "quantity": None, "label": None, "published": None,
