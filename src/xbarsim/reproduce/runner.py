@@ -7,7 +7,8 @@ itself) from :mod:`xbarsim.reproduce.jobs`, which call the experiment's own
 library entry point and return *rows*:
 
 * ``{"id", "quantity", "instance", "value"}`` -- one number of one instance (SI units or
-  fractions, as in ``published.yaml``);
+  fractions, as in ``published.yaml``); quantity ``image_accuracy`` holds the accuracy one
+  test image is worth, for the experiments that classify images;
 * ``{"id", "quantity", "mean", "std", "n"}`` -- statistics over instances, where the study
   keeps only those;
 * ``{"id", "figure", "png"}`` -- the figure matching the seed's figure (base64 PNG, from
@@ -88,9 +89,10 @@ from xbarsim.reproduce.jobs_devices import (
     target_tag,
 )
 
-#: Format tag and version of a reproduce store (``_xbarsim_study.json``).
+#: Format tag and version of a reproduce store (``_xbarsim_study.json``); version 2: the
+#: MNIST subset, the programmed P4 gap, T51 in GOp/J, ``image_accuracy`` rows.
 STORE_FORMAT = "xbarsim-reproduce"
-STORE_VERSION = 1
+STORE_VERSION = 2
 #: Provenance of the last run into a store (machine, commit, wall time, command).
 PROVENANCE_NAME = "_provenance.json"
 MODES = ("quick", "full")
