@@ -118,6 +118,8 @@ def test_synthetic_verdicts(page) -> None:
     assert by["T28_half_select_64", "vmm_error_p99_sigma_0p25"]["statistic"] == "median"
     assert by["P4_digits_perceptron", "import_gap_at_1pct"]["verdict"] == vd.SHOWN_BESIDE
     assert by["P4_digits_perceptron", "import_gap_at_1pct"]["published"] is None
+    assert by["P3_image_tuning", "mean_error"]["figure"] == "paper Fig. 3"
+    assert by["T28_half_select_64", "vmm_error_p99_sigma_0p25"]["figure"] == "thesis Figs. 28-29"
     assert by["T51_56_energy", "trends.throughput"]["verdict"] == vd.TREND
     assert by["T24_25_defects", "at_20000_ppm_with_extra_column.convnet"]["n"] == 4
     assert by["T60_offset_compensation", "after_compensation_max_offset_v"]["verdict"] == vd.WITHIN

@@ -51,8 +51,9 @@ RULES = (
     f"complement, 1 - published); a bound ('< x'): |ours| + {COVERAGE:g} u <= x (a "
     "negative drop larger than the bound is noise the bound cannot resolve).",
     f"{BELOW_RESOLUTION}: the published number (or bound) is smaller than the accuracy one "
-    f"test image is worth, and ours lies within one image + {COVERAGE:g} u of it: the test "
-    "set cannot tell them apart; never counts as within published spread.",
+    f"test image is worth, and ours lies within one image + {COVERAGE:g} u of it (of zero, "
+    "for a bound): the test set cannot tell them apart; never counts as within published "
+    "spread.",
     f"{TREND}: a qualitative statement (e.g. 'linear in N') holds in every instance "
     "(the fitted log-log slope lies in the stated band).",
     f"{GAP}: otherwise; its size is ours - published (absolute, and relative to "
@@ -158,7 +159,9 @@ def verdict(rule: str, published_value: Any, ours: float, u: float, approx: bool
     p = float(published_value)
     gap = ours - p
     slack = COVERAGE * u
-    if resolution is not None and abs(p) < resolution and abs(gap) <= resolution + slack:
+    # a bound is on a magnitude near zero: ours is resolved against zero, a value against p
+    apart = abs(ours) if rule == "bound" else abs(gap)
+    if resolution is not None and abs(p) < resolution and apart <= resolution + slack:
         return BELOW_RESOLUTION, gap
     agreed = BY_CONSTRUCTION if rule.startswith("readback") else WITHIN
     if rule == "readback-floor":

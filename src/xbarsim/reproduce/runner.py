@@ -7,7 +7,8 @@ itself) from :mod:`xbarsim.reproduce.jobs`, which call the experiment's own
 library entry point and return *rows*:
 
 * ``{"id", "quantity", "instance", "value"}`` -- one number of one instance (SI units or
-  fractions, as in ``published.yaml``);
+  fractions, as in ``published.yaml``); quantity ``image_accuracy`` holds the accuracy one
+  test image is worth, for the experiments that classify images;
 * ``{"id", "quantity", "mean", "std", "n"}`` -- statistics over instances, where the study
   keeps only those;
 * ``{"id", "figure", "png"}`` -- the figure matching the seed's figure (base64 PNG, from
@@ -88,9 +89,10 @@ from xbarsim.reproduce.jobs_devices import (
     target_tag,
 )
 
-#: Format tag and version of a reproduce store (``_xbarsim_study.json``).
+#: Format tag and version of a reproduce store (``_xbarsim_study.json``); version 2: the
+#: MNIST subset, the programmed P4 gap, T51 in GOp/J, ``image_accuracy`` rows.
 STORE_FORMAT = "xbarsim-reproduce"
-STORE_VERSION = 1
+STORE_VERSION = 2
 #: Provenance of the last run into a store (machine, commit, wall time, command).
 PROVENANCE_NAME = "_provenance.json"
 MODES = ("quick", "full")
@@ -814,8 +816,9 @@ def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
     """Summary rows, one per quantity of a built experiment in the store, one per other id of
     ``published.yaml``.
 
-    Each row holds ``id, quantity, label, published, ours_mean, ours_std, n, verdict,
-    command, reason, gap, rule`` and ``statistic`` (``mean`` or ``median``), ``ours`` (the
+    Each row holds ``id, figure`` (the source's figure, e.g. "paper Fig. 3", the id kept as
+    the anchor), ``quantity, label, published, ours_mean, ours_std, n, verdict, command,
+    reason, gap, rule`` and ``statistic`` (``mean`` or ``median``), ``ours`` (the
     compared statistic), ``uncertainty`` (its standard uncertainty, the verdict's u),
     ``resolution`` (the accuracy one test image is worth, for accuracy quantities, else
     None), ``mode`` (``quick`` or ``full``) and ``verdict_label`` (the verdict as shown,
@@ -835,7 +838,8 @@ def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
     out = []
     for ex in experiment_ids():
         e = by_id.get(ex)
-        base = {"id": ex, "command": command_for(ex, meta) if e else None}
+        base = {"id": ex, "figure": e.figure if e else published()[ex].get("where"),
+                "command": command_for(ex, meta) if e else None}
         if e is None or ex not in meta["ids"]:
             status, reason = status_of(ex) if e is None else (NOT_RUN, "not in --only")
             out.append({**base, "quantity": None, "label": None, "published": None,
