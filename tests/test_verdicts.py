@@ -135,7 +135,10 @@ def test_mlp_energy_reads_as_gop_per_joule_from_the_printed_components() -> None
     """The printed component powers (DACs 283 mW, layer-1 arrays 479 mW, local TIAs 180 mW,
     neurons, layer 2 5.85 mW, ADCs) sum to ~0.97 W: 101,780 Op per 66 ns is ~1586 GOp/J,
     the printed '~1582' in GOp/J, not TOp/J."""
-    from xbarsim.reproduce.jobs_chip import component_sum_gop_per_j, printed_component_powers_w
+    from xbarsim.reproduce.printed_budget import (
+        component_sum_gop_per_j,
+        printed_component_powers_w,
+    )
 
     parts = printed_component_powers_w()
     assert parts["DACs"] == pytest.approx(0.2834, rel=1e-3)

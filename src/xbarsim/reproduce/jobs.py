@@ -334,7 +334,7 @@ def t51_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     """The 784-64-10 MLP chip (energy, latency) and the VMM-cost trends in N."""
     from xbarsim.experiments.mlp_chip import run_mlp_chip, write_figures
     from xbarsim.experiments.vmm_cost import run_vmm_cost
-    from xbarsim.reproduce.jobs_chip import component_sum_gop_per_j
+    from xbarsim.reproduce.printed_budget import component_sum_gop_per_j
 
     start = time.perf_counter()
     ex = "T51_56_energy"

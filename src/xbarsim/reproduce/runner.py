@@ -68,7 +68,6 @@ from xbarsim.reproduce.jobs_chip import (
     converters_job,
     mlp_details_job,
     offset_details_job,
-    printed_power_text,
     table3_job,
     tia_design_job,
     vmm_trends_job,
@@ -88,6 +87,7 @@ from xbarsim.reproduce.jobs_devices import (
     t10_job,
     target_tag,
 )
+from xbarsim.reproduce.printed_budget import printed_power_text
 
 #: Format tag and version of a reproduce store (``_xbarsim_study.json``); version 2: the
 #: MNIST subset, the programmed P4 gap, T51 in GOp/J, ``image_accuracy`` rows.
