@@ -1,4 +1,4 @@
-"""Reproduce two seed experiments and build the report page, from Python.
+"""Reproduce two experiments of the source documents and build the report page, from Python.
 
     python examples/reproduce_subset.py --out runs/example             # quick settings
     python examples/reproduce_subset.py --small --out runs/example     # tiny (seconds)
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xbarsim.experiments.reproduce import run_reproduce, write_report
+from xbarsim.reproduce import run_reproduce, write_report
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

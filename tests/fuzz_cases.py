@@ -153,8 +153,8 @@ def _png_header(width: int, height: int) -> bytes:
 
 def _reproduce_store(directory: Path, meta_edit=None, rows=None, part_bytes: int = 0) -> None:
     """A minimal reproduce store: metadata (edited by ``meta_edit``) and one part."""
-    from xbarsim.experiments import reproduce as rp
     from xbarsim.experiments.chapter2 import PartStore
+    from xbarsim.reproduce import runner as rp
 
     e = rp.EXPERIMENTS[0]
     meta = rp.store_meta("quick", 0, {e.id: e.settings["quick"]})
@@ -341,7 +341,7 @@ CASES: tuple[Case, ...] = (
     _c("ns-instances-huge", "network-study", "--instances", "100000000"),
     _c("ns-epochs-0", "network-study", "--epochs", "0"),
     _c("ns-epochs-huge", "network-study", "--epochs", "100000000"),
-    _c("ns-workers-0", "network-study", "--workers", "0"),
+    _c("ns-workers-neg", "network-study", "--workers", "-1"),
     _c("ns-lines", "network-study", "--lines", ""),
     _c("ns-periphery", "network-study", "--periphery", "None"),
     _c("ns-n-test-0", "network-study", "--n-test", "0"),

@@ -22,7 +22,7 @@ def test_ir_drop_json_record(capsys):
     args = ["--rows", "6", "--cols", "5", "--r-row", "2", "--r-col", "3", "--r-source", "10",
             "--r-sink", "20", "--seed", "7"]
     data = _run(args, capsys)
-    assert set(data) == KEYS
+    assert set(data) == KEYS | {"provenance"}
     g, v = np.asarray(data["g_s"]), np.asarray(data["v_in_v"])
     assert g.shape == (6, 5) and v.shape == (6,)
     assert g.min() >= 10e-6 and g.max() <= 100e-6 and v.min() >= 0 and v.max() <= 0.1

@@ -35,7 +35,7 @@ def test_thresholds_json_to_stdout_table_to_stderr(capsys: pytest.CaptureFixture
     assert main(["thresholds", "--size", "8", "--seed", "2", "--json", "-"]) == 0
     captured = capsys.readouterr()
     data = json.loads(captured.out)
-    assert set(data) == THRESHOLD_KEYS
+    assert set(data) == THRESHOLD_KEYS | {"provenance"}
     assert data["n_devices"] == 64
     assert "published" in captured.err and "1.19 ± 0.31" in captured.err
 
@@ -73,7 +73,7 @@ def test_program_image_json_and_out(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main([*args, "--json", "-", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     data = json.loads(captured.out)
-    assert set(data) == IMAGE_KEYS
+    assert set(data) == IMAGE_KEYS | {"provenance"}
     assert data == json.loads((out / "results.json").read_text())
     assert data["passes"] == 3
     assert data["exclusion"] == "error-above-95pct"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -63,11 +64,48 @@ def test_fit_device_writes_a_preset_usable_with_config(tmp_path, capsys):
     assert set(summary["std_errors"]) == set(summary["coefficients"])
     assert summary["n_points"] == 200 and summary["rms_residual"] > 0
     assert (tmp_path / "fitted.residuals.png").stat().st_size > 1000
+    assert (tmp_path / "fitted.fit.png").stat().st_size > 1000
+    digest = hashlib.sha256(data.read_bytes()).hexdigest()
+    assert summary["source_sha256"] == digest
+    assert f"# source: t.csv, sha256 {digest}" in out.read_text().splitlines()[:3]
     device = load_device_config(out)
     assert device.conditions.temperature.p00 == pytest.approx(summary["coefficients"]["p00"])
     assert main(["device-effects", "--config", str(out), "--json", "-", "--instances", "2"]) == 0
-    effects = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    effects = json.loads(captured.out)
+    assert effects["coefficient_sources"] == {
+        "temperature": "device file", "nonlinearity": "assumed", "retention": "assumed"
+    }
+    assert len(effects["assumptions"]) == 2 and "temperature" not in effects["assumptions"][0]
+    assert "temperature from the device file" in " ".join(captured.err.split())
     assert effects["temperature_crossover_us"] == pytest.approx(70.0, abs=2.0)
+
+
+def test_fit_device_pulse_law_from_trains(tmp_path, capsys):
+    """Pulse trains in, the lower-BIC law out, with fit and residual figures and the hash."""
+    from tests.test_fitting import THREE_PIECE, pulse_data
+
+    rows = pulse_data(np.random.default_rng(5), THREE_PIECE, n_dev=3, pulses=6)
+    data = tmp_path / "trains.csv"
+    with data.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["device_id", "amplitude_v", "pulse", "g_s"])
+        w.writerows(zip(*(rows[c] for c in ("device_id", "amplitude_v", "pulse", "g_s")),
+                        strict=True))
+    out = tmp_path / "pulse.yaml"
+    args = ["fit-device", str(data), "--model", "pulse", "--out", str(out), "--json", "-"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["law"] == "three-piece"
+    assert set(summary["laws"]) == {"two-slope", "three-piece"}
+    assert summary["laws"]["three-piece"]["bic"] < summary["laws"]["two-slope"]["bic"]
+    assert summary["coefficients"]["slope_far_v"] == pytest.approx(0.6, rel=0.1)
+    assert summary["source_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    for name in ("pulse.fit.png", "pulse.residuals.png"):
+        assert (tmp_path / name).stat().st_size > 5000
+    device = load_device_config(out)
+    assert device.dynamics.kind == "three-piece"
+    assert device.dynamics.knee_v == pytest.approx(summary["coefficients"]["knee_v"])
 
 
 def test_fit_device_warns_about_unidentifiable_parameters(tmp_path, capsys):

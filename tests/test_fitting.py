@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from xbarsim.devices import ArrheniusRetention, preset
+from xbarsim.devices.config import ThreePieceDynamics, TwoSlopeDynamics
 from xbarsim.devices.fitting import fit_device
 from xbarsim.devices.measurements import SCHEMAS, read_measurements
 from xbarsim.errors import XbarsimInputError
@@ -171,3 +172,62 @@ def test_empty_and_unknown_inputs(tmp_path):
         read_measurements(empty, "x")
     with pytest.raises(XbarsimInputError, match=r"cannot read"):
         read_measurements(tmp_path / "missing.csv", "temperature")
+
+
+def pulse_data(rng, device, n_dev=5, pulses=8, noise=0.003):
+    """Pulse trains simulated pulse by pulse from ``device``'s law, read with relative noise."""
+    law = device.pulse_law()
+    rows: dict[str, list] = {"device_id": [], "amplitude_v": [], "pulse": [], "g_s": []}
+    for d in range(n_dev):
+        v_set, v_reset = rng.normal(1.2, 0.1), rng.normal(1.4, 0.1)
+        for a in np.round(np.arange(0.9, 2.0, 0.12), 3):
+            for amp, g in ((a, rng.uniform(8e-6, 20e-6)), (-(a + 0.2), rng.uniform(80e-6, 120e-6))):
+                for n in range(pulses + 1):
+                    if n:
+                        g = float(law.pulse(g, amp, v_set, v_reset))
+                    rows["device_id"].append(f"d{d}")
+                    rows["amplitude_v"].append(float(amp))
+                    rows["pulse"].append(float(n))
+                    rows["g_s"].append(g * (1 + noise * rng.standard_normal()))
+    return {k: np.asarray(v, dtype=str if k == "device_id" else np.float64)
+            for k, v in rows.items()}
+
+
+TWO_SLOPE = DEVICE.model_copy(update={"dynamics": TwoSlopeDynamics(
+    slope_below_v=0.05, slope_above_v=0.22)})
+THREE_PIECE = DEVICE.model_copy(update={"dynamics": ThreePieceDynamics(
+    slope_below_v=0.05, slope_above_v=0.22, knee_v=0.35, slope_far_v=0.6)})
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("truth", [TWO_SLOPE, THREE_PIECE], ids=["two-slope", "three-piece"])
+def test_pulse_law_round_trip(truth, seed):
+    """Trains from a known law: the fit picks that law and recovers its coefficients within
+    their stated errors (fitting starts from the preset's different law)."""
+    data = pulse_data(np.random.default_rng(seed), truth)
+    fit = fit_device(data, "pulse", DEVICE)
+    assert fit.extras["law"] == truth.dynamics.kind
+    expected = truth.dynamics.model_dump(exclude={"kind"})
+    assert set(fit.coefficients) == set(expected)
+    assert_within_uncertainty(fit, expected)
+    assert fit.rms_residual < 0.005 and fit.n_points == int((data["pulse"] > 0).sum())
+    fitted = fit.apply_to(DEVICE)
+    assert fitted.dynamics.kind == truth.dynamics.kind
+    assert fitted.dynamics.slope_above_v == pytest.approx(0.22, rel=0.05)
+    assert fit.extras["fitted_thresholds"]["set_mean_v"] == pytest.approx(1.2, abs=0.15)
+    for kind in ("fit:two-slope", "fit:three-piece"):
+        assert fit.curves[kind].shape == fit.curves["g_s"].shape
+
+
+def test_pulse_trains_need_a_starting_row_and_nonzero_amplitudes():
+    data = pulse_data(np.random.default_rng(0), TWO_SLOPE, n_dev=2, pulses=2)
+    keep = ~((data["pulse"] == 0) & (data["device_id"] == "d1") & (data["amplitude_v"] > 1.5))
+    short = {k: v[keep] for k, v in data.items()}
+    with pytest.raises(XbarsimInputError, match="no pulse-0 row"):
+        fit_device(short, "pulse", DEVICE)
+    zero = {**data, "amplitude_v": np.where(data["pulse"] == 1, 0.0, data["amplitude_v"])}
+    with pytest.raises(XbarsimInputError, match="amplitude_v must be nonzero"):
+        fit_device(zero, "pulse", DEVICE)
+    fractional = {**data, "pulse": data["pulse"] + 0.5 * (data["pulse"] == 2)}
+    with pytest.raises(XbarsimInputError, match="whole number"):
+        fit_device(fractional, "pulse", DEVICE)

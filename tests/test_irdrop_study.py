@@ -59,7 +59,7 @@ def test_cli_json_and_figures(tmp_path, capsys):
                  "--json", "-"])
     assert code == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"vmm", "network", "software_accuracy"}
+    assert set(data) == {"vmm", "network", "software_accuracy", "provenance"}
     assert len(data["vmm"]) == 4 and data["network"] == []
     assert (tmp_path / "irdrop_vmm.png").exists() and (tmp_path / "results.json").exists()
     assert main(["irdrop-study", "--sizes", "4,x", "--no-network"]) == 2

@@ -24,7 +24,7 @@ import pytest
 
 from reproduce_fixtures import synthetic_store
 from xbarsim.experiments.published import published
-from xbarsim.experiments.reproduce import write_report
+from xbarsim.reproduce import write_report
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome")
                 if shutil.which(b)), None)

@@ -1,11 +1,33 @@
-"""Errors raised for invalid user input.
+"""Errors raised for invalid user input, and where warnings point.
 
 Every user-facing failure (bad config, bad argument, unreadable file) raises
 :class:`XbarsimInputError` with a one-line message that names the offending field and
-its allowed range. The CLI turns it into that line on stderr and exit code 2.
+its allowed range. The CLI turns it into that line on stderr and exit code 2. Warnings
+name what the caller passed and point at the caller's line (:func:`user_stacklevel`).
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+#: Files under this folder are xbarsim's own; a warning points at the first frame outside.
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes the calling function's ``warnings.warn`` point at the
+    first frame outside the xbarsim package: the user's line, however deep the library
+    call chain that reached the warning.
+
+    Returns 1 (the warning's own line) when no frame outside the package exists.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level if frame is not None else 1
 
 
 class XbarsimInputError(ValueError):

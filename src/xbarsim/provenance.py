@@ -10,6 +10,7 @@ installed distributions' metadata; the GPU is looked up once per process.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -44,11 +45,17 @@ def config_hash(config: object) -> str:
 
     Parameters
     ----------
-    config : pydantic model, mapping or JSON-ready value
-        Pydantic models are dumped in JSON mode; mappings are hashed with sorted keys.
+    config : pydantic model, dataclass, mapping or JSON-ready value
+        Pydantic models are dumped in JSON mode, dataclasses field by field; mappings are
+        hashed with sorted keys.
     """
     dump = getattr(config, "model_dump", None)
-    data = dump(mode="json") if callable(dump) else config
+    if callable(dump):
+        data = dump(mode="json")
+    elif dataclasses.is_dataclass(config) and not isinstance(config, type):
+        data = dataclasses.asdict(config)
+    else:
+        data = config
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -28,6 +28,27 @@ app = typer.Typer(
 )
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        from xbarsim import __version__
+
+        typer.echo(f"xbarsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_version_callback,
+        is_eager=True,
+    ),
+) -> None:
+    """Digital twin of passive memristor crossbars (devices, programming, networks)."""
+
+
 def _register_commands() -> None:
     from xbarsim.cli import (  # noqa: F401  (each module registers its commands on app)
         calibration_commands,
@@ -35,9 +56,11 @@ def _register_commands() -> None:
         circuit_commands,
         device_commands,
         device_model_commands,
+        evaluate_commands,
         mitigation_commands,
         network_commands,
         reproduce_commands,
+        spec_commands,
         study_commands,
     )
 
@@ -58,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(command: click.Command, argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    from xbarsim.cli.output import set_command
+
+    set_command(list(args))
     bad = next((a for a in args if "\x00" in a), None)
     if bad is not None:  # no file name can hold one; the OS calls would raise ValueError
         print(f"error: arguments must not contain NUL bytes, got {bad!r}", file=sys.stderr)

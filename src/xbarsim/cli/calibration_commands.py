@@ -1,4 +1,4 @@
-"""``xbarsim calibrate``: fit the pulse law's slopes to the seeds' published numbers."""
+"""``xbarsim calibrate``: fit the pulse law's slopes to the source documents' published numbers."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from xbarsim.cli.device_commands import (
     _parse_int,
 )
 from xbarsim.cli.options import MaxMemoryOpt, check_run
+from xbarsim.cli.output import write_parquet
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.report.tables import ComparisonRow
 
@@ -181,7 +182,7 @@ def calibrate_command(
         table = directory / "candidates.csv"
         report.table.to_csv(table, index=False)
         parquet = directory / "candidates.parquet"
-        report.table.to_parquet(parquet, index=False)
+        write_parquet(report.table, parquet, setup.seed, {"setup": setup})
         device = directory / "calibrated_device.yaml"
         device.write_text(yaml.safe_dump(json.loads(report.best.model_dump_json())))
         figure = calibration_figure(report.table, names, directory / "calibration.png")
@@ -198,4 +199,6 @@ def calibrate_command(
         out,
         json_path,
         write,
+        setup.seed,
+        {"setup": setup},
     )

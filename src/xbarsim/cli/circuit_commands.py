@@ -25,6 +25,7 @@ from xbarsim.cli.device_commands import (
     _write_text,
 )
 from xbarsim.cli.options import check_run
+from xbarsim.cli.output import with_provenance
 from xbarsim.crossbar.lines import lines_from_dict
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import MAX_INPUTS, MAX_INSTANCES, irdrop_study_bytes
@@ -97,7 +98,8 @@ def ir_drop(
     print_table(
         comparison_table(f"IR drop, {n_rows}x{n_cols}, seed {s}", rows_out), stderr=to_stdout
     )
-    text = json.dumps(run.summary())
+    size = {"rows": n_rows, "cols": n_cols}
+    text = json.dumps(with_provenance(run.summary(), s, {"lines": lines, "size": size}))
     if to_stdout:
         typer.echo(text)
     elif json_path is not None:
@@ -160,7 +162,9 @@ def irdrop_study(
     to_stdout = json_path == "-"
     title = "IR drop vs size and wire resistance (published: none; first order [D])"
     print_table(comparison_table(title, rows), stderr=to_stdout)
-    text = json.dumps(study.to_json())
+    settings = {"sizes": size_list, "r_wire_ohm": r_list, "instances": n_inst,
+                "inputs": n_inputs, "network": network, "through_lines": through_lines}
+    text = json.dumps(with_provenance(study.to_json(), s, {"irdrop_study": settings}))
     if out is not None:
         experiment.write_figures(study, out)
         _write_text(out / "results.json", text + "\n", "out")

@@ -20,7 +20,8 @@ from typing import Annotated
 import typer
 
 from xbarsim.cli import app
-from xbarsim.cli.options import MaxMemoryOpt, check_run
+from xbarsim.cli.options import MaxMemoryOpt, ProgressOpt, check_run
+from xbarsim.cli.output import with_provenance
 from xbarsim.devices.config import DeviceConfig, load_device_config, preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import image_tuning_bytes, thresholds_bytes
@@ -49,9 +50,6 @@ ConfigOpt = Annotated[
 SigmaOpt = Annotated[
     float | None,
     typer.Option("--sigma", help="Override the normalized threshold spread std/mean (>= 0)."),
-]
-ProgressOpt = Annotated[
-    bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
 ]
 
 
@@ -93,9 +91,12 @@ def _finish(
     out: Path | None,
     json_path: str | None,
     write_figures: Callable[[Path], list[Path]],
+    seed: int,
+    configs: dict[str, object],
 ) -> None:
-    """Print the table and write JSON / figures as the options ask."""
-    text = json.dumps(_jsonable(summary), indent=2)
+    """Print the table and write JSON (with provenance) / figures as the options ask."""
+    data = with_provenance(_jsonable(summary), seed, configs)
+    text = json.dumps(data, indent=2)
     rows = [*rows, ComparisonRow("run time (s)", "-", f"{seconds:.1f}")]
     to_stdout = json_path == "-"
     print_table(comparison_table(title, rows), stderr=to_stdout)
@@ -137,6 +138,8 @@ def thresholds(
         out,
         json_path,
         lambda d: experiment.write_figures(run, d),
+        s,
+        {"device": device},
     )
 
 
@@ -197,4 +200,7 @@ def program_image(
         out,
         json_path,
         lambda d: experiment.write_figures(run, d),
+        s,
+        {"device": device, "image_tuning": {"engine": engine, "exclusion": exclusion,
+                                            "image": None if image is None else str(image)}},
     )

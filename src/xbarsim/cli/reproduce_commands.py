@@ -1,6 +1,6 @@
-"""``xbarsim reproduce`` and ``xbarsim report``: every seed experiment in one HTML page.
+"""``xbarsim reproduce`` and ``xbarsim report``: the source documents' experiments in one page.
 
-Thin shells over :mod:`xbarsim.experiments.reproduce` (the runs into one Parquet store,
+Thin shells over :mod:`xbarsim.reproduce` (the runs into one Parquet store,
 the summary and ``summary.json``), which hands the page to
 :mod:`xbarsim.report.reproduce_page`.
 """
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xbarsim.cli import app
+from xbarsim.cli.options import ProgressOpt, SchedulerOpt, WorkersOpt
 from xbarsim.errors import XbarsimInputError
 from xbarsim.validation import check_outputs, check_temperature, create_output_dir, read_text
 
@@ -75,7 +76,7 @@ def _check_setting(where: str, value: object, defaults: list[object]) -> None:
 
 def check_settings(overrides: dict[str, dict], mode: str) -> None:
     """Refuse ``--settings`` values of another type or out of range, before any work."""
-    from xbarsim.experiments.reproduce import EXPERIMENTS
+    from xbarsim.reproduce.runner import EXPERIMENTS
 
     by_id = {e.id: e for e in EXPERIMENTS}
     for ex, values in overrides.items():
@@ -120,14 +121,12 @@ def reproduce(
                                           help="Directory: store/, report.html, "
                                           "summary.json.")],
     quick: Annotated[bool, typer.Option("--quick/--full", help="Reduced instance counts "
-                                        "(< 15 min on 2 cores) or the seeds' counts.")] = True,
+                                        "(< 15 min on 2 cores) or the source "
+                                        "documents' counts.")] = True,
     only: Annotated[str | None, typer.Option("--only", help="Comma-separated experiment ids "
                                              "(or their first part, e.g. P2).")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Local Dask worker processes "
-                                         "(0: in this process).", min=0)] = _DEFAULT_WORKERS,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Existing Dask "
-                                                  "scheduler tcp://HOST:PORT (trusted: Dask "
-                                                  "moves pickles).")] = None,
+    workers: WorkersOpt = _DEFAULT_WORKERS,
+    scheduler: SchedulerOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue DIR/store; skip finished "
                                          "jobs.")] = False,
     settings: Annotated[Path | None, typer.Option("--settings", help="YAML {id: {name: "
@@ -136,10 +135,10 @@ def reproduce(
                                                   f"{SETTINGS_SCALE_MAX}x the mode's)."
                                                   )] = None,
     seed: Annotated[int, typer.Option("--seed", help="Root seed.", min=0)] = 0,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
-    """Run every built seed experiment into one store and write DIR/report.html."""
-    from xbarsim.experiments.reproduce import (
+    """Run the source documents' experiments into one store and write DIR/report.html."""
+    from xbarsim.reproduce.runner import (
         load_settings,
         merged_settings,
         run_reproduce,
@@ -201,7 +200,7 @@ def report(
                                                       "summary rows (JSON).")] = None,
 ) -> None:
     """Rebuild the reproduce page from an existing store (runs nothing)."""
-    from xbarsim.experiments.reproduce import write_report
+    from xbarsim.reproduce import write_report
 
     if out.is_dir():
         raise XbarsimInputError(f"out: {out} is a directory; give an HTML file path")
@@ -221,7 +220,7 @@ def report(
 
 def _check_store(path: Path) -> None:
     """The store's metadata, parts and rows checked against its schema (bounded reads)."""
-    from xbarsim.experiments import reproduce as rp
     from xbarsim.experiments.store_schema import check_store
+    from xbarsim.reproduce import runner as rp
 
     check_store(path, rp.STORE_FORMAT, rp.STORE_VERSION, rp.PROVENANCE_NAME)

@@ -14,7 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from xbarsim.cli import app
-from xbarsim.cli.options import MaxMemoryOpt, check_run
+from xbarsim.cli.options import (
+    MaxMemoryOpt,
+    ProgressOpt,
+    SchedulerOpt,
+    WorkersOpt,
+    check_run,
+)
+from xbarsim.cli.output import with_provenance
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.vmm_study import (
     CASE_FIELDS,
@@ -29,19 +36,6 @@ from xbarsim.validation import check_output_dir, write_text
 
 _DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 8))
 
-Workers = Annotated[
-    int,
-    typer.Option(
-        "--workers",
-        help="Local dask worker processes (0: run serially in this process).",
-        min=0,
-    ),
-]
-Scheduler = Annotated[
-    str | None,
-    typer.Option("--scheduler", help="Existing dask scheduler, tcp://HOST:PORT."),
-]
-Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")]
 
 
 def _floats(name: str, text: str) -> list[float]:
@@ -65,12 +59,12 @@ def _ints(name: str, text: str) -> list[int]:
 @app.command()
 def sweep(
     config: Annotated[Path, typer.Argument(help="Sweep config (YAML).")],
-    workers: Workers = _DEFAULT_WORKERS,
-    scheduler: Scheduler = None,
+    workers: WorkersOpt = _DEFAULT_WORKERS,
+    scheduler: SchedulerOpt = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue a results dataset; skip finished tasks.")
     ] = False,
-    progress: Progress = True,
+    progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Run a VMM-study grid on dask into a Parquet results dataset."""
@@ -123,15 +117,15 @@ def vmm_study(
             "default: the model's 0.06. Needs --nonlinearity.",
         ),
     ] = None,
-    workers: Workers = _DEFAULT_WORKERS,
-    scheduler: Scheduler = None,
+    workers: WorkersOpt = _DEFAULT_WORKERS,
+    scheduler: SchedulerOpt = None,
     results: Annotated[
         Path | None, typer.Option(help="Keep the results dataset here (default: discard).")
     ] = None,
     json_path: Annotated[
         str | None, typer.Option("--json", help="Write the summary as JSON ('-': stdout).")
     ] = None,
-    progress: Progress = True,
+    progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
     """VMM precision under half-select (thesis Figs. 28-30), published values beside ours."""
@@ -170,7 +164,9 @@ def vmm_study(
         console.print(f"{c['quantity']}: published {c['published']:g}, xbarsim {ours}")
     if json_path is not None:
         study = {"nonlinearity": cfg.nonlinearity, "read_voltage_v": cfg.read_voltage_v}
-        text = json.dumps({"study": study, "cases": cases, "comparisons": comparisons}, indent=1)
+        settings = {k: v for k, v in data.items() if k != "results"}
+        result = {"study": study, "cases": cases, "comparisons": comparisons}
+        text = json.dumps(with_provenance(result, seed, {"vmm_study": settings}), indent=1)
         if json_path == "-":
             sys.stdout.write(text + "\n")
         else:

@@ -1,6 +1,6 @@
 """Pulse-driven conductance dynamics (layer 1).
 
-Soft-bounded exponential-rate law (DESIGN section 2). One pulse of amplitude ``v`` on a
+Soft-bounded exponential-rate law. One pulse of amplitude ``v`` on a
 device whose switching threshold for that polarity is ``v_th`` gives it a *dose*
 
     d = d0 * exp((|v| - v_th) / s),   s = slope_below if |v| < v_th else slope_above

@@ -15,6 +15,11 @@ Units are SI: volts, amperes, siemens, seconds, degrees C.
 ``thresholds``
     ``device_id, amplitude_v, g_before_s, g_after_s``: one pulse of a threshold sweep
     (positive amplitudes set, negative reset), conductance read before and after it.
+``pulse``
+    ``device_id, amplitude_v, pulse, g_s``: conductance ``g_s`` of a device after ``pulse``
+    identical pulses of signed amplitude ``amplitude_v`` (> 0 potentiation/set, < 0
+    depression/reset); the ``pulse = 0`` row of each (device, amplitude) train is its
+    conductance before the first pulse.
 
 Every problem is reported as one line naming the file, the line and the column.
 """
@@ -37,11 +42,12 @@ SCHEMAS: dict[str, tuple[str, ...]] = {
     "nonlinearity": ("device_id", "v", "i_a", "g_tune_s"),
     "retention": ("device_id", "t_s", "temp_c", "g_s", "g0_s"),
     "thresholds": ("device_id", "amplitude_v", "g_before_s", "g_after_s"),
+    "pulse": ("device_id", "amplitude_v", "pulse", "g_s"),
 }
 
 #: Columns that must be > 0 (conductances) or >= 0 (times), and temperatures.
 _POSITIVE = {"g_s", "g0_s", "g_tune_s", "g_before_s", "g_after_s"}
-_NON_NEGATIVE = {"t_s"}
+_NON_NEGATIVE = {"t_s", "pulse"}
 _TEMPERATURES = {"temp_c"}
 #: Conductances a measurement may hold (S): beyond them a fit overflows or loses precision.
 CONDUCTANCE_RANGE_S = (1e-15, 1e3)
@@ -119,7 +125,8 @@ def _number(path: Path, line: int, column: str, cell: str) -> float:
     if abs(value) > MAX_MAGNITUDE:
         raise XbarsimInputError(f"{where}: |value| must be <= {MAX_MAGNITUDE:g}, got {value:g}")
     if column in _NON_NEGATIVE and value < 0.0:
-        raise XbarsimInputError(f"{where}: a time must be >= 0 s, got {value:g}")
+        what = "a pulse count must be >= 0" if column == "pulse" else "a time must be >= 0 s"
+        raise XbarsimInputError(f"{where}: {what}, got {value:g}")
     if column in _TEMPERATURES and value <= -273.15:
         raise XbarsimInputError(f"{where}: below absolute zero: {value:g} degC")
     return value

@@ -20,7 +20,7 @@ steepness ``b`` log-interpolated in G between the paper's nonlinearity factors
 ``eflash-poly`` (Fig. 18b): normalized output error of a gate-coupled synapse
 (see :mod:`xbarsim.devices.eflash`).
 
-The memristor coefficients are **assumptions** (spec E 2.2): the thesis's are inset-only;
+The memristor coefficients are **assumptions**: the thesis prints them in an inset only;
 the defaults are a fit of the thesis form to the ``sinh`` law. Both column-current paths
 here (per device, and as a few matrix products) are exact and agree to rounding.
 """
@@ -152,7 +152,7 @@ class PolynomialNonlinearity(_NonlinearityBase):
         State terms (uA/uS, uA/uS^2, uA/uS^3).
 
     Defaults: fit of this form to the ``sinh`` law on G in [10, 100] uS, x in [0, 1]
-    (spec E 2.2) -- an **assumption**, not the thesis's inset values.
+    (our reading of the thesis) -- an **assumption**, not the thesis's inset values.
     """
 
     kind: Literal["thesis-poly"] = "thesis-poly"

@@ -10,7 +10,7 @@ equivalent hours at the room temperature ``room_temp_c``::
     t_eq = t * exp[(E_a / k_B) (1 / T_room - 1 / T_stress)]      (kelvin)
 
 so a bake and years at room temperature are interchangeable. The drift model is an
-**assumption** (spec E 3.2; no equation is printed): the relative change of a device is
+**assumption** (the thesis prints no equation): the relative change of a device is
 
     eps(t) = f(t) * (mu(w0) + sigma_ref * z),   f(t) = ln(1 + t/tau) / ln(1 + t_ref/tau)
 

@@ -36,7 +36,7 @@ class StuckFaults(BaseModel):
         stuck at ``g_high_s``, at ``g_low_s``, or at a uniform random value between them.
     g_low_s, g_high_s : float
         Stuck conductances (S); defaults 10 and 100 uS (the memristor range, an
-        **assumption**, spec E 4.1).
+        **assumption**, our reading of the thesis).
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)

@@ -20,7 +20,7 @@ eFlash gate-coupled weight (Fig. 17b), ``w0 = I_state / I_max``::
 ideal subthreshold ratio law ``w(T) = w0 ** (T0_K / T_K)`` (temperatures in kelvin).
 
 The thesis's fitted coefficients are figure insets, not text. The defaults here are
-**assumptions** (spec E section 1.2/1.3): placeholders with the published shape, not the
+**assumptions** (our reading of the thesis): placeholders with the published shape, not the
 thesis's numbers; ``xbarsim fit-device --model temperature`` fits your own.
 """
 
@@ -104,7 +104,7 @@ class MemristorTemperature(_TemperatureBase):
     p00, p10, p20, p30 : float
         Coefficients (%/degree C). Defaults: placeholders solved from the anchors
         f(0.1) = +0.60, f(0.4) = +0.15, f(0.7) = 0, f(1.0) = -0.107 %/degree C
-        (spec E 1.2) -- an **assumption**, not the thesis's inset values.
+        (our reading of the thesis) -- an **assumption**, not the thesis's inset values.
     g_ref_s : float
         Conductance of w0 = 1 (S); w0 = G0 / g_ref_s.
     """
@@ -158,7 +158,7 @@ class EflashPolyTemperature(_TemperatureBase):
     p00, p10, p01, p20, p11, p21 : float
         Coefficients (%/degree C; the ``T`` terms per degree C more). Defaults: a
         least-squares fit of this form to the ideal subthreshold law on w0 in [0.1, 1],
-        T in [25, 100] degrees C (spec E 1.3) -- an **assumption**, not data.
+        T in [25, 100] degrees C (our reading of the thesis) -- an **assumption**, not data.
     """
 
     kind: Literal["eflash-poly"] = "eflash-poly"

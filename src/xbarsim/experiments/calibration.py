@@ -1,4 +1,4 @@
-"""Calibration of the pulse law against the seeds' published numbers (DESIGN section 2).
+"""Calibration of the pulse law against the source documents' published numbers.
 
 The soft-bounded two-slope law has two free parameters that the seeds do not print: the
 dose slope below threshold (how much half-selected devices drift) and above threshold (how
@@ -40,7 +40,7 @@ the exclusion rule :data:`~xbarsim.programming.result.TUNING_ERROR_EXCLUSION` (m
 pairs); median over pairs of the per-pair worst-case VMM error; per-round values are the
 median over crossbars of each crossbar's p99 after that round. The targets fall in
 :data:`GROUPS`; the report flags the candidates on the Pareto front of the group losses,
-since no single law is expected to fit every group (DESIGN section 2).
+since no single law is expected to fit every group.
 """
 
 from __future__ import annotations

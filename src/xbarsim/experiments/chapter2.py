@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xbarsim import seeding
-from xbarsim.crossbar.array import check_positive_int
 from xbarsim.errors import XbarsimInputError
 from xbarsim.progress import progress_bar
+from xbarsim.provenance import provenance
+from xbarsim.validation import check_positive_int
 
 if TYPE_CHECKING:
     from torch import nn
@@ -187,7 +188,11 @@ class Job:
 
 
 class PartStore:
-    """A study's results directory: a metadata file and one Parquet part per finished job."""
+    """A study's results directory: a metadata file and one Parquet part per finished job.
+
+    The metadata file holds the study's parameters and the ``provenance`` of the run that
+    created the directory; a resumed run must match the parameters only.
+    """
 
     def __init__(self, path: str | Path, meta: dict[str, Any]) -> None:
         self.path = Path(path)
@@ -210,7 +215,9 @@ class PartStore:
             raise XbarsimInputError(
                 f"results: {p} is not a results directory of this study; choose another"
             ) from None
-        if stored != self.meta:
+        if not isinstance(stored, dict) or {
+            k: v for k, v in stored.items() if k != "provenance"
+        } != self.meta:
             raise XbarsimInputError(
                 f"results: {p} was made with different study parameters; choose another"
             )
@@ -229,7 +236,14 @@ class PartStore:
         self.path.mkdir(parents=True, exist_ok=True)
         meta = self.path / META_NAME
         if not meta.exists():
-            self._atomic(meta, json.dumps(self.meta, indent=1).encode())
+            seed = self.meta.get("seed")
+            content = {
+                **self.meta,
+                "provenance": provenance(
+                    seed if isinstance(seed, int) else None, {"study": self.meta}
+                ),
+            }
+            self._atomic(meta, json.dumps(content, indent=1).encode())
 
     def _atomic(self, final: Path, data: bytes) -> None:
         tmp = final.parent / f".tmp-{uuid.uuid4().hex}"

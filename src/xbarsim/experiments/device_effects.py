@@ -5,7 +5,8 @@ model's relative change at 100 degrees C per state and its PTAT/CTAT crossover (
 about 70 uS), the Arrhenius clock (> 25 h at 100 degrees C is > 14 years at room
 temperature with E_a = 1.1 eV), the retention shift after 14 years (most devices < 2 %,
 Figs. 10-11) and the I-V nonlinearity at the largest input. The coefficients are the
-spec's placeholders unless a device file supplies fitted ones; the report says so.
+shipped placeholders unless a device file supplies others (e.g. fitted by
+``xbarsim fit-device``); :func:`coefficient_sources` says which, model by model.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from xbarsim.crossbar.array import Crossbar
+from xbarsim.devices.conditions import OperatingModels
 from xbarsim.devices.config import DeviceConfig
 from xbarsim.devices.retention import HOURS_PER_YEAR
 from xbarsim.experiments.published import published_value
@@ -23,14 +25,30 @@ STATES_US = (10, 30, 50, 70, 90, 100)
 #: Fig. 10b: 400 devices, each tuned to seven random states.
 RETENTION_DEVICES = (400, 7)
 
-ASSUMPTIONS = (
-    "temperature coefficients p00..p30: placeholders with the published shape, not the "
-    "thesis's inset values (spec E 1.2)",
-    "nonlinearity coefficients: fit of the thesis form to a sinh law set by the paper's "
-    "nonlinearity factors (spec E 2.2)",
-    "retention drift law (log-time growth, sigma 1 % at 14 y, +/-1 % bias at the extremes) "
-    "and room temperature 25 degC (spec E 3.2)",
-)
+#: The assumption behind each shipped model, by its section in ``conditions``.
+ASSUMPTIONS = {
+    "temperature": "temperature coefficients p00..p30: placeholders with the published "
+    "shape, not the thesis's inset values",
+    "nonlinearity": "nonlinearity coefficients: fit of the thesis form to a sinh law set by "
+    "the paper's nonlinearity factors",
+    "retention": "retention drift law (log-time growth, sigma 1 % at 14 y, +/-1 % bias at "
+    "the extremes) and room temperature 25 degC",
+}
+
+
+def coefficient_sources(device: DeviceConfig) -> dict[str, str]:
+    """Where each model's coefficients come from, by section of ``device.conditions``.
+
+    ``"assumed"``: the shipped placeholder (see :data:`ASSUMPTIONS`); ``"device file"``:
+    anything else, e.g. coefficients fitted to measurements by ``xbarsim fit-device``.
+    """
+    shipped = OperatingModels()
+    return {
+        name: "assumed"
+        if getattr(device.conditions, name) == getattr(shipped, name)
+        else "device file"
+        for name in ASSUMPTIONS
+    }
 
 
 def retention_population(
@@ -83,6 +101,7 @@ def device_effects(
         The JSON of ``device-effects`` (fractions, uS, years; keys in the module docs).
     """
     models = device.conditions
+    sources = coefficient_sources(device)
     temp = models.temperature
     states_s = np.array(STATES_US) * 1e-6
     change = temp.relative_change(temp.w0_of(states_s), 100.0)
@@ -145,7 +164,8 @@ def device_effects(
             ),
             "activation_energy_ev": 1.1,
         },
-        "assumptions": list(ASSUMPTIONS),
+        "coefficient_sources": sources,
+        "assumptions": [ASSUMPTIONS[k] for k, src in sources.items() if src == "assumed"],
     }
 
 

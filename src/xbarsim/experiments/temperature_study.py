@@ -16,7 +16,7 @@ For every model a software baseline is trained once. For every (model, mapping) 
 ``worst_drop`` is the maximum over the grid of (software accuracy - accuracy).
 ``temp_scale="auto"`` calibrates the memristor temperature model's scale per model so
 that the RM1 baseline worst drop matches the thesis's (ConvNet 25 %, ResNet-18 66 %;
-spec E 6.6); the eFlash scale stays 1. The temperature coefficients are placeholders, so
+our reading); the eFlash scale stays 1. The temperature coefficients are placeholders, so
 the calibrated scale and every approach's drop are reported as ours, not the thesis's.
 """
 
@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.chapter2 import (
     MODELS,
@@ -43,6 +42,7 @@ from xbarsim.experiments.chapter2 import (
     train_baseline,
 )
 from xbarsim.mapping.currents import CASES
+from xbarsim.validation import check_positive_int, check_seed
 
 if TYPE_CHECKING:
     from torch import nn
@@ -73,7 +73,7 @@ class TemperatureStudySetup:
     epochs, lr, batch_size : baseline training (Adam)
     finetune_epochs : int or None
         Approach-1 fine-tuning length (default: 10 % of ``epochs``, at least 1;
-        an **assumption**, spec E 6.2).
+        an **assumption**, our reading of the thesis).
     temp_scale : "auto" or float
         Memristor temperature scale (see the module docstring).
     state_design : {"search", "thesis"}

@@ -17,7 +17,7 @@ Per instance, over ``inputs`` random input vectors uniform in ``[0, input_max_v]
 * ``n_hs`` (default, the thesis's "during write operation"): :attr:`ProgramResult.n_hs`,
   the fraction of devices that received, at any time during the run, a disturbing pulse at
   or above their threshold (mean over the pair); ``n_hs_final_pass`` the same restricted
-  to the final pass. DESIGN section 2 found only the final-pass count near the thesis's
+  to the final pass. The calibration found only the final-pass count near the thesis's
   ~x10 from sigma 0.25 to 0.30; both are reported.
 * nonlinearity (optional, ``nonlinearity`` / ``read_voltage_v``): the programmed
   conductances are read-out conductances ``I(V_read) / V_read`` at the read voltage the

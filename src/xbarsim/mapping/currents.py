@@ -1,7 +1,7 @@
 """Chapter-2 weight mappings as device currents, for memristor and eFlash stacks (layer 4).
 
 Each weight ``w`` of a layer is carried by a device pair; ``r = |w| / w_max`` in [0, 1] and
-``s = w / w_max`` in [-1, 1] (spec E 0.2, reconstructed from thesis L507-532):
+``s = w / w_max`` in [-1, 1] (our reconstruction from the thesis):
 
 mapping 1 (one-sided, "minimum synaptic current")
     ``I+ = I_min + dI_max max(s, 0)``, ``I- = I_min + dI_max max(-s, 0)``
@@ -19,7 +19,7 @@ memristor
     ``current_reference="above_floor"`` a current ``I`` means the conductance
     ``G = G_min + I / V_max`` (``G_min`` = 10 uS), so the usable currents are 0 ... 9 uA
     (``(G_max - G_min) V_max``); ``"absolute"`` means ``G = clip(I / V_max, G_min, G_max)``.
-    Both readings are **assumptions** (spec E 0.2). Temperature acts on ``G``
+    Both readings are **assumptions** (our reading of the thesis). Temperature acts on ``G``
     (:class:`~xbarsim.devices.temperature.MemristorTemperature`).
 eFlash
     Absolute state currents 0 ... ``I_max`` = 30 nA of gate-coupled cells; the temperature

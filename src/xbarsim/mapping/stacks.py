@@ -1,4 +1,4 @@
-"""Device stack x weight mapping: RM1, RM2, FM1, FM2 (layer 4; thesis ch. 2, spec E 0.2).
+"""Device stack x weight mapping: RM1, RM2, FM1, FM2 (layer 4; thesis ch. 2).
 
 A signed weight ``w`` (normalized, ``r = |w|`` in [0, 1]) is carried by a device pair whose
 **currents** follow the mapping:

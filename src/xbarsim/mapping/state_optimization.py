@@ -7,7 +7,7 @@ A design is a stack, a mapping, a dynamic range ``dI_max`` and a rule for ``I_mi
 
 with ``E_r(W, T) = (W_eff(T) - W) / W`` the relative error of a pair carrying the
 normalized weight ``W``, ``T0`` = 25 degrees C, ``T_max`` = 100 degrees C, ``eps`` = 0.01.
-Numerics (**assumptions**, spec E 6.4): 100 weights on [0.01, 1], 1 degree C steps,
+Numerics (**assumptions**, our reading of the thesis): 100 weights on [0.01, 1], 1 degree C steps,
 trapezoid rule.
 
 :func:`search` reproduces the thesis's procedure (Fig. 23): a heat map of ``C`` over
@@ -84,7 +84,7 @@ class StateOptimization(BaseModel):
 
     @classmethod
     def baseline(cls, stack: str | CurrentStack, mapping: str) -> StateOptimization:
-        """The conventional design point ("red star", values **assumed**, spec E 9).
+        """The conventional design point ("red star", values **assumed**).
 
         Memristor: full range ``dI_max`` = 9 uA with ``I_min`` = 0 (mapping 1) or
         ``I_b`` = 4.5 uA (mapping 2). eFlash: ``dI_max`` = 30 nA with ``I_min`` = 0 or
@@ -110,7 +110,7 @@ class StateOptimization(BaseModel):
         * eFlash mapping 2: ``dI_max`` = 30 nA, ``I_b = 2.35 r + 12.65`` nA;
         * memristor mapping 1: ``dI_max`` = 6.5 uA, ``I_min = max(0, 3.1 - 3.23 r)`` uA;
         * memristor mapping 2: ``dI_max`` = 6.5 uA, ``I_b = max(3.1, 1.48 + 2.76 r)`` uA
-          (printed "nA", read as uA: spec E 6.4).
+          (printed "nA", read as uA: our reading of the thesis).
 
         The thesis derived them with its own (unpublished) temperature coefficients.
         """
@@ -174,7 +174,7 @@ class StateOptimization(BaseModel):
         return float(cost_of_errors(self.relative_error(w, t), w))
 
     def energy(self, weights: ArrayLike) -> float:
-        """Array energy per inference ``sum(I+ + I-)`` (A, x input x time; spec E 6.4)."""
+        """Array energy per inference ``sum(I+ + I-)`` (A, x input x time)."""
         i_plus, i_minus = self.currents(weights)
         return float(np.sum(i_plus + i_minus))
 

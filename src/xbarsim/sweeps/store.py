@@ -1,12 +1,12 @@
 """Parquet results store of a sweep: one file per finished task, written atomically.
 
-A results directory holds ``_xbarsim_sweep.json`` (schema version and the study parameters
-that fix the results; read bounded and validated by :class:`StoreMeta` when read) and
-``part-<task>.parquet`` files (each checked to be a regular file within the data limit,
-declaring rows within it, of :data:`SCHEMA`). Each part is written to a hidden
-temporary file in the same directory and renamed into place, so a part either exists
-whole or not at all; leftovers of an interrupted write (``.tmp-*``) are ignored by readers
-(pyarrow skips names starting with ``.`` or ``_``) and removed on resume.
+A results directory holds ``_xbarsim_sweep.json`` (schema version, the study parameters
+that fix the results and the provenance of the run that created it; read bounded and
+validated by :class:`StoreMeta`) and ``part-<task>.parquet`` files (each checked to be a
+regular file within the data limit, declaring rows within it, of :data:`SCHEMA`). Each part
+is written to a hidden temporary file in the same directory and renamed into place, so a
+part either exists whole or not at all; leftovers of an interrupted write (``.tmp-*``) are
+ignored by readers (pyarrow skips names starting with ``.`` or ``_``) and removed on resume.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from xbarsim import validation
 from xbarsim.errors import XbarsimInputError, format_validation_error
+from xbarsim.provenance import provenance
 from xbarsim.validation import read_bytes
 
 SCHEMA_VERSION = 2
@@ -64,6 +65,7 @@ class StoreMeta(BaseModel):
 
     schema_version: int
     study: dict[str, Any]
+    provenance: dict[str, Any] | None = None
 
 
 class ResultStore:
@@ -134,7 +136,7 @@ class ResultStore:
                 f"(need {SCHEMA_VERSION}); choose another directory"
             )
         try:
-            return StoreMeta.model_validate(stored).model_dump()
+            return StoreMeta.model_validate(stored).model_dump(exclude_unset=True)
         except ValidationError as exc:
             raise XbarsimInputError(
                 f"results: {self.meta_path} has bad metadata ({format_validation_error(exc)})"
@@ -150,11 +152,14 @@ class ResultStore:
             for tmp in self.path.glob(".tmp-*"):
                 tmp.unlink()
             if not self.meta_path.exists():
-                self._atomic_write_bytes(
-                    self.meta_path,
-                    json.dumps({"schema_version": SCHEMA_VERSION, "study": meta},
-                               indent=1).encode(),
-                )
+                seed = meta.get("seed")
+                content = {
+                    "schema_version": SCHEMA_VERSION,
+                    "study": meta,
+                    "provenance": provenance(seed if isinstance(seed, int) else None,
+                                             {"study": meta}),
+                }
+                self._atomic_write_bytes(self.meta_path, json.dumps(content, indent=1).encode())
         except OSError as exc:
             raise XbarsimInputError(
                 f"results: cannot create {self.path}: {exc.strerror}"

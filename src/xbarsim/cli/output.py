@@ -1,0 +1,72 @@
+"""What every command writes: results with their provenance (one place for both).
+
+:func:`with_provenance` adds the ``provenance`` object of :func:`xbarsim.provenance.provenance`
+to a command's results, recording the command line as the user typed it (set by
+:func:`xbarsim.cli.main`), so every ``results.json`` and ``--json`` output carries it.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xbarsim.provenance import provenance
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Key of the provenance object in a Parquet file's schema metadata (JSON).
+PARQUET_PROVENANCE_KEY = b"xbarsim.provenance"
+
+#: The command line being run (``xbarsim ...``); None outside :func:`xbarsim.cli.main`.
+_command: list[str | None] = [None]
+
+
+def set_command(args: list[str]) -> None:
+    """Record the arguments of the running command (``xbarsim`` is prepended)."""
+    _command[0] = shlex.join(["xbarsim", *args])
+
+
+def with_provenance(
+    data: Mapping[str, Any],
+    seeds: Mapping[str, int] | int | None = None,
+    configs: Mapping[str, object] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """``data`` plus its ``provenance`` object (seeds, configuration hashes, command, ...).
+
+    Parameters
+    ----------
+    data : mapping
+        The command's JSON-ready results (a ``provenance`` key in it is replaced).
+    seeds : int or mapping of name to int, optional
+        The run's random seeds.
+    configs : mapping of name to configuration, optional
+        Every configuration the results depend on (recorded by content hash).
+    **extra
+        Further provenance entries.
+    """
+    return {**data, "provenance": provenance(seeds, configs, _command[0], **extra)}
+
+
+def write_parquet(
+    frame: pd.DataFrame,
+    path: Path,
+    seeds: Mapping[str, int] | int | None = None,
+    configs: Mapping[str, object] | None = None,
+) -> None:
+    """Write ``frame`` to Parquet with its provenance in the schema metadata.
+
+    The provenance object is stored as JSON under :data:`PARQUET_PROVENANCE_KEY`
+    (``pyarrow.parquet.read_schema(path).metadata``).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    prov = with_provenance({}, seeds, configs)["provenance"]
+    metadata = {**(table.schema.metadata or {}), PARQUET_PROVENANCE_KEY: json.dumps(prov)}
+    pq.write_table(table.replace_schema_metadata(metadata), path)
