@@ -12,6 +12,7 @@ import pytest
 
 from reproduce_fixtures import synthetic_store
 from xbarsim.cli import main
+from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.chapter2 import META_NAME
 from xbarsim.experiments.published import published
 from xbarsim.report import verdicts as vd
@@ -291,3 +292,32 @@ def test_t30_and_irdrop_entries_tiny(tmp_path: Path) -> None:
     ir = by["F_ir_drop_statements", "numeric_line_resistance"]
     assert ir["verdict"] == vd.NOT_REPRODUCIBLE and ir["published"] is None and ir["reason"]
     assert ir["n"] == 2 and 0.0 < ir["ours_mean"] < 0.5  # p99 error, fraction of I_max
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [({"P2": {"size": 641}}, r"P2_thresholds.size must lie in \(0, 640\]"),
+     ({"P2": {"instances": 2.5}}, "must be an integer"),
+     ({"P2": {"instances": True}}, "must be an integer"),
+     ({"P3": {"engine": 3}}, "P3_image_tuning.engine must be a str"),
+     ({"T21": {"temps_c": [25.0, 400.0]}}, r"temps_c\[1\]: must lie in \[0, 150\] °C"),
+     ({"T21": {"temps_c": [25.0] * 161}}, "must be a list of 1 to 160 values"),
+     ({"T31": {"n_test": 0}}, r"n_test must lie in \(0, 2000\]"),
+     ({"P2": {"size": None}}, "must be an integer"),
+     ({"T30": {"inputs": float("inf")}}, "must be an integer")],
+)
+def test_settings_of_another_type_or_size_are_refused(override, message) -> None:
+    from xbarsim.cli.reproduce_commands import check_settings
+
+    resolved = {rp.select([k])[0].id: v for k, v in override.items()}
+    with pytest.raises(XbarsimInputError, match=message):
+        check_settings(resolved, "quick")
+
+
+def test_settings_within_range_pass() -> None:
+    from xbarsim.cli.reproduce_commands import check_settings
+
+    check_settings({"P2_thresholds": {"size": 640, "instances": 1},
+                    "T21_23_temperature": {"temps_c": [0.0, 150.0], "n_test": None},
+                    "T31_33_networks": {"n_test": 50}, "P3_image_tuning": {"engine": "cpu"}},
+                   "quick")

@@ -302,3 +302,19 @@ def test_error_lines_stay_one_printable_line(text: str) -> None:
     assert len(line.splitlines()) <= 1
     assert line.isprintable()
     assert one_line("a\x1eb") == "a\\x1eb"  # shown, not dropped
+
+
+@given(start=st.floats(0, 150), span=st.floats(0, 150), step=st.floats(1e-3, 50))
+def test_expanded_ranges_are_inclusive_evenly_spaced_and_bounded(
+    start: float, span: float, step: float
+) -> None:
+    stop = start + span
+    text = f"{start!r}:{stop!r}:{step!r}"
+    try:
+        points = expand_range(text, "temps", maximum=500)
+    except XbarsimInputError as exc:
+        assert "more than 500" in str(exc) and span / step > 499
+        return
+    assert points[0] == start and len(points) <= 500
+    assert np.allclose(np.diff(points), step) if len(points) > 1 else True
+    assert points[-1] <= stop + step / 2 and points[-1] > stop - step / 2 - 1e-9 * stop
