@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xbarsim import validation
 from xbarsim.devices.config import load_device_config
@@ -246,3 +248,19 @@ def test_small_seeds_keep_their_results() -> None:
         bunch.images, bunch.target, test_size=0.2, random_state=7, stratify=bunch.target
     )
     np.testing.assert_array_equal(y, y_tr)
+
+
+@given(payloads=st.lists(st.binary(max_size=3000), min_size=1, max_size=3),
+       level=st.integers(0, 9))
+@settings(max_examples=40, deadline=None)
+def test_bounded_gzip_reads_back_what_gzip_wrote(payloads: list[bytes], level: int) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.gz"
+        path.write_bytes(b"".join(gzip.compress(p, level) for p in payloads))  # members
+        assert validation.read_gzip(path, "x") == b"".join(payloads)
+        total = sum(map(len, payloads))
+        if total:
+            with pytest.raises(XbarsimInputError, match="expands past|more than"):
+                validation.read_gzip(path, "x", limit=total - 1)

@@ -30,7 +30,8 @@ GIB = 1024**3
 #: Largest text input read whole: configs, settings, CSVs, store metadata (bytes).
 MAX_TEXT_BYTES = 64 * 1024**2
 #: Largest data file read whole, and largest decompressed gzip stream (bytes).
-MAX_DATA_BYTES = 2 * GIB
+MAX_DATA_BYTES = 512 * 1024**2
+_GZIP_CHUNK = 16 * 1024**2
 #: Most pixels an input image may declare (PIL's default decompression-bomb limit).
 MAX_IMAGE_PIXELS = 89_478_485
 #: Most points a range such as ``25:100:5`` may expand to.
@@ -193,24 +194,31 @@ def read_gzip(path: Path | str, field: str, limit: int | None = None) -> bytes:
     limit = MAX_DATA_BYTES if limit is None else limit
     packed = read_bytes(path, field, limit)
     stream = zlib.decompressobj(wbits=31)  # gzip header and trailer
-    out = bytearray()
+    parts: list[bytes] = []  # joined once at the end: a refusal holds at most the limit
+    size = 0
     data = packed
     try:
-        while data:
-            out += stream.decompress(data, limit + 1 - len(out))
-            if len(out) > limit:
+        while True:
+            part = stream.decompress(data, min(_GZIP_CHUNK, limit + 1 - size))
+            parts.append(part)
+            size += len(part)
+            if size > limit:
                 raise XbarsimInputError(
                     f"{field}: {path} expands past {format_bytes(limit)} when decompressed"
                 )
             data = stream.unconsumed_tail
-            if stream.eof and stream.unused_data:  # a further gzip member
-                data = stream.unused_data
+            if stream.eof:
+                if not stream.unused_data:
+                    break
+                data = stream.unused_data  # a further gzip member
                 stream = zlib.decompressobj(wbits=31)
+            elif not data and not part:  # input used up, nothing pending
+                break
     except zlib.error as exc:
         raise XbarsimInputError(f"{field}: {path} is not a readable gzip file ({exc})") from None
     if not stream.eof:
         raise XbarsimInputError(f"{field}: {path} is a truncated gzip file")
-    return bytes(out)
+    return b"".join(parts)
 
 
 def open_image(path: Path | str, field: str) -> Any:
