@@ -3,7 +3,7 @@
 The setup of ``xbarsim ir-drop``: conductances uniform in 10-100 µS and inputs uniform in
 0-0.1 V, both drawn from ``SeedSequence(seed)`` (conductances first); the circuit is the
 one of :class:`xbarsim.crossbar.Lines`. No IR-drop number is published for the thesis's or
-the paper's arrays; the table puts the first-order estimate of specs/circuits.md §5.2
+the paper's arrays; the table puts our first-order estimate
 (derived) beside the exact result.
 """
 
@@ -97,7 +97,7 @@ def run_ir_drop(rows: int, cols: int, lines: Lines, seed: int = 0) -> IrDropRun:
 
 
 def first_order_deficit(run: IrDropRun) -> float:
-    """specs/circuits.md §5.2 [D]: relative voltage deficit of the far device on one line of
+    """First-order estimate (derived): relative voltage deficit of the far device on one line of
     N devices at the mean conductance, ``r·G·N(N+1)/2``, for the larger of the row and
     column estimates (worst case: every input at its maximum)."""
     rows, cols = run.conductance_s.shape

@@ -26,7 +26,7 @@ Two parts, every point solved exactly with :func:`xbarsim.crossbar.irdrop.effect
   ``through_lines``, ``verified_accuracy`` of kernels programmed through the lines).
   Deterministic given the seed (no instance spread).
 
-No IR-drop result is published for these arrays (specs/circuits.md §5.1); the table shows
+No IR-drop result is published for these arrays (in either source document); the table shows
 the derived first-order estimate ``r·G·N(N+1)/2`` at the mean 55 µS beside the results.
 """
 
@@ -225,7 +225,7 @@ def run_irdrop_study(
 
 
 def first_order(size: int, r_wire: float) -> float:
-    """specs/circuits.md §5.2 [D]: far-device deficit ``r·G·N(N+1)/2`` at G = 55 µS."""
+    """First-order estimate (derived): far-device deficit ``r·G·N(N+1)/2`` at G = 55 µS."""
     return r_wire * 55e-6 * size * (size + 1) / 2
 
 

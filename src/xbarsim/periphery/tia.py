@@ -1,6 +1,6 @@
 """Transimpedance amplifier that senses a bit line (layer 5).
 
-Behavioural model of thesis §4.1.2a / §4.1.3 (specs/circuits.md §1.3-1.5), in absolute
+Behavioural model of thesis §4.1.2a / §4.1.3 (its design equations), in absolute
 volts. The op-amp's non-inverting input sits at ``V_cm`` and carries the input-referred
 offset ``V_os``; with open-loop gain ``A`` the summing node is not an ideal virtual ground
 but an input resistance ``R_in = R_f / (1 + A)`` above ``V_p = V_cm + V_os``:
