@@ -29,7 +29,7 @@ from xbarsim.experiments.published import published_value
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.report.tables import ComparisonRow
 
-#: Published MLP-chip numbers (thesis L1008-1010; spec circuits.md 3.3).
+#: Published MLP-chip numbers (thesis 4.1.2c).
 PUBLISHED = {
     "ops_per_j": 1582e12,
     "latency_s": 66e-9,
