@@ -9,7 +9,7 @@ but an input resistance ``R_in = R_f / (1 + A)`` above ``V_p = V_cm + V_os``:
     V_out = V_n − R_f · I = V_p − R_f · A / (1 + A) · I,  clipped to [V_lo, V_hi]
 
 where ``I`` is the current flowing *into* the summing node (positive current lowers the
-output). Design equations (thesis L942): ``I_max = (N/2)·G_avg·V_max``,
+output). Design equations (thesis 4.1.2a): ``I_max = (N/2)·G_avg·V_max``,
 ``R_f = V_out,d / I_max`` and ``A ≈ 100·R_f·N·G_avg`` (input resistance below 1 % of the
 bit line's ``1/(N·G_avg)``), which gives ``A ≈ 2200`` for every N.
 """
@@ -26,7 +26,7 @@ from xbarsim.errors import XbarsimInputError
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
-#: Thesis design point (L942): largest word-line input (V) and average device conductance (S).
+#: Thesis design point (4.1.2a): largest word-line input (V) and average device conductance (S).
 DESIGN_V_MAX_V = 0.1
 DESIGN_G_AVG_S = 50.0e-6
 #: Designed output swing 0.1-1.2 V (V).
