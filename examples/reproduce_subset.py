@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xbarsim.experiments.reproduce import run_reproduce, write_report
+from xbarsim.reproduce import run_reproduce, write_report
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from xbarsim.experiments import reproduce as rp
 from xbarsim.experiments.chapter2 import PartStore
+from xbarsim.reproduce import runner as rp
 
 
 def _tiny_png() -> str:

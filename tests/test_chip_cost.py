@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xbarsim.chip.cost import (
+    ArrayGroup,
     CostParameters,
     array_supply_power_w,
+    chip_cost,
     estimate_programming_cost,
     programming_cost,
     vmm_cost,
@@ -64,6 +66,15 @@ def test_per_column_sum_array_power_is_n_times_thesis_form():
     for n in (4, 64):
         assert summed.array_power_w(n) == pytest.approx(n * thesis.array_power_w(n))
     assert thesis.array_power_w(64) == pytest.approx(288e-6)
+
+
+def test_per_column_sum_uses_the_arrays_own_rows_and_columns():
+    """Layer 2 of the MLP chip: two 65 x 10 arrays, 10 columns of (65/2) V_max G_avg V_dd."""
+    summed = CostParameters(array_power="per_column_sum")
+    assert summed.array_power_w(65, 10) == pytest.approx(10 * 0.5 * 65 * 0.1 * 50e-6 * 1.8)
+    layer2 = ArrayGroup("layer 2", 65, 10, 2, 65, 10, 1)
+    cost = chip_cost([layer2], summed)
+    assert cost["power_breakdown_w"]["layer 2 arrays"] == pytest.approx(5.85e-3)
 
 
 @settings(max_examples=40, deadline=None)

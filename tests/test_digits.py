@@ -17,6 +17,7 @@ from xbarsim.cli import main
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.digits_perceptron import PerceptronSetup, readout
 from xbarsim.nn import load_mnist
+from xbarsim.nn.data import load_mnist_subset
 
 
 def _write_idx(path: Path, array: np.ndarray, gz: bool) -> None:
@@ -61,6 +62,32 @@ def test_load_mnist_errors(tmp_path: Path) -> None:
         load_mnist(tmp_path)
 
 
+def test_mnist_subset_folds_are_stratified_disjoint_and_seeded() -> None:
+    """Five folds of the 5,000 bundled images: 100 test images per class, test sets disjoint
+    and covering every image, train and test disjoint, the split fixed by the seed."""
+    seen = []
+    for fold in range(5):
+        d = load_mnist_subset(seed=3, fold=fold)
+        assert d.name == "mnist-5k" and d.x_test.shape == (1000, 1, 8, 8)
+        assert d.test_images == 1000 and d.image_accuracy == pytest.approx(0.001)
+        assert np.bincount(d.y_test).tolist() == [100] * 10
+        assert set(np.unique(d.x_train)) <= {0.0, 1.0}
+        seen.append(d)
+    raw = load_mnist_subset(seed=3, fold=0, size=None, binarize_threshold=None)
+    assert raw.x_train.shape == (4000, 1, 28, 28) and 0.5 < raw.x_train.max() <= 1.0
+    labels = np.concatenate([d.y_test for d in seen])
+    assert np.bincount(labels).tolist() == [500] * 10
+    again = load_mnist_subset(seed=3, fold=2)
+    np.testing.assert_array_equal(again.x_test, seen[2].x_test)
+    other = load_mnist_subset(seed=4, fold=2)
+    assert not np.array_equal(other.y_test, seen[2].y_test) or not np.array_equal(
+        other.x_test, seen[2].x_test)
+    with pytest.raises(XbarsimInputError, match="fold"):
+        load_mnist_subset(fold=5)
+    with pytest.raises(XbarsimInputError, match="folds"):
+        load_mnist_subset(folds=1)
+
+
 SMALL = [
     "--epochs", "8", "--trials", "3", "--errors", "0.01,0.2,0.5", "--engine", "cpu",
     "--instances", "3",
@@ -78,15 +105,19 @@ def test_readout_matches_effective_weights() -> None:
     np.testing.assert_array_equal(readout(x, g, b, setup), np.argmax(x @ w + b, axis=1))
 
 
-def test_mnist_slp_digits_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mnist_slp_mnist_subset_end_to_end(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The default data set is the bundled MNIST subset, one fold of 1,000 test images."""
     out = tmp_path / "fig4"
     assert main(["mnist-slp", "--seed", "1", *SMALL, "--json", "-", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     data = json.loads(captured.out)
-    assert data["n_test"] == 360
+    assert data["dataset"] == "mnist-5k" and data["setup"]["dataset"] == "mnist-5k"
+    assert data["n_test"] == data["test_images"] == 1000 and data["n_train"] == 4000
+    assert data["image_accuracy"] == pytest.approx(0.001)
     acc = data["accuracy_vs_import_error"]
     assert set(acc) == {"0.01", "0.2", "0.5"}
-    assert 0.75 < data["software_accuracy"] <= 1.0
+    assert 0.6 < data["software_accuracy"] <= 1.0
     assert abs(acc["0.01"] - data["software_accuracy"]) < 0.03
     assert acc["0.5"] < acc["0.01"]
     assert 0.5 < data["programmed_accuracy"] <= 1.0
@@ -103,7 +134,17 @@ def test_mnist_slp_digits_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert 0 <= device["instance"] < 3
     assert "1.87%" in captured.err  # published gap beside ours
     assert (out / "fig4d_accuracy_vs_import_error.png").stat().st_size > 0
-    assert json.loads((out / "results.json").read_text())["n_test"] == 360
+    assert json.loads((out / "results.json").read_text())["n_test"] == 1000
+
+
+def test_mnist_slp_digits_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--dataset digits`` keeps scikit-learn's digits (360 test images)."""
+    args = ["mnist-slp", "--dataset", "digits", "--epochs", "2", "--trials", "1", "--errors",
+            "0.01", "--instances", "1", "--engine", "cpu", "--json", "-"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["dataset"] == "digits" and data["test_images"] == 360
+    assert data["image_accuracy"] == pytest.approx(1 / 360)
 
 
 def test_mnist_slp_reads_idx_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,6 +167,8 @@ def test_mnist_slp_reads_idx_files(tmp_path: Path, capsys: pytest.CaptureFixture
         (["mnist-slp", "--engine", "warp"], "engine"),
         (["mnist-slp", "--instances", "0"], "instances"),
         (["mnist-slp", "--instances", "-2"], "instances"),
+        (["mnist-slp", "--dataset", "emnist"], "dataset"),
+        (["mnist-slp", "--fold", "5"], "fold"),
     ],
 )
 def test_mnist_slp_bad_input_exit_2(

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -59,11 +60,15 @@ CHECK = textwrap.dedent(
     x = Crossbar.sample(dev, (6, 5), batch=2, seed=3)
     assert x.device_state.stuck.sum() >= 2
     t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 6, 5))
-    a = program_compiled(x.copy(), t, WriteVerify.thesis(passes=2))
-    b = program_gpu(x.copy(), t, WriteVerify.thesis(passes=2))
-    assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.abandoned, b.abandoned)
-    assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
-    np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
+    # with the stuck-device rule (the default) and without it
+    for detect in (True, False):
+        alg = WriteVerify.thesis(passes=2, stuck_detection=detect)
+        a = program_compiled(x.copy(), t, alg)
+        b = program_gpu(x.copy(), t, alg)
+        assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.abandoned, b.abandoned)
+        assert np.array_equal(a.stuck, b.stuck) and a.stuck.any()
+        assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
+        np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
     print("gpu-simulator-ok")
     """
 )
@@ -89,3 +94,26 @@ def test_gpu_engine_matches_cpu_engine_on_device(sigma):
     b = program(x.copy(), t, alg, engine="gpu")
     np.testing.assert_array_equal(a.pulses, b.pulses)
     np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-9, atol=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not gpu_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("detect", [True, False])
+def test_gpu_engine_matches_cpu_engine_with_stuck_devices_on_device(detect):
+    from xbarsim.devices import device_config_from_dict
+    from xbarsim.programming import StuckDevicesWarning
+
+    stuck = {"high_ppm": 1e4, "low_ppm": 1e4, "random_ppm": 1e4}
+    dev = device_config_from_dict({"preset": "thesis-uniformity", "conditions": {"stuck": stuck}})
+    x = Crossbar.sample(dev, (32, 32), batch=8, seed=2)
+    t = np.random.default_rng(2).uniform(10e-6, 100e-6, (8, 32, 32))
+    alg = WriteVerify.thesis(passes=3, stuck_detection=detect)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StuckDevicesWarning)
+        a = program(x.copy(), t, alg, engine="cpu")
+        b = program(x.copy(), t, alg, engine="gpu")
+    assert a.stuck.any()
+    np.testing.assert_array_equal(a.pulses, b.pulses)
+    np.testing.assert_array_equal(a.stuck, b.stuck)
+    np.testing.assert_array_equal(a.abandoned, b.abandoned)
+    np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)

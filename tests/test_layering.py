@@ -2,9 +2,11 @@
 
 Layers, bottom up: the top-level helpers (errors, validation, seeding, distribution,
 progress) 0, devices 1, crossbar 2, programming 3, mapping 4, periphery and chip 5, nn 6,
-experiments, sweeps and report 7, cli 8. A module imports only its own layer or lower ones;
-within layer 7, report draws what experiments hands it and imports neither experiments nor
-sweeps, and experiments does not reach up into sweeps; nothing below nn imports torch.
+experiments, sweeps, report and reproduce 7, cli 8. A module imports only its own layer or
+lower ones; within layer 7, report draws what experiments hands it and imports neither
+experiments nor sweeps, experiments does not reach up into sweeps, and reproduce (the
+one-run report over every experiment) may import experiments and report while none of
+experiments, sweeps and report imports it; nothing below nn imports torch.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import xbarsim
 PACKAGE = Path(xbarsim.__file__).parent
 LAYER = {
     "devices": 1, "crossbar": 2, "programming": 3, "mapping": 4, "periphery": 5, "chip": 5,
-    "nn": 6, "experiments": 7, "sweeps": 7, "report": 7, "cli": 8,
+    "nn": 6, "experiments": 7, "sweeps": 7, "report": 7, "reproduce": 7, "cli": 8,
 }
 #: (importing package, imported package) pairs forbidden although the layers allow them.
-FORBIDDEN = {("report", "experiments"), ("report", "sweeps"), ("experiments", "sweeps")}
+FORBIDDEN = {("report", "experiments"), ("report", "sweeps"), ("experiments", "sweeps"),
+             ("experiments", "reproduce"), ("report", "reproduce"), ("sweeps", "reproduce")}
 
 
 def _unit(module: str) -> str:
@@ -86,6 +89,9 @@ def test_the_check_catches_upward_forbidden_and_torch_imports(tmp_path: Path, mo
         "crossbar/bad.py": "import torch\n",
         "report/bad.py": "from xbarsim.experiments import reproduce\n",
         "experiments/bad.py": "from ..sweeps import runner\n",
+        "experiments/bad2.py": "from xbarsim.reproduce import runner\n",
+        "reproduce/good.py": "from xbarsim.experiments import published\n"
+                             "from xbarsim.report import verdicts\n",
         "errors_bad.py": "import xbarsim.devices\n",
         "nn/good.py": "import torch\nfrom xbarsim.mapping import ChipConfig\n",
     }
@@ -94,7 +100,94 @@ def test_the_check_catches_upward_forbidden_and_torch_imports(tmp_path: Path, mo
         (fake / rel).write_text(text)
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     found = {rel: violations(fake / rel) for rel in cases}
-    assert found["nn/good.py"] == []
-    assert all(found[rel] for rel in cases if rel != "nn/good.py"), found
+    assert found["nn/good.py"] == [] and found["reproduce/good.py"] == []
+    assert all(found[rel] for rel in cases if not rel.endswith("good.py")), found
+    assert "must not import reproduce" in found["experiments/bad2.py"][0]
     assert "imports torch below nn" in found["crossbar/bad.py"][0]
     assert "must not import experiments" in found["report/bad.py"][0]
+
+
+def _module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the ``xbarsim`` modules it imports anywhere in its text (top level,
+    inside functions, under ``TYPE_CHECKING``); ``from pkg import sub`` counts as ``pkg.sub``."""
+    names = {_module_name(p, package) for p in package.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in package.rglob("*.py"):
+        module = _module_name(path, package)
+        found: set[str] = set()
+        base = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    parent = base.split(".")[: len(base.split(".")) - node.level + 1]
+                    name = ".".join(parent + ([node.module] if node.module else []))
+                else:
+                    name = node.module or ""
+                for alias in node.names:
+                    sub = f"{name}.{alias.name}"
+                    found.add(sub if sub in names else name)
+        graph[module] = {n for n in found if n in names and n != module}
+    return graph
+
+
+def import_cycles(package: Path) -> list[list[str]]:
+    """Import cycles among the modules of one subpackage (each cycle once, as a path)."""
+    graph = _module_graph(package)
+    cycles: list[list[str]] = []
+    for pkg in sorted({m.rsplit(".", 1)[0] for m in graph} | set(graph)):
+        inner = {m: {n for n in e if n.rsplit(".", 1)[0] == pkg and n in graph}
+                 for m, e in graph.items() if m.rsplit(".", 1)[0] == pkg}
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        stack: list[str] = []
+
+        def strong(v: str, inner=inner, index=index, low=low, stack=stack) -> None:
+            index[v] = low[v] = len(index)
+            stack.append(v)
+            for w in sorted(inner[v]):
+                if w not in index:
+                    strong(w)
+                    low[v] = min(low[v], low[w])
+                elif w in stack:
+                    low[v] = min(low[v], index[w])
+            if low[v] == index[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    component.append(w)
+                    if w == v:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+
+        for v in sorted(inner):
+            if v not in index:
+                strong(v)
+    return cycles
+
+
+def test_no_import_cycle_inside_a_package() -> None:
+    assert import_cycles(PACKAGE) == []
+
+
+def test_the_cycle_check_finds_planted_cycles(tmp_path: Path) -> None:
+    fake = tmp_path / "xbarsim"
+    cases = {
+        "__init__.py": "",
+        "nn/__init__.py": "",
+        "nn/a.py": "from xbarsim.nn.b import x\n",
+        "nn/b.py": "def f():\n    from xbarsim.nn import c\n",
+        "nn/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import y\n",
+        "nn/d.py": "from xbarsim.nn.a import x\n",
+    }
+    for rel, text in cases.items():
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).write_text(text)
+    assert import_cycles(fake) == [["xbarsim.nn.a", "xbarsim.nn.b", "xbarsim.nn.c"]]

@@ -106,4 +106,5 @@ def test_mlp_chip_command_end_to_end(capsys):
     ):
         assert key in data
     assert data["accuracy"] > 0.8
-    assert data["published"]["ops_per_j"] == 1582e12
+    assert data["published"]["ops_per_j"] == 1582e9
+    assert data["dataset"] == "mnist-5k" and data["test_images"] == 1000

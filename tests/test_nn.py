@@ -35,7 +35,7 @@ from xbarsim.programming.improved import ImprovedTuning
 
 EXACT = ChipConfig(kernel=8, algorithm=None)
 # the module, not the function ``xbarsim.nn.deploy`` that shadows it
-deploy_module = importlib.import_module("xbarsim.nn.deploy")
+deploy_module = importlib.import_module("xbarsim.nn.program")
 
 
 def _small_convnet() -> nn.Module:

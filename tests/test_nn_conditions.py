@@ -125,14 +125,27 @@ def test_converting_a_deployed_model_does_not_copy_its_crossbars():
     assert hasattr(analog, "xbarsim_deployment")
 
 
-def test_conditions_with_line_resistance_are_refused_not_silently_dropped():
+def test_conditions_compose_with_line_resistance_instead_of_dropping_it():
     from xbarsim.crossbar import lines_preset
+    from xbarsim.crossbar.irdrop import effective_matrix
     from xbarsim.nn import program_model as program
 
     chip = ChipConfig(kernel=16, algorithm=None, engine="cpu")
-    dep = program(nn.Sequential(nn.Linear(12, 5)), chip, seed=1, lines=lines_preset("paper"))
-    with pytest.raises(XbarsimInputError, match=r"^lines: operating conditions"), dep.at():
-        pass
+    lines = lines_preset("paper").model_copy(update={"r_row_ohm": 50.0, "r_col_ohm": 50.0})
+    dep = program(nn.Sequential(nn.Linear(12, 5, bias=False)), chip, seed=1, lines=lines)
+    x = torch.rand(7, 12)
+    with torch.no_grad():
+        y_lines = dep.model(x)
+        with dep.at(nonlinear=False, noise=False) as model:
+            assert torch.equal(model(x), y_lines)  # nominal: the lines alone, bit for bit
+        with dep.at(temp_c=85.0, age_h=1e4, nonlinear=False, noise=False) as model:
+            y_hot = model(x)
+    g = dep.crossbars().at(85.0, 1e4, nonlinear=False, noise=False).conductance
+    m = effective_matrix(g, lines)
+    layer = dep.model[0]
+    w = float(layer.weight_scale) * (m[0, :12, :5] - m[1, :12, :5])
+    np.testing.assert_allclose(y_hot.numpy(), x.double().numpy() @ w, rtol=1e-5, atol=1e-7)
+    assert not torch.allclose(y_hot, y_lines)
 
 
 @pytest.mark.parametrize("kind", ["thesis-poly", "sinh"])

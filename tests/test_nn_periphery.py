@@ -77,3 +77,40 @@ def test_refuses_undeployed_models_and_zero_samples():
     with pytest.raises(XbarsimInputError, match="zero inputs"):
         attach_periphery(deploy(_mlp(), EXACT), ReadPath.thesis(),
                          torch.zeros(2, 12, dtype=torch.float64))
+
+
+def test_torch_converters_equal_the_converter_models():
+    import numpy as np
+
+    from xbarsim.nn.periphery import adc_levels, dac_levels, tia_output
+
+    rng = np.random.default_rng(0)
+    v = rng.uniform(-0.4, 0.4, 5000)
+    dac = DAC(bits=5, full_scale_v=0.28, bipolar=True)
+    value, clipped = dac_levels(dac, torch.as_tensor(v))
+    ref = dac.convert(v)
+    np.testing.assert_array_equal(value.numpy(), ref.value)
+    np.testing.assert_array_equal(clipped.numpy(), ref.clipped)
+    tia = TIA(offset_v=0.01)
+    i = rng.uniform(-2e-4, 2e-4, 5000)
+    out, sat = tia_output(tia, torch.as_tensor(i))
+    np.testing.assert_allclose(out.numpy(), tia.output(i).v_out, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(sat.numpy(), tia.output(i).saturated)
+    adc = ADC(bits=6)
+    w = rng.uniform(0.0, 1.4, 5000)
+    value, clipped = adc_levels(adc, torch.as_tensor(w))
+    np.testing.assert_allclose(value.numpy(), adc.convert(w).value, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(clipped.numpy(), adc.convert(w).clipped)
+
+
+def test_inactive_read_path_reads_out_ideally():
+    model = deploy(_mlp(), EXACT)
+    x = torch.rand(32, 12, dtype=torch.float64)
+    with torch.no_grad():
+        ideal = model(x)
+        handle = attach_periphery(model, ReadPath.thesis(), x)
+        quantized = model(x)
+        handle.set_active(False)
+        assert torch.equal(model(x), ideal)
+        handle.set_active(True)
+        assert torch.equal(model(x), quantized)

@@ -6,7 +6,7 @@ import pytest
 from xbarsim.crossbar import BiasScheme, Crossbar
 from xbarsim.devices import preset
 from xbarsim.errors import XbarsimInputError
-from xbarsim.programming import WriteVerify, program
+from xbarsim.programming import StuckDevicesWarning, WriteVerify, program
 
 DEV = preset("tio2-64x64-paper")
 
@@ -139,14 +139,18 @@ def test_variants_cap_and_abandon():
 
 def test_abandoning_stops_retrying_and_no_abandon_retries():
     """A device whose set threshold is above the cap: abandoned after pass 1 with the rule,
-    pulsed in every pass without it."""
+    pulsed in every pass without it (and without the stuck-device rule, which would declare
+    it stuck: below its threshold it barely moves)."""
     x, t = _case(4, 0.0, seed=0, batch=1)
     x.conductance[0, 1, 2] = 0.5 * t[0, 1, 2]
     x.v_set[0, 1, 2] = 3.0
     capped = WriteVerify.thesis(passes=3, max_amplitude_v=2.5, abandon_at_cap=True)
     a = program(x.copy(), t, capped, engine="cpu")
-    b = program(x.copy(), t, capped.model_copy(update={"abandon_at_cap": False}), engine="cpu")
+    retry = capped.model_copy(update={"abandon_at_cap": False, "stuck_detection": False})
+    with pytest.warns(StuckDevicesWarning, match="1 device"):
+        b = program(x.copy(), t, retry, engine="cpu")
     assert a.abandoned[0, 1, 2] and not b.abandoned.any()
+    assert a.stuck[0, 1, 2] and b.stuck[0, 1, 2] and a.stuck.sum() == 1
     ramp = capped.ramp_length(1)
     assert a.pulses[0, 1, 2] == ramp and b.pulses[0, 1, 2] == 3 * ramp
     c = program(x.copy(), t, WriteVerify.thesis(passes=3), engine="cpu")

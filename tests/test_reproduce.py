@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -11,11 +12,11 @@ import pytest
 
 from reproduce_fixtures import synthetic_store
 from xbarsim.cli import main
-from xbarsim.experiments import reproduce as rp
 from xbarsim.experiments.chapter2 import META_NAME
 from xbarsim.experiments.published import published
-from xbarsim.experiments.reproduce import write_report
 from xbarsim.report import verdicts as vd
+from xbarsim.reproduce import runner as rp
+from xbarsim.reproduce import write_report
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
@@ -79,6 +80,9 @@ def test_page_has_no_external_reference(page) -> None:
         if key in ("src", "href"):
             assert value.startswith(("data:image/png;base64,", "#")), (tag, value[:40])
     bare = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
+    cited = "https://escholarship.org/uc/item/4jp0w0jc"  # the thesis, cited as text
+    assert bare.count(cited) == 1 and "href" not in bare[bare.index(cited) - 40:bare.index(cited)]
+    bare = bare.replace(cited, "")
     assert not re.search(r"(https?:|ftp:)?//[a-z0-9]", bare, re.IGNORECASE)
     assert "@import" not in bare and "url(" not in bare
 
@@ -105,7 +109,17 @@ def test_synthetic_verdicts(page) -> None:
     by = {(r["id"], r["quantity"]): r for r in summary}
     assert by["P2_thresholds", "set_mean_v"]["verdict"] == vd.GAP
     assert by["P2_thresholds", "set_mean_v"]["gap"] == pytest.approx(1.19 * 2.03)
-    assert by["P2_thresholds", "set_std_v"]["verdict"] == vd.WITHIN
+    assert by["P2_thresholds", "set_std_v"]["verdict"] == vd.BY_CONSTRUCTION  # preset readback
+    assert by["P3_image_tuning", "mean_error"]["verdict"] == vd.WITHIN
+    assert by["P3_image_tuning", "mean_error"]["verdict_label"] == vd.WITHIN + vd.QUICK_SUFFIX
+    row = by["P3_image_tuning", "mean_error"]
+    assert row["uncertainty"] == 0.0 and row["rule"] == "value" and row["mode"] == "quick"
+    assert row["statistic"] == "mean" and row["ours"] == pytest.approx(row["ours_mean"])
+    assert by["T28_half_select_64", "vmm_error_p99_sigma_0p25"]["statistic"] == "median"
+    assert by["P4_digits_perceptron", "import_gap_at_1pct"]["verdict"] == vd.SHOWN_BESIDE
+    assert by["P4_digits_perceptron", "import_gap_at_1pct"]["published"] is None
+    assert by["P3_image_tuning", "mean_error"]["figure"] == "paper Fig. 3"
+    assert by["T28_half_select_64", "vmm_error_p99_sigma_0p25"]["figure"] == "thesis Figs. 28-29"
     assert by["T51_56_energy", "trends.throughput"]["verdict"] == vd.TREND
     assert by["T24_25_defects", "at_20000_ppm_with_extra_column.convnet"]["n"] == 4
     assert by["T60_offset_compensation", "after_compensation_max_offset_v"]["verdict"] == vd.WITHIN
@@ -114,14 +128,18 @@ def test_synthetic_verdicts(page) -> None:
 @pytest.mark.parametrize(
     ("rule", "pub", "mean", "std", "approx", "expected"),
     [
-        ("value", 1.0, 1.09, 0.0, False, vd.WITHIN),
-        ("value", 1.0, 1.11, 0.0, False, vd.GAP),
-        ("value", 1.0, 1.11, 0.06, False, vd.WITHIN),  # 2 std widen the band
-        ("value", 1.0, 1.24, 0.0, True, vd.WITHIN),
-        ("value", 1.0, 1.26, 0.0, True, vd.GAP),
+        ("value", 1.0, 1.04, 0.0, False, vd.WITHIN),
+        ("value", 1.0, 1.06, 0.0, False, vd.GAP),
+        ("value", 1.0, 1.11, 0.035, False, vd.WITHIN),  # 2 u widen the band
+        ("value", 1.0, 1.09, 0.0, True, vd.WITHIN),
+        ("value", 1.0, 1.11, 0.0, True, vd.GAP),
         ("value", -1.39, -1.0, 0.0, False, vd.GAP),
-        ("bound", 0.001, 0.0009, 0.5, False, vd.WITHIN),
+        ("bound", 0.001, 0.0009, 0.0, False, vd.WITHIN),
+        ("bound", 0.001, 0.0009, 0.0001, False, vd.GAP),  # the bound must hold with 2 u
         ("bound", 0.001, 0.0011, 0.0, False, vd.GAP),
+        ("readback-floor", 14.0, 15.6, 0.0, True, vd.BY_CONSTRUCTION),
+        ("readback-floor", 14.0, 13.9, 0.0, True, vd.GAP),
+        ("beside", None, 0.3, 0.0, False, vd.SHOWN_BESIDE),
         ("trend", "linear", 1.0, 0.0, False, vd.TREND),
         ("trend", "linear", 0.5, 0.5, False, vd.GAP),
     ],
@@ -132,6 +150,7 @@ def test_verdict_rules(rule, pub, mean, std, approx, expected) -> None:
 
 def test_worst_verdict_orders_gap_trend_within() -> None:
     assert vd.worst([vd.WITHIN, vd.TREND]) == vd.TREND
+    assert vd.worst([vd.WITHIN + vd.QUICK_SUFFIX, vd.BELOW_RESOLUTION]) == vd.BELOW_RESOLUTION
     assert vd.worst([vd.TREND, vd.GAP, vd.WITHIN]) == vd.GAP
     assert vd.worst([vd.WITHIN]) == vd.WITHIN
 
@@ -147,7 +166,7 @@ def test_every_published_id_is_built_or_explained() -> None:
 
 
 def test_instance_seeds_depend_on_identity_only() -> None:
-    from xbarsim.experiments.reproduce_jobs import instance_seed
+    from xbarsim.reproduce.jobs import instance_seed
 
     a = instance_seed(0, "P2_thresholds", 1)
     assert a == instance_seed(0, "P2_thresholds", 1)
@@ -224,7 +243,7 @@ def test_reproduce_only_p2_end_to_end_and_resume(tmp_path: Path, capsys) -> None
     assert all(r["n"] == 2 and r["ours_mean"] is not None for r in p2)
     assert 0.8 < p2[0]["ours_mean"] < 1.6  # set thresholds, V
     text = (out / "report.html").read_text()
-    assert "&quot;size&quot;: 6" in text and "Figure corresponding to paper Fig. 2" in text
+    assert '"size": 6' in html.unescape(text) and "Figure corresponding to paper Fig. 2" in text
     assert "already holds results" in _error(capsys, argv)
     parts = sorted(p.name for p in (out / "store").glob("part-*"))
     assert main([*argv, "--resume"]) == 0  # nothing left to run: the same rows

@@ -20,6 +20,19 @@ from xbarsim.programming import ProgramResult, WriteVerify, program
 #: The package version, written only here (pyproject.toml reads it).
 __version__ = "0.1.0"
 
+#: Subpackages loaded on first attribute access (``xbarsim.nn`` imports torch).
+_LAZY = ("chip", "crossbar", "experiments", "mapping", "nn", "periphery", "programming",
+         "report", "sweeps")
+
+
+def __getattr__(name: str) -> object:
+    """``xbarsim.nn``, ``xbarsim.chip``, ... without importing them up front."""
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"xbarsim.{name}")
+    raise AttributeError(f"module 'xbarsim' has no attribute {name!r}")
+
 __all__ = [
     "BiasScheme",
     "ChipConfig",

@@ -229,3 +229,17 @@ def library_seed(seed: int, bits: int = 32) -> int:
     state = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint32)
     value = (int(state[0]) << 32) | int(state[1])
     return value >> (64 - bits)
+
+
+def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
+    """Validate an integer argument, raising a one-line :class:`XbarsimInputError`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise XbarsimInputError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise XbarsimInputError(f"{name}: must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_seed(value: object) -> int:
+    """Validate a seed (a non-negative integer)."""
+    return check_positive_int("seed", value, minimum=0)

@@ -7,9 +7,10 @@ unspecified in the seeds (our default, an assumption printed in every report).
 * TIA: fixed current budget per TIA (60 uA [P]) from V_dd; 1 % settling time
   ``t0 + ln(100) R_f C`` with ``R_f = V_out,d / I_max`` [P formula, U constants].
 * Array (inference): the printed ``(N/2) V_max G_avg V_dd`` per VMM (``array_power =
-  "thesis"``, the form that gives the published linear trend) or N times that
-  (``"per_column_sum"``); from simulated VMMs, the supply current the columns actually
-  drew, ``V_dd * sum_j |I_j|`` (:func:`array_supply_power_w`).
+  "thesis"``, the form that gives the published linear trend) or that column power summed
+  over the array's columns (``"per_column_sum"``, ``cols x (rows/2) V_max G_avg V_dd``);
+  from simulated VMMs, the supply current the columns actually drew, ``V_dd * sum_j |I_j|``
+  (:func:`array_supply_power_w`).
 * DAC 361 uW at 62.5 MS/s, flash ADC 1.6 mW at 500 MS/s [P]; a conversion period each in
   the mixed-signal latency.
 * Area of the active circuitry only [P]: cells, TIAs, per-electrode periphery (tuning and
@@ -59,7 +60,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     "electrode_area_um2": ("U", "switches, decoder slice, level shifter per electrode (spec 3.1)"),
     "dac_area_um2": ("U", "spec 3.2"),
     "adc_area_um2": ("U", "spec 3.2"),
-    "array_power": ("E", "printed formula is one column's current (spec 3.1); 'thesis' or x N"),
+    "array_power": ("E", "printed formula is one column's power; 'thesis' or summed over columns"),
     "pulse_width_s": ("P", "1 ms write pulses, paper Fig. 2 protocol"),
     "read_time_s": ("U", "one verify read (DC current measurement)"),
     "read_voltage_v": ("P", "verify reads at 0.25 V, paper"),
@@ -86,7 +87,8 @@ class CostParameters(BaseModel):
     cell_area_um2, tia_area_um2, electrode_area_um2, dac_area_um2, adc_area_um2 : float
         Areas (um^2).
     array_power : {"thesis", "per_column_sum"}
-        Printed per-VMM array power, or N times it.
+        Printed per-VMM array power (one column's), or that column power summed over the
+        array's columns.
     pulse_width_s, read_time_s, read_voltage_v : float
         Write pulse duration (s), verify read duration (s) and voltage (V).
     """
@@ -130,10 +132,18 @@ class CostParameters(BaseModel):
         """1 % settling time of a TIA with feedback ``r_f_ohm`` (s)."""
         return self.settle_t0_s + math.log(100.0) * r_f_ohm * self.settle_load_f
 
-    def array_power_w(self, n: int) -> float:
-        """Average inference power of an N x N array (W), per ``array_power``."""
-        column = 0.5 * n * self.v_max_v * self.g_avg_s * self.v_dd_v
-        return column if self.array_power == "thesis" else n * column
+    def array_power_w(self, rows: int, cols: int | None = None) -> float:
+        """Average inference power of a ``rows`` x ``cols`` array (W), per ``array_power``.
+
+        One column of ``rows`` devices at the design current draws
+        ``P_col = (rows / 2) V_max G_avg V_dd``; ``"thesis"`` is that printed figure,
+        ``"per_column_sum"`` sums it over the array's ``cols`` columns (default
+        ``cols = rows``, a square array).
+        """
+        column = 0.5 * rows * self.v_max_v * self.g_avg_s * self.v_dd_v
+        if self.array_power == "thesis":
+            return column
+        return (rows if cols is None else cols) * column
 
 
 def _check_size(size: object) -> int:
@@ -368,7 +378,7 @@ def chip_cost(
     for g in groups:
         measured = None if array_power_w is None else array_power_w.get(g.name)
         power[f"{g.name} arrays"] = (
-            measured if measured is not None else g.arrays * p.array_power_w(g.rows)
+            measured if measured is not None else g.arrays * p.array_power_w(g.rows, g.cols)
         )
         power[f"{g.name} local sensing"] = g.local_tias * tia_w
         power[f"{g.name} neurons"] = g.outputs * tia_w

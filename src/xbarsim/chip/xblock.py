@@ -30,9 +30,10 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from xbarsim.crossbar.array import Crossbar, check_positive_int
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.port import Mode, check_address, check_mode
+from xbarsim.validation import check_positive_int
 
 #: Core (decoder) supply and IO (switch gate) supply of the level shifters (V) [P, L800].
 CORE_SUPPLY_V = 1.8

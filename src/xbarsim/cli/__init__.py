@@ -56,9 +56,11 @@ def _register_commands() -> None:
         circuit_commands,
         device_commands,
         device_model_commands,
+        evaluate_commands,
         mitigation_commands,
         network_commands,
         reproduce_commands,
+        spec_commands,
         study_commands,
     )
 

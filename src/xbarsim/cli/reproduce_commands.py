@@ -1,6 +1,6 @@
 """``xbarsim reproduce`` and ``xbarsim report``: the source documents' experiments in one page.
 
-Thin shells over :mod:`xbarsim.experiments.reproduce` (the runs into one Parquet store,
+Thin shells over :mod:`xbarsim.reproduce` (the runs into one Parquet store,
 the summary and ``summary.json``), which hands the page to
 :mod:`xbarsim.report.reproduce_page`.
 """
@@ -64,7 +64,7 @@ def reproduce(
     progress: ProgressOpt = True,
 ) -> None:
     """Run the source documents' experiments into one store and write DIR/report.html."""
-    from xbarsim.experiments.reproduce import (
+    from xbarsim.reproduce import (
         load_settings,
         run_reproduce,
         select,
@@ -108,7 +108,7 @@ def report(
                                                       "summary rows (JSON).")] = None,
 ) -> None:
     """Rebuild the reproduce page from an existing store (runs nothing)."""
-    from xbarsim.experiments.reproduce import write_report
+    from xbarsim.reproduce import write_report
 
     if out.is_dir():
         raise XbarsimInputError(f"out: {out} is a directory; give an HTML file path")

@@ -25,20 +25,7 @@ from xbarsim.devices.dynamics import PulseLaw
 from xbarsim.devices.sampling import sample_devices
 from xbarsim.devices.stuck import FaultCode
 from xbarsim.errors import XbarsimInputError
-
-
-def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
-    """Validate an integer argument, raising a one-line :class:`XbarsimInputError`."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise XbarsimInputError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise XbarsimInputError(f"{name}: must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_seed(value: object) -> int:
-    """Validate a seed (a non-negative integer)."""
-    return check_positive_int("seed", value, minimum=0)
+from xbarsim.validation import check_positive_int, check_seed
 
 
 @dataclass

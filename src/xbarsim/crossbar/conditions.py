@@ -18,17 +18,35 @@ noise at the output (Gaussian with variance ``sum sigma^2 V^2``, one more produc
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from xbarsim.crossbar.state import DeviceState
+from xbarsim.devices.config import DeviceConfig
 from xbarsim.devices.read_noise import output_noise, sample_device_noise
 from xbarsim.devices.validity import check_within
 from xbarsim.errors import XbarsimInputError
 
-if TYPE_CHECKING:
-    from xbarsim.crossbar.array import Crossbar
+
+class Programmed(Protocol):
+    """What a view reads of a batch of programmed crossbars (a
+    :class:`~xbarsim.crossbar.Crossbar` has it)."""
+
+    device: DeviceConfig
+    device_state: DeviceState
+    conductance: NDArray[np.float64]
+
+    @property
+    def batch(self) -> int:
+        """Crossbars in the batch."""
+        ...
+
+    @property
+    def rows(self) -> int:
+        """Rows of every crossbar."""
+        ...
 
 
 class ConditionsView:
@@ -41,7 +59,7 @@ class ConditionsView:
 
     def __init__(
         self,
-        xbars: Crossbar,
+        xbars: Programmed,
         temp_c: float = 25.0,
         age_h: float = 0.0,
         bake_c: float | None = None,

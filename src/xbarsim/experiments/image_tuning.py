@@ -28,13 +28,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
-from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.published import published_value
 from xbarsim.programming import ProgramResult, WriteVerify, program
 from xbarsim.report import figures
 from xbarsim.report.tables import ComparisonRow
+from xbarsim.validation import check_positive_int, check_seed
 
 EXPERIMENT = "P3_image_tuning"
 

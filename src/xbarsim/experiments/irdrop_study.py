@@ -40,7 +40,6 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.crossbar.irdrop import check_solver_size, effective_matrix, program_through_lines
 from xbarsim.crossbar.lines import Lines
 from xbarsim.errors import XbarsimInputError
@@ -48,6 +47,7 @@ from xbarsim.mapping.differential import weights_to_single
 from xbarsim.mapping.tiling import tile, untile
 from xbarsim.progress import progress_bar
 from xbarsim.report.tables import ComparisonRow
+from xbarsim.validation import check_positive_int, check_seed
 
 G_RANGE_S = (10e-6, 100e-6)
 #: Largest conductance a device reaches (S): the device presets' soft bound g_max.

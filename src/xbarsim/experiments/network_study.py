@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.crossbar.lines import lines_preset
 from xbarsim.devices.config import preset
 from xbarsim.distribution import describe
@@ -57,6 +56,7 @@ from xbarsim.programming.engine import resolve_engine
 from xbarsim.programming.improved import ImprovedTuning
 from xbarsim.progress import progress_bar
 from xbarsim.seeding import point_seed
+from xbarsim.validation import check_positive_int, check_seed
 
 if TYPE_CHECKING:  # torch is imported only when a study runs
     from torch import nn

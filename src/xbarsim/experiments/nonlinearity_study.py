@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.chapter2 import (
     MODELS,
@@ -26,6 +25,7 @@ from xbarsim.experiments.chapter2 import (
     run_jobs,
     train_baselines,
 )
+from xbarsim.validation import check_positive_int, check_seed
 
 if TYPE_CHECKING:
     from torch import nn

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from xbarsim.chip.cost import CostParameters, programming_cost
 from xbarsim.chip.offset import OffsetComp, draw_offsets
 from xbarsim.chip.xblock import XBlock
-from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.published import published_value
@@ -30,6 +30,7 @@ from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.port import Mode, PulseLog, program_port
 from xbarsim.report.tables import ComparisonRow
+from xbarsim.validation import check_positive_int, check_seed
 
 EXPERIMENT = "T60_offset_compensation"
 THRESHOLD_V = 1e-3
@@ -176,6 +177,9 @@ def run_offset_compensation(
     after = measure_offsets(tia_list, comp, result.conductance[0], xblock)
     current = comp.offset_current_a(offsets, result.conductance[0, 0], result.conductance[0, 1])
     below = np.abs(after) < THRESHOLD_V
+    # a TIA whose pair holds an unswitchable device: the experimenters would pick another one
+    stuck_pair = xbars.unswitchable[0].any(axis=0)
+    tuned = np.abs(after)[~stuck_pair]
     costs = programming_cost(log, cost)
     summary: dict[str, object] = {
         "tias": tias,
@@ -191,6 +195,8 @@ def run_offset_compensation(
         "fraction_below_1mv": float(below.mean()),
         "max_abs_before_v": float(np.abs(before).max()),
         "max_abs_after_v": float(np.abs(after).max()),
+        "tias_with_unswitchable_device": int(stuck_pair.sum()),
+        "max_abs_after_switchable_v": float(tuned.max()) if tuned.size else float("nan"),
         "targets_ohm": (1.0 / targets.T).tolist(),
         "programmed_ohm": (1.0 / result.conductance[0].T).tolist(),
         "tuning_error_max": float(np.nanmax(result.error)),

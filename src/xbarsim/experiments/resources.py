@@ -89,7 +89,8 @@ def deployment_devices(shapes: list[tuple[int, int]], kernel: int) -> int:
 
 def dataset_bytes(dataset: str) -> float:
     """Memory of a loaded dataset with its float copies (bytes)."""
-    images = {"digits": 1797 * 16 * 16, "cifar10": 60_000 * 3 * 32 * 32, "mnist": 70_000 * 784}
+    images = {"digits": 1797 * 16 * 16, "cifar10": 60_000 * 3 * 32 * 32, "mnist": 70_000 * 784,
+              "mnist-5k": 5_000 * 784}
     # raw bytes, float32 images, the concatenated training copy and torch's view
     return images.get(dataset, 0) * 13
 

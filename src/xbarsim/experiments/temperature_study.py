@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.chapter2 import (
     MODELS,
@@ -43,6 +42,7 @@ from xbarsim.experiments.chapter2 import (
     train_baseline,
 )
 from xbarsim.mapping.currents import CASES
+from xbarsim.validation import check_positive_int, check_seed
 
 if TYPE_CHECKING:
     from torch import nn

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.experiments.published import published_value
 from xbarsim.programming.thresholds import (
@@ -31,6 +31,7 @@ from xbarsim.programming.thresholds import (
 )
 from xbarsim.report import figures
 from xbarsim.report.tables import ComparisonRow
+from xbarsim.validation import check_positive_int, check_seed
 
 EXPERIMENT = "P2_thresholds"
 

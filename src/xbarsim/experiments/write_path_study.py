@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from xbarsim.crossbar.array import Crossbar, check_positive_int, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.lines import Lines
 from xbarsim.crossbar.write_path import write_voltages
 from xbarsim.devices.config import preset
@@ -31,6 +31,7 @@ from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.progress import progress_bar
 from xbarsim.seeding import point_seed
+from xbarsim.validation import check_positive_int, check_seed
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from xbarsim.chip.xblock import ControlWord, XBlock, bus_voltages, decode
-from xbarsim.crossbar.array import Crossbar, check_positive_int
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.devices.config import preset
 from xbarsim.experiments.published import published
 from xbarsim.programming.port import Mode
+from xbarsim.validation import check_positive_int
 
 EXPERIMENT = "F_table3_xblock_decoder"
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from xbarsim.crossbar.array import check_positive_int
 from xbarsim.errors import XbarsimInputError
+from xbarsim.validation import check_positive_int
 
 
 @dataclass(frozen=True)

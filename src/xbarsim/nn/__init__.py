@@ -2,7 +2,8 @@
 
 ``convert`` swaps ``Linear`` / ``Conv2d`` for analog layers (with optional hardware-aware
 training), ``deploy`` programs every kernel of a model on a simulated chip in one batched
-call and returns a model computing on the programmed conductances.
+call and returns a model computing on the programmed conductances; ``deploy(model, spec)``
+with a :class:`xbarsim.chip.ChipSpec` composes every effect of the chip.
 """
 
 from xbarsim.mapping.config import ChipConfig
@@ -10,9 +11,11 @@ from xbarsim.nn.conditions import at
 from xbarsim.nn.convert import analog_layers, check_mappable, convert, set_zeta
 from xbarsim.nn.data import Dataset, load_cifar10, load_digits, load_mnist
 from xbarsim.nn.defects import DefectMitigation, defective_copy, program_model_mitigated
-from xbarsim.nn.deploy import Deployment, LayerKernels, deploy, program_model
+from xbarsim.nn.deploy import deploy, deploy_spec
 from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin, AnalogLinear, check_zeta
 from xbarsim.nn.nonlinear import balance_v_tune, nonlinear_copy
+from xbarsim.nn.program import program_model
+from xbarsim.nn.record import Deployment, LayerKernels
 from xbarsim.nn.reference_bn import ReferenceBatchNorm
 from xbarsim.nn.state_deploy import program_model_designed
 from xbarsim.nn.temperature_training import train_temperature_sweep
@@ -52,6 +55,7 @@ __all__ = [
     "convnet",
     "defective_copy",
     "deploy",
+    "deploy_spec",
     "layer_arrays",
     "load_cifar10",
     "load_digits",

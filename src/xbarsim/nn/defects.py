@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from xbarsim.crossbar.array import Crossbar
+from xbarsim.crossbar.lines import Lines
 from xbarsim.devices.config import DeviceConfig
 from xbarsim.devices.stuck import FaultCode, StuckFaults
 from xbarsim.errors import XbarsimInputError
@@ -38,9 +39,9 @@ from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.defects import compensation_pairs, retune_pairs
 from xbarsim.mapping.differential import PairMapping, weights_to_pair
 from xbarsim.mapping.tiling import untile
-from xbarsim.nn.convert import analog_layers
-from xbarsim.nn.deploy import Deployment, program_model
-from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin
+from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin, analog_layers
+from xbarsim.nn.program import program_model
+from xbarsim.nn.record import Deployment
 from xbarsim.nn.thermal import weight_layers
 from xbarsim.programming.engine import program
 from xbarsim.programming.faults import fault_report
@@ -127,22 +128,6 @@ def attach_compensation(layer: AnalogLayerMixin, g_difference_s: torch.Tensor) -
         layer.g_compensation.copy_(g_difference_s)
 
 
-def load_conductances(dep: Deployment, conductance: NDArray[np.float64]) -> None:
-    """Store ``conductance`` (S) as the deployment's and its layers' programmed state."""
-    dep.conductance = conductance
-    xbars = dep.crossbars()
-    xbars.conductance[...] = conductance
-    layers = dict(analog_layers(dep.model))
-    for record in dep.layers:
-        layer = layers[record.name]
-        g_plus, _ = untile(conductance[record.plus], record.layout)
-        g_minus, _ = untile(conductance[record.minus], record.layout)
-        factory = {"dtype": layer.g_plus.dtype, "device": layer.g_plus.device}
-        with torch.no_grad():
-            layer.g_plus.copy_(torch.as_tensor(g_plus, **factory))
-            layer.g_minus.copy_(torch.as_tensor(g_minus, **factory))
-
-
 def _mean_rows(layer: nn.Module, x: torch.Tensor, padding: object) -> torch.Tensor:
     """Mean crossbar row input of a ``Linear`` / ``Conv2d`` (analog or plain) for the batch
     of layer inputs ``x``; ``padding`` is the convolution's numeric padding.
@@ -168,6 +153,7 @@ def program_model_mitigated(
     mitigation: DefectMitigation | None = None,
     calibration_x: NDArray[np.float32] | None = None,
     progress: bool = False,
+    lines: Lines | None = None,
 ) -> MitigatedDeployment:
     """Program ``model`` on ``chip`` with stuck-device mitigations (module docstring).
 
@@ -183,6 +169,9 @@ def program_model_mitigated(
         Calibration images (the first ``mitigation.calibration_images`` are used);
         required for ``"pair+column"``.
     progress : bool
+    lines : Lines, optional
+        Line resistances: the layers compute with the kernels' effective matrices, and the
+        compensation column and batch-norm recalibration see the line drop as well.
 
     Returns
     -------
@@ -193,6 +182,8 @@ def program_model_mitigated(
     if mit.kind == "pair+column" and calibration_x is None:
         raise XbarsimInputError("calibration_x: required by mitigation 'pair+column'")
     dep = program_model(model, chip, seed=seed, progress=progress)
+    # the line network is solved once, on the conductances the mitigations leave
+    dep.lines = None if lines is None or lines.is_ideal else lines
     xbars = dep.crossbars()
     target = dep.targets
     stuck = xbars.device_state.stuck
@@ -225,7 +216,7 @@ def program_model_mitigated(
                 sub = xbars.subset(index)
                 run = program(sub, new_target[index], chip.algorithm, engine=chip.engine)
                 g[index] = run.conductance
-    load_conductances(dep, g)
+    dep.load_conductances(g)
     records = []
     for record in dep.layers:
 

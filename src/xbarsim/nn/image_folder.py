@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from xbarsim.crossbar.array import check_positive_int
 from xbarsim.errors import XbarsimInputError
 from xbarsim.nn.data import Dataset
+from xbarsim.validation import check_positive_int
 
 FOLDER_HELP = "expected DIR/train/<class>/<images> and DIR/val/<class>/<images>"
 

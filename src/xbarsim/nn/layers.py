@@ -25,7 +25,7 @@ them through the mapping. Biases stay digital (ideal periphery, thesis 3.4).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -34,8 +34,14 @@ from torch import Tensor, nn
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.differential import PairMapping, check_mapping_range, pair_formula
 
-if TYPE_CHECKING:
-    from xbarsim.nn.conditions import LayerConditions
+
+class LayerCompute(Protocol):
+    """What computes a deployed layer's ``x @ W`` instead of its stored conductances
+    (set while the model computes at operating conditions, e.g. by :func:`xbarsim.nn.at`)."""
+
+    def matmul(self, x: Tensor, span: Tensor | None = None) -> Tensor:
+        """``x @ W`` for ``x`` of shape (..., inputs); ``span`` holds the values of ``x``."""
+        ...
 
 
 def check_zeta(zeta: float) -> float:
@@ -81,7 +87,7 @@ class AnalogLayerMixin:
         flag = torch.zeros((), dtype=torch.bool, device=factory["device"])
         self.register_buffer("deployed", flag)
         # set by xbarsim.nn.conditions.at while the model computes at operating conditions
-        self.conditions: LayerConditions | None = None
+        self.conditions: LayerCompute | None = None
 
     @property
     def matrix_shape(self) -> tuple[int, int]:
@@ -248,6 +254,11 @@ class AnalogConv2d(AnalogLayerMixin, nn.Conv2d):
             width, self.kernel_size[1], self._unfold_padding[1], self.dilation[1], self.stride[1]
         )
         return y.transpose(1, 2).reshape(batch, self.out_channels, out_h, out_w)
+
+
+def analog_layers(model: nn.Module) -> list[tuple[str, AnalogLayerMixin]]:
+    """``(name, layer)`` of every analog layer of ``model``, in module order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, AnalogLayerMixin)]
 
 
 def _out_size(size: int, kernel: int, padding: int, dilation: int, stride: int) -> int:

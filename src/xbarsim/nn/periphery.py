@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from xbarsim.chip.offset import OffsetComp, draw_offsets
 from xbarsim.errors import XbarsimInputError
-from xbarsim.nn.convert import analog_layers
+from xbarsim.nn.layers import analog_layers
 from xbarsim.periphery.converters import ADC, DAC
 from xbarsim.periphery.read_path import ReadPath, feedback_resistance_for
 from xbarsim.periphery.tia import TIA
@@ -41,6 +42,11 @@ class LayerPeriphery:
     dac : DAC or None
     tia : TIA
     adc : ADC or None
+    offset_v : ndarray or None, shape (outputs,)
+        Input-referred offset of every output's TIA (V), after compensation when that is
+        on; None for none.
+    active : bool
+        Whether the hooks convert (False: the layer reads out ideally).
     counts : dict
         ``inputs``, ``dac_clipped``, ``outputs``, ``tia_saturated``, ``adc_clipped``.
     """
@@ -49,6 +55,8 @@ class LayerPeriphery:
     dac: DAC | None
     tia: TIA
     adc: ADC | None
+    offset_v: np.ndarray | None = None
+    active: bool = True
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
             ("inputs", "dac_clipped", "outputs", "tia_saturated", "adc_clipped"), 0
@@ -76,6 +84,11 @@ class PeripheryHandle:
         """Clip and saturation rates per layer name."""
         return {layer.name: layer.rates() for layer in self.layers}
 
+    def set_active(self, active: bool) -> None:
+        """Switch every layer's converters on or off (off: ideal read-out, hooks kept)."""
+        for layer in self.layers:
+            layer.active = active
+
     def reset_counts(self) -> None:
         """Zero every layer's counters."""
         for layer in self.layers:
@@ -101,8 +114,19 @@ def _currents(layer: nn.Module, output: Tensor) -> Tensor:
     return (output - _bias_like(layer, output)) * layer.input_voltage_v / layer.weight_scale
 
 
+#: Spawn-key word of the TIA offsets' seeds.
+OFFSET_STREAM = 0x0FF5
+
+
 def attach_periphery(
-    model: nn.Module, read_path: ReadPath, sample_x: Tensor
+    model: nn.Module,
+    read_path: ReadPath,
+    sample_x: Tensor,
+    offset_sigma_v: float = 0.0,
+    offset_limit_v: float = 0.1,
+    compensation: bool = False,
+    seed: int = 0,
+    compensation_tolerance: float = 0.01,
 ) -> PeripheryHandle:
     """Calibrate per-layer converters on ``sample_x`` and put them in the forward pass.
 
@@ -115,6 +139,22 @@ def attach_periphery(
         are ignored (deploy with ``lines`` instead).
     sample_x : Tensor
         Calibration inputs of the model.
+    offset_sigma_v, offset_limit_v : float
+        Input-referred offsets of the TIAs (V): every output's TIA draws
+        ``Normal(0, offset_sigma_v)`` truncated to ``+/- offset_limit_v``
+        (:func:`xbarsim.chip.draw_offsets`; layer ``k`` from ``SeedSequence((seed,
+        OFFSET_STREAM, k))``). An offset ``V_os`` lifts the summing node, so the column
+        current loses ``V_os * sum(G+ - G-)`` (the layer's column sums), and the TIA's output
+        moves by ``V_os``. 0 for none.
+    compensation : bool
+        Cancel every offset with its memristor pair (:meth:`xbarsim.chip.OffsetComp.pair`),
+        programmed within ``compensation_tolerance`` (a uniform relative error per
+        device): the residual offset is what the programmed pair leaves
+        (:meth:`~xbarsim.chip.OffsetComp.cancelled_offset_v`).
+    seed : int
+        Seed of the offsets and of the compensation pairs' programming errors.
+    compensation_tolerance : float
+        Relative programming error bound of the compensation pairs.
 
     Returns
     -------
@@ -153,9 +193,18 @@ def attach_periphery(
         run(layer.register_forward_pre_hook(record_in(name)))
         periph = LayerPeriphery(name, _calibrated_dac(name, read_path.dac, stats[name]),
                                 read_path.tia, None)
+        if offset_sigma_v > 0.0:
+            stream = np.random.SeedSequence((seed, OFFSET_STREAM, len(configured)))
+            periph.offset_v = draw_offsets(
+                layer.matrix_shape[1], offset_sigma_v, offset_limit_v, stream
+            )
         handles.append(layer.register_forward_pre_hook(_dac_hook(periph)))
         run(layer.register_forward_hook(record_out(name)))
         periph.tia, periph.adc = _calibrated_sense(name, read_path, stats[name])
+        if compensation and periph.offset_v is not None:
+            stream = np.random.SeedSequence((seed, OFFSET_STREAM, len(configured), 1))
+            periph.offset_v = _compensated(periph.offset_v, periph.tia, compensation_tolerance,
+                                           np.random.default_rng(stream))
         handles.append(layer.register_forward_hook(_sense_hook(periph)))
         configured.append(periph)
     result = PeripheryHandle(configured, handles)
@@ -193,32 +242,78 @@ def _calibrated_sense(
     return tia, ADC.model_validate({**adc.model_dump(), "v_min_v": lo - pad, "v_max_v": hi + pad})
 
 
+def _compensated(
+    offset_v: np.ndarray, tia: TIA, tolerance: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Offsets (V) left after compensation pairs programmed within ``tolerance``."""
+    comp = OffsetComp()
+    g1, g2 = comp.pair(offset_v, tia)
+    e1, e2 = rng.uniform(-tolerance, tolerance, (2, offset_v.size))
+    return offset_v - comp.cancelled_offset_v(g1 * (1 + e1), g2 * (1 + e2), tia.r_f_ohm)
+
+
+def _offset_currents(module: nn.Module, current: Tensor, offset_v: Tensor,
+                     tia: TIA) -> Tensor:
+    """Currents a TIA with input-referred offsets reads as (A): the offset lifts the node
+    (``- V_os * sum(G+ - G-)`` per column) and the output (``V_os / Z``)."""
+    col_sum = (module.g_plus - module.g_minus).sum(dim=0)
+    shift = offset_v * col_sum + offset_v / tia.transimpedance_ohm
+    return current - (shift.reshape(-1, 1, 1) if current.ndim == 4 else shift)
+
+
+# The converters and the TIA as torch operations on the layer's tensors, with the formulas
+# of DAC.convert, TIA.output / current_estimate and ADC.convert (tested equal to them).
+
+
+def dac_levels(dac: DAC, v: Tensor) -> tuple[Tensor, Tensor]:
+    """:meth:`DAC.convert` on a tensor: output voltages (V) and the clip mask."""
+    exact = v / dac.lsb_v
+    clipped = (exact > dac.max_code) | (exact < dac.min_code)
+    return torch.round(exact).clamp_(dac.min_code, dac.max_code).mul_(dac.lsb_v), clipped
+
+
+def tia_output(tia: TIA, current: Tensor) -> tuple[Tensor, Tensor]:
+    """:meth:`TIA.output` on a tensor: output voltages (V) and the saturation mask."""
+    linear = tia.reference_v - tia.transimpedance_ohm * current
+    saturated = (linear < tia.v_low_v) | (linear > tia.v_high_v)
+    return linear.clamp_(tia.v_low_v, tia.v_high_v), saturated
+
+
+def adc_levels(adc: ADC, v: Tensor) -> tuple[Tensor, Tensor]:
+    """:meth:`ADC.convert` on a tensor: the voltages the codes stand for (V), clip mask."""
+    clipped = (v < adc.v_min_v) | (v > adc.v_max_v)
+    code = torch.round((v - adc.v_min_v) / adc.lsb_v).clamp_(0, adc.max_code)
+    return code.mul_(adc.lsb_v).add_(adc.v_min_v), clipped
+
+
 def _dac_hook(periph: LayerPeriphery):
     def hook(module: nn.Module, args: tuple) -> tuple | None:
-        if periph.dac is None:
+        if periph.dac is None or not periph.active:
             return None
         x = args[0]
         scale = float(module.input_voltage_v)
-        conv = periph.dac.convert(x.detach().cpu().double().numpy() * scale)
-        periph.counts["inputs"] += conv.clipped.size
-        periph.counts["dac_clipped"] += int(conv.clipped.sum())
-        quantized = torch.as_tensor(conv.value / scale, dtype=x.dtype, device=x.device)
-        return (quantized, *args[1:])
+        value, clipped = dac_levels(periph.dac, x.detach() * scale)
+        periph.counts["inputs"] += clipped.numel()
+        periph.counts["dac_clipped"] += int(torch.count_nonzero(clipped))
+        return (value.div_(scale), *args[1:])
     return hook
 
 
 def _sense_hook(periph: LayerPeriphery):
-    def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
-        current = _currents(module, output).detach().cpu().double().numpy()
-        out = periph.tia.output(current)
-        v_read = out.v_out
-        periph.counts["outputs"] += current.size
-        periph.counts["tia_saturated"] += int(out.saturated.sum())
+    def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor | None:
+        if not periph.active:
+            return None
+        current = _currents(module, output.detach())
+        if periph.offset_v is not None:
+            offset = torch.as_tensor(periph.offset_v, dtype=current.dtype, device=current.device)
+            current = _offset_currents(module, current, offset, periph.tia)
+        v_read, saturated = tia_output(periph.tia, current)
+        periph.counts["outputs"] += current.numel()
+        periph.counts["tia_saturated"] += int(torch.count_nonzero(saturated))
         if periph.adc is not None:
-            conv = periph.adc.convert(out.v_out)
-            v_read = conv.value
-            periph.counts["adc_clipped"] += int(conv.clipped.sum())
-        read = torch.as_tensor(periph.tia.current_estimate(v_read), dtype=output.dtype,
-                               device=output.device)
-        return read * module.weight_scale / module.input_voltage_v + _bias_like(module, output)
+            v_read, clipped = adc_levels(periph.adc, v_read)
+            periph.counts["adc_clipped"] += int(torch.count_nonzero(clipped))
+        read = (periph.tia.v_cm_v - v_read).mul_(
+            module.weight_scale / (periph.tia.transimpedance_ohm * module.input_voltage_v))
+        return read + _bias_like(module, output)
     return hook

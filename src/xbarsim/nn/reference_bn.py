@@ -26,12 +26,12 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from torch import Tensor, nn
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.state_optimization import StateOptimization
 from xbarsim.nn.data import Dataset
 from xbarsim.nn.thermal import check_temps, weight_layers, weights_at
 from xbarsim.nn.training import seeded, torch_threads
+from xbarsim.validation import check_positive_int, check_seed
 
 BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
 

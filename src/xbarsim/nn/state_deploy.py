@@ -16,16 +16,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from xbarsim.crossbar.array import Crossbar, check_seed
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.state_optimization import StateOptimization
 from xbarsim.mapping.tiling import tile
-from xbarsim.nn.convert import analog_layers
-from xbarsim.nn.defects import load_conductances
-from xbarsim.nn.deploy import Deployment, program_model
+from xbarsim.nn.layers import analog_layers
+from xbarsim.nn.program import program_model
+from xbarsim.nn.record import Deployment
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
+from xbarsim.validation import check_seed
 
 
 def design_conductances(
@@ -87,7 +88,7 @@ def program_model_designed(
         dep.result, dep.xbars = run, xbars
     dep.chip = chip
     dep.conductance = conductance
-    load_conductances(dep, conductance)
+    dep.load_conductances(conductance)
     for record in dep.layers:
         with torch.no_grad():
             layers[record.name].weight_scale.fill_(scales[record.name])

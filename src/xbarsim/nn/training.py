@@ -15,12 +15,11 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from xbarsim.crossbar.array import check_positive_int, check_seed
 from xbarsim.errors import XbarsimInputError
 from xbarsim.nn.convert import analog_layers
 from xbarsim.nn.data import Dataset
 from xbarsim.progress import progress_bar
-from xbarsim.validation import library_seed
+from xbarsim.validation import check_positive_int, check_seed, library_seed
 
 OPTIMIZERS = ("adam", "sgd")
 

@@ -16,8 +16,14 @@ One algorithm, two published parameter sets:
   (``abandon_at_cap=True``), as the paper counts devices it cannot switch.
 
 A ramp that reaches the amplitude cap without passing the target ends the device's tuning
-for the pass; with ``abandon_at_cap`` the device is also left alone for the remaining passes
-(DESIGN section 2).
+for the pass; with ``abandon_at_cap`` the device is also left alone for the remaining passes.
+
+Stuck-device rule (``stuck_detection``, on by default): a device whose ramp reaches the
+amplitude bound while its conductance moved by less than :data:`STUCK_MOVE_FRACTION` of
+its value at the start of that ramp is declared stuck, left alone for the remaining passes
+and reported (:attr:`~xbarsim.programming.result.ProgramResult.stuck`). Without the rule
+the thesis variant retries such a device in every pass, and each retry ramps its row and
+column to half the 5 V bound, far above the neighbours' switching thresholds.
 """
 
 from __future__ import annotations
@@ -35,6 +41,32 @@ from xbarsim.programming.refresh import ThresholdRefresh
 THESIS_CAP_V = 5.0
 #: The paper's instrument limit (V).
 PAPER_CAP_V = 2.5
+#: "Did not move" of the stuck-device rule: a ramp that reaches the amplitude bound with
+#: |G_end - G_start| < STUCK_MOVE_FRACTION * G_start (G_start, G_end: the conductance, as the
+#: verify read reports it (S), before the ramp's first pulse and after its last one) marks
+#: the device stuck. 1e-3 is a tenth of the thesis's 1 % tolerance: a working device driven
+#: to the bound moves far more (tens of percent), a stuck one not at all.
+STUCK_MOVE_FRACTION = 1e-3
+
+
+def did_not_move(err_start: float, err_end: float, target: float) -> bool:
+    """The stuck-device rule's test on one ramp that reached the amplitude cap.
+
+    Parameters
+    ----------
+    err_start, err_end : float
+        Read conductance minus target (S) before the ramp's first pulse and after its
+        last one.
+    target : float
+        Target conductance (S).
+
+    Returns
+    -------
+    bool
+        ``|G_end - G_start| < STUCK_MOVE_FRACTION * G_start`` (the compiled engines make the
+        same comparison in the same order of operations).
+    """
+    return abs(err_end - err_start) < STUCK_MOVE_FRACTION * (err_start + target)
 
 
 class WriteVerify(BaseModel):
@@ -63,6 +95,12 @@ class WriteVerify(BaseModel):
         Leave a device alone for the rest of the tuning once a ramp reaches the cap
         without passing its target (paper variant); False retries it in every pass
         (thesis variant).
+    stuck_detection : bool
+        The stuck-device rule: a device whose ramp reaches the amplitude cap with its
+        conductance moved by less than :data:`STUCK_MOVE_FRACTION` of its value at the
+        ramp's start (relative change, fraction) is declared stuck and left alone for the
+        remaining passes. Devices seen stuck are reported in either case; off, they are
+        retried like any other (and :func:`~xbarsim.programming.program` warns).
     scheme : BiasScheme
         Write bias scheme (V/2, V/3, or none for an ideal selector).
     refresh : ThresholdRefresh or None
@@ -81,6 +119,7 @@ class WriteVerify(BaseModel):
     max_ramps: int = Field(5, ge=1, le=1000)
     cap_decrease_per_pass_v: float = Field(0.0, ge=0.0, le=20.0)
     abandon_at_cap: bool = False
+    stuck_detection: bool = True
     scheme: BiasScheme = BiasScheme.V2
     refresh: ThresholdRefresh | None = None
 
@@ -96,7 +135,8 @@ class WriteVerify(BaseModel):
     @classmethod
     def thesis(cls, **overrides: object) -> WriteVerify:
         """Thesis 3.2: 0.5 V start, 10 mV steps, 5 ramps, 10 passes, 1 % target, no instrument
-        cap (:data:`THESIS_CAP_V` bounds the ramp), no abandoning."""
+        cap (:data:`THESIS_CAP_V` bounds the ramp), no abandoning at the cap; devices that do
+        not move at the bound are declared stuck (``stuck_detection``)."""
         return cls(**overrides)
 
     @classmethod

@@ -41,7 +41,7 @@ from numba import njit, prange
 from numpy.typing import ArrayLike, NDArray
 
 from xbarsim.crossbar.array import Crossbar
-from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.algorithm import STUCK_MOVE_FRACTION, WriteVerify
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult
 from xbarsim.programming.targets import broadcast_targets
 from xbarsim.progress import polled_progress
@@ -50,7 +50,7 @@ _CACHE = os.environ.get("XBARSIM_NUMBA_CACHE", "1") != "0"
 
 # indices into the law / algorithm parameter vectors
 _GMIN, _GMAX, _D0S, _D0R, _SB, _SA, _THS, _THR, _KNEE, _SF = range(10)
-_TOL, _START, _STEP_S, _STEP_R, _RAMPS, _ABANDON, _LINE, _OTHER = range(8)
+_TOL, _START, _STEP_S, _STEP_R, _RAMPS, _ABANDON, _LINE, _OTHER, _STUCK = range(9)
 # fraction index into tables: the selected device, its lines, all other devices (V/3)
 _F_SEL, _F_LINE, _F_OTHER = range(3)
 
@@ -261,6 +261,14 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, pb, pa, 
         n += 1
 
 
+@njit(cache=_CACHE, inline="always")
+def _did_not_move(g_start, g_end, t):
+    """The stuck-device rule on a ramp that reached the cap (as
+    :func:`xbarsim.programming.algorithm.did_not_move`, same operations)."""
+    err_start = g_start - t
+    return abs((g_end - t) - err_start) < STUCK_MOVE_FRACTION * (err_start + t)
+
+
 @njit(cache=_CACHE)
 def _quantile(e, q):
     """Quantile ``q`` of ``e`` with linear interpolation (numpy's default), by selection
@@ -354,8 +362,8 @@ def _device_tables(vset, vrst, law, alg, fractions, max_len):
 
 @njit(cache=_CACHE)
 def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
-                   accumulate, pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history,
-                   rows_done):
+                   accumulate, pulses, abandoned, stuck, pulses_per_pass, n_hs, n_hs_ever,
+                   history, rows_done):
     """Run every pass of write-verify on one crossbar (its arrays, in place).
 
     ``rows_done[0]`` counts finished rows over all passes (progress, read from Python).
@@ -366,6 +374,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     tol_frac, start = alg[_TOL], alg[_START]
     max_ramps = int(alg[_RAMPS])
     abandon = alg[_ABANDON] > 0.0
+    detect = alg[_STUCK] > 0.0
     passes = lengths.shape[0]
     max_len = np.empty(2, dtype=np.int64)
     max_len[0] = lengths[:, 0].max()
@@ -391,7 +400,9 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                 direction = 1 if gs < t else -1
                 count = 0
                 capped = False
+                unmoved = False
                 for _ramp in range(max_ramps):
+                    g_start = gs
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
                     if accumulate:
@@ -423,12 +434,15 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         break
                     if outcome == 0:
                         capped = True
+                        unmoved = _did_not_move(g_start, gs, t)
                         break
                     direction = -direction
                 g[r, c] = gs
                 pulses[r, c] += count
                 pulses_per_pass[p] += count
-                if capped and abandon:
+                if unmoved:
+                    stuck[r, c] = True
+                if capped and (abandon or (unmoved and detect)):
                     abandoned[r, c] = True
             rows_done[0] += 1
         nh = 0
@@ -449,11 +463,12 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
 
 @njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
-                pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history, rows_done):
+                pulses, abandoned, stuck, pulses_per_pass, n_hs, n_hs_ever, history, rows_done):
     for b in prange(g.shape[0]):
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
-                       fractions, accumulate, pulses[b], abandoned[b], pulses_per_pass[b],
-                       n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1])
+                       fractions, accumulate, pulses[b], abandoned[b], stuck[b],
+                       pulses_per_pass[b], n_hs[b], n_hs_ever[b:b + 1], history[b],
+                       rows_done[b:b + 1])
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
@@ -499,6 +514,7 @@ def kernel_parameters(xbars: Crossbar, algorithm: WriteVerify) -> dict[str, NDAr
             1.0 if algorithm.abandon_at_cap else 0.0,
             algorithm.scheme.line_fraction,
             abs(algorithm.scheme.other_fraction),
+            1.0 if algorithm.stuck_detection else 0.0,
         ]
     )
     lengths = np.array(
@@ -562,6 +578,7 @@ def program_compiled(
     unsw = np.ascontiguousarray(xbars.unswitchable, dtype=np.bool_)
     pulses = np.zeros(target.shape, dtype=np.int64)
     abandoned = np.zeros(target.shape, dtype=np.bool_)
+    stuck = np.zeros(target.shape, dtype=np.bool_)
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
@@ -581,7 +598,7 @@ def program_compiled(
             _tune_batch(
                 g[lo:hi], vset[lo:hi], vrst[lo:hi], unsw[lo:hi], target[lo:hi],
                 params["law"], params["alg"], params["lengths"], params["tables"],
-                params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi],
+                params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi], stuck[lo:hi],
                 pulses_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi], history[lo:hi],
                 rows_done[lo:hi],
             )
@@ -598,4 +615,5 @@ def program_compiled(
         n_hs_per_pass=n_hs,
         n_hs_ever=n_hs_ever,
         engine=name,
+        stuck=stuck,
     )

@@ -33,6 +33,7 @@ from xbarsim.programming.refresh import refresh_outliers
 from xbarsim.programming.result import ProgramResult
 from xbarsim.programming.targets import broadcast_targets
 from xbarsim.programming.verify_read import VerifyRead
+from xbarsim.user_warning import warn_user
 
 ENGINES = ("auto", "reference", "cpu", "cpu-direct", "gpu")
 
@@ -43,6 +44,12 @@ NO_DEVICE = "no CUDA device answers"
 
 class EngineFallbackWarning(UserWarning):
     """``engine="auto"`` found a GPU but could not use the GPU engine; it runs ``cpu``."""
+
+
+class StuckDevicesWarning(UserWarning):
+    """Programming met devices that did not move at the amplitude cap while neither the
+    algorithm's ``stuck_detection`` nor ``abandon_at_cap`` was on: they were retried in
+    every pass."""
 
 
 def _brief(exc: BaseException) -> str:
@@ -184,6 +191,15 @@ def program(
     else:
         result = _program_gpu(xbars, targets, algorithm, engine, progress)
     result.refreshed = refreshed
+    retried = not (algorithm.stuck_detection or algorithm.abandon_at_cap)
+    if retried and result.stuck is not None and result.stuck.any():
+        warn_user(
+            f"programming met {int(result.stuck.sum())} device(s) that did not move at the "
+            f"{algorithm.max_amplitude_v:g} V amplitude cap with stuck_detection off; they were "
+            "retried in every pass, disturbing their rows and columns (set "
+            "WriteVerify(stuck_detection=True) to abandon them)",
+            StuckDevicesWarning,
+        )
     return result
 
 

@@ -2,6 +2,8 @@
 
 Engines pulse a stuck device like any other: it takes its ramps, never moves, disturbs its
 half-selected neighbours, and ends abandoned at the amplitude cap (or out of tolerance).
+The stuck-device rule (``WriteVerify.stuck_detection``) declares a device stuck when a ramp
+reaches the cap without moving it; :attr:`FaultReport.declared` holds those devices.
 :func:`fault_report` reads that back from a :class:`ProgramResult` and the crossbars'
 fault map, for mitigations (pair retuning, compensation) that act on the run result.
 """
@@ -32,11 +34,16 @@ class FaultReport:
         is not detected (and needs no mitigation).
     pulses_on_stuck : ndarray of int64, shape (batch,)
         Write pulses spent on stuck devices per crossbar.
+    declared : ndarray of bool, shape (batch, rows, cols)
+        Devices the run declared stuck by the stuck-device rule (a ramp reached the
+        amplitude cap without moving them; :attr:`ProgramResult.stuck`), whatever their
+        fault code.
     """
 
     fault: NDArray[np.int8]
     detected: NDArray[np.bool_]
     pulses_on_stuck: NDArray[np.int64]
+    declared: NDArray[np.bool_]
 
     @property
     def stuck(self) -> NDArray[np.bool_]:
@@ -44,12 +51,14 @@ class FaultReport:
         return self.fault >= FaultCode.STUCK_HIGH
 
     def counts(self) -> dict[str, NDArray[np.int64]]:
-        """Per-crossbar counts of every fault code and of detected stuck devices."""
+        """Per-crossbar counts of every fault code, of detected stuck devices and of
+        devices declared stuck by the rule (``"declared_stuck"``)."""
         out = {
             code.name.lower(): (self.fault == code).sum(axis=(1, 2)).astype(np.int64)
             for code in FaultCode
         }
         out["detected"] = self.detected.sum(axis=(1, 2)).astype(np.int64)
+        out["declared_stuck"] = self.declared.sum(axis=(1, 2)).astype(np.int64)
         return out
 
 
@@ -60,4 +69,5 @@ def fault_report(xbars: Crossbar, result: ProgramResult) -> FaultReport:
     out_of_tolerance = result.error > result.tolerance
     detected = stuck & (result.abandoned | out_of_tolerance)
     pulses = np.where(stuck, result.pulses, 0).sum(axis=(1, 2)).astype(np.int64)
-    return FaultReport(fault=fault, detected=detected, pulses_on_stuck=pulses)
+    declared = np.zeros_like(stuck) if result.stuck is None else result.stuck.copy()
+    return FaultReport(fault=fault, detected=detected, pulses_on_stuck=pulses, declared=declared)

@@ -23,7 +23,7 @@ from numba import njit, prange
 from numpy.typing import ArrayLike
 
 from xbarsim.crossbar.array import Crossbar
-from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.algorithm import STUCK_MOVE_FRACTION, WriteVerify
 from xbarsim.programming.compiled import (
     _ABANDON,
     _D0R,
@@ -43,6 +43,7 @@ from xbarsim.programming.compiled import (
     _START,
     _STEP_R,
     _STEP_S,
+    _STUCK,
     _THR,
     _THS,
     _TOL,
@@ -132,7 +133,7 @@ def _solve_ramp_gpu(g0, t, tol, direction, length, split, knee, cb, ca, cf, tabl
 
 @cuda.jit
 def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass, table,
-                 pulses, abandoned, pass_pulses, hit):
+                 pulses, abandoned, stuck, pass_pulses, hit):
     """One pass of write-verify; block b tunes crossbar b.
 
     Every thread decides by itself whether the next device needs tuning (the barrier that
@@ -164,9 +165,11 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
             direction = 1 if g[b, r, c] < t else -1
             count = 0
             cuda.syncthreads()  # every thread has read the device before thread 0 moves it
+            g_start = 0.0
             for _ramp in range(ramps):
                 q = 0 if direction > 0 else 1
                 if tid == 0:
+                    g_start = g[b, r, c]
                     _solve_ramp_gpu(
                         g[b, r, c], t, tol_frac * t, direction, lengths_pass[q],
                         splits[b, q, _F_SEL, r, c], knees[b, q, _F_SEL, r, c],
@@ -215,8 +218,16 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
                                 hit[b, i, j] = True
                 cuda.syncthreads()
                 if outcome != 1:
-                    if tid == 0 and outcome == 0 and alg[_ABANDON] > 0.0:
-                        abandoned[b, r, c] = True
+                    if tid == 0 and outcome == 0:
+                        err_start = g_start - t
+                        unmoved = (
+                            abs((g[b, r, c] - t) - err_start)
+                            < STUCK_MOVE_FRACTION * (err_start + t)
+                        )
+                        if unmoved:
+                            stuck[b, r, c] = True
+                        if alg[_ABANDON] > 0.0 or (unmoved and alg[_STUCK] > 0.0):
+                            abandoned[b, r, c] = True
                     break
                 direction = -direction
             if tid == 0:
@@ -329,6 +340,7 @@ def program_gpu(
     d_table = cuda.to_device(params["tables"])
     d_pulses = cuda.to_device(np.zeros(target.shape, dtype=np.int64))
     d_abandoned = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
+    d_stuck = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     d_hit = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
@@ -344,7 +356,7 @@ def program_gpu(
             _pass_kernel[batch, THREADS_PER_BLOCK](
                 d_g, d_unsw, d_target, d_splits, d_knees, d_consts, d_law, d_alg, d_len,
                 d_table,
-                d_pulses, d_abandoned, d_pass_pulses, d_hit,
+                d_pulses, d_abandoned, d_stuck, d_pass_pulses, d_hit,
             )
             d_counts = cuda.to_device(np.zeros(batch, dtype=np.int64))
             _collect_hits[batch, THREADS_PER_BLOCK](d_hit, d_ever, d_counts)
@@ -366,4 +378,5 @@ def program_gpu(
         n_hs_per_pass=n_hs,
         n_hs_ever=d_ever.copy_to_host().reshape(batch, -1).mean(axis=1),
         engine="gpu",
+        stuck=d_stuck.copy_to_host(),
     )

@@ -222,6 +222,7 @@ def program_improved(
 
     effective = original.copy()
     abandoned = np.zeros(original.shape, dtype=bool)  # at a cap in some pass, as in program()
+    stuck = np.zeros(original.shape, dtype=bool)
 
     def record(column: int) -> None:
         err = relative_error(xbars.conductance, effective)
@@ -253,6 +254,8 @@ def program_improved(
         n_hs[:, p] = res.n_hs_per_pass[:, 0]
         ever = np.maximum(ever, res.n_hs_ever)
         abandoned |= res.abandoned
+        if res.stuck is not None:
+            stuck |= res.stuck
         record(p + 1)
     return ProgramResult(
         target=effective,
@@ -266,4 +269,5 @@ def program_improved(
         n_hs_per_pass=n_hs,
         n_hs_ever=ever,
         engine=res.engine,
+        stuck=stuck,
     )

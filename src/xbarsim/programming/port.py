@@ -24,11 +24,12 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from xbarsim.crossbar.array import Crossbar, check_positive_int
+from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.errors import XbarsimInputError
-from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.algorithm import WriteVerify, did_not_move
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
+from xbarsim.validation import check_positive_int
 
 
 class Mode(StrEnum):
@@ -228,16 +229,20 @@ def _tune_device(
     algorithm: WriteVerify,
     pass_index: int,
     recorder: _Recorder,
-) -> tuple[int, bool]:
-    """Write-verify one device through ``port`` (the reference engine's ramps)."""
+) -> tuple[int, bool, bool]:
+    """Write-verify one device through ``port`` (the reference engine's ramps); returns
+    the pulses, whether a ramp reached the cap, and whether that ramp left the device
+    unmoved (the stuck-device rule)."""
     port.select(row, col)
     tol = algorithm.tolerance * target
     g = _read(port, recorder)
     if abs(g - target) <= tol:
-        return 0, False
+        return 0, False, False
     direction = 1 if g < target else -1
     pulses = 0
+    err = g - target
     for _ in range(algorithm.max_ramps):
+        err_start = err
         passed = False
         for k in range(algorithm.ramp_length(direction, pass_index)):
             amplitude = algorithm.amplitude(direction, k)
@@ -247,14 +252,14 @@ def _tune_device(
             pulses += 1
             err = _read(port, recorder) - target
             if abs(err) <= tol:
-                return pulses, False
+                return pulses, False, False
             if direction * err > 0.0:
                 passed = True
                 break
         if not passed:
-            return pulses, True
+            return pulses, True, did_not_move(err_start, err, target)
         direction = -direction
-    return pulses, False
+    return pulses, False, False
 
 
 def read_all(port: CrossbarPort) -> NDArray[np.float64]:
@@ -310,6 +315,7 @@ def program_port(
     passes = algorithm.passes
     pulses = np.zeros((rows, cols), dtype=np.int64)
     abandoned = np.zeros((rows, cols), dtype=bool)
+    stuck = np.zeros((rows, cols), dtype=bool)
     pulses_per_pass = np.zeros((1, passes), dtype=np.int64)
     history = {key: np.zeros((1, passes + 1)) for key in HISTORY_KEYS}
     recorder = _Recorder()
@@ -326,10 +332,15 @@ def program_port(
             for c in range(cols):
                 if excluded[r, c] or abandoned[r, c]:
                     continue
-                n, capped = _tune_device(port, r, c, target[r, c], algorithm, p, recorder)
+                n, capped, unmoved = _tune_device(
+                    port, r, c, target[r, c], algorithm, p, recorder
+                )
                 pulses[r, c] += n
                 pulses_per_pass[0, p] += n
-                abandoned[r, c] = capped and algorithm.abandon_at_cap
+                stuck[r, c] |= unmoved
+                abandoned[r, c] = capped and (
+                    algorithm.abandon_at_cap or (unmoved and algorithm.stuck_detection)
+                )
         record(p + 1)
     result = ProgramResult(
         target=target[None].copy(),
@@ -343,5 +354,6 @@ def program_port(
         n_hs_per_pass=np.full((1, passes), np.nan),
         n_hs_ever=np.full(1, np.nan),
         engine=f"port:{type(port).__name__}",
+        stuck=stuck[None],
     )
     return result, recorder.log()

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.crossbar.lines import Lines
-from xbarsim.programming.algorithm import WriteVerify
+from xbarsim.programming.algorithm import WriteVerify, did_not_move
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
 from xbarsim.programming.targets import broadcast_targets
 from xbarsim.programming.verify_read import VerifyRead, read_generators
@@ -65,7 +65,7 @@ def tune_device(
     rng: np.random.Generator | None = None,
     write_lines: Lines | None = None,
     trace: list[float] | None = None,
-) -> tuple[int, bool]:
+) -> tuple[int, bool, bool]:
     """Write-verify one device: ramps of increasing amplitude, direction flips at the target.
 
     With ``read`` (and its generator ``rng``) every decision uses the measured
@@ -79,6 +79,10 @@ def tune_device(
         Pulses applied to the device.
     reached_cap : bool
         True if a ramp reached the amplitude cap without passing the target.
+    stuck : bool
+        True if that ramp also left the device's (measured) conductance unmoved:
+        ``|G_end - G_start| < STUCK_MOVE_FRACTION * G_start`` over the ramp (the
+        stuck-device rule of :class:`~xbarsim.programming.algorithm.WriteVerify`).
     """
     g = xbars.conductance[index]
     tol = algorithm.tolerance * target
@@ -88,10 +92,11 @@ def tune_device(
 
     err = measured() - target
     if abs(err) <= tol:
-        return 0, False
+        return 0, False, False
     direction = 1 if err < 0.0 else -1
     pulses = 0
     for _ in range(algorithm.max_ramps):
+        err_start = err
         passed = False
         for k in range(algorithm.ramp_length(direction, pass_index)):
             voltage = direction * algorithm.amplitude(direction, k)
@@ -107,14 +112,14 @@ def tune_device(
                 trace.append(float(g[row, col]))
             err = measured() - target
             if abs(err) <= tol:
-                return pulses, False
+                return pulses, False, False
             if direction * err > 0.0:
                 passed = True
                 break
         if not passed:
-            return pulses, True
+            return pulses, True, did_not_move(err_start, err, target)
         direction = -direction
-    return pulses, False
+    return pulses, False, False
 
 
 def program_reference(
@@ -145,6 +150,7 @@ def program_reference(
     passes = algorithm.passes
     pulses = np.zeros(target.shape, dtype=np.int64)
     abandoned = np.zeros(target.shape, dtype=bool)
+    stuck = np.zeros(target.shape, dtype=bool)
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
@@ -171,13 +177,16 @@ def program_reference(
                     for c in range(cols):
                         if not switchable[b, r, c] or abandoned[b, r, c]:
                             continue
-                        n, capped = tune_device(
+                        n, capped, unmoved = tune_device(
                             xbars, b, r, c, target[b, r, c], algorithm, hit, p,
                             verify_read, None if rngs is None else rngs[b], write_lines,
                         )
                         pulses[b, r, c] += n
                         pulses_per_pass[b, p] += n
-                        abandoned[b, r, c] = capped and algorithm.abandon_at_cap
+                        stuck[b, r, c] |= unmoved
+                        abandoned[b, r, c] = capped and (
+                            algorithm.abandon_at_cap or (unmoved and algorithm.stuck_detection)
+                        )
                 n_hs[b, p] = hit.mean()
                 ever |= hit
                 record(b, p + 1)
@@ -195,4 +204,5 @@ def program_reference(
         n_hs_per_pass=n_hs,
         n_hs_ever=n_hs_ever,
         engine="reference",
+        stuck=stuck,
     )

@@ -86,7 +86,9 @@ class ProgramResult:
     pulses : ndarray of int64, shape (batch, rows, cols)
         Write pulses applied to each device as the selected device.
     abandoned : ndarray of bool, shape (batch, rows, cols)
-        Devices whose ramp reached the amplitude cap without passing the target.
+        Devices left alone for the rest of the run: a ramp reached the amplitude cap
+        without passing the target and the algorithm abandons at the cap, or the device
+        was declared stuck (``stuck`` with the algorithm's ``stuck_detection``).
     unswitchable : ndarray of bool, shape (batch, rows, cols)
         Devices of the fault map (never switch).
     tolerance : float
@@ -105,6 +107,12 @@ class ProgramResult:
         Name of the engine that produced the result.
     refreshed : ndarray of int64, shape (batch, rows, cols), or None
         Outlier threshold refreshes per device before tuning (None when not enabled).
+    stuck : ndarray of bool, shape (batch, rows, cols), or None
+        Devices the run saw stuck: a ramp reached the amplitude cap and moved the read
+        conductance by less than
+        :data:`~xbarsim.programming.algorithm.STUCK_MOVE_FRACTION` of its value at the
+        ramp's start. Recorded whether or not the algorithm's ``stuck_detection`` acted on
+        it; None for results that do not track it.
     """
 
     target: NDArray[np.float64]
@@ -119,6 +127,7 @@ class ProgramResult:
     n_hs_ever: NDArray[np.float64]
     engine: str
     refreshed: NDArray[np.int64] | None = None
+    stuck: NDArray[np.bool_] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:

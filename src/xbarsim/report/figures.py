@@ -7,12 +7,18 @@ one PNG and returns its path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import io
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
@@ -139,3 +145,98 @@ def curves(
     ax.set_title(title)
     ax.legend()
     return save_figure(fig, path)
+
+
+#: Width of every figure on the reproduce page (inches; pixels = width x :data:`_DPI`).
+PAGE_FIGURE_WIDTH_IN = 8.0
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One quantity of a distribution figure: ours over instances beside the published value.
+
+    Attributes
+    ----------
+    label : str
+        What the quantity is (with its unit).
+    values : sequence of float
+        Ours per instance; empty where only statistics are kept.
+    mean, std : float
+        Ours over instances (used when ``values`` is empty).
+    n : int
+        Number of instances.
+    published : float or None
+        The published value (None: nothing numeric to compare with).
+    band : (float, float) or None
+        The published band around it (same unit), drawn shaded.
+    bound : bool
+        ``published`` is an upper bound.
+    """
+
+    label: str
+    values: Sequence[float]
+    mean: float
+    std: float
+    n: int
+    published: float | None = None
+    band: tuple[float, float] | None = None
+    bound: bool = False
+
+
+def distributions(panels: Sequence[Distribution], title: str, columns: int = 4) -> Figure:
+    """Box plots (quartiles, min-max whiskers, every instance as a point) of each quantity on
+    its own axis, the published value (red line) and band (shaded) beside them, ``n`` under
+    each box; mean ± std where only statistics are kept.
+
+    Parameters
+    ----------
+    panels : sequence of Distribution
+        One panel per quantity (at least one).
+    title : str
+    columns : int
+        Panels per row; the figure is :data:`PAGE_FIGURE_WIDTH_IN` wide whatever the count.
+    """
+    cols = max(1, min(columns, len(panels)))
+    rows = -(-len(panels) // cols)
+    fig = Figure(figsize=(PAGE_FIGURE_WIDTH_IN, 0.6 + 2.6 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, p in zip(axes, panels, strict=False):
+        v = np.asarray(p.values, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if v.size:
+            ax.boxplot([v], widths=0.45, whis=(0, 100), showfliers=False,
+                       medianprops={"color": "#d95f02", "linewidth": 2})
+            ax.plot(1.32 + np.linspace(-0.05, 0.05, v.size), v, "o", color="#333", ms=3)
+        else:
+            ax.errorbar([1], [p.mean], yerr=[p.std], fmt="s", color="#333", capsize=6)
+        if p.band is not None:
+            ax.axhspan(*p.band, color="red", alpha=0.12, linewidth=0)
+        if p.published is not None:
+            ax.axhline(p.published, color="red", linestyle="--" if p.bound else "-",
+                       linewidth=1.5)
+        ax.set_xlim(0.4, 1.7)
+        ax.set_xticks([1], [f"ours, n={p.n}"])
+        ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-3, 4))
+        ax.tick_params(labelsize=8)
+        ax.set_title(textwrap.fill(p.label, 30), fontsize=8)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    handles = [h for h, used in (
+        (Line2D([], [], color="red", label="published value"),
+         any(p.published is not None and not p.bound for p in panels)),
+        (Line2D([], [], color="red", linestyle="--", label="published bound"),
+         any(p.published is not None and p.bound for p in panels)),
+        (Patch(color="red", alpha=0.12, label="published band"),
+         any(p.band is not None for p in panels))) if used]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8,
+                   frameon=False)
+    return fig
+
+
+def png_base64(fig: Figure) -> str:
+    """``fig`` rendered as PNG at the reports' resolution, base64 (ASCII) for a data: URI."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI)
+    return base64.b64encode(buf.getvalue()).decode("ascii")

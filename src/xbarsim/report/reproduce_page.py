@@ -2,35 +2,43 @@
 
 :func:`render` draws what :mod:`xbarsim.experiments.reproduce` hands it (summary rows,
 values per instance, one :class:`Section` per built experiment, figures and job rows,
-provenance); it reads no store and imports no experiment. Everything is inline (CSS in a
-``<style>`` element, the distributions as inline SVG, the experiments' own figures as base64
-PNG ``data:`` URIs, no script), so the page opens offline and makes no network request.
+provenance); it reads no store and imports no experiment. The page is a Jinja2 template
+(``templates/reproduce.html.j2``) rendered with autoescape, so every string that reaches it
+(a store's settings, labels, figure names, the command line) is text, never markup. Figures
+are base64 PNG ``data:`` URIs of bytes this program drew or checked to be a PNG within
+:data:`MAX_FIGURE_PIXELS`; the CSS is one ``<style>`` element allowed by its hash. The
+Content-Security-Policy forbids every script, network request, form and base URL, so the
+page opens offline and runs nothing, whoever wrote the store.
 """
 
 from __future__ import annotations
 
-import html
+import base64
+import binascii
+import hashlib
+import io
 import json
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
-import numpy as np
-
+from xbarsim.report import figures
 from xbarsim.report import verdicts as vd
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222}
-table{border-collapse:collapse;margin:0.5em 0}
-td,th{border:1px solid #ccc;padding:0.2em 0.5em;text-align:left;vertical-align:top}
-th{background:#f0f0f0}
-.badge{display:inline-block;padding:0.1em 0.5em;border-radius:0.6em;font-size:0.85em}
-.within{background:#c8ecc8}.trend{background:#d5e5f7}.gap{background:#f7d2c8}
-.bycon{background:#f3ead0}.nr{background:#e8e0f0}.ny{background:#eee}.notrun{background:#fff4c8}
-img.figure{max-width:min(100%,30em);height:auto;display:inline-block;margin:0.3em;vertical-align:top}
-svg.figure{display:block;margin:0.5em 0;background:#fcfcfc}
-code{background:#f5f5f5;padding:0 0.2em}
-section{border-top:2px solid #ddd;margin-top:1.5em}
-"""
+#: The two source documents, cited at the top of the page as they print themselves.
+CITATIONS = (
+    'H. Kim, H. Nili, M. R. Mahmoodi, D. B. Strukov, "4K-Memristor Analog-Grade Passive '
+    'Crossbar Circuit" (UC Santa Barbara).',
+    'Z. Fahimi, "Energy-Efficient Neuromorphic Computing with CMOS-Integrated Memristive '
+    'Crossbars", PhD dissertation, UC Santa Barbara, 2021, '
+    "https://escholarship.org/uc/item/4jp0w0jc.",
+)
+#: Largest figure a store may hand the page (pixels); larger ones are left out.
+MAX_FIGURE_PIXELS = 40_000_000
+#: Largest figure a store may hand the page (bytes of PNG).
+MAX_FIGURE_BYTES = 16 * 1024**2
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 _BADGE = {
     vd.WITHIN: "within",
@@ -56,9 +64,9 @@ class Section:
     settings : dict
         The settings it ran with.
     where : str
-        Where the seed publishes it.
+        Where the source document publishes it.
     figure : str
-        The seed figure its figures correspond to.
+        The source document's figure its figures correspond to.
     command : str
         The stand-alone command that reproduces it.
     """
@@ -71,157 +79,198 @@ class Section:
     command: str
 
 
-def _e(x: object) -> str:
-    return html.escape(str(x), quote=True)
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("xbarsim.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+    )
 
 
-def badge(verdict: str, gap: str = "") -> str:
-    """HTML of a verdict badge (``gap`` appended for a gap)."""
-    text = verdict + (f" ({gap})" if gap else "")
-    return f'<span class="badge {_BADGE.get(verdict, "ny")}">{_e(text)}</span>'
+@lru_cache(maxsize=1)
+def _css() -> str:
+    return resources.files("xbarsim.report").joinpath("templates/reproduce.css").read_text()
+
+
+def content_security_policy(css: str) -> str:
+    """The page's policy: nothing but data: images and the one ``<style>`` of hash ``css``."""
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    return (f"default-src 'none'; img-src data:; style-src 'sha256-{digest}'; "
+            "script-src 'none'; base-uri 'none'; form-action 'none'")
+
+
+def badge_class(verdict: str) -> str:
+    """CSS class of a verdict's badge (unknown verdicts get the neutral one)."""
+    return _BADGE.get(verdict, "ny")
 
 
 def _num(x: Any) -> str:
     if x is None:
         return "-"
     if isinstance(x, bool) or not isinstance(x, int | float):
-        return _e(json.dumps(x) if not isinstance(x, str) else x)
+        return x if isinstance(x, str) else json.dumps(x, default=str)
     return f"{x:.4g}"
 
 
+def _float(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
 def _gap_text(row: dict[str, Any]) -> str:
-    if row["verdict"] != vd.GAP or row["gap"] is None:
+    gap, p = _float(row.get("gap")), _float(row.get("published"))
+    if row["verdict"] != vd.GAP or gap is None or p is None:
         return ""
-    p = float(row["published"])
-    rel = f", {row['gap'] / p:+.0%}" if p else ""
-    return f"{row['gap']:+.3g}{rel}"
+    rel = f", {gap / p:+.0%}" if p else ""
+    return f" ({gap:+.3g}{rel})"
 
 
-_W, _H, _PAD = 170, 150, 28
+def checked_png(text: Any) -> str | None:
+    """``text`` re-encoded as base64 if it decodes to a PNG within the size limits, else None.
+
+    The store is input like any other: only bytes that carry the PNG signature, pass PIL's
+    chunk checks and declare a size within :data:`MAX_FIGURE_PIXELS` reach the page, and
+    they are encoded here, so nothing else of the store's string can.
+    """
+    if not isinstance(text, str) or len(text) > MAX_FIGURE_BYTES * 4 // 3 + 4:
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not raw.startswith(_PNG_MAGIC):
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(raw), formats=["PNG"]) as im:
+            width, height = im.size
+            im.verify()  # every chunk present, checksums right (no pixel is decoded)
+    except Exception:  # PIL raises many types for damaged or hostile files
+        return None
+    if width * height > MAX_FIGURE_PIXELS:
+        return None
+    return base64.b64encode(raw).decode("ascii")
 
 
-def _panel(r: dict[str, Any], data: list[float] | None, x0: int) -> str:
-    """One quantity: box (quartiles), median, whiskers (min-max) and points, or mean ± std;
-    the published value as a red line."""
-    if data:
-        q0, q1, q2, q3, q4 = np.quantile(data, [0.0, 0.25, 0.5, 0.75, 1.0])
-    else:
-        m, sd = r["ours_mean"], r["ours_std"]
-        q0, q1, q2, q3, q4 = m - sd, m, m, m, m + sd
-    pub = r["published"] if r["rule"] not in ("trend", "readback-trend") else None
-    pub = float(pub) if isinstance(pub, int | float) and not isinstance(pub, bool) else None
-    lo = min(q0, pub if pub is not None else q0)
-    hi = max(q4, pub if pub is not None else q4)
-    span = (hi - lo) or (abs(hi) or 1.0)
-    lo, hi = lo - 0.08 * span, hi + 0.08 * span
-
-    def y(v: float) -> float:
-        return _PAD + (_H - 2 * _PAD) * (hi - v) / (hi - lo)
-
-    cx = x0 + _W / 2
-    out = [f'<text x="{cx:.0f}" y="12" font-size="9" text-anchor="middle">'
-           f"{_e(r['label'][:34])}</text>",
-           f'<line x1="{x0 + 22}" y1="{_PAD}" x2="{x0 + 22}" y2="{_H - _PAD}" stroke="#888"/>',
-           f'<text x="{x0 + 20}" y="{_PAD + 3}" font-size="8" text-anchor="end">{hi:.3g}</text>',
-           f'<text x="{x0 + 20}" y="{_H - _PAD + 3}" font-size="8" text-anchor="end">'
-           f"{lo:.3g}</text>",
-           f'<line x1="{cx}" y1="{y(q0):.1f}" x2="{cx}" y2="{y(q4):.1f}" stroke="#333"/>',
-           f'<rect x="{cx - 18}" y="{y(q3):.1f}" width="36" height="{max(y(q1) - y(q3), 1):.1f}"'
-           ' fill="#cfe0f5" stroke="#333"/>',
-           f'<line x1="{cx - 18}" y1="{y(q2):.1f}" x2="{cx + 18}" y2="{y(q2):.1f}" '
-           'stroke="#d95f02" stroke-width="2"/>']
-    out += [f'<circle cx="{cx + 26}" cy="{y(v):.1f}" r="2" fill="#333"/>' for v in data or []]
-    if pub is not None:
-        out.append(f'<line x1="{x0 + 24}" y1="{y(pub):.1f}" x2="{x0 + _W - 6}" y2="{y(pub):.1f}"'
-                   ' stroke="red" stroke-dasharray="4 2"/>')
-    out.append(f'<text x="{cx:.0f}" y="{_H - 8}" font-size="9" text-anchor="middle">'
-               f"n={r['n']}</text>")
-    return "".join(out)
+def _quick(row: dict[str, Any], mode: str) -> bool:
+    """Whether quick mode may change this verdict: the row's ``quick`` flag, else the mode."""
+    flag = row.get("quick")
+    return bool(flag) if isinstance(flag, bool) else mode == "quick"
 
 
-def distribution_svg(rows: list[dict[str, Any]], values: dict[tuple[str, str], list[float]]
-                     ) -> str:
-    """Inline SVG: per quantity, ours over instances (box plot and points, or mean ± std
-    where only statistics are kept) and the published value (red dashed line)."""
-    numeric = [r for r in rows if r["ours_mean"] is not None]
-    width = _W * len(numeric)
-    panels = "".join(_panel(r, values.get((r["id"], r["quantity"])), i * _W)
-                     for i, r in enumerate(numeric))
-    return (f'<svg class="figure" role="img" width="{width}" height="{_H}" '
-            f'viewBox="0 0 {width} {_H}"><title>ours over instances; red: published</title>'
-            f"{panels}</svg>")
+def _distribution(e: Section, rows: list[dict[str, Any]],
+                  values: dict[tuple[str, str], list[float]]) -> str | None:
+    """Base64 PNG of the section's quantities over instances, or None without numbers."""
+    panels = []
+    for r in rows:
+        mean = _float(r.get("ours_mean"))
+        if mean is None:
+            continue
+        pub = None if r.get("rule") in ("trend", "readback-trend") else _float(r["published"])
+        band = None
+        if pub is not None and r.get("rule") in ("value", "readback") and "approx" in r:
+            half = (vd.APPROX_BAND if r["approx"] else vd.EXACT_BAND) * abs(pub)
+            band = (pub - half, pub + half)
+        panels.append(figures.Distribution(
+            label=str(r.get("label") or r.get("quantity")),
+            values=[v for v in values.get((r["id"], r["quantity"]), []) if _float(v) is not None],
+            mean=mean, std=_float(r.get("ours_std")) or 0.0, n=int(r.get("n") or 0),
+            published=pub, band=band, bound=r.get("rule") == "bound"))
+    if not panels:
+        return None
+    return figures.png_base64(figures.distributions(panels, f"{e.id}: ours over instances"))
 
 
-def _summary_table(summary: list[dict[str, Any]], sections: dict[str, Section]) -> str:
-    ids = list(dict.fromkeys(r["id"] for r in summary))
-    out = ['<table id="summary"><thead><tr><th>id</th><th>verdict</th><th>quantities</th>'
-           "<th>setup or reason</th></tr></thead><tbody>"]
-    for ex in ids:
+def _section(e: Section, rows: list[dict[str, Any]], mode: str,
+             values: dict[tuple[str, str], list[float]], figs: list[dict[str, Any]],
+             jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    verdict = vd.worst([r["verdict"] for r in rows])
+    table = []
+    for r in rows:
+        mean, std = _float(r.get("ours_mean")), _float(r.get("ours_std"))
+        pub = _num(r["published"])
+        table.append({
+            "label": r["label"] or r["quantity"] or "-", "reason": r.get("reason") or "",
+            "published": f"< {pub}" if r.get("rule") == "bound" else pub,
+            "ours": "-" if mean is None else f"{mean:.4g} ± {std or 0.0:.2g}",
+            "n": r.get("n", 0), "verdict": r["verdict"] + _gap_text(r),
+            "cls": badge_class(r["verdict"]), "quick": mean is not None and _quick(r, mode)})
+    shown, notes = [], []
+    for f in figs:
+        png = checked_png(f.get("png"))
+        if png is None:
+            notes.append(f"Figure {f.get('figure')!s} is not a PNG within the page's limits; "
+                         "left out.")
+        else:
+            shown.append({"alt": str(f.get("figure", "")), "png": png})
+    walls = [w for w in (_float(j.get("wall_s")) for j in jobs) if w is not None]
+    return {
+        "id": e.id, "verdict": verdict, "cls": badge_class(verdict),
+        "quick": any(q["quick"] for q in table), "setup": e.setup,
+        "settings": json.dumps(e.settings, sort_keys=True, default=str), "where": e.where,
+        "rows": table, "distribution": _distribution(e, rows, values), "figure": e.figure,
+        "figures": shown, "notes": notes, "command": rows[0].get("command") or "-",
+        "standalone": e.command, "n_jobs": len(jobs), "wall": f"{sum(walls):.1f}",
+        "hashes": ", ".join(sorted({str(j.get("config_hash")) for j in jobs})),
+        "engines": ", ".join(sorted({str(j.get("engine")) for j in jobs})),
+    }
+
+
+def _summary(summary: list[dict[str, Any]], sections: dict[str, Section], mode: str
+             ) -> list[dict[str, Any]]:
+    out = []
+    for ex in dict.fromkeys(r["id"] for r in summary):
         rows = [r for r in summary if r["id"] == ex]
         verdict = vd.worst([r["verdict"] for r in rows])
         n_q = sum(r["quantity"] is not None for r in rows)
-        note = sections[ex].setup if ex in sections else rows[0]["reason"]
-        if rows[0]["reason"] and ex in sections and rows[0]["rule"] == "unpublished":
+        note = sections[ex].setup if ex in sections else rows[0].get("reason")
+        if rows[0].get("reason") and ex in sections and rows[0].get("rule") == "unpublished":
             note = rows[0]["reason"]
-        name = f'<a href="#{_e(ex)}">{_e(ex)}</a>' if n_q else _e(ex)
-        out.append(f'<tr class="exp"><td>{name}</td>'
-                   f"<td>{badge(verdict)}</td><td>{n_q}</td><td>{_e(note)}</td></tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+        out.append({"id": ex, "link": bool(n_q) and ex in sections, "verdict": verdict,
+                    "cls": badge_class(verdict), "n_q": n_q, "note": note or "",
+                    "quick": any(r.get("ours_mean") is not None and _quick(r, mode)
+                                 for r in rows)})
+    return out
 
 
-def _experiment_section(e: Section, rows: list[dict[str, Any]], mode: str,
-                        values: dict[tuple[str, str], list[float]],
-                        figures: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> str:
-    verdict = vd.worst([r["verdict"] for r in rows])
-    out = [f'<section id="{_e(e.id)}"><h2>{_e(e.id)} {badge(verdict)}</h2>',
-           f"<p>{_e(e.setup)} Settings ({_e(mode)}): "
-           f"<code>{_e(json.dumps(e.settings, sort_keys=True))}</code>. "
-           f"Published: {_e(e.where)}.</p>"]
-    out.append("<table><thead><tr><th>quantity</th><th>published</th><th>ours mean ± std</th>"
-               "<th>n</th><th>verdict</th></tr></thead><tbody>")
-    for r in rows:
-        ours = "-" if r["ours_mean"] is None else f"{r['ours_mean']:.4g} ± {r['ours_std']:.2g}"
-        pub = _num(r["published"])
-        if r["rule"] == "bound":
-            pub = f"&lt; {pub}"
-        label = _e(r["label"]) + (f"<br><small>{_e(r['reason'])}</small>" if r["reason"] else "")
-        out.append(f"<tr><td>{label}</td><td>{pub}</td><td>{ours}</td>"
-                   f"<td>{r['n']}</td><td>{badge(r['verdict'], _gap_text(r))}</td></tr>")
-    out.append("</tbody></table>")
-    if any(r["ours_mean"] is not None for r in rows):
-        out.append("<h3>Ours over instances (red dashed: published)</h3>"
-                   + distribution_svg(rows, values))
-    if figures:
-        out.append(f"<h3>Figure corresponding to {_e(e.figure)}</h3>")
-        out += [f'<img class="figure" alt="{_e(f["figure"])}" '
-                f'src="data:image/png;base64,{f["png"]}">' for f in figures]
-    wall = sum(j["wall_s"] for j in jobs)
-    hashes = sorted({j["config_hash"] for j in jobs})
-    engines = sorted({j["engine"] for j in jobs})
-    out.append(f"<p>Command: <code>{_e(rows[0]['command'])}</code>; stand-alone: "
-               f"<code>{_e(e.command)}</code>. Jobs {len(jobs)}, "
-               f"wall {wall:.1f} s, config {_e(', '.join(hashes))}, engine "
-               f"{_e(', '.join(engines))}.</p></section>")
-    return "".join(out)
-
-
-def _changed(summary: list[dict[str, Any]], old: list[dict[str, Any]]) -> str:
+def _changed(summary: list[dict[str, Any]], old: list[dict[str, Any]]) -> list[dict[str, str]]:
     before = {(r["id"], r["quantity"]): r for r in old}
-    out = ['<table id="changed"><thead><tr><th>id</th><th>quantity</th><th>before</th>'
-           "<th>now</th><th>verdict before → now</th></tr></thead><tbody>"]
-    n = 0
+    out = []
     for r in summary:
         b = before.get((r["id"], r["quantity"]))
         if b is None or (b["ours_mean"], b["verdict"]) != (r["ours_mean"], r["verdict"]):
-            n += 1
-            out.append(f"<tr><td>{_e(r['id'])}</td><td>{_e(r['quantity'] or '-')}</td>"
-                       f"<td>{_num(None if b is None else b['ours_mean'])}</td>"
-                       f"<td>{_num(r['ours_mean'])}</td><td>"
-                       f"{_e('new' if b is None else b['verdict'])} → {_e(r['verdict'])}"
-                       "</td></tr>")
-    out.append("</tbody></table>")
-    return "".join(out) if n else "<p>No quantity changed.</p>"
+            out.append({"id": r["id"], "quantity": r["quantity"] or "-",
+                        "before": _num(None if b is None else b["ours_mean"]),
+                        "now": _num(r["ours_mean"]),
+                        "verdict_before": "new" if b is None else b["verdict"],
+                        "verdict_now": r["verdict"]})
+    return out
+
+
+def _provenance(meta: dict[str, Any], prov: dict[str, Any], rows: list[dict[str, Any]]
+                ) -> list[tuple[str, str]]:
+    walls = [w for w in (_float(r.get("wall_s")) for r in rows if "job" in r) if w is not None]
+    facts: dict[str, Any] = {
+        "package version": meta["version"], "git commit": prov.get("git_commit", "-"),
+        "root seed": meta["seed"],
+        "instance seeds": "instance k of an experiment: xbarsim.seeding.point_seed(root, "
+                          "{experiment, instance: k}) mod 2^32; the studies run as one job "
+                          "seed their points from the root by their own identity",
+        "mode": meta["mode"],
+        "config hashes": json.dumps(meta["config_hashes"], sort_keys=True, default=str),
+        "date of the run (UTC)": prov.get("date_utc", "-"),
+        "CPU": prov.get("cpu", "-"), "GPU": prov.get("gpu", "-"),
+        "Python": prov.get("python", "-"), "numpy": prov.get("numpy", "-"),
+        "torch": prov.get("torch", "-"), "numba": prov.get("numba", "-"),
+        "wall time of the last run (s)": _num(prov.get("wall_s")),
+        "wall time of all jobs (s, summed)": _num(sum(walls)),
+        "command": prov.get("command", "-"),
+    }
+    return [(k, v if isinstance(v, str) else _num(v)) for k, v in facts.items()]
 
 
 def render(meta: dict[str, Any], summary: list[dict[str, Any]],
@@ -237,7 +286,9 @@ def render(meta: dict[str, Any], summary: list[dict[str, Any]],
         ``config_hashes``).
     summary : list of dict
         One row per quantity (``id, quantity, label, published, ours_mean, ours_std, n,
-        verdict, gap, rule, reason, command``), ids without quantities included.
+        verdict, gap, rule, reason, command``; optional ``quick``: whether quick mode may
+        change the verdict, and ``approx``: whether the published value is approximate,
+        which draws its band), ids without quantities included.
     values : dict
         ``(id, quantity) -> values per instance`` for the box plots.
     sections : dict
@@ -246,48 +297,25 @@ def render(meta: dict[str, Any], summary: list[dict[str, Any]],
         The store's figure rows (``id, figure, png``) and job rows (``id, job, wall_s,
         config_hash, engine``).
     prov : dict
-        Provenance of the last run (commit, CPU, GPU, Python, wall time, command).
+        Provenance of the last run (see :func:`xbarsim.provenance.provenance`).
     old : list of dict, optional
         An earlier store's summary, for the "changed since" table.
     """
-    parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-             "<title>xbarsim: published results beside ours</title>",
-             f"<style>{_CSS}</style></head><body>",
-             "<h1>xbarsim: the seed experiments, published beside ours</h1>",
-             f"<p>Mode <b>{_e(meta['mode'])}</b>"
-             + (" (reduced instance counts and sizes, stated per experiment; the seeds' "
-                "counts need <code>--full</code>)" if meta["mode"] == "quick" else "")
-             + f", root seed {meta['seed']}, xbarsim {_e(meta['version'])}. Networks train "
-             "on the embedded 8 x 8 digits, not CIFAR-10/ImageNet, so network drops are "
-             "compared in kind, not in value.</p>",
-             "<h2>Summary</h2>", _summary_table(summary, sections),
-             "<h2>Verdict rules</h2><ul>", *[f"<li>{_e(x)}</li>" for x in vd.RULES], "</ul>"]
-    if old is not None:
-        parts += ["<h2>Changed since the earlier store</h2>", _changed(summary, old)]
+    mode = str(meta["mode"])
+    built = []
     for ex in dict.fromkeys(r["id"] for r in summary):
         if ex not in sections or ex not in meta["ids"]:
             continue
         mine = [r for r in summary if r["id"] == ex]
         figs = [r for r in rows if r.get("id") == ex and "figure" in r]
         jobs = [r for r in rows if r.get("id") == ex and "job" in r]
-        parts.append(_experiment_section(sections[ex], mine, meta["mode"], values, figs, jobs))
-    parts += ['<section id="provenance"><h2>Provenance</h2><table><tbody>']
-    facts = {"package version": meta["version"], "git commit": prov.get("git_commit", "-"),
-             "root seed": meta["seed"],
-             "instance seeds": "instance k of an experiment: xbarsim.seeding.point_seed(root, "
-                               "{experiment, instance: k}) mod 2^32; the studies run as one "
-                               "job seed their points from the root by their own identity",
-             "mode": meta["mode"],
-             "config hashes": json.dumps(meta["config_hashes"], sort_keys=True),
-             "CPU": prov.get("cpu", "-"), "GPU": prov.get("gpu", "-"),
-             "Python": prov.get("python", "-"), "numpy": prov.get("numpy", "-"),
-             "torch": prov.get("torch", "-"), "numba": prov.get("numba", "-"),
-             "date (UTC)": prov.get("date_utc", "-"),
-             "wall time of the last run (s)": _num(prov.get("wall_s")),
-             "wall time of all jobs (s, summed)": _num(sum(r["wall_s"] for r in rows
-                                                            if "job" in r)),
-             "command": prov.get("command", "-")}
-    parts += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts.items()]
-    parts.append("</tbody></table></section></body></html>")
-    return "".join(parts)
+        built.append(_section(sections[ex], mine, mode, values, figs, jobs))
+    from markupsafe import Markup
 
+    css = _css()
+    return _environment().get_template("reproduce.html.j2").render(
+        csp=content_security_policy(css), css=Markup(css), citations=CITATIONS, mode=mode,
+        quick=mode == "quick", seed=meta["seed"], version=meta["version"],
+        summary=_summary(summary, sections, mode), rules=vd.RULES,
+        changed=None if old is None else _changed(summary, old), sections=built,
+        provenance=_provenance(meta, prov, rows))

@@ -1,6 +1,6 @@
 """The chapter-4 jobs of ``xbarsim reproduce``: X-block, VMM cost, MLP chip, offsets (layer 7).
 
-Same conventions as :mod:`xbarsim.experiments.reproduce_jobs`: each job calls one experiment's
+Same conventions as :mod:`xbarsim.reproduce.jobs`: each job calls one experiment's
 library entry point and returns value rows (fractions or SI units), the figure matching the
 seed's figure (base64 PNG) and a provenance row. Deterministic quantities (no random draw:
 the decoder table, the VMM cost model, the chip's counts and areas, the example pair's
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from xbarsim.experiments.reproduce_jobs import (
+from xbarsim.reproduce.jobs import (
     Rows,
     figure_rows,
     instance_seed,

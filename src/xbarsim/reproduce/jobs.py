@@ -1,6 +1,6 @@
 """The jobs of ``xbarsim reproduce``: each calls one experiment's library entry point (layer 7).
 
-A job returns rows (see :mod:`xbarsim.experiments.reproduce`): per-instance values, or
+A job returns rows (see :mod:`xbarsim.reproduce`): per-instance values, or
 statistics where a study keeps only those, the figures matching the seed's figure (base64
 PNG) and one provenance row (wall time in s, configuration hash, engine). Instance seeds
 derive from the root seed and the instance's identity, never its position in the job list.
@@ -98,32 +98,35 @@ def p3_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     ex = "P3_image_tuning"
     run = run_image_tuning(size=settings["size"], seed=instance_seed(seed, ex, instance),
                            engine=settings["engine"])
-    within = run.summary["within_5pct_fraction"]
-    rows = value_rows(ex, instance, {"within_5pct_fraction": within,
-                                     "outside_5pct_fraction": 1.0 - within,
+    rows = value_rows(ex, instance, {"within_5pct_fraction": run.summary["within_5pct_fraction"],
                                      "mean_error": run.summary["mean_error"]})
     if instance == 0:
         rows += figure_rows(ex, lambda d: write_figures(run, d))
     return timed_rows(ex, f"{ex}-{instance}", settings, start, rows, settings["engine"])
 
 
-# -- P4: single-layer perceptron on digits (paper Fig. 4) -------------------------------------
+# -- P4: single-layer perceptron on MNIST (paper Fig. 4) --------------------------------------
 
 def p4_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
-    """Train, import with 1 % error and evaluate the 64 x 10 perceptron (one seed)."""
+    """Train the 64 x 10 perceptron on one fold of the bundled MNIST subset (instance ``k``
+    holds out fold ``k mod 5``, seeded from its identity), program ``hardware`` crossbars:
+    the mean programmed gap, the import-error gap at 1 % beside it, one image's accuracy."""
     from xbarsim.experiments.digits_perceptron import (
         PerceptronSetup,
         plot_digits_perceptron,
         run_digits_perceptron,
     )
+    from xbarsim.nn.data import SUBSET_FOLDS
 
     start = time.perf_counter()
     ex = "P4_digits_perceptron"
     setup = PerceptronSetup(seed=instance_seed(seed, ex, instance), epochs=settings["epochs"],
-                            trials=settings["trials"], instances=settings["instances"],
-                            import_errors=(0.01, 0.1, 0.5))
+                            trials=settings["trials"], instances=settings["hardware"],
+                            fold=instance % SUBSET_FOLDS, import_errors=(0.01, 0.1, 0.5))
     result = run_digits_perceptron(setup)
-    rows = value_rows(ex, instance, {"gap_to_software_at_1pct_import": result.gap_at_1pct})
+    rows = value_rows(ex, instance, {"programmed_gap": result.programmed_gap["mean"],
+                                     "import_gap_at_1pct": result.gap_at_1pct,
+                                     "image_accuracy": result.image_accuracy})
     if instance == 0:
         rows += figure_rows(ex, lambda d: plot_digits_perceptron(result, d))
     return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
@@ -232,6 +235,7 @@ def t31_job(settings: dict[str, Any], seed: int) -> Rows:
                else "convnet_drop_with_hat_zeta_0p20")
         for k, acc in enumerate(case["accuracies"]):
             rows += value_rows(ex, k, {key: case["software_accuracy"] - acc})
+    rows += image_rows(ex, settings)
     rows += figure_rows(ex, lambda d: plot_network_study(result, d))
     return timed_rows(ex, ex, settings, start, rows, settings["engine"])
 
@@ -242,6 +246,13 @@ def data_spec(settings: dict[str, Any]) -> DataSpec:
     from xbarsim.experiments.chapter2 import DataSpec
 
     return DataSpec(n_test=settings["n_test"]).validate()
+
+
+def image_rows(experiment: str, settings: dict[str, Any], instance: int = 0) -> Rows:
+    """The ``image_accuracy`` row: the accuracy one test image of the settings' digits test
+    set is worth (fraction)."""
+    n = len(data_spec(settings).load().y_test)
+    return value_rows(experiment, instance, {"image_accuracy": 1.0 / n})
 
 
 def t21_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
@@ -263,7 +274,7 @@ def t21_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     names = {0: "baseline", 1: "approach1", 2: "approach2_k3", 3: "approach3"}
     values = {f"convnet_rm1_worst_drop.{names[c['approach']]}": c["worst_drop"]
               for c in result.cases if c["k"] in (None, 3)}
-    rows = value_rows(ex, instance, values)
+    rows = value_rows(ex, instance, values) + image_rows(ex, settings, instance)
     if instance == 0:
         rows += figure_rows(ex, lambda d: plot_temperature_study(result, d))
     return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)
@@ -293,6 +304,7 @@ def t24_job(settings: dict[str, Any], seed: int) -> Rows:
         for i, drop in enumerate(c["drops"])
         for row in value_rows(ex, i, {keys[c["mitigation"]]: drop})
     ]
+    rows += image_rows(ex, settings)
     rows += figure_rows(ex, lambda d: plot_defect_study(result, d))
     return timed_rows(ex, ex, settings, start, rows)
 
@@ -312,7 +324,8 @@ def e7_job(settings: dict[str, Any], seed: int) -> Rows:
     result = run_nonlinearity_study(setup)
     values = {f"resnet18_drop_with_nl_and_balancing_{c['mapping']}": c["drop"]
               for c in result.cases}
-    return timed_rows(ex, ex, settings, start, value_rows(ex, 0, values))
+    return timed_rows(ex, ex, settings, start,
+                      value_rows(ex, 0, values) + image_rows(ex, settings))
 
 
 # -- T51-56: VMM cost trends and the MLP chip (thesis 4.1.2) -----------------------------------
@@ -321,6 +334,7 @@ def t51_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     """The 784-64-10 MLP chip (energy, latency) and the VMM-cost trends in N."""
     from xbarsim.experiments.mlp_chip import run_mlp_chip, write_figures
     from xbarsim.experiments.vmm_cost import run_vmm_cost
+    from xbarsim.reproduce.printed_budget import component_sum_gop_per_j
 
     start = time.perf_counter()
     ex = "T51_56_energy"
@@ -335,7 +349,8 @@ def t51_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     trend = {k: float(slopes[m] is not None and bands[m][0] <= slopes[m] <= bands[m][1])
              for k, m in metrics.items()}
     values = {
-        "mlp_chip.energy_efficiency_top_per_j": s["ops_per_j"] / 1e12,
+        "mlp_chip.energy_efficiency_gop_per_j": s["ops_per_j"] / 1e9,
+        "mlp_chip.component_sum_gop_per_j": component_sum_gop_per_j(),
         "mlp_chip.latency_s": s["latency_s"],
         "mlp_chip.devices": s["devices"],
         "mlp_chip.synapses": s["synapses"],
@@ -356,8 +371,10 @@ def t60_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
     start = time.perf_counter()
     ex = "T60_offset_compensation"
     run = run_offset_compensation(tias=40, seed=instance_seed(seed, ex, instance))
+    s = run.summary
     rows = value_rows(ex, instance,
-                   {"after_compensation_max_offset_v": run.summary["max_abs_after_v"]})
+                      {"after_compensation_max_offset_v": s["max_abs_after_switchable_v"],
+                       "tias_with_unswitchable_device": s["tias_with_unswitchable_device"]})
     if instance == 0:
         rows += figure_rows(ex, lambda d: write_figures(run, d))
     return timed_rows(ex, f"{ex}-{instance}", settings, start, rows)

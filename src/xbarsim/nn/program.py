@@ -1,0 +1,139 @@
+"""Map, tile and program every analog layer of a model on a chip, in one batched call
+(layer 6).
+
+Every analog layer's weights (crossbar layout, inputs x outputs) are normalized by the
+layer's ``max|W|``, cut into N x N kernels (zero padded), mapped to ``G+`` and ``G-``
+target kernels, and all kernels of the model (the ``G+`` and ``G-`` kernels of every layer)
+are programmed in one batched :func:`xbarsim.programming.program` call on one
+:class:`~xbarsim.crossbar.Crossbar` batch: every ``G+`` kernel first, then the ``G-``
+kernels in the same order, so kernel ``k`` and ``k + batch/2`` form a differential pair
+(the layout :func:`xbarsim.programming.improved.program_improved` expects; with an
+:class:`~xbarsim.programming.improved.ImprovedTuning` chip algorithm that function
+programs the batch instead). The programmed conductances are reassembled and
+stored in the layers' buffers; the returned model computes with them.
+
+With ``lines`` (line, driver and sink resistances, :class:`~xbarsim.crossbar.Lines`), every
+programmed kernel is solved once for its exact effective matrix
+(:func:`~xbarsim.crossbar.irdrop.effective_matrix`) and the layers' ``g_plus`` / ``g_minus``
+buffers hold those matrices (S) instead of the bare conductances: inference with IR drop is
+then the same single matrix product per layer as ideal inference. With
+``verify_through_lines`` the kernels are also programmed through those lines: the verify
+reads see the line drop, so the devices are tuned to the conductances whose reads equal
+the targets (:func:`~xbarsim.crossbar.irdrop.program_through_lines`), which cancels the
+IR drop of linear devices wherever the devices can reach those conductances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from xbarsim.crossbar.array import Crossbar
+from xbarsim.crossbar.irdrop import effective_matrix, program_through_lines
+from xbarsim.crossbar.lines import Lines
+from xbarsim.mapping.config import ChipConfig
+from xbarsim.mapping.differential import weights_to_pair
+from xbarsim.mapping.tiling import TileLayout, tile
+from xbarsim.nn.conditions import at
+from xbarsim.nn.convert import convert
+from xbarsim.nn.layers import analog_layers
+from xbarsim.nn.record import Deployment, LayerKernels
+from xbarsim.programming.engine import program
+from xbarsim.programming.improved import ImprovedTuning, program_improved
+from xbarsim.programming.result import ProgramResult
+from xbarsim.validation import check_seed
+
+
+def program_model(
+    model: nn.Module,
+    chip: ChipConfig,
+    seed: int = 0,
+    progress: bool = False,
+    lines: Lines | None = None,
+    verify_through_lines: bool = False,
+) -> Deployment:
+    """Map, tile and program every analog layer of ``model`` on ``chip``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A float model (converted here) or one already converted by
+        :func:`xbarsim.nn.convert`; it is not modified.
+    chip : ChipConfig
+    seed : int
+        Seed of the sampled crossbars (>= 0); kernel ``k`` is child ``k`` of
+        ``numpy.random.SeedSequence(seed)``.
+    progress : bool
+        Show the programming progress bar.
+    lines : Lines, optional
+        Line resistances of every kernel; the layers then compute with the kernels'
+        exact effective matrices (IR drop).
+    verify_through_lines : bool
+        Program with verify reads through ``lines`` (IR drop in programming too), capped
+        at the device's ``g_max_s``.
+
+    Returns
+    -------
+    Deployment
+    """
+    seed = check_seed(seed)
+    analog = convert(model, chip, zeta=0.0)
+    analog.eval()
+    layers = analog_layers(analog)
+    plus: list[NDArray[np.float64]] = []
+    minus: list[NDArray[np.float64]] = []
+    layouts: list[TileLayout] = []
+    scales: list[float] = []
+    for _, layer in layers:
+        w = layer.ideal_matrix().detach().cpu().double().numpy()
+        w_max = float(layer.weight_max())
+        kernels, layout = tile(w / w_max, chip.kernel)
+        g_plus, g_minus = weights_to_pair(kernels, chip.mapping, chip.g_low_s, chip.g_high_s)
+        plus.append(g_plus)
+        minus.append(g_minus)
+        layouts.append(layout)
+        scales.append(w_max / (chip.g_high_s - chip.g_low_s))
+    n_pairs = sum(layout.n_kernels for layout in layouts)
+    records: list[LayerKernels] = []
+    start = 0
+    for (name, _), layout in zip(layers, layouts, strict=True):
+        stop = start + layout.n_kernels
+        records.append(
+            LayerKernels(name, layout, slice(start, stop), slice(n_pairs + start, n_pairs + stop))
+        )
+        start = stop
+    shape = (0, chip.kernel, chip.kernel)
+    target = np.concatenate(plus + minus) if layers else np.zeros(shape)
+    result: ProgramResult | None = None
+    xbars: Crossbar | None = None
+    tuned = target
+    if verify_through_lines and lines is not None and not lines.is_ideal and target.shape[0]:
+        tuned = program_through_lines(target, lines, g_max_s=chip.device.g_max_s)
+    if chip.algorithm is None or target.shape[0] == 0:
+        conductance = tuned.copy()
+    else:
+        xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), target.shape[0], seed)
+        if isinstance(chip.algorithm, ImprovedTuning):
+            result = program_improved(
+                xbars, tuned, chip.algorithm, engine=chip.engine, progress=progress
+            )
+        else:
+            result = program(xbars, tuned, chip.algorithm, engine=chip.engine, progress=progress)
+        conductance = result.conductance
+        xbars.conductance[...] = conductance  # the record's crossbars hold what was written
+    effective = None
+    if lines is not None and not lines.is_ideal and conductance.shape[0]:
+        effective = effective_matrix(conductance, lines)
+    for (_, layer), scale in zip(layers, scales, strict=True):
+        with torch.no_grad():
+            layer.weight_scale.fill_(scale)
+            layer.input_voltage_v.fill_(chip.input_voltage_v)
+            layer.deployed.fill_(True)
+    deployment = Deployment(
+        analog, target, conductance, records, result, chip, seed, xbars, effective,
+        lines=None if lines is None or lines.is_ideal else lines, evaluator=at,
+    )
+    deployment.compute_with(conductance if effective is None else effective)
+    return deployment
