@@ -29,14 +29,12 @@ PENDING = {
     "src/xbarsim/chip/mlp.py",
     "src/xbarsim/chip/offset.py",
     "src/xbarsim/chip/xblock.py",
-    "src/xbarsim/experiments/reproduce.py",
     "src/xbarsim/nn/benchmarks.py",
     "src/xbarsim/nn/defects.py",
     "src/xbarsim/nn/nonlinear.py",
     "src/xbarsim/nn/reference_bn.py",
     "src/xbarsim/nn/temperature_training.py",
     "src/xbarsim/nn/thermal.py",
-    "src/xbarsim/programming/algorithm.py",
     "src/xbarsim/programming/refresh.py",
 }
 
