@@ -230,7 +230,7 @@ def first_order(size: int, r_wire: float) -> float:
 
 
 def comparison_rows(study: IrDropStudy) -> list[ComparisonRow]:
-    """One row per point: the first-order estimate [D] beside the exact VMM error and the
+    """One row per point: our first-order estimate (derived) beside the exact VMM error and the
     network accuracy drop."""
     net = {(p["size"], p["r_wire_ohm"]): p for p in study.network}
     rows = []
@@ -242,7 +242,7 @@ def comparison_rows(study: IrDropStudy) -> list[ComparisonRow]:
         if key in net:
             text += f", acc drop {100 * net[key]['accuracy_drop']:.2f} pp"
         rows.append(ComparisonRow(f"N={key[0]}, r={key[1]:g} ohm",
-                                  f"~{first_order(*key):.3g} [D]", text))
+                                  f"~{first_order(*key):.3g} (derived)", text))
     return rows
 
 

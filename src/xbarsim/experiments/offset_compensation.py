@@ -149,9 +149,9 @@ def run_offset_compensation(
     seed : int
         Root seed: child 0 draws the offsets, child 1 the compensation devices.
     sigma_v, limit_v : float
-        Offset distribution: Normal(0, sigma) truncated at +/- limit (V) [U].
+        Offset distribution: Normal(0, sigma) truncated at +/- limit (V); an assumption.
     r_f_ohm : float
-        TIA feedback resistance (Ohm); measured 18.4 kOhm [P].
+        TIA feedback resistance (Ohm); the thesis measured 18.4 kOhm.
     tolerance : float
         Write-verify target accuracy (fraction); the thesis used 1 %.
     comp : OffsetComp, optional
@@ -295,7 +295,7 @@ def implied_offset_v(
     r_c1_ohm, r_c2_ohm : float
         Resistances (Ohm) of the devices to ``V_cm - dV`` and ``V_cm + dV``.
     r_f_ohm : float
-        TIA feedback resistance (Ohm); measured 18.4 kOhm [P].
+        TIA feedback resistance (Ohm); the thesis measured 18.4 kOhm.
     comp : OffsetComp, optional
     """
     from scipy.optimize import brentq
