@@ -18,6 +18,7 @@ import pickle
 import struct
 import sys
 import traceback
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,18 +30,44 @@ import pyarrow.parquet as pq
 
 @dataclass(frozen=True)
 class Case:
-    """One bad invocation: ``argv`` with ``{root}`` standing for the fixture directory."""
+    """One bad invocation: ``argv`` with ``{root}`` standing for the fixture directory.
+
+    ``limits`` lowers input limits of :mod:`xbarsim.validation` for the case (name, bytes),
+    so that a file bomb of a few kilobytes stands for one of gigabytes.
+    """
 
     name: str
     argv: tuple[str, ...]
+    limits: tuple[tuple[str, int], ...] = ()
 
     def args(self, root: Path) -> list[str]:
         """The argument list with the fixture directory filled in."""
         return [a.replace("{root}", str(root)) for a in self.argv]
 
+    @contextlib.contextmanager
+    def limited(self):
+        """Apply :attr:`limits` while the case runs."""
+        from xbarsim import validation
+
+        saved = {name: getattr(validation, name) for name, _ in self.limits
+                 if hasattr(validation, name)}  # an older checkout has no such limit
+        try:
+            for name, _ in self.limits:
+                if name in saved:
+                    setattr(validation, name, dict(self.limits)[name])
+            yield
+        finally:
+            for name, value in saved.items():
+                setattr(validation, name, value)
+
 
 def _c(name: str, *argv: str) -> Case:
     return Case(name, argv)
+
+
+def _small(name: str, limit: int, *argv: str) -> Case:
+    """A case run with every input limit lowered to ``limit`` bytes (a small file bomb)."""
+    return Case(name, argv, (("MAX_DATA_BYTES", limit), ("MAX_TEXT_BYTES", limit)))
 
 
 def _sweep_yaml(results: str, **extra: object) -> str:
@@ -108,6 +135,42 @@ def _results(directory: Path, meta: bytes | None, part: bytes | pa.Table | None)
         (directory / "part-x.parquet").write_bytes(part)
 
 
+#: Lowered input limit of the file-bomb cases (bytes); each bomb expands to 16 x this.
+BOMB_LIMIT = 64 * 1024
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width x height`` pixels and holds none (an image bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b""))
+            + chunk(b"IEND", b""))
+
+
+def _reproduce_store(directory: Path, meta_edit=None, rows=None, part_bytes: int = 0) -> None:
+    """A minimal reproduce store: metadata (edited by ``meta_edit``) and one part."""
+    from xbarsim.experiments import reproduce as rp
+    from xbarsim.experiments.chapter2 import PartStore
+
+    e = rp.EXPERIMENTS[0]
+    meta = rp.store_meta("quick", 0, {e.id: e.settings["quick"]})
+    store = PartStore(directory, meta)
+    store.init()
+    if rows is None:
+        rows = [{"id": e.id, "quantity": q.row_key, "instance": 0, "value": 1.0}
+                for q in e.quantities]
+    if part_bytes:
+        rows = [*rows, {"id": e.id, "figure": "pad", "png": "A" * part_bytes}]
+    store.write(e.id, rows)
+    if meta_edit is not None:
+        path = directory / "_xbarsim_study.json"
+        path.write_text(json.dumps(meta_edit(json.loads(path.read_text()))))
+
+
 def make_fixtures(root: Path) -> None:
     """Write every bad input file the cases refer to under ``root``."""
     (root / "afile").write_text("plain file\n")
@@ -151,6 +214,44 @@ def make_fixtures(root: Path) -> None:
     _results(root / "res_listmeta", b"[1, 2]", None)
     (root / "not_a_dataset").mkdir()
     (root / "not_a_dataset" / "x.txt").write_text("x")
+    # hardening round 2: FIFOs, bombs, stores with bad metadata, CSVs with extreme values
+    os.mkfifo(root / "fifo")
+    (root / "big.yaml").write_text("# padding\n" * (BOMB_LIMIT // 5))
+    bomb = root / "mnist_bomb"
+    _mnist(bomb, np.array([0, 1, 2]))
+    (bomb / "train-images-idx3-ubyte").unlink()
+    (bomb / "train-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(_idx(np.zeros((16 * BOMB_LIMIT // 784 + 1, 28, 28))), 9))
+    _cifar(root / "cifar_big", {b"data": np.zeros((3, 3072), dtype=np.uint8), b"labels": [0]})
+    (root / "cifar_big" / "data_batch_1").write_bytes(
+        pickle.dumps({b"data": np.zeros((2 * BOMB_LIMIT // 3072, 3072), dtype=np.uint8),
+                      b"labels": [0] * (2 * BOMB_LIMIT // 3072)}))
+    for split in ("train", "val"):
+        (root / "imagenet_bomb" / split / "cat").mkdir(parents=True)
+        (root / "imagenet_bomb" / split / "cat" / "a.png").write_bytes(_png_header(20000, 20000))
+    csv_head = "device_id,temp_c,g_s,g0_s\n"
+    (root / "fit.csv").write_text(csv_head + "".join(
+        f"d{k},{t},{1e-4 * (1 + 0.001 * t)},{1e-4}\n" for k in range(3) for t in (25, 50, 85)))
+    (root / "fit_huge.csv").write_text(csv_head + "".join(
+        f"d{k},{t},1e300,1e-300\n" for k in range(3) for t in (25, 50, 85)))
+    (root / "fit_subnormal.csv").write_text(csv_head + "".join(
+        f"d{k},{t},5e-324,1e-320\n" for k in range(3) for t in (25, 50, 85)))
+    (root / "fit_png_dir").mkdir()
+    (root / "fit_png_dir" / "dev.residuals.png").mkdir()
+    (root / "settings_huge_n.yaml").write_text("P2: {instances: 100000000}\n")
+    (root / "settings_huge_size.yaml").write_text("P2: {size: 10000000}\n")
+    (root / "settings_bad_type.yaml").write_text("P2: {size: big}\n")
+    (root / "settings_negative.yaml").write_text("P2: {size: -4}\n")
+    (root / "sweep_proc.yaml").write_text(_sweep_yaml("/proc/xbarsim-results"))
+    _reproduce_store(root / "rs_good")
+    _reproduce_store(root / "rs_big_part", part_bytes=2 * BOMB_LIMIT)
+    _reproduce_store(root / "rs_script_seed", lambda m: {**m, "seed": "<script>x</script>"})
+    _reproduce_store(root / "rs_no_ids", lambda m: {k: v for k, v in m.items() if k != "ids"})
+    _reproduce_store(root / "rs_settings_text", lambda m: {**m, "settings": "x"})
+    _reproduce_store(root / "rs_string_seed", lambda m: {**m, "seed": "7"})
+    _reproduce_store(root / "rs_bad_rows", rows=[1, "x", [2]])
+    _reproduce_store(root / "rs_string_values", rows=[
+        {"id": "P2_thresholds", "quantity": "set_mean_v", "instance": 0, "value": "high"}])
 
 
 R = "{root}"
@@ -161,6 +262,7 @@ SMALL_VMM = ("--sizes", "4", "--sigmas", "0.1", "--crossbars", "1", "--weights",
              "--inputs", "8", "--workers", "0", "--engine", "cpu")
 SMALL_CAL = ("--size", "4", "--pairs", "1", "--image-seeds", "1", "--image-size", "4",
              "--below", "0.03", "--above", "0.1", "--engine", "cpu")
+FIT = ("--model", "temperature")
 CASES: tuple[Case, ...] = (
     # thresholds
     _c("th-size-0", "thresholds", "--size", "0"),
@@ -362,7 +464,76 @@ CASES: tuple[Case, ...] = (
     _c("nls-mapping", "nonlinearity-study", "--mappings", "fm9"),
     _c("nls-out-file", "nonlinearity-study", "--out", f"{R}/afile"),
     _c("nls-json-dir", "nonlinearity-study", "--json", R),
+    # hardening round 2, class 1: markup in a store's metadata
+    _c("rep-meta-script-seed", "report", f"{R}/rs_script_seed", "--out", f"{R}/h1.html"),
+    # class 2: unbounded or blocking input files
+    _c("de-config-devzero", "device-effects", "--config", "/dev/zero"),
+    _c("fd-data-devzero", "fit-device", "/dev/zero", *FIT, "--out", f"{R}/h2.yaml"),
+    _c("th-config-fifo", "thresholds", "--config", f"{R}/fifo"),
+    _c("fd-data-fifo", "fit-device", f"{R}/fifo", *FIT, "--out", f"{R}/h3.yaml"),
+    _c("rep-settings-fifo", "reproduce", "--only", "P2", "--settings", f"{R}/fifo",
+       "--out", f"{R}/h4"),
+    _small("th-config-big", BOMB_LIMIT, "thresholds", "--config", f"{R}/big.yaml"),
+    _small("slp-mnist-gzip-bomb", BOMB_LIMIT, "mnist-slp", "--mnist-dir", f"{R}/mnist_bomb",
+           "--epochs", "1"),
+    _small("mc-mnist-gzip-bomb", BOMB_LIMIT, "mlp-chip", "--mnist-dir", f"{R}/mnist_bomb",
+           "--epochs", "1"),
+    _small("ns-cifar-big", BOMB_LIMIT, "network-study", "--cifar10-dir", f"{R}/cifar_big"),
+    _small("ts-cifar-big", BOMB_LIMIT, "temperature-study", "--cifar10-dir", f"{R}/cifar_big"),
+    _small("rep-part-big", BOMB_LIMIT, "report", f"{R}/rs_big_part", "--out", f"{R}/h5.html"),
+    _c("ts-imagenet-bomb", "temperature-study", "--imagenet-dir", f"{R}/imagenet_bomb",
+       "--models", "convnet", "--epochs", "1"),
+    # class 3: counts and ranges that bypassed the guard
+    _c("ts-temps-tiny-step", "temperature-study", "--temps", "25:100:1e-7"),
+    _c("ts-temps-inf", "temperature-study", "--temps", "25:inf:5"),
+    _c("irs-sizes-inputs", "irdrop-study", "--sizes", "700", "--inputs", "1000000"),
+    _c("rep-settings-huge-n", "reproduce", "--only", "P2", "--settings",
+       f"{R}/settings_huge_n.yaml", "--out", f"{R}/h6"),
+    _c("rep-settings-huge-size", "reproduce", "--only", "P2", "--settings",
+       f"{R}/settings_huge_size.yaml", "--out", f"{R}/h7"),
+    _c("oc-sigma-inf", "offset-compensation", "--sigma-mv", "inf"),
+    _c("oc-sigma-1e308", "offset-compensation", "--sigma-mv", "1e308"),
+    _c("oc-limit-tiny", "offset-compensation", "--limit-mv", "1e-300"),
+    _c("de-temp-cold", "device-effects", "--temp-c", "-300"),
+    _c("de-temp-hot", "device-effects", "--temp-c", "151"),
+    _c("slp-instances-huge", "mnist-slp", "--instances", "20000"),
+    _c("th-max-memory-above-machine", "thresholds", "--size", "4", "--max-memory", "1000T"),
+    # class 4: files left behind on refusal
+    _c("rep-settings-bad-type", "reproduce", "--only", "P2", "--settings",
+       f"{R}/settings_bad_type.yaml", "--out", f"{R}/h8"),
+    _c("rep-settings-negative", "reproduce", "--only", "P2", "--settings",
+       f"{R}/settings_negative.yaml", "--out", f"{R}/h9"),
+    _c("fd-json-unwritable", "fit-device", f"{R}/fit.csv", *FIT, "--out", f"{R}/h10.yaml",
+       "--json", f"{R}/afile/r.json"),
+    _c("rep-summary-unwritable", "report", f"{R}/rs_good", "--out", f"{R}/h11.html",
+       "--summary", f"{R}/afile/s.json"),
+    _c("rep-out-empty", "reproduce", "--only", "P2", "--out", ""),
+    # class 5: tracebacks
+    _c("rep-meta-no-ids", "report", f"{R}/rs_no_ids", "--out", f"{R}/h12.html"),
+    _c("rep-meta-settings-text", "report", f"{R}/rs_settings_text", "--out", f"{R}/h13.html"),
+    _c("rep-meta-string-seed", "report", f"{R}/rs_string_seed", "--out", f"{R}/h14.html"),
+    _c("rep-rows-not-objects", "report", f"{R}/rs_bad_rows", "--out", f"{R}/h15.html"),
+    _c("rep-rows-string-values", "report", f"{R}/rs_string_values", "--out", f"{R}/h16.html"),
+    _c("rep-out-under-file", "report", f"{R}/rs_good", "--out", f"{R}/afile/r.html"),
+    _c("fd-csv-huge-values", "fit-device", f"{R}/fit_huge.csv", *FIT, "--out", f"{R}/h17.yaml"),
+    _c("fd-csv-subnormal", "fit-device", f"{R}/fit_subnormal.csv", *FIT, "--out", f"{R}/h18.yaml"),
+    _c("fd-sidecar-is-dir", "fit-device", f"{R}/fit.csv", *FIT, "--out",
+       f"{R}/fit_png_dir/dev.yaml"),
+    _c("ts-results-under-file", "temperature-study", "--results", f"{R}/afile/res"),
+    _c("rep-settings-binary", "reproduce", "--only", "P2", "--settings", f"{R}/binary.yaml",
+       "--out", f"{R}/h19"),
+    _c("sw-results-proc", "sweep", f"{R}/sweep_proc.yaml", "--workers", "0"),
+    # class 6: outputs that overwrite inputs or each other
+    _c("fd-json-same-as-out", "fit-device", f"{R}/fit.csv", *FIT, "--out", f"{R}/h20.yaml",
+       "--json", f"{R}/h20.yaml"),
+    _c("fd-json-is-input", "fit-device", f"{R}/fit.csv", *FIT, "--out", f"{R}/h21.yaml",
+       "--json", f"{R}/fit.csv"),
+    _c("rep-summary-same-as-out", "report", f"{R}/rs_good", "--out", f"{R}/h22.html",
+       "--summary", f"{R}/h22.html"),
 )
+
+#: The cases of the second hardening round (for the before/after table).
+ROUND_2 = tuple(CASES[[c.name for c in CASES].index("rep-meta-script-seed"):])
 
 
 @dataclass
@@ -447,7 +618,8 @@ if __name__ == "__main__":  # pragma: no cover - a report over the whole table
         make_fixtures(root)
         bad = 0
         for case in CASES:
-            outcome = run_case(timed_main, case.args(root), root)
+            with case.limited():
+                outcome = run_case(timed_main, case.args(root), root)
             problems = outcome.violations()
             if problems:
                 bad += 1

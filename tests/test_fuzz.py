@@ -35,7 +35,8 @@ def _assert_contract(root: Path, argv: list[str]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_table_of_bad_inputs(root: Path, case) -> None:
-    _assert_contract(root, case.args(root))
+    with case.limited():
+        _assert_contract(root, case.args(root))
     assert not (root / "pwned").exists()
 
 

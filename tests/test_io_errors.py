@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import struct
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +15,89 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from xbarsim import validation
 from xbarsim.devices.config import load_device_config
 from xbarsim.errors import XbarsimInputError
 from xbarsim.nn.data import load_digits, load_mnist
 from xbarsim.sweeps import read_results, run_sweep, sweep_config_from_dict
 from xbarsim.sweeps.config import load_sweep_config
 from xbarsim.sweeps.store import META_NAME, SCHEMA_VERSION
+
+
+@pytest.fixture
+def small_limits(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Input limits lowered to 64 KiB, so that a bomb of a few KiB stands for gigabytes."""
+    limit = 64 * 1024
+    monkeypatch.setattr(validation, "MAX_DATA_BYTES", limit)
+    monkeypatch.setattr(validation, "MAX_TEXT_BYTES", limit)
+    return limit
+
+
+def test_a_gzip_bomb_stops_at_the_limit(tmp_path: Path, small_limits: int) -> None:
+    bomb = tmp_path / "bomb.gz"
+    bomb.write_bytes(gzip.compress(b"\x00" * (1000 * small_limits), 9))  # 64 MiB from 64 KiB
+    assert bomb.stat().st_size < small_limits
+    tracemalloc.start()
+    with pytest.raises(XbarsimInputError, match=r"bomb.gz expands past 64 KiB when") as info:
+        validation.read_gzip(bomb, "mnist-dir")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    _one_line(info)
+    assert peak < 8 * small_limits  # stopped at the limit, not after 64 MiB
+    fine = tmp_path / "fine.gz"
+    fine.write_bytes(gzip.compress(b"abc" * 100) + gzip.compress(b"d"))  # two members
+    assert validation.read_gzip(fine, "x") == b"abc" * 100 + b"d"
+
+
+def test_size_is_checked_before_and_while_reading(tmp_path: Path, small_limits: int) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("a" * (small_limits + 1))
+    with pytest.raises(XbarsimInputError, match=r"^config: .*big.yaml holds 64 KiB, more than"):
+        validation.read_text(big, "config")
+    with pytest.raises(XbarsimInputError, match=r"^config: .*big.yaml holds"):
+        load_device_config(big)
+    exact = tmp_path / "exact.yaml"
+    exact.write_text("a" * small_limits)
+    assert len(validation.read_text(exact, "config")) == small_limits
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo", "dir"])
+def test_only_regular_files_are_opened(tmp_path: Path, special: str) -> None:
+    path = Path(special)
+    if special == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)  # a reader would block until a writer comes
+    elif special == "dir":
+        path = tmp_path
+    with pytest.raises(XbarsimInputError, match=r"is not a regular file|is a directory") as i:
+        validation.read_text(path, "config")
+    _one_line(i)
+
+
+def test_an_image_bomb_is_one_line_and_decodes_nothing(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    path = tmp_path / "bomb.png"
+    Image.new("L", (300, 200)).save(path)
+    with validation.open_image(path, "image") as img:
+        assert img.size == (300, 200)
+    monkeypatch.setattr(validation, "MAX_IMAGE_PIXELS", 300 * 200 - 1)
+    with pytest.raises(XbarsimInputError, match=r"declares 300 x 200 pixels, more than") as i:
+        validation.open_image(path, "image")
+    _one_line(i)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL's own bomb error: 2x its limit
+    with pytest.raises(XbarsimInputError, match="bomb limit"):
+        validation.open_image(path, "image")
+
+
+def test_idx_header_must_match_its_data(tmp_path: Path) -> None:
+    _mnist_dir(tmp_path, [1, 2])
+    path = tmp_path / "train-images-idx3-ubyte"
+    raw = path.read_bytes()
+    path.write_bytes(raw[:4] + struct.pack(">I", 600_000) + raw[8:])  # declares 600k images
+    with pytest.raises(XbarsimInputError, match=r"the header declares \(600000, 28, 28\)"):
+        load_mnist(tmp_path)
 
 
 def _one_line(info: pytest.ExceptionInfo) -> str:

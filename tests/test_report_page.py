@@ -206,3 +206,36 @@ def test_provenance_table_has_date_and_dependency_versions() -> None:
     for key, value in (("date of the run (UTC)", "2026-01-02T03:04:05+00:00"),
                        ("numpy", "9.9"), ("torch", "8.8"), ("numba", "7.7")):
         assert f"<tr><th>{key}</th><td>{value}</td></tr>" in prov
+
+
+@pytest.mark.parametrize(("size", "expected"), [((14, 4), (10, 4 * 10 / 14)), ((3, 3), (6, 6)),
+                                                ((8, 5), (8, 5))])
+def test_saved_figures_are_scaled_into_one_width_range(tmp_path: Path, size, expected) -> None:
+    from matplotlib.figure import Figure
+
+    from xbarsim.report.figures import save_figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    fig.add_subplot().plot([0, 1], [0.998, 0.999])
+    with Image.open(save_figure(fig, tmp_path / "f.png")) as img:
+        assert img.size == pytest.approx((expected[0] * 120, expected[1] * 120), abs=1)
+
+
+def test_distribution_figure_shows_published_value_band_and_n() -> None:
+    from matplotlib.figure import Figure
+
+    from xbarsim.report.figures import Distribution, distributions
+
+    fig = distributions([Distribution("a (V)", [1.0, 1.1, 0.9], 1.0, 0.08, 3, published=1.2,
+                                      band=(1.08, 1.32)),
+                         Distribution("b", [], 5.0, 0.5, 4, published=6.0, bound=True)], "t")
+    assert isinstance(fig, Figure)
+    fig.canvas.draw()
+    a, b = fig.axes[:2]
+    assert [t.get_text() for t in a.get_xticklabels()] == ["ours, n=3"]
+    assert [t.get_text() for t in b.get_xticklabels()] == ["ours, n=4"]
+    assert {round(line.get_ydata()[0], 6) for line in a.lines} >= {1.2}
+    assert len(a.patches) == 1 and len(b.patches) == 0  # the band is drawn where given
+    assert all(t.get_text() for t in a.get_yticklabels())  # real tick labels
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["published value", "published bound", "published band"]

@@ -20,6 +20,9 @@ from xbarsim.validation import (
     check_memory,
     check_output_dir,
     check_output_file,
+    check_outputs,
+    check_temperature,
+    expand_range,
     library_seed,
     parse_memory,
 )
@@ -55,8 +58,67 @@ def test_output_file_checks(tmp_path: Path) -> None:
     ("text", "expected"),
     [("16G", 16 * GIB), ("512MiB", 512 * 1024**2), ("2e9", 2_000_000_000), ("1.5g", 1.5 * GIB)],
 )
-def test_parse_memory(text: str, expected: float) -> None:
+def test_parse_memory(text: str, expected: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xbarsim import validation
+
+    monkeypatch.setattr(validation, "total_memory", lambda: 64 * GIB)
     assert parse_memory(text) == int(expected)
+
+
+def test_max_memory_above_the_machine_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xbarsim import validation
+
+    monkeypatch.setattr(validation, "total_memory", lambda: 8 * GIB)
+    assert parse_memory("8G") == 8 * GIB
+    with pytest.raises(XbarsimInputError, match=r"^max-memory: 8.5G is more than this "
+                       r"machine's memory \(8.0 GiB\)"):
+        parse_memory("8.5G")
+    with pytest.raises(XbarsimInputError, match="more than this machine's memory"):
+        parse_memory("1000T")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("25:100:25", [25.0, 50.0, 75.0, 100.0]), ("0:0.3:0.1", [0.0, 0.1, 0.2, 0.3]),
+     ("5:5:1", [5.0])],
+)
+def test_expand_range(text: str, expected: list[float]) -> None:
+    assert expand_range(text, "temps") == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("25:100:1e-7", "expands to 750,000,001 points, more than 10,000"),
+     ("25:inf:5", "must be finite"), ("25:nan:5", "must be finite"),
+     ("25:100:0", "STEP > 0"), ("100:25:5", "STOP >= START"), ("a:b", "START:STOP:STEP")],
+)
+def test_expand_range_refuses_before_materializing(text: str, message: str) -> None:
+    with pytest.raises(XbarsimInputError, match=message):
+        expand_range(text, "temps")
+
+
+@pytest.mark.parametrize("value", [-300.0, -0.1, 150.1, float("nan"), float("inf")])
+def test_temperatures_outside_the_one_range_are_refused(value: float) -> None:
+    with pytest.raises(XbarsimInputError, match=r"must lie in \[0, 150\] °C"):
+        check_temperature("temp-c", value)
+    assert check_temperature("temp-c", 150) == 150.0
+
+
+def test_outputs_are_checked_together(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("x\n")
+    check_outputs({"out": tmp_path / "a.yaml", "json": tmp_path / "a.json"}, {"data": data})
+    with pytest.raises(XbarsimInputError, match=r"^json: .* is also given as --out"):
+        check_outputs({"out": tmp_path / "a.yaml", "json": tmp_path / "x" / ".." / "a.yaml"})
+    with pytest.raises(XbarsimInputError, match=r"^json: .* is the input --data"):
+        check_outputs({"out": tmp_path / "a.yaml", "json": data}, {"data": data})
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)
+    with pytest.raises(XbarsimInputError, match=r"is the input --data"):
+        check_outputs({"json": link}, {"data": data})
+    with pytest.raises(XbarsimInputError, match=r"^out: .* is not a directory"):
+        check_outputs({"out": data / "d"}, directories=frozenset({"out"}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "link.csv"]
 
 
 @pytest.mark.parametrize("text", ["", "12q", "-1G", "G", "0", "nan"])
@@ -144,7 +206,7 @@ def test_max_memory_override_lets_a_run_through(tmp_path: Path) -> None:
     args = ["thresholds", "--size", "4", "--no-progress", "--json", str(tmp_path / "r.json")]
     assert main([*args, "--max-memory", "1M"]) == 2
     assert not (tmp_path / "r.json").exists()
-    assert main([*args, "--max-memory", "64G"]) == 0
+    assert main([*args, "--max-memory", "1G"]) == 0
     assert (tmp_path / "r.json").is_file()
 
 

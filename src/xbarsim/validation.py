@@ -1,21 +1,42 @@
-"""Checks that run before any work: output paths, memory, counts and seeds.
+"""Checks that run before any work: input files, output paths, memory, counts and seeds.
 
 Every command goes through these (CLI options -> pydantic / setup validation -> these
 checks -> one error formatter), so a refused run has computed and written nothing. Each
 check raises :class:`~xbarsim.errors.XbarsimInputError` with one line naming the option.
+
+Input files are read bounded: only a regular file is opened (a FIFO, a device such as
+``/dev/zero`` or a directory is refused before any read, so nothing hangs), its size is
+checked against a limit before reading and the read stops at the limit (the file may grow
+meanwhile); a gzip stream is decompressed only up to its limit, so a bomb stops there.
+The limits are module constants (tests lower them to make a bomb small).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import stat
+import zlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from xbarsim.errors import XbarsimInputError
 
 GIB = 1024**3
+#: Largest text input read whole: configs, settings, CSVs, store metadata (bytes).
+MAX_TEXT_BYTES = 64 * 1024**2
+#: Largest data file read whole, and largest decompressed gzip stream (bytes).
+MAX_DATA_BYTES = 2 * GIB
+#: Most pixels an input image may declare (PIL's default decompression-bomb limit).
+MAX_IMAGE_PIXELS = 89_478_485
+#: Most points a range such as ``25:100:5`` may expand to.
+MAX_RANGE_POINTS = 10_000
+#: Temperatures every option accepts (°C): the range the temperature models are stated on.
+TEMP_RANGE_C = (0.0, 150.0)
 #: Fraction of the available memory a run may plan to use by default.
 DEFAULT_MEMORY_FRACTION = 0.8
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": GIB, "t": 1024**4}
@@ -87,7 +108,7 @@ def check_distinct(paths: dict[str, Path | str | None]) -> None:
     for field, path in paths.items():
         if path is None or str(path) == "-":
             continue
-        key = Path(path).absolute()
+        key = Path(os.path.abspath(path))  # "a/../b" and "./b" name "b"
         if key in seen:
             raise XbarsimInputError(f"{field}: {path} is also given as --{seen[key]}")
         seen[key] = field
@@ -116,15 +137,122 @@ def write_text(path: Path | str, text: str, field: str) -> None:
         raise XbarsimInputError(f"{field}: cannot write {path}: {exc.strerror}") from None
 
 
-def read_text(path: Path | str, field: str) -> str:
-    """Read a UTF-8 text file (a config); one-line error if missing, binary or undecodable."""
-    path = Path(path)
+def check_input_file(path: Path | str, field: str, limit: int | None = None) -> int:
+    """Refuse anything but an existing regular file of at most ``limit`` bytes; its size.
+
+    A FIFO, socket, device (``/dev/zero``) or directory is refused before it is opened, so
+    a read can neither hang nor run without end.
+
+    Parameters
+    ----------
+    path : Path or str
+        The input file (symbolic links are followed).
+    field : str
+        Option name used in the error message.
+    limit : int, optional
+        Largest size accepted (bytes); None: :data:`MAX_DATA_BYTES`.
+    """
+    limit = MAX_DATA_BYTES if limit is None else limit
     try:
-        raw = path.read_bytes()
+        info = os.stat(path)
     except OSError as exc:
         raise XbarsimInputError(f"{field}: cannot read {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise XbarsimInputError(f"{field}: {path} is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise XbarsimInputError(
+            f"{field}: {path} is not a regular file (a FIFO, socket or device); give a file"
+        )
+    if info.st_size > limit:
+        raise XbarsimInputError(
+            f"{field}: {path} holds {format_bytes(info.st_size)}, more than the "
+            f"{format_bytes(limit)} an input file may hold"
+        )
+    return int(info.st_size)
+
+
+def read_bytes(path: Path | str, field: str, limit: int | None = None) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (checked before and while
+    reading); one-line error otherwise (see :func:`check_input_file`)."""
+    limit = MAX_DATA_BYTES if limit is None else limit
+    check_input_file(path, field, limit)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise XbarsimInputError(f"{field}: cannot read {path}: {exc.strerror}") from None
+    if len(raw) > limit:
+        raise XbarsimInputError(f"{field}: {path} grew past {format_bytes(limit)} while read")
+    return raw
+
+
+def read_gzip(path: Path | str, field: str, limit: int | None = None) -> bytes:
+    """The decompressed bytes of a gzip file, stopped at ``limit`` bytes (a bomb is refused
+    once it expands past the limit, before more is held); one-line error otherwise."""
+    limit = MAX_DATA_BYTES if limit is None else limit
+    packed = read_bytes(path, field, limit)
+    stream = zlib.decompressobj(wbits=31)  # gzip header and trailer
+    out = bytearray()
+    data = packed
+    try:
+        while data:
+            out += stream.decompress(data, limit + 1 - len(out))
+            if len(out) > limit:
+                raise XbarsimInputError(
+                    f"{field}: {path} expands past {format_bytes(limit)} when decompressed"
+                )
+            data = stream.unconsumed_tail
+            if stream.eof and stream.unused_data:  # a further gzip member
+                data = stream.unused_data
+                stream = zlib.decompressobj(wbits=31)
+    except zlib.error as exc:
+        raise XbarsimInputError(f"{field}: {path} is not a readable gzip file ({exc})") from None
+    if not stream.eof:
+        raise XbarsimInputError(f"{field}: {path} is a truncated gzip file")
+    return bytes(out)
+
+
+def open_image(path: Path | str, field: str) -> Any:
+    """Open a picture with PIL, refused (one line) unless it is a regular file within the
+    file limit that declares at most :data:`MAX_IMAGE_PIXELS` pixels; no pixel is decoded
+    here, so an image bomb costs only its header.
+
+    Returns
+    -------
+    PIL.Image.Image
+        The opened (lazy) image; the caller closes it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    check_input_file(path, field)
+    try:
+        image = Image.open(path)
+    except Image.DecompressionBombError:
+        raise XbarsimInputError(
+            f"{field}: {path} declares more pixels than PIL's bomb limit; refused"
+        ) from None
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise XbarsimInputError(f"{field}: cannot read image {path} ({reason})") from None
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        image.close()
+        raise XbarsimInputError(
+            f"{field}: {path} declares {width} x {height} pixels, more than the "
+            f"{MAX_IMAGE_PIXELS:,} an input image may hold"
+        )
+    return image
+
+
+def read_text(path: Path | str, field: str, limit: int | None = None) -> str:
+    """Read a UTF-8 text file (a config) of at most ``limit`` bytes (default
+    :data:`MAX_TEXT_BYTES`); one-line error if missing, not a regular file, too large,
+    binary or undecodable."""
+    path = Path(path)
+    raw = read_bytes(path, field, MAX_TEXT_BYTES if limit is None else limit)
     if b"\x00" in raw:
-        raise XbarsimInputError(f"{field}: {path} is a binary file, not a text config")
+        raise XbarsimInputError(f"{field}: {path} is a binary file, not text")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -166,10 +294,19 @@ def available_memory() -> int:
     return 4 * GIB  # pragma: no cover - no way to tell: assume a small machine
 
 
+def total_memory() -> int:
+    """Physical memory of this machine (bytes)."""
+    import psutil
+
+    return int(psutil.virtual_memory().total)
+
+
 def parse_memory(text: str | None, field: str = "max-memory") -> int:
     """The memory limit in bytes: ``"16G"``, ``"512MiB"``, ``"2e9"``; None: the default.
 
-    The default is :data:`DEFAULT_MEMORY_FRACTION` of :func:`available_memory`.
+    The default is :data:`DEFAULT_MEMORY_FRACTION` of :func:`available_memory`. A limit
+    above the machine's physical memory (:func:`total_memory`) is refused: it would turn
+    the guard off and let a run die later in an allocation.
     """
     if text is None:
         return int(DEFAULT_MEMORY_FRACTION * available_memory())
@@ -181,14 +318,24 @@ def parse_memory(text: str | None, field: str = "max-memory") -> int:
     value = float(match.group(1)) * _UNITS[match.group(2).lower()]
     if not value >= 1:
         raise XbarsimInputError(f"{field}: must be at least 1 byte, got {text!r}")
-    return int(min(value, 2**62))
+    total = total_memory()
+    if value > total:
+        raise XbarsimInputError(
+            f"{field}: {text.strip()} is more than this machine's memory "
+            f"({format_bytes(total)}); give at most that"
+        )
+    return int(value)
 
 
 def format_bytes(n: float) -> str:
-    """``n`` bytes as a short human string (GiB / MiB)."""
+    """``n`` bytes as a short human string (GiB, MiB, KiB or bytes)."""
     if n >= GIB:
         return f"{n / GIB:.1f} GiB"
-    return f"{n / 1024**2:.0f} MiB"
+    if n >= 1024**2:
+        return f"{n / 1024**2:.0f} MiB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KiB"
+    return f"{n:.0f} bytes"
 
 
 def check_memory(estimate: float, limit: int, what: str) -> None:
@@ -215,6 +362,72 @@ def check_count(name: str, value: int, maximum: int) -> int:
     if value > maximum:
         raise XbarsimInputError(f"{name}: must be at most {maximum:,}, got {value:,}")
     return value
+
+
+def expand_range(text: str, field: str, maximum: int | None = None) -> list[float]:
+    """``"START:STOP:STEP"`` (inclusive, finite, STEP > 0) as its points, refused before it
+    is materialized when it would hold more than ``maximum`` (default
+    :data:`MAX_RANGE_POINTS`) points."""
+    maximum = MAX_RANGE_POINTS if maximum is None else maximum
+    try:
+        start, stop, step = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise XbarsimInputError(f"{field}: use START:STOP:STEP or a list, got {text!r}") from None
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise XbarsimInputError(f"{field}: START, STOP and STEP must be finite, got {text!r}")
+    if not step > 0 or stop < start:
+        raise XbarsimInputError(f"{field}: need STEP > 0 and STOP >= START, got {text!r}")
+    count = math.floor((stop - start) / step + 0.5) + 1
+    if count > maximum:
+        raise XbarsimInputError(
+            f"{field}: {text} expands to {count:,} points, more than {maximum:,}; "
+            "use a larger STEP"
+        )
+    return [start + k * step for k in range(count)]
+
+
+def check_temperature(field: str, value: float) -> float:
+    """Refuse a temperature outside :data:`TEMP_RANGE_C` (°C) or not finite."""
+    lo, hi = TEMP_RANGE_C
+    if not (isinstance(value, int | float) and lo <= value <= hi):
+        raise XbarsimInputError(f"{field}: must lie in [{lo:g}, {hi:g}] °C, got {value!r}")
+    return float(value)
+
+
+def check_outputs(outputs: Mapping[str, Path | str | None],
+                  inputs: Mapping[str, Path | str | None] | None = None,
+                  directories: frozenset[str] = frozenset()) -> None:
+    """Check every output of a run together before any is written.
+
+    Each output must be writable (a directory for the names in ``directories``, else a
+    file), no two outputs may name the same path, and no output may name an input.
+
+    Parameters
+    ----------
+    outputs : mapping of option name to path
+        Every path the run will write (sidecar files included); None and ``"-"`` skip.
+    inputs : mapping of option name to path, optional
+        Files the run reads.
+    directories : frozenset of str
+        Output names that are directories.
+    """
+    for name, path in outputs.items():
+        if name in directories:
+            check_output_dir(path, name)
+        else:
+            check_output_file(path, name)
+    check_distinct(dict(outputs))
+    for name, path in outputs.items():
+        if path is None or str(path) == "-":
+            continue
+        out = Path(os.path.abspath(path))
+        for in_name, source in (inputs or {}).items():
+            if source is None or str(source) == "-":
+                continue
+            src = Path(os.path.abspath(source))
+            if out == src or (out.exists() and src.exists() and os.path.samefile(out, src)):
+                raise XbarsimInputError(f"{name}: {path} is the input --{in_name}; "
+                                        "writing it would overwrite the input")
 
 
 def library_seed(seed: int, bits: int = 32) -> int:

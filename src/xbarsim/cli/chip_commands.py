@@ -97,6 +97,25 @@ def vmm_cost_command(
     _emit(title, experiment.comparison_rows(run), data, json_path)
 
 
+#: Largest TIA offset spread or truncation the study takes (mV): offsets, not signals.
+MAX_OFFSET_MV = 1000.0
+#: Smallest truncation relative to the spread: below it most draws would be rejected.
+MIN_LIMIT_OVER_SIGMA = 0.1
+
+
+def _check_offsets(sigma_mv: float, limit_mv: float) -> None:
+    """Refuse offset spreads and truncations that are not finite, not positive, not
+    offsets (above :data:`MAX_OFFSET_MV`) or that truncate nearly every draw."""
+    for name, value in (("sigma-mv", sigma_mv), ("limit-mv", limit_mv)):
+        if not 0.0 < value <= MAX_OFFSET_MV:
+            raise XbarsimInputError(f"{name}: must lie in (0, {MAX_OFFSET_MV:g}] mV, got {value}")
+    if limit_mv < MIN_LIMIT_OVER_SIGMA * sigma_mv:
+        raise XbarsimInputError(
+            f"limit-mv: must be at least {MIN_LIMIT_OVER_SIGMA:g} x sigma-mv "
+            f"({MIN_LIMIT_OVER_SIGMA * sigma_mv:g} mV), got {limit_mv}"
+        )
+
+
 @app.command("offset-compensation")
 def offset_compensation_command(
     tias: Annotated[str, typer.Option("--tias", metavar="INT", help="Number of TIAs (>= 1).")] = (
@@ -140,6 +159,7 @@ def offset_compensation_command(
     resolve_engine(engine)
     if not 0.0 < tolerance < 1.0:
         raise XbarsimInputError(f"tolerance: must lie in (0, 1), got {tolerance}")
+    _check_offsets(sigma_mv, limit_mv)
     device = preset(preset_name)
     run = experiment.run_offset_compensation(
         tias=n,

@@ -28,7 +28,7 @@ from xbarsim.cli.options import check_run
 from xbarsim.cli.output import with_provenance
 from xbarsim.crossbar.lines import lines_from_dict
 from xbarsim.errors import XbarsimInputError
-from xbarsim.experiments.resources import MAX_INPUTS, MAX_INSTANCES
+from xbarsim.experiments.resources import MAX_INPUTS, MAX_INSTANCES, irdrop_study_bytes
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
 from xbarsim.validation import check_count
 
@@ -148,7 +148,9 @@ def irdrop_study(
     n_inst = check_count("instances", _parse_int("instances", instances, 1), MAX_INSTANCES)
     n_inputs = check_count("inputs", _parse_int("inputs", inputs, 1), MAX_INPUTS)
     s = _parse_int("seed", seed, 0)
-    check_run(0.0, "irdrop-study", None, out, json_path)
+    check_run(irdrop_study_bytes(size_list, n_inputs),
+              f"irdrop-study of N up to {max(size_list)} with {n_inputs} inputs", None, out,
+              json_path)
     start = time.perf_counter()
     study = experiment.run_irdrop_study(
         size_list, r_list, n_inst, n_inputs, s, network, through_lines, progress

@@ -28,7 +28,7 @@ from xbarsim.cli.device_commands import (
 from xbarsim.cli.output import with_provenance
 from xbarsim.experiments.resources import MAX_INSTANCES
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
-from xbarsim.validation import check_count, check_output_file
+from xbarsim.validation import check_count, check_outputs, check_temperature
 
 
 def _emit(
@@ -70,7 +70,9 @@ def device_effects(
 
     s = _parse_int("seed", seed, 0)
     n = check_count("instances", _parse_int("instances", instances, 2), MAX_INSTANCES)
-    check_output_file(json_path, "json")
+    if temp_c is not None:
+        check_temperature("temp-c", temp_c)
+    check_outputs({"json": json_path}, inputs={"config": config})
     device = _device(preset_name, config, None)
     start = time.perf_counter()
     import warnings
@@ -130,6 +132,7 @@ def fit_device(
     """
     import hashlib
 
+    import numpy as np
     import yaml
 
     from xbarsim import __version__
@@ -145,12 +148,23 @@ def fit_device(
         raise XbarsimInputError(f"out: must end in .yaml or .yml, got {out.name!r}")
     if not out.parent.is_dir():
         raise XbarsimInputError(f"out: directory {out.parent} does not exist")
+    plot = out.with_suffix(".residuals.png")
+    check_outputs({"out": out, "json": json_path, "out's residual plot": plot},
+                  inputs={"data": data, "config": config})
     device = _device(preset_name, config, None)
     measurements = read_measurements(data, model)
-    result = fit(measurements, model, device)
+    try:
+        result = fit(measurements, model, device)
+    except XbarsimInputError:
+        raise
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        reason = " ".join(str(exc).split())[:100]
+        raise XbarsimInputError(
+            f"data: {data}: the {model} fit failed ({reason}); check the values' units (SI) "
+            "and that they are not extreme"
+        ) from None
     fitted = result.apply_to(device)  # validated before anything is written
     digest = hashlib.sha256(data.read_bytes()).hexdigest()
-    plot = out.with_suffix(".residuals.png")
     fit_plot = out.with_suffix(".fit.png")
     text = yaml.safe_dump(fitted.model_dump(mode="json"), sort_keys=False)
     header = (

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 
@@ -32,7 +31,7 @@ from xbarsim.cli.options import MaxMemoryOpt, SchedulerOpt, WorkersOpt, check_ru
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import MAX_EPOCHS, MAX_INSTANCES, chapter2_study_bytes
 from xbarsim.report.tables import ComparisonRow, comparison_table
-from xbarsim.validation import check_count
+from xbarsim.validation import check_count, expand_range
 
 ResultsOpt = Annotated[
     Path | None,
@@ -61,13 +60,7 @@ def temperature_grid(text: str) -> list[float]:
     """``"25:100:5"`` (inclusive start:stop:step, degrees C) or a comma-separated list."""
     if ":" not in text:
         return _floats("temps", text)
-    try:
-        start, stop, step = (float(v) for v in text.split(":"))
-    except ValueError:
-        raise XbarsimInputError(f"temps: use START:STOP:STEP or a list, got {text!r}") from None
-    if not step > 0 or stop < start:
-        raise XbarsimInputError(f"temps: need STEP > 0 and STOP >= START, got {text!r}")
-    return [float(v) for v in np.arange(start, stop + step / 2, step)]
+    return expand_range(text, "temps")
 
 
 def _data(cifar10_dir: Path | None, n_test: int | None, folder: Path | None = None):
@@ -111,6 +104,7 @@ def _checked_run(
         max_memory,
         out,
         json_path,
+        results=results,
     )
     return run(
         setup, progress, workers, scheduler, None if results is None else str(results), resume

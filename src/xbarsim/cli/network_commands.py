@@ -157,6 +157,7 @@ def mnist_slp(
     ).validate()
     check_count("epochs", epochs, resources.MAX_EPOCHS)
     check_count("trials", trials, resources.MAX_TRIALS)
+    check_count("instances", instances, resources.MAX_INSTANCES)
     estimate = resources.image_tuning_bytes(64) + resources.dataset_bytes(setup.dataset)
     check_run(estimate, f"mnist-slp on {setup.dataset}", max_memory, out, json_path)
     start = time.perf_counter()

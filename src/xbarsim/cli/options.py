@@ -14,10 +14,8 @@ from typing import Annotated
 import typer
 
 from xbarsim.validation import (
-    check_distinct,
     check_memory,
-    check_output_dir,
-    check_output_file,
+    check_outputs,
     create_output_dir,
     parse_memory,
 )
@@ -65,6 +63,8 @@ def check_run(
     out: Path | None = None,
     json_path: str | Path | None = None,
     create_out: bool = True,
+    results: Path | None = None,
+    inputs: dict[str, Path | str | None] | None = None,
 ) -> None:
     """Check outputs and memory of a run, then create ``out``.
 
@@ -82,11 +82,14 @@ def check_run(
         ``--json`` file (``-``: stdout).
     create_out : bool
         Create ``out`` once every check passed.
+    results : Path, optional
+        ``--results`` directory (a results store), checked like ``out``.
+    inputs : dict, optional
+        Input files by option name: no output may name one.
     """
     limit = parse_memory(max_memory)
-    check_output_dir(out, "out")
-    check_output_file(json_path, "json")
-    check_distinct({"out": out, "json": json_path})
+    check_outputs({"out": out, "results": results, "json": json_path}, inputs,
+                  directories=frozenset({"out", "results"}))
     check_memory(estimate, limit, what)
     if create_out:
         create_output_dir(out, "out")

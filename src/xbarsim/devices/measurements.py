@@ -27,6 +27,7 @@ Every problem is reported as one line naming the file, the line and the column.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
@@ -34,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xbarsim.errors import XbarsimInputError
+from xbarsim.validation import read_text
 
 SCHEMAS: dict[str, tuple[str, ...]] = {
     "temperature": ("device_id", "temp_c", "g_s", "g0_s"),
@@ -47,6 +49,10 @@ SCHEMAS: dict[str, tuple[str, ...]] = {
 _POSITIVE = {"g_s", "g0_s", "g_tune_s", "g_before_s", "g_after_s"}
 _NON_NEGATIVE = {"t_s", "pulse"}
 _TEMPERATURES = {"temp_c"}
+#: Conductances a measurement may hold (S): beyond them a fit overflows or loses precision.
+CONDUCTANCE_RANGE_S = (1e-15, 1e3)
+#: Largest magnitude of any other cell (SI units).
+MAX_MAGNITUDE = 1e15
 
 
 def read_measurements(path: str | Path, model: str) -> dict[str, NDArray]:
@@ -67,12 +73,9 @@ def read_measurements(path: str | Path, model: str) -> dict[str, NDArray]:
         raise XbarsimInputError(f"model: unknown model {model!r}; allowed: {', '.join(SCHEMAS)}")
     path = Path(path)
     columns = SCHEMAS[model]
+    text = read_text(path, "data")  # a regular file within the text limit, UTF-8
     try:
-        with path.open(newline="") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not a text file"
-        raise XbarsimInputError(f"data: cannot read {path}: {reason}") from None
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise XbarsimInputError(f"data: {path} is not valid CSV: {exc}") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
@@ -114,6 +117,13 @@ def _number(path: Path, line: int, column: str, cell: str) -> float:
         raise XbarsimInputError(f"{where}: must be finite, got {cell!r}")
     if column in _POSITIVE and value <= 0.0:
         raise XbarsimInputError(f"{where}: a conductance must be > 0 S, got {value:g}")
+    lo, hi = CONDUCTANCE_RANGE_S
+    if column in _POSITIVE and not lo <= value <= hi:
+        raise XbarsimInputError(
+            f"{where}: a conductance must lie in [{lo:g}, {hi:g}] S, got {value:g}"
+        )
+    if abs(value) > MAX_MAGNITUDE:
+        raise XbarsimInputError(f"{where}: |value| must be <= {MAX_MAGNITUDE:g}, got {value:g}")
     if column in _NON_NEGATIVE and value < 0.0:
         what = "a pulse count must be >= 0" if column == "pulse" else "a time must be >= 0 s"
         raise XbarsimInputError(f"{where}: {what}, got {value:g}")

@@ -35,7 +35,7 @@ from xbarsim.experiments.published import published_value
 from xbarsim.programming import ProgramResult, WriteVerify, program
 from xbarsim.report import figures
 from xbarsim.report.tables import ComparisonRow
-from xbarsim.validation import check_positive_int, check_seed
+from xbarsim.validation import check_positive_int, check_seed, open_image
 
 EXPERIMENT = "P3_image_tuning"
 
@@ -110,9 +110,11 @@ def load_picture(size: int, image: str | Path | None = None) -> NDArray[np.float
         picture = Image.fromarray(load_sample_image("china.jpg"))
     else:
         try:
-            with Image.open(image) as opened:
+            with open_image(image, "image") as opened:  # bounded, bomb-checked
                 opened.load()
                 picture = opened.copy()
+        except XbarsimInputError:
+            raise
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise XbarsimInputError(

@@ -55,6 +55,14 @@ def vmm_task_bytes(size: int, pairs: int, weight_sets: int, inputs: int) -> floa
     return programming + vectors
 
 
+def irdrop_study_bytes(sizes: list[int], inputs: int) -> float:
+    """Peak memory of ``irdrop-study`` (bytes): its largest point's programmed pair and the
+    input vectors with their ideal, IR-dropped and error outputs (about six ``inputs x N``
+    float arrays at once)."""
+    n = max(sizes, default=1)
+    return BASE_BYTES + PROGRAM_BYTES_PER_DEVICE * 2 * n * n + 6 * FLOAT_BYTES * inputs * n
+
+
 def sweep_bytes(task_bytes: float, tasks: int, workers: int) -> float:
     """Peak memory of a sweep (bytes): tasks running at once x the largest task.
 

@@ -10,9 +10,8 @@
 
 from __future__ import annotations
 
-import gzip
+import math
 import struct
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +21,17 @@ from numpy.typing import NDArray
 
 from xbarsim.errors import XbarsimInputError
 from xbarsim.nn.safe_pickle import RefusedPickleError, load_data_pickle
-from xbarsim.validation import library_seed
+from xbarsim.validation import (
+    check_input_file,
+    check_memory,
+    library_seed,
+    parse_memory,
+    read_bytes,
+    read_gzip,
+)
+
+#: Peak bytes per stored image byte while a data set is prepared (uint8 -> float32 copies).
+_BYTES_PER_PIXEL = 9
 
 #: Name of the bundled MNIST subset (5,000 images of the MNIST training set, 500 per class).
 MNIST_SUBSET = "mnist-5k"
@@ -193,17 +202,23 @@ def load_mnist_subset(
 
 def _read_idx(path: Path) -> NDArray[np.uint8]:
     """Read one IDX file (unsigned-byte data, optionally gzipped)."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    reader = read_gzip if path.suffix == ".gz" else read_bytes
+    raw = reader(path, "mnist-dir")  # a regular file, bounded (a gzip bomb stops there)
     try:
-        with opener(path, "rb") as fh:
-            raw = fh.read()
         zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
         if zero != 0 or dtype != 0x08 or not 1 <= ndim <= 3:
             raise ValueError("bad magic number")
         dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+        if math.prod(dims) != len(raw) - 4 - 4 * ndim:
+            raise ValueError(f"the header declares {dims}, the file holds "
+                             f"{len(raw) - 4 - 4 * ndim} bytes of data")
+        check_memory(_BYTES_PER_PIXEL * math.prod(dims), parse_memory(None),
+                     f"{path.name} ({' x '.join(map(str, dims))} bytes)")
         data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
         return data.reshape(dims)
-    except (OSError, ValueError, struct.error, EOFError, zlib.error) as exc:
+    except XbarsimInputError:
+        raise
+    except (ValueError, struct.error) as exc:
         raise XbarsimInputError(
             f"mnist-dir: {path} is not a readable IDX file ({' '.join(str(exc).split())}); "
             f"{MNIST_HELP}"
@@ -322,6 +337,8 @@ def load_cifar10(directory: str | Path) -> Dataset:
         file = path / name
         if not file.is_file():
             raise XbarsimInputError(f"cifar10-dir: no {name} in {path}; {CIFAR10_HELP}")
+        size = check_input_file(file, "cifar10-dir")  # bounded before the unpickler reads it
+        check_memory(_BYTES_PER_PIXEL * size, parse_memory(None), f"{file.name} ({size} bytes)")
         try:
             batch = load_data_pickle(file)
         except RefusedPickleError as exc:

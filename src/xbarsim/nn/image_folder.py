@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from xbarsim.errors import XbarsimInputError
 from xbarsim.nn.data import Dataset
-from xbarsim.validation import check_positive_int
+from xbarsim.validation import check_positive_int, open_image
 
 FOLDER_HELP = "expected DIR/train/<class>/<images> and DIR/val/<class>/<images>"
 
@@ -56,7 +56,7 @@ def load_image_folder(
             files = sorted(f for f in (split / name).glob("*") if f.is_file())
             for file in files[:limit_per_class]:
                 try:
-                    with Image.open(file) as img:
+                    with open_image(file, "imagenet-dir") as img:  # bounded, bomb-checked
                         rgb = img.convert("RGB").resize((size, size), Image.BILINEAR)
                 except (OSError, UnidentifiedImageError):
                     raise XbarsimInputError(f"imagenet-dir: cannot read image {file}") from None

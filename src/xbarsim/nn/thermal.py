@@ -26,9 +26,7 @@ from torch.func import functional_call, vmap
 
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.state_optimization import StateOptimization
-
-#: Die temperatures the studies accept (degrees C).
-TEMP_RANGE_C = (0.0, 150.0)
+from xbarsim.validation import TEMP_RANGE_C  # the one range of every temperature option
 
 
 def check_temps(temps_c: ArrayLike) -> NDArray[np.float64]:

@@ -25,9 +25,25 @@ from numpy.typing import ArrayLike
 _DPI = 120
 
 
+#: Widths a saved figure is scaled into (inches, aspect kept): shown at one width on a page,
+#: a wider figure's text would shrink below legibility and a narrower one's would swell.
+FIGURE_WIDTH_RANGE_IN = (6.0, 10.0)
+
+
+def _fit_width(fig: Figure) -> None:
+    """Scale ``fig`` (aspect kept) so that its width lies in :data:`FIGURE_WIDTH_RANGE_IN`."""
+    width, height = fig.get_size_inches()
+    lo, hi = FIGURE_WIDTH_RANGE_IN
+    target = min(max(width, lo), hi)
+    if target != width:
+        fig.set_size_inches(target, height * target / width)
+
+
 def save_figure(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` as PNG to ``path`` (folders created) at the reports' resolution."""
+    """Write ``fig`` as PNG to ``path`` (folders created) at the reports' resolution, its
+    width scaled into :data:`FIGURE_WIDTH_RANGE_IN` so that every figure reads alike."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _fit_width(fig)
     fig.savefig(path, dpi=_DPI)
     return path
 

@@ -1,11 +1,13 @@
 """Parquet results store of a sweep: one file per finished task, written atomically.
 
 A results directory holds ``_xbarsim_sweep.json`` (schema version, the study parameters
-that fix the results and the provenance of the run that created it) and
-``part-<task>.parquet`` files. Each part is written to a hidden temporary file in the same
-directory and renamed into place, so a part either exists whole or not at all; leftovers
-of an interrupted write (``.tmp-*``) are ignored by readers (pyarrow skips names starting
-with ``.`` or ``_``) and removed on resume.
+that fix the results and the provenance of the run that created it; read bounded and
+validated by :class:`StoreMeta` when read) and
+``part-<task>.parquet`` files (each checked to be a regular file within the data limit,
+declaring rows within it, of :data:`SCHEMA`). Each part is written to a hidden
+temporary file in the same directory and renamed into place, so a part either exists
+whole or not at all; leftovers of an interrupted write (``.tmp-*``) are ignored by readers
+(pyarrow skips names starting with ``.`` or ``_``) and removed on resume.
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from xbarsim.errors import XbarsimInputError
+from xbarsim import validation
+from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.provenance import provenance
+from xbarsim.validation import read_bytes
 
 SCHEMA_VERSION = 2
 META_NAME = "_xbarsim_sweep.json"
@@ -51,6 +57,17 @@ SCHEMA = pa.schema(
         ("vmm_error_hist", pa.list_(pa.int64())),
     ]
 )
+
+
+class StoreMeta(BaseModel):
+    """The metadata file of a results directory: schema version, study parameters and the
+    provenance of the run that created it (absent in stores written before it was kept)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    schema_version: int
+    study: dict[str, Any]
+    provenance: dict[str, Any] | None = None
 
 
 class ResultStore:
@@ -109,13 +126,10 @@ class ResultStore:
             )
 
     def stored_meta(self) -> dict:
-        """The metadata file's content, checked to be JSON of this schema version."""
+        """The metadata file's content, read bounded and validated by :class:`StoreMeta`."""
+        raw = read_bytes(self.meta_path, "results", validation.MAX_TEXT_BYTES)
         try:
-            stored = json.loads(self.meta_path.read_bytes())
-        except OSError as exc:
-            raise XbarsimInputError(
-                f"results: cannot read {self.meta_path}: {exc.strerror}"
-            ) from None
+            stored = json.loads(raw)
         except ValueError:
             raise XbarsimInputError(f"results: {self.meta_path} is not JSON") from None
         if not isinstance(stored, dict) or stored.get("schema_version") != SCHEMA_VERSION:
@@ -123,21 +137,36 @@ class ResultStore:
                 f"results: {self.path} has a different schema version "
                 f"(need {SCHEMA_VERSION}); choose another directory"
             )
-        return stored
+        try:
+            return StoreMeta.model_validate(stored).model_dump()
+        except ValidationError as exc:
+            raise XbarsimInputError(
+                f"results: {self.meta_path} has bad metadata ({format_validation_error(exc)})"
+            ) from None
 
     def init(self, meta: dict) -> None:
-        """Create the directory and metadata file (idempotent); remove stale temporaries."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        for tmp in self.path.glob(".tmp-*"):
-            tmp.unlink()
-        if not self.meta_path.exists():
-            seed = meta.get("seed")
-            content = {
-                "schema_version": SCHEMA_VERSION,
-                "study": meta,
-                "provenance": provenance(seed if isinstance(seed, int) else None, {"study": meta}),
-            }
-            self._atomic_write_bytes(self.meta_path, json.dumps(content, indent=1).encode())
+        """Create the directory and metadata file (idempotent); remove stale temporaries.
+
+        A path the system will not create (e.g. under ``/proc``) is one line.
+        """
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            for tmp in self.path.glob(".tmp-*"):
+                tmp.unlink()
+            if not self.meta_path.exists():
+                seed = meta.get("seed")
+                content = {
+                    "schema_version": SCHEMA_VERSION,
+                    "study": meta,
+                    "provenance": provenance(
+                        seed if isinstance(seed, int) else None, {"study": meta}
+                    ),
+                }
+                self._atomic_write_bytes(self.meta_path, json.dumps(content, indent=1).encode())
+        except OSError as exc:
+            raise XbarsimInputError(
+                f"results: cannot create {self.path}: {exc.strerror}"
+            ) from None
 
     def remove_empty(self, remove_dir: bool) -> None:
         """Undo :meth:`init` on a dataset that received no part (a run that failed first).
@@ -182,14 +211,23 @@ class ResultStore:
 
 
 def check_part(part: Path) -> None:
-    """Raise :class:`XbarsimInputError` unless ``part`` is a Parquet file of :data:`SCHEMA`."""
+    """Raise :class:`XbarsimInputError` unless ``part`` is a regular Parquet file of
+    :data:`SCHEMA` within the data limit, whose declared uncompressed rows are too."""
+    validation.check_input_file(part, "results")
     try:
+        meta = pq.read_metadata(part)
         found = pq.read_schema(part)
     except Exception:  # pyarrow raises several types for damaged files
         raise XbarsimInputError(
             f"results: {part} is not a readable Parquet file (corrupt or truncated); "
             "delete it and rerun the sweep with --resume"
         ) from None
+    declared = sum(meta.row_group(k).total_byte_size for k in range(meta.num_row_groups))
+    if declared > validation.MAX_DATA_BYTES:
+        raise XbarsimInputError(
+            f"results: {part} declares {validation.format_bytes(declared)} of rows, more than "
+            f"the {validation.format_bytes(validation.MAX_DATA_BYTES)} a part may hold"
+        )
     if not found.remove_metadata().equals(SCHEMA):
         raise XbarsimInputError(
             f"results: {part} does not hold xbarsim sweep rows (foreign schema); "
