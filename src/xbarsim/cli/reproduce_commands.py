@@ -76,7 +76,7 @@ def _check_setting(where: str, value: object, defaults: list[object]) -> None:
 
 def check_settings(overrides: dict[str, dict], mode: str) -> None:
     """Refuse ``--settings`` values of another type or out of range, before any work."""
-    from xbarsim.experiments.reproduce import EXPERIMENTS
+    from xbarsim.reproduce import EXPERIMENTS
 
     by_id = {e.id: e for e in EXPERIMENTS}
     for ex, values in overrides.items():
@@ -138,7 +138,7 @@ def reproduce(
     progress: ProgressOpt = True,
 ) -> None:
     """Run the source documents' experiments into one store and write DIR/report.html."""
-    from xbarsim.reproduce import (
+    from xbarsim.reproduce.runner import (
         load_settings,
         merged_settings,
         run_reproduce,
@@ -220,7 +220,7 @@ def report(
 
 def _check_store(path: Path) -> None:
     """The store's metadata, parts and rows checked against its schema (bounded reads)."""
-    from xbarsim.experiments import reproduce as rp
+    from xbarsim.reproduce import runner as rp
     from xbarsim.experiments.store_schema import check_store
 
     check_store(path, rp.STORE_FORMAT, rp.STORE_VERSION, rp.PROVENANCE_NAME)
