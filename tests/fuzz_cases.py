@@ -153,8 +153,8 @@ def _png_header(width: int, height: int) -> bytes:
 
 def _reproduce_store(directory: Path, meta_edit=None, rows=None, part_bytes: int = 0) -> None:
     """A minimal reproduce store: metadata (edited by ``meta_edit``) and one part."""
-    from xbarsim.reproduce import runner as rp
     from xbarsim.experiments.chapter2 import PartStore
+    from xbarsim.reproduce import runner as rp
 
     e = rp.EXPERIMENTS[0]
     meta = rp.store_meta("quick", 0, {e.id: e.settings["quick"]})

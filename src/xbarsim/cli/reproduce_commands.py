@@ -220,7 +220,7 @@ def report(
 
 def _check_store(path: Path) -> None:
     """The store's metadata, parts and rows checked against its schema (bounded reads)."""
-    from xbarsim.reproduce import runner as rp
     from xbarsim.experiments.store_schema import check_store
+    from xbarsim.reproduce import runner as rp
 
     check_store(path, rp.STORE_FORMAT, rp.STORE_VERSION, rp.PROVENANCE_NAME)
