@@ -974,5 +974,6 @@ def write_report(store: str | Path, out_html: str | Path, summary_json: str | Pa
     text = render(meta, summary, instance_values(rows), sections(meta), rows, prov, old)
     Path(out_html).write_text(text, encoding="utf-8")
     if summary_json is not None:
-        Path(summary_json).write_text(json.dumps(summary, indent=1, default=str) + "\n")
+        document = {"provenance": prov, "rows": summary}
+        Path(summary_json).write_text(json.dumps(document, indent=1, default=str) + "\n")
     return summary
