@@ -212,6 +212,9 @@ def test_spec_deploy_refuses_what_it_cannot_compose_in_one_line():
         deploy_spec(_mlp(), _spec(read_path={"preset": "thesis"}))
     with pytest.raises(XbarsimInputError, match=r"^mitigation.state_optimization: "):
         deploy_spec(_mlp(), _spec(mitigation={"state_optimization": True}))
+    with pytest.raises(XbarsimInputError, match=r"^programming.through_lines: "):
+        deploy_spec(_mlp(), _spec(lines=LINES, programming={"through_lines": True},
+                                  mitigation={"kind": "pair"}))
     with pytest.raises(XbarsimInputError, match=r"^lines: a chip spec carries it"):
         deploy(_mlp(), _spec(), lines=Lines(r_row_ohm=1.0))
 

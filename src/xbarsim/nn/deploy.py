@@ -73,6 +73,11 @@ def deploy_spec(
                 f"mitigation.{name}: not composed with deploy(model, spec); it retrains or "
                 "redesigns the network for temperature (use its own entry point)"
             )
+    if m.kind != "none" and spec.programming.through_lines:
+        raise XbarsimInputError(
+            "programming.through_lines: not combined with a stuck-device mitigation yet (the "
+            "mitigated programming verifies without the lines); turn one of them off"
+        )
     needs = [] if r.preset == "none" else ["read_path"]
     needs += ["mitigation pair+column"] if m.kind == "pair+column" else []
     if needs and calibration_x is None:
