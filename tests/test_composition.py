@@ -152,7 +152,7 @@ def test_every_effect_at_once_runs_end_to_end():
         lines={"preset": "paper"},
         read_path={"preset": "thesis", "offset_sigma_v": 0.01, "offset_compensation": True,
                    "calibration_inputs": 48},
-        mitigation={"kind": "pair+column", "calibration_images": 48},
+        mitigation={"kind": "pair+column", "calibration_images": 48, "balancing": True},
         conditions={"nonlinearity": True, "read_noise": True, "temp_c": 60.0, "age_h": 1e3},
     )
     assert all(spec.effects().values())
@@ -205,6 +205,19 @@ def test_adding_a_lossy_effect_never_reduces_the_error_over_seeds(effect: str):
             with torch.no_grad():
                 errs.append(float((dep.model(x) - software).abs().mean()))
         assert errs[1] > errs[0], (seed, errs)
+
+
+def test_balancing_tunes_the_devices_at_the_balanced_voltage():
+    from xbarsim.nn import balance_v_tune
+
+    x = _x(64)
+    spec = _spec(mitigation={"balancing": True}, conditions={"nonlinearity": True})
+    dep = deploy_spec(_mlp(), spec, seed=0, calibration_x=x.numpy())
+    chip = spec.chip_config()
+    expected, _ = balance_v_tune(_mlp(), chip.device.conditions.nonlinearity, x.numpy(),
+                                 chip.mapping, None, chip.g_low_s, chip.g_high_s)
+    assert dep.chip.device.conditions.nonlinearity.v_tune_v == expected
+    assert expected != chip.device.conditions.nonlinearity.v_tune_v
 
 
 def test_spec_deploy_refuses_what_it_cannot_compose_in_one_line():
