@@ -148,7 +148,7 @@ def test_every_effect_at_once_runs_end_to_end():
     net.eval()
     spec = _spec(
         device={"stuck_ppm": 10_000.0},
-        programming={"algorithm": "paper"},  # capped and abandoning: safe with stuck devices
+        programming={"algorithm": "thesis"},  # the default, with its stuck-device rule
         lines={"preset": "paper"},
         read_path={"preset": "thesis", "offset_sigma_v": 0.01, "offset_compensation": True,
                    "calibration_inputs": 48},
