@@ -1,9 +1,10 @@
 """The jobs of ``xbarsim reproduce``: each calls one experiment's library entry point (layer 7).
 
 A job returns rows (see :mod:`xbarsim.reproduce`): per-instance values, or
-statistics where a study keeps only those, the figures matching the seed's figure (base64
-PNG) and one provenance row (wall time in s, configuration hash, engine). Instance seeds
-derive from the root seed and the instance's identity, never its position in the job list.
+statistics where a study keeps only those, the figures matching the source document's
+figure (base64 PNG) and one provenance row (wall time in s, configuration hash, engine).
+Instance seeds derive from the root seed and the instance's identity, never its position in
+the job list.
 """
 
 from __future__ import annotations
