@@ -26,9 +26,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     summary = write_report(args.out / "store", args.out / "report.html",
                            args.out / "summary.json")
     for row in summary:
-        if row["ours_mean"] is not None:
-            print(f"{row['id']} {row['quantity']}: published {row['published']}, "
-                  f"ours {row['ours_mean']:.4g} ± {row['ours_std']:.2g} -> {row['verdict']}")
+        if row["ours_mean"] is None:
+            continue
+        ours = f"ours {row['ours_mean']:.4g} ± {row['ours_std']:.2g} (n={row['n']})"
+        if row["rule"] in ("value", "readback"):  # a published number beside ours
+            compared = f"published {row['published']}, {ours}"
+        else:  # a published statement (its numbers are in the label): ours tests it
+            compared = f"statement '{row['label']}', {ours}"
+        print(f"{row['id']} {row['quantity']}: {compared} -> {row['verdict']}")
     print(args.out / "report.html")
     return summary
 

@@ -60,3 +60,15 @@ def test_ir_drop_bad_input_one_line_exit_2(args, field, capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and field in err and "\n" not in err
     assert not out.exists()
+
+
+def test_ir_drop_published_column_holds_nothing_of_ours() -> None:
+    """No IR-drop value is published: the published column is empty on every row, and our
+    first-order estimate appears as a number of ours."""
+    from xbarsim.experiments.irdrop import comparison_rows, first_order_deficit, run_ir_drop
+
+    run = run_ir_drop(8, 8, Lines(r_row_ohm=1.0, r_col_ohm=1.0), seed=0)
+    rows = comparison_rows(run)
+    assert {r.published for r in rows} <= {"-", f"{1e6 * float(run.i_ideal_a.mean()):.4g} (ideal)"}
+    estimate = [r for r in rows if "first-order estimate" in r.quantity]
+    assert len(estimate) == 1 and estimate[0].xbarsim == f"~{first_order_deficit(run):.3g}"

@@ -148,11 +148,11 @@ def test_every_effect_at_once_runs_end_to_end():
     net.eval()
     spec = _spec(
         device={"stuck_ppm": 10_000.0},
-        programming={"algorithm": "paper"},  # capped and abandoning: safe with stuck devices
+        programming={"algorithm": "thesis"},  # the default, with its stuck-device rule
         lines={"preset": "paper"},
         read_path={"preset": "thesis", "offset_sigma_v": 0.01, "offset_compensation": True,
                    "calibration_inputs": 48},
-        mitigation={"kind": "pair+column", "calibration_images": 48},
+        mitigation={"kind": "pair+column", "calibration_images": 48, "balancing": True},
         conditions={"nonlinearity": True, "read_noise": True, "temp_c": 60.0, "age_h": 1e3},
     )
     assert all(spec.effects().values())
@@ -207,11 +207,27 @@ def test_adding_a_lossy_effect_never_reduces_the_error_over_seeds(effect: str):
         assert errs[1] > errs[0], (seed, errs)
 
 
+def test_balancing_tunes_the_devices_at_the_balanced_voltage():
+    from xbarsim.nn import balance_v_tune
+
+    x = _x(64)
+    spec = _spec(mitigation={"balancing": True}, conditions={"nonlinearity": True})
+    dep = deploy_spec(_mlp(), spec, seed=0, calibration_x=x.numpy())
+    chip = spec.chip_config()
+    expected, _ = balance_v_tune(_mlp(), chip.device.conditions.nonlinearity, x.numpy(),
+                                 chip.mapping, None, chip.g_low_s, chip.g_high_s)
+    assert dep.chip.device.conditions.nonlinearity.v_tune_v == expected
+    assert expected != chip.device.conditions.nonlinearity.v_tune_v
+
+
 def test_spec_deploy_refuses_what_it_cannot_compose_in_one_line():
     with pytest.raises(XbarsimInputError, match=r"^calibration_x: required by the spec's"):
         deploy_spec(_mlp(), _spec(read_path={"preset": "thesis"}))
     with pytest.raises(XbarsimInputError, match=r"^mitigation.state_optimization: "):
         deploy_spec(_mlp(), _spec(mitigation={"state_optimization": True}))
+    with pytest.raises(XbarsimInputError, match=r"^programming.through_lines: "):
+        deploy_spec(_mlp(), _spec(lines=LINES, programming={"through_lines": True},
+                                  mitigation={"kind": "pair"}))
     with pytest.raises(XbarsimInputError, match=r"^lines: a chip spec carries it"):
         deploy(_mlp(), _spec(), lines=Lines(r_row_ohm=1.0))
 

@@ -1,5 +1,7 @@
 """Crossbars at operating conditions: Crossbar.at(...) views (layer 2)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -154,3 +156,24 @@ def test_any_conditions_keep_bounds_and_one_clock(temp, age, bake, later):
     chained = view.at(age_h=later).conductance
     direct = x.at(temp_c=temp, age_h=age * factor + later).conductance
     np.testing.assert_allclose(chained, direct, rtol=1e-12)
+
+
+def test_stuck_devices_hold_their_value_at_every_condition_without_warnings():
+    device = device_config_from_dict(
+        {
+            "preset": "tio2-64x64-paper",
+            "conditions": {
+                "stuck": {"high_ppm": 3e4, "low_ppm": 3e4, "g_low_s": 1e-6, "g_high_s": 200e-6}
+            },
+        }
+    )
+    for seed in range(3):
+        xbars = Crossbar.sample(device, (16, 16), 2, seed)
+        stuck = xbars.device_state.stuck
+        assert stuck.any() and not stuck.all()
+        xbars.conductance[...] = np.where(stuck, xbars.device_state.stuck_s, 50e-6)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ExtrapolationWarning)
+            hot = xbars.at(temp_c=85.0, age_h=8760.0).conductance
+        assert np.array_equal(hot[stuck], xbars.conductance[stuck])
+        assert np.all(hot[~stuck] != 50e-6)  # working devices drift and follow temperature

@@ -19,7 +19,7 @@ def test_pair_retuning_reproduces_the_six_printed_formulas(w: float) -> None:
     gx = 37e-6
     a = abs(w)
     cases = [
-        # (stuck side, stuck value, expected partner), thesis L542 (upper sign: G+ stuck)
+        # (stuck side, stuck value, expected partner), thesis 2.4.2 (upper sign: G+ stuck)
         ("plus", G_MAX, G_MAX - DG * (w + a) / 2),
         ("minus", G_MAX, G_MAX + DG * (w - a) / 2),
         ("plus", G_MIN, G_MIN + DG * (a - w) / 2),

@@ -262,5 +262,5 @@ def test_bounded_gzip_reads_back_what_gzip_wrote(payloads: list[bytes], level: i
         assert validation.read_gzip(path, "x") == b"".join(payloads)
         total = sum(map(len, payloads))
         if total:
-            with pytest.raises(XbarsimInputError, match="expands past|more than"):
+            with pytest.raises(XbarsimInputError, match=r"expands past|more than"):
                 validation.read_gzip(path, "x", limit=total - 1)

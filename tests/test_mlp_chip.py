@@ -81,6 +81,11 @@ def test_bad_input(capsys):
     assert main(["mlp-chip", "--epochs", "0"]) == 2
     assert "epochs" in capsys.readouterr().err
     assert main(["mlp-chip", "--mnist-dir", "/nonexistent/dir"]) == 2
+    capsys.readouterr()
+    assert main(["mlp-chip", "--dataset", "emnist"]) == 2
+    assert "dataset" in capsys.readouterr().err
+    assert main(["mlp-chip", "--fold", "5"]) == 2
+    assert "fold" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -86,6 +86,10 @@ def test_programmed_pairs_leave_residual_within_tuning_bound(seed):
     assert np.all(np.abs(after[working]) <= bound[working] * 1.05 + 1e-6)
     assert np.abs(after).mean() < np.abs(before).mean()
     assert s["write_pulses"] > 0 and s["programming_energy_j"] > 0
+    # unswitchable devices are counted apart from the tuning accuracy of the other pairs
+    assert 0 <= s["tias_with_unswitchable_device"] <= 8 - working.sum()
+    if s["tias_with_unswitchable_device"] < 8:
+        assert s["max_abs_after_switchable_v"] <= s["max_abs_after_v"]
 
 
 def test_sensitivity_tighter_tuning_never_worse():

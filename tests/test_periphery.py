@@ -94,7 +94,7 @@ def test_measured_tia_preset():
     tia = TIA.measured()
     assert tia.r_f_ohm == 18.4e3 and tia.v_cm_v == 1.2 and tia.v_low_v == 0.1
     # linear swing to the 0.1 V saturation level: (1.2 - 0.1) V / 18.4 kOhm ~ 60 uA,
-    # the thesis's "~70 uA" (specs/circuits.md §1.4 [D]).
+    # the thesis's "~70 uA" (derived from its design equations).
     lo, hi = tia.linear_current_range_a
     assert hi == pytest.approx(1.1 / (18.4e3 * 2200 / 2201))
     assert lo == pytest.approx(-0.5 / (18.4e3 * 2200 / 2201))

@@ -71,12 +71,13 @@ def test_network_and_chapter2_writer_adds_provenance(tmp_path: Path, capsys) -> 
 
     from xbarsim.cli import output
     from xbarsim.cli.network_commands import _emit
+    from xbarsim.provenance import set_command
 
     @dataclass
     class Setup:
         epochs: int = 2
 
-    output.set_command(["network-study", "--epochs", "2"])
+    set_command(["network-study", "--epochs", "2"])
     _emit({"cases": []}, str(tmp_path / "r.json"), tmp_path, 11, Setup())
     for path in (tmp_path / "r.json", tmp_path / "results.json"):
         prov = json.loads(path.read_text())["provenance"]
@@ -119,6 +120,7 @@ def test_sweep_store_metadata_holds_provenance(tmp_path: Path, capsys) -> None:
     prov = meta["provenance"]
     assert set(PROVENANCE_KEYS) <= set(prov)
     assert prov["seeds"] == {"seed": 7} and set(prov["config_hashes"]) == {"study"}
+    assert prov["command"] == shlex.join(["xbarsim", *argv])  # the typed command, not pytest's
     # a resumed run with the same parameters accepts the store (provenance is not compared)
     assert main([*argv, "--resume"]) == 0
 

@@ -90,7 +90,7 @@ def test_page_has_no_external_reference(page) -> None:
 
 def test_summary_has_a_row_per_id_and_the_contract_keys(page) -> None:
     text, summary, tmp = page
-    rows = json.loads((tmp / "summary.json").read_text())
+    rows = json.loads((tmp / "summary.json").read_text())["rows"]
     assert rows == json.loads(json.dumps(summary, default=str))
     assert list(dict.fromkeys(r["id"] for r in rows)) == list(published())
     keys = {"id", "quantity", "published", "ours_mean", "ours_std", "n", "verdict", "command"}
@@ -238,7 +238,13 @@ def test_reproduce_only_p2_end_to_end_and_resume(tmp_path: Path, capsys) -> None
     provenance = (out / "report.html").read_text().split('id="provenance"')[1]
     assert "<td>xbarsim reproduce --quick --only P2 --settings" in provenance
     assert "--seed 3 --workers 0</td>" in provenance
-    rows = json.loads((out / "summary.json").read_text())
+    document = json.loads((out / "summary.json").read_text())
+    assert document["provenance"]["seeds"] == {"seed": 3}
+    assert document["provenance"]["command"].startswith("xbarsim reproduce --quick")
+    assert {"xbarsim_version", "git_commit", "date_utc", "numpy", "torch"} <= set(
+        document["provenance"]
+    )
+    rows = document["rows"]
     p2 = [r for r in rows if r["id"] == "P2_thresholds"]
     assert [r["quantity"] for r in p2] == [q.key for q in rp.EXPERIMENTS[0].quantities]
     assert all(r["n"] == 2 and r["ours_mean"] is not None for r in p2)
@@ -249,7 +255,7 @@ def test_reproduce_only_p2_end_to_end_and_resume(tmp_path: Path, capsys) -> None
     parts = sorted(p.name for p in (out / "store").glob("part-*"))
     assert main([*argv, "--resume"]) == 0  # nothing left to run: the same rows
     assert sorted(p.name for p in (out / "store").glob("part-*")) == parts
-    again = json.loads((out / "summary.json").read_text())
+    again = json.loads((out / "summary.json").read_text())["rows"]
     assert [r["ours_mean"] for r in again] == [r["ours_mean"] for r in rows]
     assert main(["report", str(out), "--out", str(tmp_path / "again.html")]) == 0  # DIR too
     assert (tmp_path / "again.html").stat().st_size > 10_000
@@ -259,7 +265,7 @@ def test_reproduce_only_p2_end_to_end_and_resume(tmp_path: Path, capsys) -> None
 def test_quick_run_covers_every_built_experiment(tmp_path: Path) -> None:
     assert main(["reproduce", "--quick", "--out", str(tmp_path), "--no-progress",
                  "--workers", "2"]) == 0
-    rows = json.loads((tmp_path / "summary.json").read_text())
+    rows = json.loads((tmp_path / "summary.json").read_text())["rows"]
     built = [r for r in rows if r["id"] in rp.built_ids()]
     assert all(r["n"] >= 1 and r["ours_mean"] is not None for r in built)
 
@@ -273,7 +279,8 @@ def test_rows_do_not_depend_on_workers(tmp_path: Path) -> None:
         out = tmp_path / workers
         assert main(["reproduce", "--only", "P2,T60", "--settings", str(settings), "--out",
                      str(out), "--workers", workers, "--no-progress"]) == 0
-        means.append([r["ours_mean"] for r in json.loads((out / "summary.json").read_text())])
+        rows = json.loads((out / "summary.json").read_text())["rows"]
+        means.append([r["ours_mean"] for r in rows])
     assert means[0] == means[1]
 
 

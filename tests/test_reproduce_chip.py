@@ -271,6 +271,14 @@ def test_t21_plan_is_one_job_per_instance() -> None:
         assert [j.args[2] for j in jobs] == list(range(len(jobs)))
 
 
+def test_e7_plan_is_one_job_per_instance_in_full_mode() -> None:
+    """The nonlinearity bound is judged over instances (a standard error needs n >= 2)."""
+    e = rp.select(["E7"])[0]
+    jobs = e.jobs("full", 0)
+    assert len(jobs) == e.settings["full"]["instances"] >= 3
+    assert [j.args[2] for j in jobs] == list(range(len(jobs)))
+
+
 def test_t24_rows_are_per_instance(monkeypatch) -> None:
     """The job turns the study's per-instance drops into one value row per instance."""
     from xbarsim.experiments import defect_study

@@ -15,6 +15,7 @@ import datetime as _dt
 import hashlib
 import json
 import platform
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -110,12 +111,25 @@ def gpu_name() -> str:
     return "none"
 
 
+#: The running ``xbarsim`` command as typed, set by the command line's entry point.
+_running_command: list[str | None] = [None]
+
+
+def set_command(args: list[str]) -> None:
+    """Record the arguments of the running ``xbarsim`` command (shell-quoted, with
+    ``xbarsim`` in front); :func:`command_line` returns it from then on."""
+    _running_command[0] = shlex.join(["xbarsim", *args])
+
+
 def command_line(argv: list[str] | None = None) -> str:
-    """The command line as typed (``xbarsim ...``), from ``argv`` or ``sys.argv``."""
+    """The command line as typed: from ``argv``, else the running ``xbarsim`` command
+    (:func:`set_command`), else ``sys.argv``."""
+    if argv is None and _running_command[0] is not None:
+        return _running_command[0]
     args = list(sys.argv if argv is None else argv)
     if args:
         args[0] = Path(args[0]).name
-    return " ".join(args)
+    return shlex.join(args)
 
 
 def provenance(

@@ -1,20 +1,23 @@
 """Energy, area and latency of VMMs and chips, from simulated activity (layer 5, thesis 4.1.2).
 
-Component models in physical units (spec circuits.md 3.1-3.3). Every parameter carries its
-source in :data:`SOURCES`: ``P`` published, ``D`` derived from published numbers, ``U``
-unspecified in the seeds (our default, an assumption printed in every report).
+Component models in physical units (our reading of the thesis, section 4.1.2, Figs. 51, 53
+and 56). Every parameter carries its source in :data:`SOURCES`: ``P`` published, ``D``
+derived from published numbers, ``U`` not given in the source documents (our default, an
+assumption printed in every report).
 
-* TIA: fixed current budget per TIA (60 uA [P]) from V_dd; 1 % settling time
-  ``t0 + ln(100) R_f C`` with ``R_f = V_out,d / I_max`` [P formula, U constants].
+* TIA: fixed current budget per TIA (60 uA, published) from V_dd; 1 % settling time
+  ``t0 + ln(100) R_f C`` with ``R_f = V_out,d / I_max`` (published formula; the constants are
+  our assumptions).
 * Array (inference): the printed ``(N/2) V_max G_avg V_dd`` per VMM (``array_power =
   "thesis"``, the form that gives the published linear trend) or that column power summed
   over the array's columns (``"per_column_sum"``, ``cols x (rows/2) V_max G_avg V_dd``);
   from simulated VMMs, the supply current the columns actually drew, ``V_dd * sum_j |I_j|``
   (:func:`array_supply_power_w`).
-* DAC 361 uW at 62.5 MS/s, flash ADC 1.6 mW at 500 MS/s [P]; a conversion period each in
+* DAC 361 uW at 62.5 MS/s, flash ADC 1.6 mW at 500 MS/s (published); a conversion period each in
   the mixed-signal latency.
-* Area of the active circuitry only [P]: cells, TIAs, per-electrode periphery (tuning and
-  inference switches, decoder slice, level shifter), DACs, ADCs [U values].
+* Area of the active circuitry only (published): cells, TIAs, per-electrode periphery
+  (tuning and inference switches, decoder slice, level shifter), DACs, ADCs (the values are
+  not given in the source documents; our assumptions).
 * Programming: energy and time from a write-verify :class:`~xbarsim.programming.port.PulseLog`
   (every pulse's whole-array power, half-selected devices included) or, for the compiled
   engines that return only pulse counts, an estimate from the algorithm's ramp grid.
@@ -44,22 +47,24 @@ KINDS: tuple[str, ...] = ("analog", "mixed")
 
 #: Where each :class:`CostParameters` value comes from (status, source).
 SOURCES: dict[str, tuple[str, str]] = {
-    "v_dd_v": ("U", "supply for array and TIA power; thesis core supply 1.8 V (L800)"),
-    "v_max_v": ("P", "largest WL input, thesis L942"),
-    "g_avg_s": ("P", "average device conductance, thesis L942"),
-    "v_out_range_v": ("P", "TIA output range 0.1-1.2 V, thesis L1044"),
-    "tia_current_a": ("P", "TIA current budget 60 uA, thesis L951"),
-    "settle_t0_s": ("U", "TIA slewing part of the 1 % settling time (spec 1.5)"),
-    "settle_load_f": ("P", "20 fF load of the TIA simulations, thesis L951"),
-    "dac_power_w": ("P", "5-bit current-steering DAC, thesis L974"),
-    "dac_rate_sps": ("P", "thesis L974"),
-    "adc_power_w": ("P", "5-bit flash ADC, thesis L976"),
-    "adc_rate_sps": ("P", "thesis L976"),
+    "v_dd_v": ("U", "supply for array and TIA power; thesis core supply 1.8 V (4.1.1, Fig. 39)"),
+    "v_max_v": ("P", "largest WL input, thesis 4.1.2a"),
+    "g_avg_s": ("P", "average device conductance, thesis 4.1.2a"),
+    "v_out_range_v": ("P", "TIA output range 0.1-1.2 V, thesis 4.1.3, Fig. 58"),
+    "tia_current_a": ("P", "TIA current budget 60 uA, thesis 4.1.2a"),
+    "settle_t0_s": ("U", "TIA slewing part of the 1 % settling time (our assumption)"),
+    "settle_load_f": ("P", "20 fF load of the TIA simulations, thesis 4.1.2a"),
+    "dac_power_w": ("P", "5-bit current-steering DAC, thesis 4.1.2b"),
+    "dac_rate_sps": ("P", "thesis 4.1.2b"),
+    "adc_power_w": ("P", "5-bit flash ADC, thesis 4.1.2b"),
+    "adc_rate_sps": ("P", "thesis 4.1.2b"),
     "cell_area_um2": ("D", "(2F)^2 with F = 250 nm, thesis Fig. 45"),
-    "tia_area_um2": ("U", "spec 3.1"),
-    "electrode_area_um2": ("U", "switches, decoder slice, level shifter per electrode (spec 3.1)"),
-    "dac_area_um2": ("U", "spec 3.2"),
-    "adc_area_um2": ("U", "spec 3.2"),
+    "tia_area_um2": ("U", "per TIA; our assumption (thesis Fig. 51 gives no area)"),
+    "electrode_area_um2": (
+        "U", "switches, decoder slice, level shifter per electrode; our assumption"
+    ),
+    "dac_area_um2": ("U", "per DAC; our assumption (thesis Fig. 53 gives no area)"),
+    "adc_area_um2": ("U", "per ADC; our assumption (thesis Fig. 53 gives no area)"),
     "array_power": ("E", "printed formula is one column's power; 'thesis' or summed over columns"),
     "pulse_width_s": ("P", "1 ms write pulses, paper Fig. 2 protocol"),
     "read_time_s": ("U", "one verify read (DC current measurement)"),

@@ -1,17 +1,18 @@
 """The thesis's MLP chip: a two-layer perceptron on tiled mixed-signal crossbars (layer 5,
-thesis 4.1.2c, spec circuits.md 1.7 and 3.3).
+thesis 4.1.2c, Figs. 54-56).
 
 Layer 1 ((inputs + 1) x hidden, bias row included) is cut into ``kernel x kernel`` tiles
 (784-64-10: 13 row blocks, x 2 for the differential pair = 26 tiles of 64 x 64); each tile
-column has a local sensing stage (gain R_f,LS / R_x,LS = 1 [U]) and the 13 tile currents of a
+column has a local sensing stage (gain R_f,LS / R_x,LS = 1; not given in the source documents, our
+assumption) and the 13 tile currents of a
 column are summed at the hidden neuron, which forms I+ - I- and applies ReLU with
 transimpedance R_f,GS. Layer 2 is two (hidden + 1) x outputs crossbars; the output neuron
 forms I+ - I-. Inputs come from one 5-bit DAC per input line (785), the bias rows are driven
 at the DAC full scale (layer 1) and at the hidden neurons' volts-per-unit (layer 2).
 
 R_f,GS is chosen so that the 99th percentile of the hidden pre-activation current over the
-calibration inputs maps to ``hidden_v`` [U]: 0.28 V, the DAC full scale, rather than the
-spec's 1.1 V default, because 1.1 V rows would sit near the devices' 1.19 V mean set
+calibration inputs maps to ``hidden_v`` (our assumption): 0.28 V, the DAC full scale, rather than
+1.1 V, because 1.1 V rows would sit near the devices' 1.19 V mean set
 threshold.
 """
 
@@ -199,7 +200,8 @@ def run_mlp(
     dac : DAC, optional
         Input converter (default the thesis's 5-bit, 280 mV DAC).
     hidden_v : float
-        Hidden-neuron output (V) at the 99th-percentile pre-activation [U].
+        Hidden-neuron output (V) at the 99th-percentile pre-activation (our
+        assumption).
     """
     dac = DAC.thesis() if dac is None else dac
     xs = np.asarray(x, dtype=np.float64)

@@ -1,18 +1,18 @@
-"""TIA offset compensation with a memristor pair (layer 5, thesis 4.1.3, spec circuits.md 2).
+"""TIA offset compensation with a memristor pair (layer 5, thesis 4.1.3, Figs. 59-61).
 
 Two extra devices sit on each TIA's summing node: ``G_c2`` from an input held at
-``V_cm + dV`` and ``G_c1`` from one at ``V_cm - dV`` (dV = 400 mV [P]). With the TIA's
+``V_cm + dV`` and ``G_c1`` from one at ``V_cm - dV`` (dV = 400 mV, published). With the TIA's
 input-referred offset ``V_os`` the pair sources the net current
 
     dI = G_c2 (dV - V_os) - G_c1 (dV + V_os)
 
 into the node. The compensated TIA equals an offset-free one, ``V_out = V_cm - R_f sum
-G_i (V_i - V_cm)``, when (the corrected condition, spec 2.3; the printed eqs. 4-5 keep
+G_i (V_i - V_cm)``, when (our corrected reading of the thesis's eqs. 4-5, which as printed keep
 V_cm in and give negative conductances)
 
     R_f [G_c2 (dV - V_os) - G_c1 (dV + V_os)] = V_os (1 + R_f sum G_i).
 
-For V_os > 0 the device to V_cm - dV stays at the minimum conductance (~6 uS [P]) and G_c2
+For V_os > 0 the device to V_cm - dV stays at the minimum conductance (~6 uS, published) and G_c2
 carries the compensation; for V_os < 0 the roles swap. With the finite-gain TIA of
 :class:`xbarsim.periphery.TIA` (transimpedance ``Z = R_f A/(1+A)``, input resistance
 ``R_in = R_f/(1+A)``) the exact condition is ``V_os (1 + R_in S) = Z D`` with ``S`` the
@@ -36,15 +36,15 @@ class OffsetComp(BaseModel):
     Attributes
     ----------
     delta_v : float
-        dV: the pair's inputs sit at V_cm +/- dV (V) [P 0.4 V].
+        dV: the pair's inputs sit at V_cm +/- dV (V); published 0.4 V.
     g_min_s : float
-        Conductance of the device left at its minimum (S) [P ~6 uS].
+        Conductance of the device left at its minimum (S); published ~6 uS.
     g_max_s : float
         Largest conductance the tuned device may be programmed to (S) [U: 100 uS, the top
         of the paper's 10-100 uS programming range].
     sum_g_s : float
         Total conductance of the array devices on the bit line, inputs at V_cm (S); the
-        experiment solved with 0 (no array attached) [P].
+        experiment solved with 0 (no array attached; published).
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
@@ -99,7 +99,8 @@ class OffsetComp(BaseModel):
     def thesis_literal(self, offset_v: ArrayLike, tia: TIA) -> NDArray:
         """G_c1 (S) from the printed eq. 5 with G_c2 = g_min (documentation only).
 
-        Keeps V_cm in the condition, so it comes out negative for V_cm = 1.2 V: spec 2.3.
+        Keeps V_cm in the condition, so it comes out negative for V_cm = 1.2 V (the reason
+        for the corrected condition of the module docstring).
         """
         v = np.asarray(offset_v, dtype=np.float64)
         r_f, dv = tia.r_f_ohm, self.delta_v
@@ -128,7 +129,8 @@ class OffsetComp(BaseModel):
 def draw_offsets(
     count: int, sigma_v: float, limit_v: float, seed_sequence: np.random.SeedSequence
 ) -> NDArray[np.float64]:
-    """Input-referred offsets (V): Normal(0, ``sigma_v``) truncated to +/- ``limit_v`` [U].
+    """Input-referred offsets (V): Normal(0, ``sigma_v``) truncated to +/- ``limit_v``
+    (our assumption).
 
     TIA ``k`` draws from child ``k`` of ``seed_sequence`` (same offset whatever the count).
     """

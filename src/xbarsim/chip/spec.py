@@ -243,7 +243,8 @@ class MitigationSpec(BaseModel):
     state_optimization : bool
         Choose the conductance pair of every weight to minimize drift (designed states).
     balancing : bool
-        Balance the nonlinearity by the tuning voltage.
+        Tune the devices at the voltage that balances the I-V nonlinearity's error over
+        the model's calibration inputs (:func:`xbarsim.nn.balance_v_tune`).
     """
 
     model_config = _SECTION
@@ -360,6 +361,7 @@ class ChipSpec(BaseModel):
             "tia_offset": r.offset_sigma_v > 0.0,
             "offset_compensation": r.offset_compensation,
             "mitigation": m.kind != "none",
+            "balancing": m.balancing,
         }
 
     def summary(self) -> str:

@@ -5,14 +5,14 @@ a shift register holding the selected electrode's binary address, loaded seriall
 first), and a custom decoder that turns the one-hot address and three control bits
 (Enable, Prog_En, Re) into, per electrode, a *select* switch to the bus V_SD and an
 *unselect* switch to the bus V_UD, plus the side's *inference* switches to V_R (the core
-periphery). The decoder's Boolean form (spec circuits.md 4.3) reproduces Table III:
+periphery). The decoder's Boolean form (derived; it reproduces every row of Table III):
 
     SD_i = Enable and Prog_En and sel_i
     UD_i = Enable and Prog_En and not Re and not sel_i
     RE   = Re
 
 Level shifters lift the 1.8 V decoder outputs to the 3.3 V gate levels of the
-thick-oxide switches. The buses are driven off-chip per mode (spec 4.4); line voltages
+thick-oxide switches. The buses are driven off-chip per mode (thesis Figs. 40-44); line voltages
 follow from the switch states, and the voltage across device (r, c) is V_WL[r] - V_BL[c].
 A bus left open (``floating_unselected`` in forming) makes all unselected lines of that side
 one floating node, whose voltage follows from Kirchhoff's current law over the array.
@@ -35,7 +35,8 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.port import Mode, check_address, check_mode
 from xbarsim.validation import check_positive_int
 
-#: Core (decoder) supply and IO (switch gate) supply of the level shifters (V) [P, L800].
+#: Core (decoder) supply and IO (switch gate) supply of the level shifters (V) (published,
+#: thesis Fig. 39).
 CORE_SUPPLY_V = 1.8
 IO_SUPPLY_V = 3.3
 
@@ -64,8 +65,8 @@ class TableRow(NamedTuple):
     re_on: bool | None
 
 
-#: Table III of the thesis (decoder logic), per mode [P]. Reset equals Set (merged cells);
-#: monitoring (sensing circuit) equals monitoring (input generator) with Re on (spec 4.2).
+#: Table III of the thesis (decoder logic), per mode (published). Reset equals Set (merged cells);
+#: monitoring (sensing circuit) equals monitoring (input generator) with Re on.
 TABLE_III: dict[Mode, TableRow] = {
     Mode.FORMING: TableRow(True, True, False, True, False, False, True, None),
     Mode.SET: TableRow(True, True, False, True, False, False, True, None),
@@ -82,7 +83,8 @@ MODE_WORDS: dict[Mode, ControlWord] = {
     for mode, row in TABLE_III.items()
 }
 
-#: Control word of a side that takes no part in a mode: every switch off (spec 4.3, [U]).
+#: Control word of a side that takes no part in a mode: every switch off (not given in the
+#: source documents; our assumption).
 IDLE_WORD = ControlWord(False, False, False)
 
 
@@ -176,7 +178,7 @@ class Buses(NamedTuple):
 
 
 def bus_voltages(mode: Mode, amplitude_v: float, floating_unselected: bool = False) -> Buses:
-    """Bus voltages of a device-level mode (spec 4.4) for pulse or read ``amplitude_v`` (V).
+    """Bus voltages of a device-level mode (thesis Figs. 40-42), pulse or read ``amplitude_v`` (V).
 
     Forming and set: selected WL at V, selected BL at 0, unselected lines at V/2 (open in
     forming with ``floating_unselected``). Reset: selected WL at 0, selected BL at V.
@@ -282,9 +284,11 @@ class XBlock:
         The crossbar batch; this X-block drives crossbar ``index``.
     index : int
     read_voltage_v : float
-        V_read on V_SD,WL in read mode (V); the paper's 0.25 V by default [U].
+        V_read on V_SD,WL in read mode (V); the paper's 0.25 V by default (our
+        assumption for the X-block).
     floating_unselected : bool
-        Forming with the V_UD buses open (unselected lines float) [P option].
+        Forming with the V_UD buses open (unselected lines float; an option
+        the thesis describes).
     sense : callable, optional
         ``sense(col, current_a) -> V_out`` of the column's sensing circuit (TIA), used in
         the sensing-circuit monitoring mode.

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(command: click.Command, argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    from xbarsim.cli.output import set_command
+    from xbarsim.provenance import set_command
 
     set_command(list(args))
     bad = next((a for a in args if "\x00" in a), None)

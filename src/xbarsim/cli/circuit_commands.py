@@ -160,7 +160,7 @@ def irdrop_study(
         ComparisonRow("run time (s)", "-", f"{time.perf_counter() - start:.1f}"),
     ]
     to_stdout = json_path == "-"
-    title = "IR drop vs size and wire resistance (published: none; first order [D])"
+    title = "IR drop vs size and wire resistance (published: none; our first-order estimate)"
     print_table(comparison_table(title, rows), stderr=to_stdout)
     settings = {"sizes": size_list, "r_wire_ohm": r_list, "instances": n_inst,
                 "inputs": n_inputs, "network": network, "through_lines": through_lines}

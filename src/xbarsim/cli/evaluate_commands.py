@@ -18,6 +18,7 @@ import typer
 
 from xbarsim.chip.spec import ChipSpec, load_spec, spec_from_dict, spec_preset
 from xbarsim.cli import app
+from xbarsim.cli.options import ProgressOpt, SchedulerOpt, WorkersOpt
 from xbarsim.errors import XbarsimInputError
 from xbarsim.validation import (
     check_distinct,
@@ -133,13 +134,11 @@ def evaluate_command(
         "store (DIR/cases).")] = None,
     json_path: Annotated[str | None, typer.Option(
         "--json", metavar="PATH", help="Write the result as JSON; '-' for stdout.")] = None,
-    workers: Annotated[int, typer.Option(
-        "--workers", help="Local Dask workers (0: in this process).")] = 2,
-    scheduler: Annotated[str | None, typer.Option(
-        "--scheduler", metavar="ADDRESS", help="Dask scheduler of a cluster.")] = None,
+    workers: WorkersOpt = 2,
+    scheduler: SchedulerOpt = None,
     resume: Annotated[bool, typer.Option(
         "--resume/--no-resume", help="Continue the store in --out.")] = False,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = False,
+    progress: ProgressOpt = True,
 ) -> None:
     """Accuracy and cost of a network on a chip spec over temperatures, ages and chip
     instances."""

@@ -1,14 +1,14 @@
 """What every command writes: results with their provenance (one place for both).
 
 :func:`with_provenance` adds the ``provenance`` object of :func:`xbarsim.provenance.provenance`
-to a command's results, recording the command line as the user typed it (set by
-:func:`xbarsim.cli.main`), so every ``results.json`` and ``--json`` output carries it.
+to a command's results (the command line as the user typed it is recorded by
+:func:`xbarsim.cli.main`), so every ``results.json`` and ``--json`` output carries it;
+:func:`write_parquet` puts it into a Parquet file's schema metadata.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,15 +20,6 @@ if TYPE_CHECKING:
 
 #: Key of the provenance object in a Parquet file's schema metadata (JSON).
 PARQUET_PROVENANCE_KEY = b"xbarsim.provenance"
-
-#: The command line being run (``xbarsim ...``); None outside :func:`xbarsim.cli.main`.
-_command: list[str | None] = [None]
-
-
-def set_command(args: list[str]) -> None:
-    """Record the arguments of the running command (``xbarsim`` is prepended)."""
-    _command[0] = shlex.join(["xbarsim", *args])
-
 
 def with_provenance(
     data: Mapping[str, Any],
@@ -49,7 +40,7 @@ def with_provenance(
     **extra
         Further provenance entries.
     """
-    return {**data, "provenance": provenance(seeds, configs, _command[0], **extra)}
+    return {**data, "provenance": provenance(seeds, configs, None, **extra)}
 
 
 def write_parquet(

@@ -78,7 +78,7 @@ def _check_setting(where: str, value: object, defaults: list[object]) -> None:
 
 def check_settings(overrides: dict[str, dict], mode: str) -> None:
     """Refuse ``--settings`` values of another type or out of range, before any work."""
-    from xbarsim.reproduce.runner import EXPERIMENTS
+    from xbarsim.reproduce import EXPERIMENTS
 
     by_id = {e.id: e for e in EXPERIMENTS}
     for ex, values in overrides.items():

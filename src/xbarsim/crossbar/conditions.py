@@ -8,7 +8,8 @@ conductances ``G0`` and the per-device state drawn once
     G_ret = G0 (1 + eps_retention(G0, z, t_eq))          (Arrhenius equivalent time)
     G(T)  = G_ret (1 + dw/w0(G_ret, T))                   (temperature model)
 
-clipped into the device bounds. The same device at (T, t) and later at (T', t') follows
+clipped into the device bounds; a stuck device holds its stuck conductance at every
+condition (the state models are fitted on working devices). The same device at (T, t) and later at (T', t') follows
 one trajectory, because ``z`` is fixed and ``t_eq`` is one clock (:meth:`ConditionsView.at`
 adds time to it). ``vmm`` adds the I-V nonlinearity (a few matrix products) and read
 noise at the output (Gaussian with variance ``sum sigma^2 V^2``, one more product);
@@ -114,14 +115,19 @@ class ConditionsView:
         if self._conductance is None:
             x = self.xbars
             models = x.device.conditions
-            g0 = x.conductance
+            stuck = x.device_state.stuck
+            # a stuck device holds its stuck conductance at every condition: the state
+            # models (fitted on working devices) are evaluated on the working ones only
+            working = ~stuck if stuck.any() else slice(None)
+            g = x.conductance.copy()
+            g0 = g[working]
             drift = models.retention.relative_change(
-                g0, x.device_state.drift_z, self.equivalent_hours
+                g0, x.device_state.drift_z[working], self.equivalent_hours
             )
-            g = g0 * (1.0 + drift)
+            g_cond = g0 * (1.0 + drift)
             if self.temp_c != models.temperature.t0_c:
-                g = models.temperature.conductance_at(g, self.temp_c, self.strict)
-            g = np.clip(g, x.device.g_min_s, x.device.g_max_s)
+                g_cond = models.temperature.conductance_at(g_cond, self.temp_c, self.strict)
+            g[working] = np.clip(g_cond, x.device.g_min_s, x.device.g_max_s)
             g.flags.writeable = False
             self._conductance = g
         return self._conductance

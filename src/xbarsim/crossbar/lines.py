@@ -9,7 +9,7 @@ the sensing amplifier's input resistance ``r_tia_in_ohm = R_f / (1 + A)`` at one
 its ends. All voltages are relative to the virtual ground.
 
 No line resistance is published for the thesis's or the paper's arrays; the ``paper``
-preset is the estimate of specs/circuits.md §5.2 (aluminium lines 250 nm wide on a 0.75 µm
+preset is our estimate from the paper's electrode stacks (aluminium lines 250 nm wide on a 0.75 µm
 pitch: 1.2 Ω per cell on the 70 nm bottom electrode = rows, 0.93 Ω per cell on the 90 nm
 top electrode = columns), an assumption.
 """
@@ -25,10 +25,10 @@ from xbarsim.errors import XbarsimInputError, format_validation_error
 
 LineEnd = Literal["first", "last", "both"]
 
-#: Derived per-cell segment resistances of the paper's crossbar (Ω), specs/circuits.md §5.2.
+#: Derived per-cell segment resistances of the paper's crossbar (Ω), from its electrodes.
 PAPER_R_ROW_OHM = 1.2
 PAPER_R_COL_OHM = 0.93
-#: TIA of the thesis's design equations for N = 64 (specs/circuits.md §1.3): R_f (Ω), gain.
+#: TIA of the thesis's design equations for N = 64 (thesis 4.1.2a): R_f (Ω), gain.
 TIA64_R_F_OHM = 6.875e3
 TIA64_GAIN = 2200.0
 

@@ -44,8 +44,8 @@ class SinhIV:
     Attributes
     ----------
     b_per_v : float
-        Steepness b (1/V, > 0); specs/imperfections.md §2.2 derives b ≈ 3.55 V⁻¹ (100 µS)
-        to 6.05 V⁻¹ (10 µS) from the paper's nonlinearity factors.
+        Steepness b (1/V, > 0); the paper's nonlinearity factors give b ≈ 3.55 V⁻¹
+        (100 µS) to 6.05 V⁻¹ (10 µS).
     """
 
     b_per_v: float = 3.55

@@ -7,7 +7,7 @@ With line resistance (:class:`~xbarsim.crossbar.Lines`: rows driven through
 sensed end(s); the sensing amplifiers are switched out during writes) every device sees
 less than the scheme's nominal fraction, the more so the farther it sits from the
 drivers. The devices are linear at their conductance here (during a switching pulse they
-are not; this is the first-order drop, as in specs/circuits.md §5.3, ≈ 12-24 mV over a
+are not; this is the first-order drop, our first-order estimate, ≈ 12-24 mV over a
 60 Ω line at the paper's 200-400 µA switching currents). Solved by superposition of the
 row drivers (columns at 0 V) and the column drivers (rows at 0 V) on the nodal network.
 """

@@ -253,7 +253,7 @@ class DeviceConfig(BaseModel):
 
 
 class DevicePreset(StrEnum):
-    """Named device populations with values from the seeds."""
+    """Named device populations with values from the source documents."""
 
     TIO2_64X64_PAPER = "tio2-64x64-paper"
     THESIS_UNIFORMITY = "thesis-uniformity"

@@ -1,7 +1,7 @@
 """Fit device models to measured data (layer 1).
 
 Nonlinear least squares with scipy's trust-region reflective solver (``least_squares``,
-``method="trf"``), as the thesis fitted its models (L435). Every fit returns the
+``method="trf"``), as the thesis fitted its models. Every fit returns the
 coefficients in the units of the thesis form, their standard errors (from the Jacobian at
 the optimum, ``s^2 (J^T J)^-1``), the rms residual, the number of points, the residuals for
 a plot, the parameters the data cannot identify (near-singular Jacobian; their standard

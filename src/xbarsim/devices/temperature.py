@@ -2,7 +2,7 @@
 
 Both models give the relative change of a device's weight between the tuning temperature
 ``T0`` and the die temperature ``T`` (degrees C), **in percent** as in the thesis, and are
-deterministic: they describe the average device (thesis L344).
+deterministic: they describe the average device (thesis ch. 2).
 
 Memristor (Fig. 17a)::
 

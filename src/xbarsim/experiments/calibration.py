@@ -1,6 +1,6 @@
 """Calibration of the pulse law against the source documents' published numbers.
 
-The soft-bounded two-slope law has two free parameters that the seeds do not print: the
+The soft-bounded two-slope law has two free parameters that the source documents do not print: the
 dose slope below threshold (how much half-selected devices drift) and above threshold (how
 fast a selected device moves). The three-piece law adds a knee above threshold and a third
 slope beyond it (``far_pieces_v``; a gentler far slope makes the dose saturate with

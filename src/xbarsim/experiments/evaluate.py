@@ -137,16 +137,21 @@ def summarize(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+#: Test images whose forward passes the activity cost is taken from.
+COST_IMAGES = 256
+
+
 def chip_cost(setup: EvaluateSetup) -> dict[str, Any]:
-    """Cost of the deployed chip (instance 0): :meth:`xbarsim.nn.Deployment.cost`."""
+    """Cost of the deployed chip (instance 0) from the activity of the forward passes on
+    the first :data:`COST_IMAGES` test images (:meth:`xbarsim.nn.Deployment.cost`)."""
     from xbarsim.nn.deploy import deploy_spec
 
     seed = instance_seed(setup.seed, setup.chip_identity(), 0)
     dep = deploy_spec(setup.model, setup.spec, seed=seed,
                       calibration_x=setup.data.x_train[: setup.calibration_images])
-    full = dep.cost(setup.spec.chip_config())
-    out = {key: float(full.get(key, 0.0)) for key in COST_KEYS}
-    out["power_breakdown_w"] = dict(full.get("power_breakdown_w", {}))
+    full = dep.cost(setup.spec.chip_config(), activity=setup.data.x_test[:COST_IMAGES])
+    out: dict[str, Any] = {key: float(full.get(key, 0.0)) for key in COST_KEYS}
+    out["energy_breakdown_j"] = dict(full.get("energy_breakdown_j", {}))
     out["area_breakdown_mm2"] = dict(full.get("area_breakdown_mm2", {}))
     return out
 

@@ -26,7 +26,7 @@ Two parts, every point solved exactly with :func:`xbarsim.crossbar.irdrop.effect
   ``through_lines``, ``verified_accuracy`` of kernels programmed through the lines).
   Deterministic given the seed (no instance spread).
 
-No IR-drop result is published for these arrays (specs/circuits.md §5.1); the table shows
+No IR-drop result is published for these arrays (in either source document); the table shows
 the derived first-order estimate ``r·G·N(N+1)/2`` at the mean 55 µS beside the results.
 """
 
@@ -225,12 +225,12 @@ def run_irdrop_study(
 
 
 def first_order(size: int, r_wire: float) -> float:
-    """specs/circuits.md §5.2 [D]: far-device deficit ``r·G·N(N+1)/2`` at G = 55 µS."""
+    """First-order estimate (derived): far-device deficit ``r·G·N(N+1)/2`` at G = 55 µS."""
     return r_wire * 55e-6 * size * (size + 1) / 2
 
 
 def comparison_rows(study: IrDropStudy) -> list[ComparisonRow]:
-    """One row per point: the first-order estimate [D] beside the exact VMM error and the
+    """One row per point: our first-order estimate (derived) beside the exact VMM error and the
     network accuracy drop."""
     net = {(p["size"], p["r_wire_ohm"]): p for p in study.network}
     rows = []
@@ -242,7 +242,7 @@ def comparison_rows(study: IrDropStudy) -> list[ComparisonRow]:
         if key in net:
             text += f", acc drop {100 * net[key]['accuracy_drop']:.2f} pp"
         rows.append(ComparisonRow(f"N={key[0]}, r={key[1]:g} ohm",
-                                  f"~{first_order(*key):.3g} [D]", text))
+                                  f"~{first_order(*key):.3g} (derived)", text))
     return rows
 
 

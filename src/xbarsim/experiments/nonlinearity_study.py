@@ -1,4 +1,4 @@
-"""Thesis section 2.5 (L562): accuracy drop with static I-V nonlinearity, with "balancing".
+"""Thesis section 2.5: accuracy drop with static I-V nonlinearity, with "balancing".
 
 For every (model, mapping) point the trained model computes with the memristor
 nonlinearity model (:func:`xbarsim.nn.nonlinear.nonlinear_copy`) at the thesis's

@@ -1,6 +1,6 @@
 """Thesis Figs. 59-61: cancelling TIA offsets with memristor pairs (layer 7).
 
-Procedure (thesis 4.1.3, spec circuits.md 2.4): draw an offset per TIA; measure each in the
+Procedure (thesis 4.1.3): draw an offset per TIA; measure each in the
 X-block's sensing-circuit monitoring mode (zero input current, ``V_out - V_cm``); compute
 the compensation pair (corrected condition, one device at ~6 uS, dV = 400 mV); program the
 2 x T compensation array (row 0: the devices to ``V_cm - dV``, row 1: to ``V_cm + dV``,
@@ -149,9 +149,9 @@ def run_offset_compensation(
     seed : int
         Root seed: child 0 draws the offsets, child 1 the compensation devices.
     sigma_v, limit_v : float
-        Offset distribution: Normal(0, sigma) truncated at +/- limit (V) [U].
+        Offset distribution: Normal(0, sigma) truncated at +/- limit (V); an assumption.
     r_f_ohm : float
-        TIA feedback resistance (Ohm); measured 18.4 kOhm [P].
+        TIA feedback resistance (Ohm); the thesis measured 18.4 kOhm.
     tolerance : float
         Write-verify target accuracy (fraction); the thesis used 1 %.
     comp : OffsetComp, optional
@@ -287,7 +287,7 @@ def implied_offset_v(
 
     Solves ``V_out(V_os) = V_cm`` for the TIA of :class:`xbarsim.periphery.TIA` (gain 2200,
     feedback ``r_f_ohm``) with the pair attached and zero input current: the circuit form of
-    the corrected condition (spec circuits.md 2.3), not its closed form
+    the corrected condition (our correction of the printed one), not its closed form
     (:meth:`OffsetComp.cancelled_offset_v`).
 
     Parameters
@@ -295,7 +295,7 @@ def implied_offset_v(
     r_c1_ohm, r_c2_ohm : float
         Resistances (Ohm) of the devices to ``V_cm - dV`` and ``V_cm + dV``.
     r_f_ohm : float
-        TIA feedback resistance (Ohm); measured 18.4 kOhm [P].
+        TIA feedback resistance (Ohm); the thesis measured 18.4 kOhm.
     comp : OffsetComp, optional
     """
     from scipy.optimize import brentq

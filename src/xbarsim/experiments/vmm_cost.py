@@ -10,7 +10,7 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.published import published_value
 from xbarsim.report.tables import ComparisonRow
 
-#: Metric -> (published trend, accepted slope band of spec circuits.md 9).
+#: Metric -> (published trend, the log-log slope band we accept as that trend).
 TRENDS: dict[str, tuple[str, tuple[float, float]]] = {
     "energy_eff_op_per_j": ("~linear in N", (0.8, 1.4)),
     "ops_per_s": ("quadratic in N", (1.8, 2.4)),

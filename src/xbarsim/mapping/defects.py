@@ -7,7 +7,7 @@ the partner is retuned so the pair still carries the target difference
     G+ stuck at g  =>  G- := clip(g - D, g_low, g_high)
     G- stuck at g  =>  G+ := clip(g + D, g_low, g_high)
 
-The thesis prints six formulas (stuck at G_max, G_min or G_x, on either side, L542); all
+The thesis prints six formulas (stuck at G_max, G_min or G_x, on either side); all
 collapse to this rule. Nothing can be done when both devices are stuck.
 
 Compensation column (technique 2): one extra pair per neuron per kernel, driven at the

@@ -1,7 +1,7 @@
 """State optimization: temperature-robust mapping parameters (layer 4; thesis approach 3).
 
 A design is a stack, a mapping, a dynamic range ``dI_max`` and a rule for ``I_min`` /
-``I_b`` (:class:`StateOptimization`). Its cost (thesis L511-517)::
+``I_b`` (:class:`StateOptimization`). Its cost, as the thesis defines it::
 
     C = max_{T in [T0, T_max]}  integral_{eps}^{1} |E_r(W, T)| dW
 

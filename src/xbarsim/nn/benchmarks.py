@@ -1,4 +1,4 @@
-"""The chapter-2 benchmark networks, built locally (layer 6; spec E 0.1).
+"""The chapter-2 benchmark networks, built locally (layer 6; thesis 2.1, Fig. 5).
 
 * :func:`thesis_convnet`: Conv 5x5 (65 maps) -> max-pool 2 -> Conv 5x5 (120 maps) ->
   max-pool 2 -> FC 390 -> FC classes, batch norm after every non-pooling layer but the

@@ -11,7 +11,7 @@ its target), and then, per :class:`DefectMitigation`:
 2. ``column``: adds one compensation pair per output per row kernel, driven at x = 1 and
    programmed (through the chip's tuning path) to cancel each partial sum's mean shift on
    the calibration images; then re-estimates the batch-norm running means on the same
-   images with everything else frozen (thesis L554-556; algorithm: spec E 4.4 default).
+   images with everything else frozen (thesis 2.4.2, Fig. 25; the algorithm is our reading of it).
 
 The compensation current of a layer is held in the buffer ``g_compensation`` (S, per
 output) and added by a forward hook; both are attached by :func:`attach_compensation`.
@@ -245,7 +245,8 @@ def program_model_mitigated(
 
 
 def _compensate(out: MitigatedDeployment, chip: ChipConfig, x: NDArray, seed: int) -> None:
-    """Program the compensation columns and recalibrate batch norm (spec E 4.4 default)."""
+    """Program the compensation columns and recalibrate batch norm (our reading of thesis
+    2.4.2)."""
     dep = out.deployment
     model = dep.model
     layers = dict(analog_layers(model))

@@ -25,6 +25,7 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.nn.conditions import FIRST_ORDER_BASE
 from xbarsim.nn.defects import DefectMitigation, program_model_mitigated
+from xbarsim.nn.nonlinear import balance_v_tune
 from xbarsim.nn.periphery import attach_periphery
 from xbarsim.nn.program import program_model
 from xbarsim.nn.record import Deployment, LayerKernels
@@ -67,17 +68,25 @@ def deploy_spec(
     spec.check()
     m, r = spec.mitigation, spec.read_path
     for name, on in (("reference_bn_k", m.reference_bn_k > 0),
-                     ("state_optimization", m.state_optimization), ("balancing", m.balancing)):
+                     ("state_optimization", m.state_optimization)):
         if on:
             raise XbarsimInputError(
                 f"mitigation.{name}: not composed with deploy(model, spec); it retrains or "
                 "redesigns the network for temperature (use its own entry point)"
             )
+    if m.kind != "none" and spec.programming.through_lines:
+        raise XbarsimInputError(
+            "programming.through_lines: not combined with a stuck-device mitigation yet (the "
+            "mitigated programming verifies without the lines); turn one of them off"
+        )
     needs = [] if r.preset == "none" else ["read_path"]
     needs += ["mitigation pair+column"] if m.kind == "pair+column" else []
+    needs += ["mitigation balancing"] if m.balancing else []
     if needs and calibration_x is None:
         raise XbarsimInputError(f"calibration_x: required by the spec's {' and '.join(needs)}")
     chip = spec.chip_config()
+    if m.balancing:
+        chip = _balanced(model, chip, np.asarray(calibration_x))
     lines = spec.lines_config()
     if m.kind != "none":
         mitigation = DefectMitigation(
@@ -107,6 +116,19 @@ def deploy_spec(
         )
     deployment.model.xbarsim_deployment = deployment
     return deployment
+
+
+def _balanced(model: nn.Module, chip: ChipConfig, x: NDArray[np.float32]) -> ChipConfig:
+    """``chip`` with its devices tuned at the balanced voltage of ``model`` on ``x``
+    (:func:`xbarsim.nn.nonlinear.balance_v_tune`)."""
+    conditions = chip.device.conditions
+    v_tune, _ = balance_v_tune(model, conditions.nonlinearity, x, chip.mapping, None,
+                               chip.g_low_s, chip.g_high_s)
+    nl = conditions.nonlinearity.model_copy(update={"v_tune_v": v_tune})
+    device = chip.device.model_copy(
+        update={"conditions": conditions.model_copy(update={"nonlinearity": nl})}
+    )
+    return chip.model_copy(update={"device": device})
 
 
 def deploy(

@@ -9,7 +9,7 @@ each device's current follows the nonlinearity model
 basis the column current is ``I = sum_j f_j(V) @ (s_j(G+) - s_j(G-))``, and the layer
 output gains ``(I - V @ (G+ - G-)) w_max x_max / (dG V_max)``.
 
-Balancing (spec E 2.4; thesis ref. [34]): the device is exact where it was tuned and errs
+Balancing (thesis 2.5 and its ref. [34]): the device is exact where it was tuned and errs
 with opposite signs below and above, so ``V_tune`` is chosen to minimize the mean squared
 column error ``E_x[(sum_i dI_i)^2]`` over the layers' actual calibration inputs (the
 objective is not printed: an **assumption**); one global ``V_tune`` per design.

@@ -4,13 +4,14 @@ Pre-activation statistics shift and stretch almost monotonically with temperatur
 per-neuron correction quantized into k sets of batch-norm parameters compensates it. For
 each of k reference temperatures the model is deployed there
 (:func:`xbarsim.nn.thermal.weights_at`) and only its batch-norm layers are retrained for
-one epoch at lr 0.001 (thesis L498-500): the affine ``weight`` / ``bias`` (gamma, beta) and
+one epoch at lr 0.001 (thesis 2.4.1, Fig. 22): the affine ``weight`` / ``bias`` (gamma, beta) and
 re-estimated running statistics, everything else frozen (which parameters: an
-**assumption**, spec E 6.3). At inference a temperature sensor picks the set.
+**assumption**, not given in the source documents). At inference a temperature sensor
+picks the set.
 
-Defaults (**assumptions**, spec E 6.3): references at the centres of k equal bins of
-[25, 100] degrees C, ``T_j = 25 + (j - 1/2) 75 / k``; selection = the bin holding the
-sensed temperature (ends extend outward). Overhead: 2k parameters per neuron.
+Defaults (**assumptions**, not given in the source documents): references at the centres
+of k equal bins of [25, 100] degrees C, ``T_j = 25 + (j - 1/2) 75 / k``; selection = the
+bin holding the sensed temperature (ends extend outward). Overhead: 2k parameters per neuron.
 
 The sets export with the model: :meth:`ReferenceBatchNorm.state_dict` holds plain tensors
 (``torch.save`` / ``torch.load(weights_only=True)``).

@@ -4,12 +4,12 @@ Before every forward pass the model is "deployed" at the training temperature ``
 each ``Linear`` / ``Conv2d`` weight goes through the mapping, the device temperature model
 at ``T_theta`` and back (:func:`xbarsim.nn.thermal.weights_at`). The gradient computed
 with those weights is applied to the ideal weights (straight-through; the thesis does not
-say how gradients flow, spec E 6.2). ``T_theta`` follows the triangular schedule
+say how gradients flow; our assumption). ``T_theta`` follows the triangular schedule
 25, 35, ..., 95, 85, ..., 35, 25, 35, ... degrees C, one step per batch (period 14), so
 training never sees 100 degrees C.
 
-Default length (an **assumption**, spec E 6.2): fine-tune the trained baseline for 10 % of
-its epochs with its optimizer settings.
+Default length (an **assumption**, not given in the source documents): fine-tune the
+trained baseline for 10 % of its epochs with its optimizer settings.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Chapter 2 does not program networks: every weight of a ``Linear`` / ``Conv2d`` l
 converted one-to-one into a device pair with a mapping design
 (:class:`~xbarsim.mapping.state_optimization.StateOptimization`), the device temperature
 model is applied to each device of the pair at the die temperature, and the pair is read
-back as an effective weight (spec E 1.4)::
+back as an effective weight (our reading of the thesis, section 2.4.1)::
 
     w_eff(T) = w_max * (I+(T) - I-(T)) / dI_max,    w_max = max |w| of the layer
 

@@ -1,6 +1,6 @@
 """Transimpedance amplifier that senses a bit line (layer 5).
 
-Behavioural model of thesis §4.1.2a / §4.1.3 (specs/circuits.md §1.3-1.5), in absolute
+Behavioural model of thesis §4.1.2a / §4.1.3 (its design equations), in absolute
 volts. The op-amp's non-inverting input sits at ``V_cm`` and carries the input-referred
 offset ``V_os``; with open-loop gain ``A`` the summing node is not an ideal virtual ground
 but an input resistance ``R_in = R_f / (1 + A)`` above ``V_p = V_cm + V_os``:
@@ -9,7 +9,7 @@ but an input resistance ``R_in = R_f / (1 + A)`` above ``V_p = V_cm + V_os``:
     V_out = V_n − R_f · I = V_p − R_f · A / (1 + A) · I,  clipped to [V_lo, V_hi]
 
 where ``I`` is the current flowing *into* the summing node (positive current lowers the
-output). Design equations (thesis L942): ``I_max = (N/2)·G_avg·V_max``,
+output). Design equations (thesis 4.1.2a): ``I_max = (N/2)·G_avg·V_max``,
 ``R_f = V_out,d / I_max`` and ``A ≈ 100·R_f·N·G_avg`` (input resistance below 1 % of the
 bit line's ``1/(N·G_avg)``), which gives ``A ≈ 2200`` for every N.
 """
@@ -26,7 +26,7 @@ from xbarsim.errors import XbarsimInputError
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
-#: Thesis design point (L942): largest word-line input (V) and average device conductance (S).
+#: Thesis design point (4.1.2a): largest word-line input (V) and average device conductance (S).
 DESIGN_V_MAX_V = 0.1
 DESIGN_G_AVG_S = 50.0e-6
 #: Designed output swing 0.1-1.2 V (V).

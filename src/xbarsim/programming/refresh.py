@@ -6,7 +6,7 @@ and a voltage-controlled re-forming; it then switches again with stochastically 
 thresholds (Fig. 34: a symmetric spread of the relative change; example +/-0.8 V ->
 +0.95 / -1.2 V). Used once or a few times per device (endurance).
 
-Model (spec E 5.3; widths and the post-forming state are **assumptions**):
+Model (thesis 3.5.3; widths and the post-forming state are **assumptions**):
 
 ``mode="relative"``
     ``Vs' = Vs (1 + e_s)``, ``|Vr'| = |Vr| (1 + e_r)``, ``e ~ Normal(0, width)`` with

@@ -49,10 +49,11 @@ def accuracy_figures(out: Path, result: Mapping[str, Any]) -> list[Path]:
 
 
 def cost_figure(path: Path, cost: Mapping[str, Any]) -> Path:
-    """Power and area per component of the chip (horizontal bars)."""
+    """Energy per inference and area per component of the chip (horizontal bars)."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     for k, (key, unit, scale) in enumerate(
-        (("power_breakdown_w", "power (mW)", 1e3), ("area_breakdown_mm2", "area (mm^2)", 1.0))
+        (("energy_breakdown_j", "energy per inference (nJ)", 1e9),
+         ("area_breakdown_mm2", "area (mm^2)", 1.0))
     ):
         ax = fig.add_subplot(1, 2, k + 1)
         parts = cost.get(key, {})

@@ -1,6 +1,6 @@
 """The reproduce report: one self-contained HTML page (layer 7).
 
-:func:`render` draws what :mod:`xbarsim.reproduce.runner` hands it (summary rows,
+:func:`render` draws what :mod:`xbarsim.reproduce` hands it (summary rows,
 values per instance, one :class:`Section` per built experiment, figures and job rows,
 provenance); it reads no store and imports no experiment. The page is a Jinja2 template
 (``templates/reproduce.html.j2``) rendered with autoescape, so every string that reaches it

@@ -44,7 +44,8 @@ RULES = (
     f"uncertainty u: the standard error of our statistic over its n instances (sample std / "
     f"sqrt(n) for a mean; the distribution-free 95 % interval of the median / {2 * 1.96:g} "
     "for a median), combined in quadrature with the published spread where the source "
-    "prints one; 0 for a deterministic number.",
+    "prints one (none of the compared numbers has one printed); 0 for a deterministic "
+    "number and for a single instance (n = 1, shown), which has no standard error.",
     f"{WITHIN}: a number: |ours - published| <= band x |published| + {COVERAGE:g} u, band "
     f"{APPROX_BAND:.0%} where the text prints the value as approximate ('~', '<', "
     f"'about'), {EXACT_BAND:.0%} otherwise (a fraction near 1 takes the band of its "

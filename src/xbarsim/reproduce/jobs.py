@@ -1,9 +1,10 @@
 """The jobs of ``xbarsim reproduce``: each calls one experiment's library entry point (layer 7).
 
 A job returns rows (see :mod:`xbarsim.reproduce`): per-instance values, or
-statistics where a study keeps only those, the figures matching the seed's figure (base64
-PNG) and one provenance row (wall time in s, configuration hash, engine). Instance seeds
-derive from the root seed and the instance's identity, never its position in the job list.
+statistics where a study keeps only those, the figures matching the source document's
+figure (base64 PNG) and one provenance row (wall time in s, configuration hash, engine).
+Instance seeds derive from the root seed and the instance's identity, never its position in
+the job list.
 """
 
 from __future__ import annotations
@@ -309,8 +310,10 @@ def t24_job(settings: dict[str, Any], seed: int) -> Rows:
     return timed_rows(ex, ex, settings, start, rows)
 
 
-def e7_job(settings: dict[str, Any], seed: int) -> Rows:
-    """ResNet-18 (digits width) with the thesis's I-V nonlinearity and V_tune balancing."""
+def e7_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
+    """ResNet-18 (digits width) with the thesis's I-V nonlinearity and V_tune balancing: one
+    instance is the whole study (training included) from the instance's own seed, so the
+    drops have a standard error over instances."""
     from xbarsim.experiments.nonlinearity_study import (
         NonlinearityStudySetup,
         run_nonlinearity_study,
@@ -320,12 +323,13 @@ def e7_job(settings: dict[str, Any], seed: int) -> Rows:
     ex = "E7_18_nonlinearity"
     setup = NonlinearityStudySetup(models=("resnet18",), mappings=("rm1", "rm2"),
                                    balancing=("on",), data=data_spec(settings),
-                                   epochs=settings["epochs"], seed=seed).validate()
+                                   epochs=settings["epochs"],
+                                   seed=instance_seed(seed, ex, instance)).validate()
     result = run_nonlinearity_study(setup)
     values = {f"resnet18_drop_with_nl_and_balancing_{c['mapping']}": c["drop"]
               for c in result.cases}
-    return timed_rows(ex, ex, settings, start,
-                      value_rows(ex, 0, values) + image_rows(ex, settings))
+    return timed_rows(ex, f"{ex}-{instance}", settings, start,
+                      value_rows(ex, instance, values) + image_rows(ex, settings, instance))
 
 
 # -- T51-56: VMM cost trends and the MLP chip (thesis 4.1.2) -----------------------------------

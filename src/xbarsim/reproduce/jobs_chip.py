@@ -2,9 +2,9 @@
 
 Same conventions as :mod:`xbarsim.reproduce.jobs`: each job calls one experiment's
 library entry point and returns value rows (fractions or SI units), the figure matching the
-seed's figure (base64 PNG) and a provenance row. Deterministic quantities (no random draw:
-the decoder table, the VMM cost model, the chip's counts and areas, the example pair's
-offset) are one row of instance 0, so the page shows n = 1 for them; random ones are one row
+source document's figure (base64 PNG) and a provenance row. Deterministic quantities (no
+random draw: the decoder table, the VMM cost model, the chip's counts and areas, the example
+pair's offset) are one row of instance 0, so the page shows n = 1 for them; random ones are one row
 per instance, each instance seeded from its identity.
 """
 
@@ -150,9 +150,10 @@ def mlp_details_job(settings: dict[str, Any], seed: int, instance: int) -> Rows:
 
 # -- Figs. 59-61: offset compensation details --------------------------------------------------
 
-#: The thesis's example pair (Ohm): the device to V_cm + dV and the one to V_cm - dV [P].
+#: The thesis's example pair (Ohm): the device to V_cm + dV and the one to V_cm - dV
+#: (published).
 EXAMPLE_PAIR_OHM = (41e3, 170e3)
-#: Measured feedback resistance of the thesis's TIA (Ohm) [P, Fig. 58].
+#: Measured feedback resistance of the thesis's TIA (Ohm), published (Fig. 58).
 MEASURED_R_F_OHM = 18.4e3
 
 

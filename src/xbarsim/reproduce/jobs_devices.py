@@ -5,8 +5,8 @@ programming and mapping layers and the chapter-2 studies: the temperature model 
 single-device tuning (Fig. 9a), retention details (Figs. 10-11), the temperature
 mitigation details (Figs. 21-23), the defect details (Fig. 24) and the threshold refresh
 (Fig. 34). Same contract as :mod:`xbarsim.reproduce.jobs`: a job returns
-per-instance value rows, the figure matching the seed's figure (base64 PNG) and one
-provenance row; instance seeds come from
+per-instance value rows, the figure matching the source document's figure (base64 PNG)
+and one provenance row; instance seeds come from
 :func:`~xbarsim.reproduce.jobs.instance_seed`.
 
 Several quantities only read back what a preset or closed-form formula was set from; their

@@ -11,8 +11,8 @@ library entry point and return *rows*:
   test image is worth, for the experiments that classify images;
 * ``{"id", "quantity", "mean", "std", "n"}`` -- statistics over instances, where the study
   keeps only those;
-* ``{"id", "figure", "png"}`` -- the figure matching the seed's figure (base64 PNG, from
-  instance 0);
+* ``{"id", "figure", "png"}`` -- the figure matching the source document's figure (base64
+  PNG, from instance 0);
 * ``{"id", "job", "wall_s", "config_hash", "engine"}`` -- provenance of the job.
 
 The jobs run through :func:`xbarsim.experiments.chapter2.run_jobs` (in process or on Dask)
@@ -200,7 +200,7 @@ class Experiment:
     command : str
         The stand-alone command line that reproduces the rows (``{seed}`` filled in).
     figure : str
-        The seed figure that the stored figure corresponds to.
+        The source document's figure that the stored figure corresponds to.
     """
 
     id: str
@@ -363,8 +363,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
            accuracy=True),
          Q("resnet18_drop_with_nl_and_balancing_rm2", "drop with balancing, RM2", "bound",
            accuracy=True)),
-        {"quick": dict(_CH2_QUICK), "full": dict(_CH2_FULL)},
-        single("E7_18_nonlinearity", e7_job),
+        {"quick": {**_CH2_QUICK, "instances": 1}, "full": {**_CH2_FULL, "instances": 3}},
+        per_instance("E7_18_nonlinearity", e7_job),
         "xbarsim nonlinearity-study --models resnet18 --balancing on --seed {seed}",
         "thesis 2.5 (text)",
     ),
@@ -527,7 +527,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          "full": {"size": 64, "r_wire_ohm": 1.2, "instances": 20, "inputs": 1000}},
         single("F_ir_drop_statements", irdrop_job),
         "xbarsim irdrop-study --sizes 64 --r-wire 1.2 --seed {seed}",
-        "no seed figure (thesis 2.5 text)",
+        "no source-document figure (thesis 2.5 text)",
     ),
     Experiment(
         "T60_offset_compensation",
@@ -578,7 +578,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         {"quick": {"sizes": [4, 8, 16, 32, 64]}, "full": {"sizes": [4, 8, 16, 32, 64]}},
         single("F48_50_tia_design", tia_design_job),
         "python -c 'from xbarsim.periphery import TIA; print(TIA.design(64))'",
-        "no seed figure (thesis Figs. 48-50 are transistor-level)",
+        "no source-document figure (thesis Figs. 48-50 are transistor-level)",
     ),
     Experiment(
         "F52_data_converters",
@@ -594,7 +594,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         {"quick": {}, "full": {}},
         single("F52_data_converters", converters_job),
         "python -c 'from xbarsim.periphery import DAC; print(DAC.thesis().lsb_v)'",
-        "no seed figure (thesis Fig. 52 is a circuit diagram)",
+        "no source-document figure (thesis Fig. 52 is a circuit diagram)",
     ),
     Experiment(
         "F51_53_vmm_trends",
@@ -903,7 +903,7 @@ def run_reproduce(
     Parameters
     ----------
     mode : {"quick", "full"}
-        Reduced instance counts (quick, stated on the page) or the seeds' counts.
+        Reduced instance counts (quick, stated on the page) or the source documents' counts.
     store : str or Path
         Results directory (one Parquet part per finished job).
     only : list of str, optional
@@ -974,5 +974,6 @@ def write_report(store: str | Path, out_html: str | Path, summary_json: str | Pa
     text = render(meta, summary, instance_values(rows), sections(meta), rows, prov, old)
     Path(out_html).write_text(text, encoding="utf-8")
     if summary_json is not None:
-        Path(summary_json).write_text(json.dumps(summary, indent=1, default=str) + "\n")
+        document = {"provenance": prov, "rows": summary}
+        Path(summary_json).write_text(json.dumps(document, indent=1, default=str) + "\n")
     return summary

@@ -2,11 +2,12 @@
 
 A results directory holds ``_xbarsim_sweep.json`` (schema version, the study parameters
 that fix the results and the provenance of the run that created it; read bounded and
-validated by :class:`StoreMeta`) and ``part-<task>.parquet`` files (each checked to be a
-regular file within the data limit, declaring rows within it, of :data:`SCHEMA`). Each part
-is written to a hidden temporary file in the same directory and renamed into place, so a
-part either exists whole or not at all; leftovers of an interrupted write (``.tmp-*``) are
-ignored by readers (pyarrow skips names starting with ``.`` or ``_``) and removed on resume.
+validated by :class:`StoreMeta` when read) and
+``part-<task>.parquet`` files (each checked to be a regular file within the data limit,
+declaring rows within it, of :data:`SCHEMA`). Each part is written to a hidden
+temporary file in the same directory and renamed into place, so a part either exists
+whole or not at all; leftovers of an interrupted write (``.tmp-*``) are ignored by readers
+(pyarrow skips names starting with ``.`` or ``_``) and removed on resume.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ SCHEMA = pa.schema(
 
 
 class StoreMeta(BaseModel):
-    """The metadata file of a results directory: schema version and study parameters."""
+    """The metadata file of a results directory: schema version, study parameters and the
+    provenance of the run that created it (absent in stores written before it was kept)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -156,8 +158,9 @@ class ResultStore:
                 content = {
                     "schema_version": SCHEMA_VERSION,
                     "study": meta,
-                    "provenance": provenance(seed if isinstance(seed, int) else None,
-                                             {"study": meta}),
+                    "provenance": provenance(
+                        seed if isinstance(seed, int) else None, {"study": meta}
+                    ),
                 }
                 self._atomic_write_bytes(self.meta_path, json.dumps(content, indent=1).encode())
         except OSError as exc:
