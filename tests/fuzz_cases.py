@@ -530,6 +530,14 @@ CASES: tuple[Case, ...] = (
        "--json", f"{R}/fit.csv"),
     _c("rep-summary-same-as-out", "report", f"{R}/rs_good", "--out", f"{R}/h22.html",
        "--summary", f"{R}/h22.html"),
+    # the evaluate command: the same temperature range, bounded counts and files
+    _c("ev-temps-hot", "evaluate", "--temps", "400"),
+    _c("ev-temps-cold", "evaluate", "--temps", "25,-300"),
+    _c("ev-ages-neg", "evaluate", "--ages-h", "-1"),
+    _c("ev-ages-inf", "evaluate", "--ages-h", "inf"),
+    _c("ev-instances-huge", "evaluate", "--instances", "100000000"),
+    _c("ev-weights-fifo", "evaluate", "--model", "m:f", "--weights", f"{R}/fifo"),
+    _c("ev-spec-devzero", "evaluate", "--spec", "/dev/zero"),
 )
 
 #: The cases of the second hardening round (for the before/after table).

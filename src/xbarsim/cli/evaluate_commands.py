@@ -20,16 +20,24 @@ from xbarsim.chip.spec import ChipSpec, load_spec, spec_from_dict, spec_preset
 from xbarsim.cli import app
 from xbarsim.cli.options import ProgressOpt, SchedulerOpt, WorkersOpt
 from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments.resources import MAX_EPOCHS, MAX_INSTANCES
 from xbarsim.validation import (
+    check_count,
     check_distinct,
+    check_input_file,
     check_output_dir,
     check_output_file,
     check_seed,
+    check_temperature,
     create_output_dir,
     write_text,
 )
 
 DATASETS = ("digits", "mnist", "cifar10")
+
+
+#: Oldest chip age the evaluation takes (hours; about 114 years).
+MAX_AGE_H = 1e6
 
 
 def _floats(name: str, text: str) -> list[float]:
@@ -153,6 +161,15 @@ def evaluate_command(
         overrides["mitigation"] = {"kind": mitigation}
     spec = build_spec(spec_file, preset, overrides)
     temp_list, age_list = _floats("temps", temps), _floats("ages-h", ages_h)
+    for t in temp_list:
+        check_temperature("temps", t)
+    for age in age_list:
+        if not 0.0 <= age <= MAX_AGE_H:
+            raise XbarsimInputError(f"ages-h: must lie in [0, {MAX_AGE_H:g}] h, got {age}")
+    check_count("instances", instances, MAX_INSTANCES)
+    check_count("epochs", epochs, MAX_EPOCHS)
+    if weights is not None:
+        check_input_file(weights, "weights")  # a regular file within the limit
     seed = check_seed(seed)
     if epochs < 1:
         raise XbarsimInputError(f"epochs: must be >= 1, got {epochs}")
