@@ -171,6 +171,8 @@ def reproduce(
     if store.exists() and not resume and any(store.iterdir()):
         raise XbarsimInputError(f"out: {store} already holds results; pass --resume or "
                                 "choose another directory")
+    if resume and store.is_dir() and any(store.iterdir()):
+        _check_store(store)  # a store to continue is input: checked like `report` checks it
     command = shlex.join(["xbarsim", "reproduce", "--quick" if quick else "--full",
                           *(["--only", only] if only is not None else []),
                           *(["--settings", str(settings)] if settings is not None else []),

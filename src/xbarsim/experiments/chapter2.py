@@ -30,7 +30,7 @@ from xbarsim import seeding
 from xbarsim.errors import XbarsimInputError
 from xbarsim.progress import progress_bar
 from xbarsim.provenance import provenance
-from xbarsim.validation import check_positive_int
+from xbarsim.validation import check_positive_int, read_text
 
 if TYPE_CHECKING:
     from torch import nn
@@ -210,7 +210,7 @@ class PartStore:
             return
         meta = p / META_NAME
         try:
-            stored = json.loads(meta.read_text())
+            stored = json.loads(read_text(meta, "results"))  # bounded, regular file
         except (OSError, ValueError):
             raise XbarsimInputError(
                 f"results: {p} is not a results directory of this study; choose another"
