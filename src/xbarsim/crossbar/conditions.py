@@ -11,9 +11,9 @@ conductances ``G0`` and the per-device state drawn once
 clipped into the device bounds; a stuck device holds its stuck conductance at every
 condition (the state models are fitted on working devices). The same device at (T, t) and
 later at (T', t') follows one trajectory, because ``z`` is fixed and ``t_eq`` is one clock
-(:meth:`ConditionsView.at` adds time to it). ``vmm`` adds the I-V nonlinearity (a few matrix products) and read
-noise at the output (Gaussian with variance ``sum sigma^2 V^2``, one more product);
-``vmm_reference`` computes the same per device, for tests.
+(:meth:`ConditionsView.at` adds time to it). ``vmm`` adds the I-V nonlinearity (a few
+matrix products) and read noise at the output (Gaussian with variance ``sum sigma^2 V^2``,
+one more product); ``vmm_reference`` computes the same per device, for tests.
 """
 
 from __future__ import annotations
