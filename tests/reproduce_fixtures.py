@@ -20,9 +20,14 @@ def _tiny_png() -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def synthetic_store(path: Path, gap_key: str = "set_mean_v") -> Path:
+def synthetic_store(path: Path, gap_key: str = "set_mean_v", spread: float = 0.0,
+                    image_accuracy: float | None = None) -> Path:
     """A store with every built experiment: 3 instances at the published value (x 1.01),
-    one quantity (``gap_key`` of P2) far off, trends holding, one figure each."""
+    one quantity (``gap_key`` of P2) far off, trends holding, one figure each.
+
+    ``spread`` scatters the instances of a number by x (1 - spread, 1, 1 + spread) (the
+    mean unchanged); ``image_accuracy`` adds the accuracy one test image is worth to every
+    experiment with accuracy quantities."""
     settings = {e.id: e.settings["quick"] for e in rp.EXPERIMENTS}
     store = PartStore(path, rp.store_meta("quick", 0, settings))
     store.init()
@@ -42,8 +47,12 @@ def synthetic_store(path: Path, gap_key: str = "set_mean_v") -> Path:
                 rows.append({"id": e.id, "quantity": q.row_key, "mean": value, "std": 0.0,
                              "n": 4})
                 continue
-            rows += [{"id": e.id, "quantity": q.row_key, "instance": k, "value": value}
-                     for k in range(3)]
+            scatter = 0.0 if q.rule in ("trend", "readback-trend") else spread
+            rows += [{"id": e.id, "quantity": q.row_key, "instance": k,
+                      "value": value * (1.0 + scatter * (k - 1))} for k in range(3)]
+        if image_accuracy is not None and any(q.accuracy for q in e.quantities):
+            rows += [{"id": e.id, "quantity": rp.RESOLUTION_KEY, "instance": k,
+                      "value": image_accuracy} for k in range(3)]
         rows.append({"id": e.id, "figure": "fig", "png": png})
         rows.append({"id": e.id, "job": e.id, "wall_s": 0.5, "config_hash": "abc",
                      "engine": "numpy"})

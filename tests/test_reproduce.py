@@ -50,6 +50,155 @@ class StructureCheck(HTMLParser):
             self.stack.pop()
 
 
+class QuantityTables(HTMLParser):
+    """The rows of every section's quantity table: per section id, per row its cells, each
+    ``(text, classes of the elements inside)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[tuple[str, set[str]]]]] = {}
+        self.section: str | None = None
+        self.in_table = False
+        self.cell: list | None = None
+        self.summary: list[list[str]] = []
+        self.in_summary = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "section":
+            self.section = a.get("id")
+        elif tag == "table":
+            self.in_table = "quantities" in (a.get("class") or "").split()
+            self.in_summary = a.get("id") == "summary"
+        elif tag == "tr" and self.in_table and self.section is not None:
+            self.tables.setdefault(self.section, []).append([])
+        elif tag == "tr" and self.in_summary:
+            self.summary.append([])
+        elif tag == "td" and (self.in_table or self.in_summary):
+            self.cell = ["", set()]
+        elif self.cell is not None and a.get("class"):
+            self.cell[1] |= set(a["class"].split())
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self.cell is not None:
+            text = " ".join(self.cell[0].split())
+            if self.in_table:
+                self.tables[self.section][-1].append((text, self.cell[1]))
+            else:
+                self.summary[-1].append(text)
+            self.cell = None
+        elif tag == "table":
+            self.in_table = self.in_summary = False
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell[0] += data + " "
+
+
+class Rows(dict):
+    """``(section id, quantity label) -> cells`` of a page's quantity tables (the label cell
+    also holds the reason beneath the label)."""
+
+    def __missing__(self, key: tuple[str, str]) -> list[tuple[str, set[str]]]:
+        section, label = key
+        found = [row for row in self.tables.get(section, [])
+                 if row and (row[0][0] == label or row[0][0].startswith(label + " "))]
+        assert len(found) == 1, (key, len(found))
+        return found[0]
+
+
+def quantity_rows(text: str) -> Rows:
+    """The quantity table rows of a page, looked up by section and label."""
+    parser = QuantityTables()
+    parser.feed(text)
+    rows = Rows()
+    rows.tables = parser.tables
+    return rows
+
+
+@pytest.fixture(scope="module")
+def rich_page(tmp_path_factory) -> tuple[str, list[dict], list]:
+    """A page of a store whose instances scatter (a non-zero uncertainty) and whose
+    accuracy quantities know the test image's worth; the distribution panels captured."""
+    from xbarsim.report import figures
+
+    tmp = tmp_path_factory.mktemp("rich")
+    store = synthetic_store(tmp / "store", spread=0.001, image_accuracy=0.005)
+    panels: list = []
+    draw = figures.distributions
+
+    def capture(items, title):
+        panels.extend(items)
+        return draw(items, title)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(figures, "distributions", capture)
+        summary = write_report(store, tmp / "report.html")
+    return (tmp / "report.html").read_text(), summary, panels
+
+
+def test_page_shows_labels_uncertainty_badges_and_bands(rich_page) -> None:
+    text, summary, _ = rich_page
+    by = {(r["id"], r["quantity"]): r for r in summary}
+    rows = quantity_rows(text)
+    p3 = by["P3_image_tuning", "mean_error"]
+    label, published_cell, ours_cell, n_cell, verdict_cell = rows["P3_image_tuning",
+                                                                   "mean tuning error"]
+    assert verdict_cell[0] == vd.WITHIN + vd.QUICK_SUFFIX == p3["verdict_label"]
+    assert {"badge", "within"} <= verdict_cell[1] and "quick" not in verdict_cell[1]
+    assert p3["uncertainty"] > 0.0 and p3["approx"] is True
+    ours, std = ours_cell[0].split(" std ")
+    assert ours == f"mean {p3['ours']:.4g} ± {p3['uncertainty']:.2g}"
+    assert float(std) == pytest.approx(p3["ours_std"], rel=0.05)
+    assert n_cell[0] == "3"
+    tol = vd.tolerance(p3["published"], True)
+    assert tol == pytest.approx(0.10 * p3["published"])
+    assert published_cell[0] == f"~{p3['published']:.4g} band ± {tol:.2g}"
+    assert "band" in published_cell[1]
+    median = rows["T28_half_select_64", "tuning error p99, sigma 0.25"][2][0]
+    assert median.startswith("median ") and " ± " in median
+    beside = rows["P4_digits_perceptron", "accuracy gap at 1 % import error (the import curve)"]
+    assert beside[1][0] == "-" and beside[4][0] == vd.SHOWN_BESIDE
+    assert {"badge", "beside"} <= beside[4][1]
+    below = by["T21_23_temperature", "convnet_rm1_worst_drop.approach3"]
+    assert below["verdict"] == vd.BELOW_RESOLUTION and below["resolution"] == 0.005
+    cells = rows["T21_23_temperature", "worst drop, approach 1+2+3"]
+    assert cells[4][0] == f"{vd.BELOW_RESOLUTION}{vd.QUICK_SUFFIX} (one test image: 0.005)"
+    assert {"badge", "belowres"} <= cells[4][1]
+    budget = rows["T51_56_energy", "the printed component powers, summed, as GOp/J"]
+    from xbarsim.reproduce.printed_budget import printed_power_text
+
+    assert printed_power_text() in budget[0][0] and "sum" in budget[0][0]
+    assert label[0] == "mean tuning error"
+    assert budget[4][0] == vd.BY_CONSTRUCTION + vd.QUICK_SUFFIX
+
+
+def test_summary_table_names_the_source_figure(rich_page) -> None:
+    text, _, _ = rich_page
+    parser = QuantityTables()
+    parser.feed(text)
+    cells = {row[0]: row for row in parser.summary if row}
+    assert cells["P3_image_tuning"][3] == "paper Fig. 3"
+    assert cells["T28_half_select_64"][3] == "thesis Figs. 28-29"
+    assert cells["E5_benchmarks"][3] == published()["E5_benchmarks"]["where"]
+    assert len(cells) == len(published())
+
+
+def test_distribution_panels_draw_the_published_band(rich_page) -> None:
+    _, summary, panels = rich_page
+    by_label = {p.label: p for p in panels}
+    approx = by_label["mean tuning error"]
+    assert approx.band == pytest.approx((0.9 * approx.published, 1.1 * approx.published))
+    exact = by_label["accuracy gap, programmed chip vs software"]  # printed plainly: 5 %
+    assert exact.band == pytest.approx((0.95 * 0.0187, 1.05 * 0.0187))
+    near_one = by_label["devices within 5 %"]  # the band of the 2 % outside
+    assert near_one.band == pytest.approx((0.98 - 0.1 * 0.02, 0.98 + 0.1 * 0.02))
+    assert by_label["accuracy gap at 1 % import error (the import curve)"].band is None
+    assert all(p.band is None for p in panels if p.bound)
+    flags = {r["approx"] for r in summary if r["quantity"] is not None}
+    assert flags == {True, False}
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> tuple[str, list[dict], Path]:
     tmp = tmp_path_factory.mktemp("page")
@@ -328,3 +477,57 @@ def test_settings_within_range_pass() -> None:
                     "T21_23_temperature": {"temps_c": [0.0, 150.0], "n_test": None},
                     "T31_33_networks": {"n_test": 50}, "P3_image_tuning": {"engine": "cpu"}},
                    "quick")
+
+
+def test_load_settings_refuses_a_fifo_and_an_oversized_file(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    import os
+
+    from xbarsim import validation
+
+    fifo = tmp_path / "settings.fifo"
+    os.mkfifo(fifo)  # opened with a plain read, this would block forever
+    with pytest.raises(XbarsimInputError, match="not a regular file") as caught:
+        rp.load_settings(fifo)
+    assert "\n" not in str(caught.value)
+    big = tmp_path / "big.yaml"
+    big.write_text(TINY + "#" * 200 + "\n")
+    assert rp.load_settings(big) == {"P2_thresholds": {"size": 6, "instances": 2}}
+    monkeypatch.setattr(validation, "MAX_TEXT_BYTES", 100)
+    with pytest.raises(XbarsimInputError, match="more than the 100 bytes"):
+        rp.load_settings(big)
+
+
+def test_read_store_reads_bounded(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from xbarsim import validation
+
+    store = synthetic_store(tmp_path / "store")
+    meta, rows, _ = rp.read_store(store)
+    assert meta["format"] == rp.STORE_FORMAT and len(rows) > 50
+    monkeypatch.setattr(validation, "MAX_DATA_BYTES", 100)  # every part is larger
+    with pytest.raises(XbarsimInputError, match=r"part-.*more than the 100 bytes"):
+        rp.read_store(store)
+    monkeypatch.undo()
+    (store / rp.PROVENANCE_NAME).unlink(missing_ok=True)
+    os.mkfifo(store / rp.PROVENANCE_NAME)
+    with pytest.raises(XbarsimInputError, match="not a regular file"):
+        rp.read_store(store)
+
+
+def test_write_report_checks_the_store_schema_first(tmp_path: Path) -> None:
+    from xbarsim.experiments.chapter2 import PartStore
+
+    store = synthetic_store(tmp_path / "store")
+    meta = json.loads((store / META_NAME).read_text())
+    PartStore(store, meta).write("P2_thresholds", [
+        {"id": "P2_thresholds", "quantity": "set_mean_v", "instance": 0, "value": "1.2"}])
+    rp.read_store(store)  # the reader alone takes the row: the schema check must refuse it
+    with pytest.raises(XbarsimInputError, match=r"part-P2_thresholds.parquet row 0"):
+        write_report(store, tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+    good = synthetic_store(tmp_path / "good")
+    with pytest.raises(XbarsimInputError, match=r"part-P2_thresholds.parquet row 0"):
+        write_report(good, tmp_path / "r.html", compare=store)  # the earlier store too
+    assert not (tmp_path / "r.html").exists()

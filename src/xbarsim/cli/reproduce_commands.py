@@ -20,7 +20,7 @@ from rich.table import Table
 from xbarsim.cli import app
 from xbarsim.cli.options import ProgressOpt, SchedulerOpt, WorkersOpt
 from xbarsim.errors import XbarsimInputError
-from xbarsim.validation import check_outputs, check_temperature, create_output_dir, read_text
+from xbarsim.validation import check_outputs, check_temperature, create_output_dir
 
 STORE_DIR = "store"
 #: A local Dask cluster by default: one worker process per core (at most 8).
@@ -159,8 +159,7 @@ def reproduce(
         select(ids)
     overrides = None
     if settings is not None:
-        read_text(settings, "settings")  # a regular UTF-8 file within the text limit
-        overrides = load_settings(settings)
+        overrides = load_settings(settings)  # read bounded: a regular file, text limit
         check_settings(overrides, mode)
         for e in select(list(overrides)):
             merged_settings(e, mode, overrides[e.id])

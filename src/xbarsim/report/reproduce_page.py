@@ -45,6 +45,8 @@ _BADGE = {
     vd.TREND: "trend",
     vd.GAP: "gap",
     vd.BY_CONSTRUCTION: "bycon",
+    vd.BELOW_RESOLUTION: "belowres",
+    vd.SHOWN_BESIDE: "beside",
     vd.NOT_REPRODUCIBLE: "nr",
     vd.NOT_YET_BUILT: "ny",
     vd.NOT_RUN: "notrun",
@@ -156,6 +158,57 @@ def checked_png(text: Any) -> str | None:
     return base64.b64encode(raw).decode("ascii")
 
 
+def _band(row: dict[str, Any]) -> float | None:
+    """Half-width of the published band of a numeric row (its unit), or None where the row
+    has none (a bound, a trend, a row without ``approx``)."""
+    pub = _float(row.get("published"))
+    if pub is None or row.get("rule") not in ("value", "readback"):
+        return None
+    if not isinstance(row.get("approx"), bool):
+        return None
+    return vd.tolerance(pub, row["approx"], row.get("complement") is True)
+
+
+def _published_text(row: dict[str, Any]) -> str:
+    """The published cell: the number as printed ('~' where approximate, '<' / '>' for a
+    bound), a trend's text, or '-'."""
+    pub = _num(row["published"])
+    rule = row.get("rule")
+    if rule == "bound":
+        return f"< {pub}"
+    if rule == "readback-floor":
+        return f"> {pub}"
+    if row.get("approx") is True and _float(row["published"]) is not None:
+        return f"~{pub}"
+    return pub
+
+
+def _ours_text(row: dict[str, Any]) -> str:
+    """Ours as compared: the statistic (mean or median) ± its standard uncertainty."""
+    ours = _float(row.get("ours", row.get("ours_mean")))
+    if ours is None:
+        return "-"
+    u = _float(row.get("uncertainty"))
+    spread = "" if u is None else f" ± {_resolved(u, ours):.2g}"
+    return f"{row.get('statistic') or 'mean'} {ours:.4g}{spread}"
+
+
+def _resolved(spread: float, value: float) -> float:
+    """``spread`` with rounding noise of identical instances (below 1e-9 of ``value``)
+    shown as 0."""
+    return 0.0 if abs(spread) <= 1e-9 * abs(value) else spread
+
+
+def _verdict_text(row: dict[str, Any]) -> str:
+    """The verdict as shown (its quick-mode label where the row carries one), with the gap
+    or the accuracy one test image is worth."""
+    text = row.get("verdict_label") or row["verdict"]
+    res = _float(row.get("resolution"))
+    if row["verdict"] == vd.BELOW_RESOLUTION and res is not None:
+        return f"{text} (one test image: {res:.2g})"
+    return text + _gap_text(row)
+
+
 def _quick(row: dict[str, Any], mode: str) -> bool:
     """Whether quick mode may change this verdict: the row's ``quick`` flag, else the mode."""
     flag = row.get("quick")
@@ -171,10 +224,8 @@ def _distribution(e: Section, rows: list[dict[str, Any]],
         if mean is None:
             continue
         pub = None if r.get("rule") in ("trend", "readback-trend") else _float(r["published"])
-        band = None
-        if pub is not None and r.get("rule") in ("value", "readback") and "approx" in r:
-            half = (vd.APPROX_BAND if r["approx"] else vd.EXACT_BAND) * abs(pub)
-            band = (pub - half, pub + half)
+        half = _band(r)
+        band = None if pub is None or half is None else (pub - half, pub + half)
         panels.append(figures.Distribution(
             label=str(r.get("label") or r.get("quantity")),
             values=[v for v in values.get((r["id"], r["quantity"]), []) if _float(v) is not None],
@@ -192,13 +243,17 @@ def _section(e: Section, rows: list[dict[str, Any]], mode: str,
     table = []
     for r in rows:
         mean, std = _float(r.get("ours_mean")), _float(r.get("ours_std"))
-        pub = _num(r["published"])
+        half = _band(r)
+        verdict_text = _verdict_text(r)
+        quick = mean is not None and _quick(r, mode)
         table.append({
             "label": r["label"] or r["quantity"] or "-", "reason": r.get("reason") or "",
-            "published": f"< {pub}" if r.get("rule") == "bound" else pub,
-            "ours": "-" if mean is None else f"{mean:.4g} ± {std or 0.0:.2g}",
-            "n": r.get("n", 0), "verdict": r["verdict"] + _gap_text(r),
-            "cls": badge_class(r["verdict"]), "quick": mean is not None and _quick(r, mode)})
+            "published": _published_text(r),
+            "band": "" if half is None else f"band ± {half:.2g}",
+            "ours": _ours_text(r),
+            "std": "" if std is None or mean is None else f"std {_resolved(std, mean):.2g}",
+            "n": r.get("n", 0), "verdict": verdict_text, "cls": badge_class(r["verdict"]),
+            "quick": quick, "mark": quick and not r.get("verdict_label")})  # a label says it
     shown, notes = [], []
     for f in figs:
         png = checked_png(f.get("png"))
@@ -232,6 +287,7 @@ def _summary(summary: list[dict[str, Any]], sections: dict[str, Section], mode: 
             note = rows[0]["reason"]
         out.append({"id": ex, "link": bool(n_q) and ex in sections, "verdict": verdict,
                     "cls": badge_class(verdict), "n_q": n_q, "note": note or "",
+                    "figure": str(rows[0].get("figure") or "-"),
                     "quick": any(r.get("ours_mean") is not None and _quick(r, mode)
                                  for r in rows)})
     return out
@@ -286,9 +342,14 @@ def render(meta: dict[str, Any], summary: list[dict[str, Any]],
         ``config_hashes``).
     summary : list of dict
         One row per quantity (``id, quantity, label, published, ours_mean, ours_std, n,
-        verdict, gap, rule, reason, command``; optional ``quick``: whether quick mode may
-        change the verdict, and ``approx``: whether the published value is approximate,
-        which draws its band), ids without quantities included.
+        verdict, gap, rule, reason, command``; optional: ``verdict_label`` (the verdict as
+        shown), ``ours``, ``statistic`` and ``uncertainty`` (the compared statistic, "mean"
+        or "median", and its standard uncertainty), ``resolution`` (the accuracy one test
+        image is worth), ``figure`` (the source's figure), ``quick`` (whether quick mode
+        may change the verdict), ``approx`` and ``complement`` (whether the published
+        value is approximate, and whether its band is of ``1 - published``: together they
+        size the published band, :func:`xbarsim.report.verdicts.tolerance`)), ids without
+        quantities included.
     values : dict
         ``(id, quantity) -> values per instance`` for the box plots.
     sections : dict

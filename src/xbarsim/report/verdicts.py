@@ -169,9 +169,15 @@ def verdict(rule: str, published_value: Any, ours: float, u: float, approx: bool
         return (agreed if ours - slack >= p else GAP), gap
     if rule == "bound":
         return (agreed if abs(ours) + slack <= p else GAP), gap
-    scale = abs(1.0 - p) if complement else abs(p)
-    band = (APPROX_BAND if approx else EXACT_BAND) * scale
-    return (agreed if abs(gap) <= band + slack else GAP), gap
+    return (agreed if abs(gap) <= tolerance(p, approx, complement) + slack else GAP), gap
+
+
+def tolerance(published_value: float, approx: bool, complement: bool = False) -> float:
+    """Half-width of the published band around a number (its unit): :data:`APPROX_BAND` or
+    :data:`EXACT_BAND` of ``|published|`` (of ``|1 - published|`` for a ``complement``
+    fraction), before our uncertainty is added."""
+    p = float(published_value)
+    return (APPROX_BAND if approx else EXACT_BAND) * (abs(1.0 - p) if complement else abs(p))
 
 
 def label(verdict_text: str, mode: str) -> str:

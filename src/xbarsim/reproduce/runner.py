@@ -88,6 +88,7 @@ from xbarsim.reproduce.jobs_devices import (
     target_tag,
 )
 from xbarsim.reproduce.printed_budget import printed_power_text
+from xbarsim.validation import describe_parse_error, read_bytes, read_text
 
 #: Format tag and version of a reproduce store (``_xbarsim_study.json``); version 2: the
 #: MNIST subset, the programmed P4 gap, T51 in GOp/J, ``image_accuracy`` rows.
@@ -727,13 +728,15 @@ def merged_settings(e: Experiment, mode: str, override: dict[str, Any] | None
 
 def load_settings(path: str | Path) -> dict[str, dict[str, Any]]:
     """Per-id setting overrides from a YAML file (``{id: {name: value}}``), ids resolved as
-    in :func:`select`."""
+    in :func:`select`; the file is read bounded (:func:`xbarsim.validation.read_text`: a
+    regular file of at most :data:`~xbarsim.validation.MAX_TEXT_BYTES`)."""
     import yaml
 
+    text = read_text(path, "settings")  # a regular UTF-8 file within MAX_TEXT_BYTES
     try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        reason = " ".join(str(exc).split())[:120]
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        reason = describe_parse_error(exc)[:120]
         raise XbarsimInputError(f"settings: cannot read {path} ({reason})") from None
     if not isinstance(data, dict):
         raise XbarsimInputError(f"settings: {path} must map experiment ids to settings")
@@ -757,20 +760,29 @@ RESOLUTION_KEY = "image_accuracy"
 def read_store(path: str | Path) -> tuple[dict[str, Any], Rows, dict[str, Any]]:
     """``(meta, rows, provenance)`` of a reproduce store; refuses anything else.
 
+    Every file is read bounded (:func:`xbarsim.validation.read_text` /
+    :func:`~xbarsim.validation.read_bytes`: regular files only, the metadata and provenance
+    within :data:`~xbarsim.validation.MAX_TEXT_BYTES`, a part within
+    :data:`~xbarsim.validation.MAX_DATA_BYTES`). The rows' schema is checked by
+    :func:`xbarsim.experiments.store_schema.check_store` (:func:`write_report` runs it first).
+
     Raises
     ------
     XbarsimInputError
-        A missing or unreadable path, a directory that is not a reproduce store, or a
-        store of another store version.
+        A missing or unreadable path, a directory that is not a reproduce store, a file that
+        is not regular or over its limit, or a store of another store version.
     """
     from xbarsim.experiments.chapter2 import META_NAME, PART_PREFIX, PartStore
 
     p = Path(path)
     if not p.is_dir():
         raise XbarsimInputError(f"store: {p} is not a directory")
+    if not (p / META_NAME).exists():
+        raise XbarsimInputError(f"store: {p} is not a readable reproduce store")
+    text = read_text(p / META_NAME, "store")  # XbarsimInputError is a ValueError: read first
     try:
-        meta = json.loads((p / META_NAME).read_text())
-    except (OSError, ValueError):
+        meta = json.loads(text)
+    except ValueError:
         raise XbarsimInputError(f"store: {p} is not a readable reproduce store") from None
     if not isinstance(meta, dict) or meta.get("format") != STORE_FORMAT:
         raise XbarsimInputError(f"store: {p} is not a reproduce store (another format)")
@@ -779,21 +791,30 @@ def read_store(path: str | Path) -> tuple[dict[str, Any], Rows, dict[str, Any]]:
             f"store: {p} has store version {meta.get('store_version')!r}, this xbarsim "
             f"reads {STORE_VERSION}; rerun `xbarsim reproduce`"
         )
-    store = PartStore(p, meta)
     rows: Rows = []
-    for key in sorted(store.finished()):
+    for key in sorted(PartStore(p, meta).finished()):
+        rows += _read_part(p / f"{PART_PREFIX}{key}.parquet")
+    provenance: Any = {}
+    if (p / PROVENANCE_NAME).exists():
+        text = read_text(p / PROVENANCE_NAME, "store")
         try:
-            rows += store.read(key)
-        except Exception:
-            raise XbarsimInputError(
-                f"store: {p / (PART_PREFIX + key)}.parquet is unreadable"
-            ) from None
-    try:
-        provenance = json.loads((p / PROVENANCE_NAME).read_text())
-    except (OSError, ValueError):
-        provenance = {}
-    return meta, rows, provenance
+            provenance = json.loads(text)
+        except ValueError:
+            provenance = {}
+    return meta, rows, provenance if isinstance(provenance, dict) else {}
 
+
+def _read_part(path: Path) -> Rows:
+    """The rows of one Parquet part (one JSON object per row), read bounded."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = read_bytes(path, "store")  # a regular file within MAX_DATA_BYTES
+    try:
+        table = pq.read_table(pa.BufferReader(raw))
+        return [json.loads(r) for r in table.column("row").to_pylist()]
+    except Exception:  # pyarrow raises several types for damaged files
+        raise XbarsimInputError(f"store: {path} is unreadable") from None
 
 
 def command_for(experiment: str, meta: dict[str, Any]) -> str:
@@ -821,8 +842,11 @@ def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
     reason, gap, rule`` and ``statistic`` (``mean`` or ``median``), ``ours`` (the
     compared statistic), ``uncertainty`` (its standard uncertainty, the verdict's u),
     ``resolution`` (the accuracy one test image is worth, for accuracy quantities, else
-    None), ``mode`` (``quick`` or ``full``) and ``verdict_label`` (the verdict as shown,
-    marked in quick mode).
+    None), ``mode`` (``quick`` or ``full``), ``verdict_label`` (the verdict as shown,
+    marked in quick mode), ``approx`` (whether the text prints the published value as
+    approximate: its band is :data:`~xbarsim.report.verdicts.APPROX_BAND`, else
+    :data:`~xbarsim.report.verdicts.EXACT_BAND`) and ``complement`` (the band is taken of
+    ``1 - published``); both None for an id without quantities.
     """
     by_id = {e.id: e for e in EXPERIMENTS}
     values: dict[tuple[str, str], list[float]] = {}
@@ -834,7 +858,7 @@ def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
             stats[r["id"], r["quantity"]] = (r["mean"], r["std"], int(r["n"]))
     mode = meta["mode"]
     empty = {"ours": None, "uncertainty": None, "resolution": None, "statistic": None,
-             "mode": mode}
+             "mode": mode, "approx": None, "complement": None}
     out = []
     for ex in experiment_ids():
         e = by_id.get(ex)
@@ -855,7 +879,8 @@ def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
                 out.append({**base, "quantity": q.row_key, "label": q.label, "published": pub,
                             "ours_mean": None, "ours_std": None, "n": 0, "verdict": NOT_RUN,
                             "verdict_label": NOT_RUN, "reason": "no finished job",
-                            "gap": None, "rule": q.rule, **empty})
+                            "gap": None, "rule": q.rule,
+                            **{**empty, "approx": q.approx(ex), "complement": q.complement}})
                 continue
             st, mean, std = _statistic(q, values.get(key), stats.get(key))
             resolution = max(images) if q.accuracy and images else None
@@ -866,7 +891,8 @@ def summarize(meta: dict[str, Any], rows: Rows) -> list[dict[str, Any]]:
                         "verdict_label": vd.label(v, mode), "reason": q.note or None,
                         "gap": gap, "rule": q.rule, "ours": st.value,
                         "uncertainty": st.uncertainty, "resolution": resolution,
-                        "statistic": q.statistic, "mode": mode})
+                        "statistic": q.statistic, "mode": mode, "approx": q.approx(ex),
+                        "complement": q.complement})
     return out
 
 
@@ -963,8 +989,14 @@ def write_report(store: str | Path, out_html: str | Path, summary_json: str | Pa
     Raises
     ------
     XbarsimInputError
-        ``store`` or ``compare`` is not a readable reproduce store of this version.
+        ``store`` or ``compare`` is not a readable reproduce store of this version, or fails
+        the store schema (:func:`xbarsim.experiments.store_schema.check_store`).
     """
+    from xbarsim.experiments.store_schema import check_store
+
+    for path in (store, compare):
+        if path is not None:  # schema, sizes and file types, before anything is read
+            check_store(path, STORE_FORMAT, STORE_VERSION, PROVENANCE_NAME)
     meta, rows, prov = read_store(store)
     old = None
     if compare is not None:
