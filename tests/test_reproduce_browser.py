@@ -72,8 +72,10 @@ def load(page: Path, tmp: Path) -> tuple[dict, list[str]]:
     return json.loads(html.unescape(found.group(1))), console
 
 
-def test_page_loads_cleanly_with_sized_figures(tmp_path: Path) -> None:
-    store = synthetic_store(tmp_path / "store")
+@pytest.mark.parametrize("rich", [False, True], ids=["plain", "scattered-below-resolution"])
+def test_page_loads_cleanly_with_sized_figures(tmp_path: Path, rich: bool) -> None:
+    store = (synthetic_store(tmp_path / "store", spread=0.001, image_accuracy=0.005) if rich
+             else synthetic_store(tmp_path / "store"))
     write_report(store, tmp_path / "report.html")
     check, console = load(tmp_path / "report.html", tmp_path)
     assert [line for line in console if "Content Security Policy" not in line] == []
