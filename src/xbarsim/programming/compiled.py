@@ -75,21 +75,27 @@ def _apply(g, dose, polarity, g_min, g_max):
     return g + (g - g_min) * math.expm1(-dose)
 
 
+#: Doses (dimensionless) below this take the polynomial :func:`_poly_neg_expm1`, larger ones
+#: ``expm1``.
+_POLY_MAX_DOSE = 0.0625
+
+
+@njit(cache=_CACHE, inline="always")
+def _poly_neg_expm1(dose):
+    """``1 - exp(-dose)`` for ``0 <= dose < _POLY_MAX_DOSE``: its Taylor polynomial to degree
+    9 (truncation below 5e-18 relative, rounding a few units in the last place) in Horner
+    form, which the compiler can vectorize where ``expm1`` cannot be."""
+    return dose * (1.0 - dose * (1.0 / 2.0 - dose * (1.0 / 6.0 - dose * (
+        1.0 / 24.0 - dose * (1.0 / 120.0 - dose * (1.0 / 720.0 - dose * (
+            1.0 / 5040.0 - dose * (1.0 / 40320.0 - dose * (1.0 / 362880.0)))))))))
+
+
 @njit(cache=_CACHE, inline="always")
 def _neg_expm1(dose):
-    """``-expm1(-dose)`` (dose >= 0), by its series for the tiny doses of most disturbed
-    devices (relative error < 1e-16 below 1e-5), else by expm1."""
-    if dose < 1e-5:
-        return dose * (1.0 - dose * (0.5 - dose * (1.0 / 6.0)))
+    """``-expm1(-dose)`` (dose >= 0): the polynomial for small doses, else expm1."""
+    if dose < _POLY_MAX_DOSE:
+        return _poly_neg_expm1(dose)
     return -math.expm1(-dose)
-
-
-@njit(cache=_CACHE, inline="always")
-def _disturb(g, dose, polarity, g_min, g_max):
-    """:func:`_apply` for a disturbed neighbour (fast path for tiny doses)."""
-    if polarity > 0:
-        return g + (g_max - g) * _neg_expm1(dose)
-    return g - (g - g_min) * _neg_expm1(dose)
 
 
 @njit(cache=_CACHE)
@@ -112,14 +118,16 @@ def _split_index(start, step, frac, n, th):
 
 
 @njit(cache=_CACHE, inline="always")
-def _cum_dose(n, split, knee, c_below, c_above, c_far, pb, pa, pf):
-    """Dose of the first ``n`` pulses of a ramp from the prefix tables (``split``: first
-    pulse at or above threshold, ``knee``: first pulse in the far piece)."""
+def _cum_dose(n, split, knee, c_below, c_above, c_far, tables, p, f):
+    """Dose of the first ``n`` pulses of a ramp from the prefix tables ``tables[p, f]``
+    (``split``: first pulse at or above threshold, ``knee``: first pulse in the far piece)."""
     if n <= split:
-        return c_below * pb[n]
+        return c_below * tables[p, f, 0, n]
+    below = c_below * tables[p, f, 0, split]
     if n <= knee:
-        return c_below * pb[split] + c_above * (pa[n] - pa[split])
-    return c_below * pb[split] + c_above * (pa[knee] - pa[split]) + c_far * (pf[n] - pf[knee])
+        return below + c_above * (tables[p, f, 1, n] - tables[p, f, 1, split])
+    return (below + c_above * (tables[p, f, 1, knee] - tables[p, f, 1, split])
+            + c_far * (tables[p, f, 2, n] - tables[p, f, 2, knee]))
 
 
 @njit(cache=_CACHE)
@@ -161,50 +169,104 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
                     hit[i, j] = True
 
 
-@njit(cache=_CACHE)
-def _disturb_ramp(g, row, col, n, polarity, law, alg, splits, knees, consts, tables, hit):
-    """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3)."""
-    rows, cols = g.shape
-    g_min, g_max = law[_GMIN], law[_GMAX]
+@njit(cache=_CACHE, inline="always")
+def _disturb_line(g, at, m, hit, h_at, h_step, split, knee, s_at, consts, c_at, piece, n, tables,
+                  p, f, bound):
+    """Give a ramp's first ``n`` pulses to ``m`` consecutive devices of flat arrays.
+
+    The devices are ``g[at:at + m]``, flagged in ``hit[h_at + j * h_step]`` when reached
+    at or above threshold; their split and knee indices start at ``split[s_at]`` and
+    ``knee[s_at]``, their dose constants below threshold at ``consts[c_at]``, above it and
+    in the far piece ``piece`` and ``2 * piece`` further on; ``tables[p, f]`` are the
+    ramp's prefix tables. Below threshold (``n <= split``) a device's dose is its constant
+    times ``tables[p, f, 0, n]``, a constant of the ramp, and a small dose takes the
+    polynomial: that loop has no branch and no call, and is vectorized. Devices reached at
+    or above threshold or given a large dose are redone exactly afterwards from their
+    unchanged conductance. ``bound`` is ``g_max`` for a set disturbance, ``g_min`` for a
+    reset one.
+    """
+    base = tables[p, f, 0, n]
+    # slices of the flat arrays: contiguous, indices known non-negative, so vectorized
+    g_line, split_line, cb_line = g[at:at + m], split[s_at:s_at + m], consts[c_at:c_at + m]
+    redo = 0
+    for j in range(m):
+        dose = cb_line[j] * base
+        plain = (dose < _POLY_MAX_DOSE) & (split_line[j] >= n)
+        gj = g_line[j]
+        moved = gj + (bound - gj) * _poly_neg_expm1(dose)
+        g_line[j] = moved if plain else gj
+        redo += 0 if plain else 1
+    if redo == 0:
+        return
+    for j in range(m):
+        sj = split_line[j]
+        cb = cb_line[j]
+        if sj < n or cb * base >= _POLY_MAX_DOSE:
+            if sj < n:
+                hit[h_at + j * h_step] = True
+            dose = _cum_dose(n, sj, knee[s_at + j], cb, consts[c_at + piece + j],
+                             consts[c_at + 2 * piece + j], tables, p, f)
+            g_line[j] += (bound - g_line[j]) * _neg_expm1(dose)
+
+
+@njit(cache=_CACHE, fastmath={"contract"})
+def _disturb_ramp(g, hit, col_g, col_hit, row, col, rows, cols, n, polarity, law, alg, splits,
+                  knees, consts, t_split, t_knee, t_consts, tables):
+    """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3).
+
+    Every array is flat (C order): the crossbar's ``g`` and ``hit`` (rows, cols), the
+    tables of :func:`_device_tables` and their column-major copies of
+    :func:`_column_tables`. The selected device's column lives in ``col_g`` while the
+    device is tuned (no other write reaches it meanwhile), so that every line is
+    contiguous. Lines are handled whole, the selected device included: its entries are
+    stale until the device is done (see :func:`_tune_crossbar`), as are the column's
+    entries in ``g``; under V/3 the column's flags are kept in ``col_hit`` meanwhile (the
+    other devices are handled a block of whole rows at a time). Floating-point contraction
+    (fused multiply-add) is allowed here only: it changes a disturbance by a few units in
+    the last place.
+    """
+    size = rows * cols
     p = 0 if polarity > 0 else 1
-    if alg[_LINE] > 0.0:
-        spl, kn = splits[p, _F_LINE], knees[p, _F_LINE]
-        cb, ca, cf = consts[p, 0], consts[p, 1], consts[p, 2]
-        pb, pa, pf = tables[p, _F_LINE, 0], tables[p, _F_LINE, 1], tables[p, _F_LINE, 2]
-        for j in range(cols):
-            if j != col:
-                s = spl[row, j]
-                dose = _cum_dose(n, s, kn[row, j], cb[row, j], ca[row, j], cf[row, j], pb, pa,
-                                 pf)
-                g[row, j] = _disturb(g[row, j], dose, polarity, g_min, g_max)
-                if s < n:
-                    hit[row, j] = True
-        for i in range(rows):
-            if i != row:
-                s = spl[i, col]
-                dose = _cum_dose(n, s, kn[i, col], cb[i, col], ca[i, col], cf[i, col], pb, pa,
-                                 pf)
-                g[i, col] = _disturb(g[i, col], dose, polarity, g_min, g_max)
-                if s < n:
-                    hit[i, col] = True
     if alg[_OTHER] > 0.0:
         q = 1 - p  # the opposite polarity's thresholds and law
-        spl, kn = splits[q, _F_OTHER], knees[q, _F_OTHER]
-        cb, ca, cf = consts[q, 0], consts[q, 1], consts[q, 2]
-        pb, pa, pf = tables[p, _F_OTHER, 0], tables[p, _F_OTHER, 1], tables[p, _F_OTHER, 2]
         # tables[p, _F_OTHER] are built on the grid of polarity p with the thresholds'
         # reference of polarity q (see ramp_tables)
+        bound = law[_GMIN] if polarity > 0 else law[_GMAX]
         for i in range(rows):
-            if i == row:
-                continue
+            col_hit[i] = hit[i * cols + col]
+        for lo, hi in ((0, row), (row + 1, rows)):
+            _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, splits, knees,
+                          ((q * 3 + _F_OTHER) * rows + lo) * cols, consts,
+                          (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER, bound)
+        for i in range(rows):
+            hit[i * cols + col] = col_hit[i]
+    if alg[_LINE] > 0.0:
+        bound = law[_GMAX] if polarity > 0 else law[_GMIN]
+        _disturb_line(g, row * cols, cols, hit, row * cols, 1, splits, knees,
+                      ((p * 3 + _F_LINE) * rows + row) * cols, consts, (p * 3 * rows + row) * cols,
+                      size, n, tables, p, _F_LINE, bound)
+        _disturb_line(col_g, 0, rows, hit, col, cols, t_split, t_knee, (p * cols + col) * rows,
+                      t_consts, (p * 3 * cols + col) * rows, size, n, tables, p, _F_LINE, bound)
+
+
+@njit(cache=_CACHE)
+def _column_tables(splits, knees, consts):
+    """The line fraction's split and knee indices [pol, col, row] and dose constants
+    [pol, piece, col, row], column-major and flat, for the column lines of
+    :func:`_disturb_ramp`."""
+    _, _, rows, cols = splits.shape
+    t_split = np.empty((2, cols, rows), dtype=np.int64)
+    t_knee = np.empty((2, cols, rows), dtype=np.int64)
+    t_consts = np.empty((2, 3, cols, rows))
+    for p in range(2):
+        for i in range(rows):
             for j in range(cols):
-                if j == col:
-                    continue
-                s = spl[i, j]
-                dose = _cum_dose(n, s, kn[i, j], cb[i, j], ca[i, j], cf[i, j], pb, pa, pf)
-                g[i, j] = _disturb(g[i, j], dose, -polarity, g_min, g_max)
-                if s < n:
-                    hit[i, j] = True
+                t_split[p, j, i] = splits[p, _F_LINE, i, j]
+                t_knee[p, j, i] = knees[p, _F_LINE, i, j]
+                for k in range(3):
+                    t_consts[p, k, j, i] = consts[p, k, i, j]
+    return t_split.reshape(t_split.size), t_knee.reshape(t_knee.size), t_consts.reshape(
+        t_consts.size)
 
 
 @njit(cache=_CACHE, inline="always")
@@ -224,7 +286,7 @@ def _after(g0, dose, direction, g_min, g_max):
 
 
 @njit(cache=_CACHE)
-def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, pb, pa, pf, g_min,
+def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, p, f, g_min,
                 g_max):
     """Closed-form ramp of the selected device.
 
@@ -236,25 +298,26 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, pb, pa, 
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
     lo, hi = 1, length
-    if _cum_dose(length, split, knee, cb, ca, cf, pb, pa, pf) < needed:
+    if _cum_dose(length, split, knee, cb, ca, cf, tables, p, f) < needed:
         n = length
     else:
         while lo < hi:
             mid = (lo + hi) // 2
-            if _cum_dose(mid, split, knee, cb, ca, cf, pb, pa, pf) >= needed:
+            if _cum_dose(mid, split, knee, cb, ca, cf, tables, p, f) >= needed:
                 hi = mid
             else:
                 lo = mid + 1
         n = lo
     # exact check with the reference's comparisons, against rounding at the boundary
     while n > 1:
-        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, pb, pa, pf)
+        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, tables, p, f)
         gp = _after(g0, dose, direction, g_min, g_max)
         if _settles(gp, t, tol, direction) == 0:
             break
         n -= 1
     while True:
-        gn = _after(g0, _cum_dose(n, split, knee, cb, ca, cf, pb, pa, pf), direction, g_min, g_max)
+        dose = _cum_dose(n, split, knee, cb, ca, cf, tables, p, f)
+        gn = _after(g0, dose, direction, g_min, g_max)
         outcome = _settles(gn, t, tol, direction)
         if outcome > 0 or n == length:
             return n, outcome, gn
@@ -371,6 +434,13 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     max_len[0] = lengths[:, 0].max()
     max_len[1] = lengths[:, 1].max()
     splits, knees, consts = _device_tables(vset, vrst, law, alg, fractions, max_len)
+    t_split, t_knee, t_consts = _column_tables(splits, knees, consts)
+    size = rows * cols
+    f_split, f_knee, f_consts = splits.reshape(splits.size), knees.reshape(knees.size), \
+        consts.reshape(consts.size)
+    g_flat = g.reshape(size)
+    col_g = np.empty(rows)
+    col_hit = np.empty(rows, dtype=np.bool_)
     ever = np.zeros((rows, cols), dtype=np.bool_)
     include = np.empty((rows, cols), dtype=np.bool_)
     for i in range(rows):
@@ -379,6 +449,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     _record(g, target, include, tol_frac, history, 0)
     for p in range(passes):
         hit = np.zeros((rows, cols), dtype=np.bool_)
+        hit_flat = hit.reshape(size)
         for r in range(rows):
             for c in range(cols):
                 if unsw[r, c] or abandoned[r, c]:
@@ -391,6 +462,10 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                 direction = 1 if gs < t else -1
                 count = 0
                 capped = False
+                hit_sel = hit[r, c]
+                if accumulate:  # the device's column, contiguous while it is tuned
+                    for i in range(rows):
+                        col_g[i] = g[i, c]
                 for _ramp in range(max_ramps):
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
@@ -398,11 +473,11 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         n, outcome, gs = _solve_ramp(
                             gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
                             knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
-                            consts[q, 2, r, c], tables[q, _F_SEL, 0], tables[q, _F_SEL, 1],
-                            tables[q, _F_SEL, 2], g_min, g_max,
+                            consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
                         )
-                        _disturb_ramp(g, r, c, n, direction, law, alg, splits, knees, consts,
-                                      tables, hit)
+                        _disturb_ramp(g_flat, hit_flat, col_g, col_hit, r, c, rows, cols, n,
+                                      direction, law, alg, f_split, f_knee, f_consts, t_split,
+                                      t_knee, t_consts, tables)
                     else:
                         step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
                         th = vset[r, c] if direction > 0 else vrst[r, c]
@@ -425,6 +500,10 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         capped = True
                         break
                     direction = -direction
+                if accumulate:
+                    for i in range(rows):
+                        g[i, c] = col_g[i]
+                    hit[r, c] = hit_sel
                 g[r, c] = gs
                 pulses[r, c] += count
                 pulses_per_pass[p] += count
