@@ -255,8 +255,8 @@ def _column_tables(splits, knees, consts):
     [pol, piece, col, row], column-major and flat, for the column lines of
     :func:`_disturb_ramp`."""
     _, _, rows, cols = splits.shape
-    t_split = np.empty((2, cols, rows), dtype=np.int64)
-    t_knee = np.empty((2, cols, rows), dtype=np.int64)
+    t_split = np.empty((2, cols, rows), dtype=np.int32)
+    t_knee = np.empty((2, cols, rows), dtype=np.int32)
     t_consts = np.empty((2, 3, cols, rows))
     for p in range(2):
         for i in range(rows):
@@ -297,17 +297,16 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, 
         needed = math.log((g_max - g0) / (g_max - (t - tol)))
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
-    lo, hi = 1, length
     if _cum_dose(length, split, knee, cb, ca, cf, tables, p, f) < needed:
         n = length
-    else:
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _cum_dose(mid, split, knee, cb, ca, cf, tables, p, f) >= needed:
-                hi = mid
-            else:
-                lo = mid + 1
-        n = lo
+    else:  # the first n with a cumulative dose >= needed, by a branch-free bisection
+        lo, span = 0, length  # n in (lo, lo + span]
+        while span > 1:
+            half = span // 2
+            lo = lo + half if _cum_dose(lo + half, split, knee, cb, ca, cf, tables, p, f) < needed \
+                else lo
+            span -= half
+        n = lo + 1
     # exact check with the reference's comparisons, against rounding at the boundary
     while n > 1:
         dose = _cum_dose(n - 1, split, knee, cb, ca, cf, tables, p, f)
@@ -375,8 +374,8 @@ def _device_tables(vset, vrst, law, alg, fractions, max_len):
     """Per-device split indices at the threshold and at the knee [pol, fraction, i, j] and
     constants [pol, piece (below, above, far), i, j]."""
     rows, cols = vset.shape
-    splits = np.empty((2, 3, rows, cols), dtype=np.int64)
-    knees = np.empty((2, 3, rows, cols), dtype=np.int64)
+    splits = np.empty((2, 3, rows, cols), dtype=np.int32)
+    knees = np.empty((2, 3, rows, cols), dtype=np.int32)
     consts = np.empty((2, 3, rows, cols))
     knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
     for p in range(2):
