@@ -416,8 +416,8 @@ def _device_tables(vset, vrst, law, alg, fractions, max_len):
 
 @njit(cache=_CACHE)
 def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
-                   accumulate, pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history,
-                   rows_done):
+                   accumulate, pulses, abandoned, pulses_per_pass, ramps_per_pass, n_hs, n_hs_ever,
+                   history, rows_done):
     """Run every pass of write-verify on one crossbar (its arrays, in place).
 
     ``rows_done[0]`` counts finished rows over all passes (progress, read from Python).
@@ -466,6 +466,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     for i in range(rows):
                         col_g[i] = g[i, c]
                 for _ramp in range(max_ramps):
+                    ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
                     if accumulate:
@@ -527,10 +528,12 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
 
 @njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
-                pulses, abandoned, pulses_per_pass, n_hs, n_hs_ever, history, rows_done):
+                pulses, abandoned, pulses_per_pass, ramps_per_pass, n_hs, n_hs_ever, history,
+                rows_done):
     for b in prange(g.shape[0]):
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
                        fractions, accumulate, pulses[b], abandoned[b], pulses_per_pass[b],
+                       ramps_per_pass[b],
                        n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1])
 
 
@@ -641,6 +644,7 @@ def program_compiled(
     pulses = np.zeros(target.shape, dtype=np.int64)
     abandoned = np.zeros(target.shape, dtype=np.bool_)
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
+    ramps_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
@@ -660,8 +664,8 @@ def program_compiled(
                 g[lo:hi], vset[lo:hi], vrst[lo:hi], unsw[lo:hi], target[lo:hi],
                 params["law"], params["alg"], params["lengths"], params["tables"],
                 params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi],
-                pulses_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi], history[lo:hi],
-                rows_done[lo:hi],
+                pulses_per_pass[lo:hi], ramps_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi],
+                history[lo:hi], rows_done[lo:hi],
             )
     xbars.conductance[...] = g
     return ProgramResult(
@@ -673,6 +677,7 @@ def program_compiled(
         tolerance=algorithm.tolerance,
         history={key: history[:, k, :] for k, key in enumerate(HISTORY_KEYS)},
         pulses_per_pass=pulses_per_pass,
+        ramps_per_pass=ramps_per_pass,
         n_hs_per_pass=n_hs,
         n_hs_ever=n_hs_ever,
         engine=name,

@@ -105,6 +105,8 @@ class ProgramResult:
         Name of the engine that produced the result.
     refreshed : ndarray of int64, shape (batch, rows, cols), or None
         Outlier threshold refreshes per device before tuning (None when not enabled).
+    ramps_per_pass : ndarray of int64, shape (batch, passes), or None
+        Ramps started per pass (the compiled CPU engines count them; None from the others).
     """
 
     target: NDArray[np.float64]
@@ -119,6 +121,7 @@ class ProgramResult:
     n_hs_ever: NDArray[np.float64]
     engine: str
     refreshed: NDArray[np.int64] | None = None
+    ramps_per_pass: NDArray[np.int64] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:
