@@ -323,19 +323,15 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, 
         n += 1
 
 
-@njit(cache=_CACHE)
-def _quantile(e, q):
-    """Quantile ``q`` of ``e`` with linear interpolation (numpy's default), by selection
-    (reorders ``e``)."""
-    n = e.shape[0]
-    pos = q * (n - 1)
+@njit(cache=_CACHE, inline="always")
+def _interpolated(part, pos):
+    """Quantile at fractional position ``pos`` (numpy's linear interpolation) from ``part``,
+    whose entries ``floor(pos)`` and the next are in sorted place."""
     lo = math.floor(pos)
-    part = np.partition(e, lo)
     below = part[lo]
-    if lo + 1 >= n:
+    if lo + 1 >= part.shape[0]:
         return below
-    above = part[lo + 1:].min()
-    return below + (above - below) * (pos - lo)
+    return below + (part[lo + 1] - below) * (pos - lo)
 
 
 @njit(cache=_CACHE)
@@ -362,9 +358,14 @@ def _record(g, target, include, tol_frac, out, column):
         largest = max(largest, e[k])
         if e[k] <= tol_frac:
             within += 1
+    # the median and the 99th percentile from one selection
+    pos_median, pos_p99 = 0.5 * (n - 1), 0.99 * (n - 1)
+    lo_median, lo_p99 = math.floor(pos_median), math.floor(pos_p99)
+    kth = np.unique(np.minimum(np.array([lo_median, lo_median + 1, lo_p99, lo_p99 + 1]), n - 1))
+    part = np.partition(e, kth)
     out[0, column] = total / n
-    out[1, column] = _quantile(e, 0.5)
-    out[2, column] = _quantile(e, 0.99)
+    out[1, column] = _interpolated(part, pos_median)
+    out[2, column] = _interpolated(part, pos_p99)
     out[3, column] = largest
     out[4, column] = within / n
 
