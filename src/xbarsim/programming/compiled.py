@@ -170,24 +170,24 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
 
 
 @njit(cache=_CACHE, inline="always")
-def _disturb_line(g, at, m, hit, h_at, h_step, split, knee, s_at, consts, c_at, piece, n, tables,
-                  p, f, bound):
+def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, piece, n,
+                  tables, p, f, bound):
     """Give a ramp's first ``n`` pulses to ``m`` consecutive devices of flat arrays.
 
     The devices are ``g[at:at + m]``, flagged in ``hit[h_at + j * h_step]`` when reached
-    at or above threshold; their split and knee indices start at ``split[s_at]`` and
-    ``knee[s_at]``, their dose constants below threshold at ``consts[c_at]``, above it and
-    in the far piece ``piece`` and ``2 * piece`` further on; ``tables[p, f]`` are the
-    ramp's prefix tables. Below threshold (``n <= split``) a device's dose is its constant
-    times ``tables[p, f, 0, n]``, a constant of the ramp, and a small dose takes the
-    polynomial: that loop has no branch and no call, and is vectorized. Devices reached at
-    or above threshold or given a large dose are redone exactly afterwards from their
-    unchanged conductance. ``bound`` is ``g_max`` for a set disturbance, ``g_min`` for a
-    reset one.
+    at or above threshold; their split indices start at ``ints[s_at]``, their knee indices
+    ``k_off`` further on, their dose constants below threshold at ``floats[c_at]``, above
+    it and in the far piece ``piece`` and ``2 * piece`` further on; ``tables[p, f]`` are
+    the ramp's prefix tables. Below threshold (``n <= split``) a device's dose is its
+    constant times ``tables[p, f, 0, n]``, a constant of the ramp, and a small dose takes
+    the polynomial: that loop has no branch and no call, and is vectorized. Devices
+    reached at or above threshold or given a large dose are redone exactly afterwards from
+    their unchanged conductance. ``bound`` is ``g_max`` for a set disturbance, ``g_min``
+    for a reset one.
     """
     base = tables[p, f, 0, n]
     # slices of the flat arrays: contiguous, indices known non-negative, so vectorized
-    g_line, split_line, cb_line = g[at:at + m], split[s_at:s_at + m], consts[c_at:c_at + m]
+    g_line, split_line, cb_line = g[at:at + m], ints[s_at:s_at + m], floats[c_at:c_at + m]
     redo = 0
     for j in range(m):
         dose = cb_line[j] * base
@@ -204,69 +204,77 @@ def _disturb_line(g, at, m, hit, h_at, h_step, split, knee, s_at, consts, c_at, 
         if sj < n or cb * base >= _POLY_MAX_DOSE:
             if sj < n:
                 hit[h_at + j * h_step] = True
-            dose = _cum_dose(n, sj, knee[s_at + j], cb, consts[c_at + piece + j],
-                             consts[c_at + 2 * piece + j], tables, p, f)
+            dose = _cum_dose(n, sj, ints[s_at + k_off + j], cb, floats[c_at + piece + j],
+                             floats[c_at + 2 * piece + j], tables, p, f)
             g_line[j] += (bound - g_line[j]) * _neg_expm1(dose)
 
 
 @njit(cache=_CACHE, fastmath={"contract"})
-def _disturb_ramp(g, hit, col_g, col_hit, row, col, rows, cols, n, polarity, law, alg, splits,
-                  knees, consts, t_split, t_knee, t_consts, tables):
+def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarity, g_min, g_max,
+                  line, other):
     """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3).
 
-    Every array is flat (C order): the crossbar's ``g`` and ``hit`` (rows, cols), the
-    tables of :func:`_device_tables` and their column-major copies of
-    :func:`_column_tables`. The selected device's column lives in ``col_g`` while the
-    device is tuned (no other write reaches it meanwhile), so that every line is
-    contiguous. Lines are handled whole, the selected device included: its entries are
-    stale until the device is done (see :func:`_tune_crossbar`), as are the column's
-    entries in ``g``; under V/3 the column's flags are kept in ``col_hit`` meanwhile (the
-    other devices are handled a block of whole rows at a time). Floating-point contraction
-    (fused multiply-add) is allowed here only: it changes a disturbance by a few units in
-    the last place.
+    ``g`` and ``hit`` are the crossbar's, flat (C order); ``hit`` has ``rows`` more entries
+    at its end, ``floats`` and ``ints`` hold the tables of :func:`_line_tables` (``line``
+    and ``other`` are the bias fractions). The selected device's column lives in the
+    ``floats`` (see :func:`_line_tables`) while the device is tuned (no other write reaches
+    it meanwhile), so that every line is contiguous. Lines are handled whole, the selected
+    device included: its entries are stale until the device is done (see
+    :func:`_tune_crossbar`), as are the column's entries in ``g``; under V/3 the column's
+    flags are kept at the end of ``hit`` meanwhile (the other devices are handled a block
+    of whole rows at a time). Few arrays are passed on purpose: each costs two atomic
+    reference counts per call. Floating-point contraction (fused multiply-add) is allowed
+    here only: it changes a disturbance by a few units in the last place.
     """
     size = rows * cols
     p = 0 if polarity > 0 else 1
-    if alg[_OTHER] > 0.0:
+    if other > 0.0:
         q = 1 - p  # the opposite polarity's thresholds and law
         # tables[p, _F_OTHER] are built on the grid of polarity p with the thresholds'
         # reference of polarity q (see ramp_tables)
-        bound = law[_GMIN] if polarity > 0 else law[_GMAX]
+        bound = g_min if polarity > 0 else g_max
         for i in range(rows):
-            col_hit[i] = hit[i * cols + col]
+            hit[size + i] = hit[i * cols + col]
         for lo, hi in ((0, row), (row + 1, rows)):
-            _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, splits, knees,
-                          ((q * 3 + _F_OTHER) * rows + lo) * cols, consts,
+            _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, ints,
+                          ((q * 3 + _F_OTHER) * rows + lo) * cols, 6 * size, floats,
                           (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER, bound)
         for i in range(rows):
-            hit[i * cols + col] = col_hit[i]
-    if alg[_LINE] > 0.0:
-        bound = law[_GMAX] if polarity > 0 else law[_GMIN]
-        _disturb_line(g, row * cols, cols, hit, row * cols, 1, splits, knees,
-                      ((p * 3 + _F_LINE) * rows + row) * cols, consts, (p * 3 * rows + row) * cols,
-                      size, n, tables, p, _F_LINE, bound)
-        _disturb_line(col_g, 0, rows, hit, col, cols, t_split, t_knee, (p * cols + col) * rows,
-                      t_consts, (p * 3 * cols + col) * rows, size, n, tables, p, _F_LINE, bound)
+            hit[i * cols + col] = hit[size + i]
+    if line > 0.0:
+        bound = g_max if polarity > 0 else g_min
+        _disturb_line(g, row * cols, cols, hit, row * cols, 1, ints,
+                      ((p * 3 + _F_LINE) * rows + row) * cols, 6 * size, floats,
+                      (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound)
+        _disturb_line(floats, 12 * size, rows, hit, col, cols, ints,
+                      12 * size + (p * cols + col) * rows, 2 * size, floats,
+                      6 * size + (p * 3 * cols + col) * rows, size, n, tables, p, _F_LINE, bound)
 
 
 @njit(cache=_CACHE)
-def _column_tables(splits, knees, consts):
-    """The line fraction's split and knee indices [pol, col, row] and dose constants
-    [pol, piece, col, row], column-major and flat, for the column lines of
-    :func:`_disturb_ramp`."""
+def _line_tables(splits, knees, consts):
+    """The tables of :func:`_disturb_ramp`, flat, in two arrays.
+
+    ``ints``: split indices [pol, fraction, row, col], knee indices alike, then the line
+    fraction's split and knee indices column-major [pol, col, row]; ``floats``: dose
+    constants [pol, piece, row, col], the same column-major [pol, piece, col, row], then
+    room for the selected device's column (``rows`` entries).
+    """
     _, _, rows, cols = splits.shape
-    t_split = np.empty((2, cols, rows), dtype=np.int32)
-    t_knee = np.empty((2, cols, rows), dtype=np.int32)
-    t_consts = np.empty((2, 3, cols, rows))
+    size = rows * cols
+    ints = np.empty(16 * size, dtype=np.int32)
+    floats = np.empty(12 * size + rows)
+    ints[:6 * size] = splits.reshape(6 * size)
+    ints[6 * size:12 * size] = knees.reshape(6 * size)
+    floats[:6 * size] = consts.reshape(6 * size)
     for p in range(2):
         for i in range(rows):
             for j in range(cols):
-                t_split[p, j, i] = splits[p, _F_LINE, i, j]
-                t_knee[p, j, i] = knees[p, _F_LINE, i, j]
+                ints[12 * size + (p * cols + j) * rows + i] = splits[p, _F_LINE, i, j]
+                ints[14 * size + (p * cols + j) * rows + i] = knees[p, _F_LINE, i, j]
                 for k in range(3):
-                    t_consts[p, k, j, i] = consts[p, k, i, j]
-    return t_split.reshape(t_split.size), t_knee.reshape(t_knee.size), t_consts.reshape(
-        t_consts.size)
+                    floats[6 * size + ((p * 3 + k) * cols + j) * rows + i] = consts[p, k, i, j]
+    return ints, floats
 
 
 @njit(cache=_CACHE, inline="always")
@@ -434,13 +442,11 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     max_len[0] = lengths[:, 0].max()
     max_len[1] = lengths[:, 1].max()
     splits, knees, consts = _device_tables(vset, vrst, law, alg, fractions, max_len)
-    t_split, t_knee, t_consts = _column_tables(splits, knees, consts)
+    ints, floats = _line_tables(splits, knees, consts)
     size = rows * cols
-    f_split, f_knee, f_consts = splits.reshape(splits.size), knees.reshape(knees.size), \
-        consts.reshape(consts.size)
+    col_at = 12 * size  # the selected device's column in floats
     g_flat = g.reshape(size)
-    col_g = np.empty(rows)
-    col_hit = np.empty(rows, dtype=np.bool_)
+    line, other = alg[_LINE], alg[_OTHER]
     ever = np.zeros((rows, cols), dtype=np.bool_)
     include = np.empty((rows, cols), dtype=np.bool_)
     for i in range(rows):
@@ -448,8 +454,8 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
             include[i, j] = not unsw[i, j]
     _record(g, target, include, tol_frac, history, 0)
     for p in range(passes):
-        hit = np.zeros((rows, cols), dtype=np.bool_)
-        hit_flat = hit.reshape(size)
+        hit_flat = np.zeros(size + rows, dtype=np.bool_)  # + room for a column's flags
+        hit = hit_flat[:size].reshape(rows, cols)
         for r in range(rows):
             for c in range(cols):
                 if unsw[r, c] or abandoned[r, c]:
@@ -465,7 +471,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                 hit_sel = hit[r, c]
                 if accumulate:  # the device's column, contiguous while it is tuned
                     for i in range(rows):
-                        col_g[i] = g[i, c]
+                        floats[col_at + i] = g[i, c]
                 for _ramp in range(max_ramps):
                     ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
@@ -476,9 +482,8 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                             knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
                             consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
                         )
-                        _disturb_ramp(g_flat, hit_flat, col_g, col_hit, r, c, rows, cols, n,
-                                      direction, law, alg, f_split, f_knee, f_consts, t_split,
-                                      t_knee, t_consts, tables)
+                        _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c, rows, cols, n,
+                                      direction, g_min, g_max, line, other)
                     else:
                         step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
                         th = vset[r, c] if direction > 0 else vrst[r, c]
@@ -503,7 +508,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     direction = -direction
                 if accumulate:
                     for i in range(rows):
-                        g[i, c] = col_g[i]
+                        g[i, c] = floats[col_at + i]
                     hit[r, c] = hit_sel
                 g[r, c] = gs
                 pulses[r, c] += count
