@@ -186,27 +186,29 @@ def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, 
     for a reset one.
     """
     base = tables[p, f, 0, n]
-    # slices of the flat arrays: contiguous, indices known non-negative, so vectorized
-    g_line, split_line, cb_line = g[at:at + m], ints[s_at:s_at + m], floats[c_at:c_at + m]
+    # unsigned indices: known non-negative, so the loop is vectorized; no array views
+    # (each would cost two atomic reference counts)
+    ug, us, uc = np.uint64(at), np.uint64(s_at), np.uint64(c_at)
     redo = 0
-    for j in range(m):
-        dose = cb_line[j] * base
-        plain = (dose < _POLY_MAX_DOSE) & (split_line[j] >= n)
-        gj = g_line[j]
+    for jj in range(m):
+        j = np.uint64(jj)
+        dose = floats[uc + j] * base
+        plain = (dose < _POLY_MAX_DOSE) & (ints[us + j] >= n)
+        gj = g[ug + j]
         moved = gj + (bound - gj) * _poly_neg_expm1(dose)
-        g_line[j] = moved if plain else gj
+        g[ug + j] = moved if plain else gj
         redo += 0 if plain else 1
     if redo == 0:
         return
     for j in range(m):
-        sj = split_line[j]
-        cb = cb_line[j]
+        sj = ints[s_at + j]
+        cb = floats[c_at + j]
         if sj < n or cb * base >= _POLY_MAX_DOSE:
             if sj < n:
                 hit[h_at + j * h_step] = True
             dose = _cum_dose(n, sj, ints[s_at + k_off + j], cb, floats[c_at + piece + j],
                              floats[c_at + 2 * piece + j], tables, p, f)
-            g_line[j] += (bound - g_line[j]) * _neg_expm1(dose)
+            g[at + j] += (bound - g[at + j]) * _neg_expm1(dose)
 
 
 @njit(cache=_CACHE, fastmath={"contract"})
