@@ -22,7 +22,13 @@ compose exactly (``Gmax - (Gmax - G) exp(-(d1 + d2))``). Hence:
 * its row and column (every device under V/3) are only read after the ramp, and receive
   the ramp's whole dose once, when it ends.
 
-Work per ramp: O(log L + N) under V/2 instead of O(L N) pulse by pulse. With
+Work per ramp: O(log L + N) under V/2 instead of O(L N) pulse by pulse. The O(N) part
+is vectorized: below threshold a neighbour's dose is its device constant times a constant
+of the ramp, and ``1 - exp(-dose)`` a polynomial for small doses, so a line is one loop
+without branches or calls; the few neighbours reached at or above threshold or given a
+larger dose are redone exactly. Every table is flat, a column is made contiguous once per
+device visit (nothing else writes it meanwhile), and few arrays cross a call per ramp (each
+costs atomic reference counts). With
 ``accumulate=False`` the kernel instead applies every pulse to the selected device and
 every disturbance at every pulse, with the reference engine's formulas (the "direct"
 engine, for benchmarks and tests).
