@@ -6,23 +6,39 @@ The network is the ResNet-18 layout (a 7x7/2 stem, four stages of two basic bloc
 not needed. Every Conv2d and Linear is mapped to differential pairs, tiled into N x N
 kernels and programmed in one batched engine call.
 
+Besides the wall time and peak memory, the run reports where the time went, from the
+cumulative times of a profile of the deployment: ``sampling_seconds`` (drawing the
+crossbars), ``mapping_seconds`` (converting the model, tiling and mapping the weights to
+conductance pairs), ``programming_seconds`` (the engine), ``write_back_seconds`` (the
+programmed conductances into the layers) and ``other_seconds`` (the rest), together with
+``cpu_seconds`` (process CPU time, all threads) and ``load_average``.
+
 Example: ``python benchmarks/deploy_resnet18.py --kernel 64 --sigma 0.25 --json -``
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import os
+import pstats
 import resource
 import sys
 import time
 
+import numba
 import torch
 from torch import nn
 
+from xbarsim.crossbar import Crossbar
 from xbarsim.devices import preset
 from xbarsim.mapping import ChipConfig
-from xbarsim.nn.deploy import program_model
+from xbarsim.mapping.differential import weights_to_pair
+from xbarsim.mapping.tiling import tile
+from xbarsim.nn.convert import convert
+from xbarsim.nn.deploy import Deployment, program_model
+from xbarsim.programming import program
 from xbarsim.programming.result import TUNING_ERROR_EXCLUSION
 
 
@@ -62,6 +78,32 @@ def resnet18(classes: int = 1000) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+#: Functions whose cumulative profile time makes up each part of the breakdown.
+PARTS = {
+    "sampling": (Crossbar.sample,),
+    "mapping": (convert, tile, weights_to_pair),
+    "programming": (program,),
+    "write_back": (Deployment.compute_with,),
+}
+
+
+def breakdown(profile: cProfile.Profile, total: float) -> dict[str, float]:
+    """Seconds per part of :data:`PARTS` (cumulative profile times) and the rest."""
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    cumulative: dict[tuple[str, str], float] = {}
+    for (filename, _, name), (_, _, _, cum, _) in stats.items():
+        key = (os.path.realpath(filename), name)
+        cumulative[key] = cumulative.get(key, 0.0) + cum
+    out = {}
+    for part, functions in PARTS.items():
+        out[f"{part}_seconds"] = sum(
+            cumulative.get((os.path.realpath(f.__code__.co_filename), f.__name__), 0.0)
+            for f in (getattr(f, "__func__", f) for f in functions)
+        )
+    out["other_seconds"] = total - sum(out.values())
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernel", type=int, default=64)
@@ -78,9 +120,12 @@ def main(argv: list[str] | None = None) -> dict:
         kernel=args.kernel,
         engine=args.engine,
     )
-    start = time.perf_counter()
+    profile = cProfile.Profile()
+    start, cpu = time.perf_counter(), time.process_time()
+    profile.enable()
     deployment = program_model(model, chip, seed=args.seed, progress=True)
-    seconds = time.perf_counter() - start
+    profile.disable()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     result = deployment.result
     with torch.no_grad():
         out = deployment.model(torch.randn(1, 3, 224, 224))
@@ -92,12 +137,16 @@ def main(argv: list[str] | None = None) -> dict:
         "weights": int(weights),
         "crossbars": int(deployment.targets.shape[0]),
         "deploy_seconds": seconds,
+        **breakdown(profile, seconds),
+        "cpu_seconds": cpu,
         "crossbars_per_second": deployment.targets.shape[0] / seconds,
         "total_pulses": result.total_pulses,
         "tuning_error_p99_median": float(torch.tensor(result.history["p99"][:, -1]).median()),
         "tuning_error_exclusion": TUNING_ERROR_EXCLUSION,
         "forward_ok": bool(torch.isfinite(out).all()),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "load_average": os.getloadavg()[0],
+        "threads": numba.get_num_threads(),
     }
     for key, value in report.items():
         print(

@@ -200,3 +200,21 @@ def test_invalid_algorithm_parameters():
         WriteVerify(max_amplitude_v=0.2, ramp_start_v=0.5)
     with pytest.raises(ValueError, match="tolerance"):
         WriteVerify(tolerance=-0.01)
+
+
+def test_compiled_engines_count_ramps():
+    """Every ramp is counted once: at least one per device tuned in a pass, at most
+    ``max_ramps``; the accumulated and direct engines agree; the reference counts none."""
+    alg = WriteVerify.thesis(passes=3)
+    x, t = _case(8, 0.25, seed=5)
+    lazy = program(x.copy(), t, alg, engine="cpu")
+    direct = program(x.copy(), t, alg, engine="cpu-direct")
+    np.testing.assert_array_equal(lazy.ramps_per_pass, direct.ramps_per_pass)
+    assert program(x.copy(), t, alg, engine="reference").ramps_per_pass is None
+    # one ramp per pulse run: pulses >= ramps >= 1 wherever a pass applied pulses
+    active = lazy.pulses_per_pass > 0
+    assert active.any()
+    assert np.all(lazy.ramps_per_pass[active] >= 1)
+    assert np.all(lazy.ramps_per_pass <= lazy.pulses_per_pass)
+    assert np.all(lazy.ramps_per_pass[~active] == 0)
+    assert lazy.ramps_per_pass.sum() <= alg.max_ramps * 8 * 8 * alg.passes * 2

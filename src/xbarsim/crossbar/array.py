@@ -110,16 +110,18 @@ class Crossbar:
         seed = check_seed(seed)
         first_index = check_positive_int("first_index", first_index, minimum=0)
         children = np.random.SeedSequence(seed).spawn(first_index + batch)[first_index:]
-        samples = [
-            sample_devices(device, (rows, cols), np.random.default_rng(child)) for child in children
-        ]
-        unswitchable = np.stack([s.unswitchable for s in samples])
+        # filled crossbar by crossbar: no second copy of the batch while it is drawn
+        conductance = np.empty((batch, rows, cols))
+        v_set = np.empty((batch, rows, cols))
+        v_reset = np.empty((batch, rows, cols))
+        unswitchable = np.empty((batch, rows, cols), dtype=bool)
+        for b, child in enumerate(children):
+            s = sample_devices(device, (rows, cols), np.random.default_rng(child))
+            conductance[b], v_set[b], v_reset[b] = s.conductance, s.v_set, s.v_reset
+            unswitchable[b] = s.unswitchable
         indices = range(first_index, first_index + batch)
         state = DeviceState.draw(device.conditions, (rows, cols), seed, indices)
         state.fault[unswitchable] = FaultCode.UNSWITCHABLE
-        conductance = np.stack([s.conductance for s in samples])
-        v_set = np.stack([s.v_set for s in samples])
-        v_reset = np.stack([s.v_reset for s in samples])
         stuck = state.stuck
         if stuck.any():
             conductance[stuck] = state.stuck_s[stuck]

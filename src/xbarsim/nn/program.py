@@ -106,6 +106,7 @@ def program_model(
         start = stop
     shape = (0, chip.kernel, chip.kernel)
     target = np.concatenate(plus + minus) if layers else np.zeros(shape)
+    del plus, minus  # one copy of the targets from here on (peak memory)
     result: ProgramResult | None = None
     xbars: Crossbar | None = None
     tuned = target

@@ -22,7 +22,13 @@ compose exactly (``Gmax - (Gmax - G) exp(-(d1 + d2))``). Hence:
 * its row and column (every device under V/3) are only read after the ramp, and receive
   the ramp's whole dose once, when it ends.
 
-Work per ramp: O(log L + N) under V/2 instead of O(L N) pulse by pulse. With
+Work per ramp: O(log L + N) under V/2 instead of O(L N) pulse by pulse. The O(N) part
+is vectorized: below threshold a neighbour's dose is its device constant times a constant
+of the ramp, and ``1 - exp(-dose)`` a polynomial for small doses, so a line is one loop
+without branches or calls; the few neighbours reached at or above threshold or given a
+larger dose are redone exactly. Every table is flat, a column is made contiguous once per
+device visit (nothing else writes it meanwhile), and few arrays cross a call per ramp (each
+costs atomic reference counts). With
 ``accumulate=False`` the kernel instead applies every pulse to the selected device and
 every disturbance at every pulse, with the reference engine's formulas (the "direct"
 engine, for benchmarks and tests).
@@ -75,21 +81,27 @@ def _apply(g, dose, polarity, g_min, g_max):
     return g + (g - g_min) * math.expm1(-dose)
 
 
+#: Doses (dimensionless) below this take the polynomial :func:`_poly_neg_expm1`, larger ones
+#: ``expm1``.
+_POLY_MAX_DOSE = 0.0625
+
+
+@njit(cache=_CACHE, inline="always")
+def _poly_neg_expm1(dose):
+    """``1 - exp(-dose)`` for ``0 <= dose < _POLY_MAX_DOSE``: its Taylor polynomial to degree
+    9 (truncation below 5e-18 relative, rounding a few units in the last place) in Horner
+    form, which the compiler can vectorize where ``expm1`` cannot be."""
+    return dose * (1.0 - dose * (1.0 / 2.0 - dose * (1.0 / 6.0 - dose * (
+        1.0 / 24.0 - dose * (1.0 / 120.0 - dose * (1.0 / 720.0 - dose * (
+            1.0 / 5040.0 - dose * (1.0 / 40320.0 - dose * (1.0 / 362880.0)))))))))
+
+
 @njit(cache=_CACHE, inline="always")
 def _neg_expm1(dose):
-    """``-expm1(-dose)`` (dose >= 0), by its series for the tiny doses of most disturbed
-    devices (relative error < 1e-16 below 1e-5), else by expm1."""
-    if dose < 1e-5:
-        return dose * (1.0 - dose * (0.5 - dose * (1.0 / 6.0)))
+    """``-expm1(-dose)`` (dose >= 0): the polynomial for small doses, else expm1."""
+    if dose < _POLY_MAX_DOSE:
+        return _poly_neg_expm1(dose)
     return -math.expm1(-dose)
-
-
-@njit(cache=_CACHE, inline="always")
-def _disturb(g, dose, polarity, g_min, g_max):
-    """:func:`_apply` for a disturbed neighbour (fast path for tiny doses)."""
-    if polarity > 0:
-        return g + (g_max - g) * _neg_expm1(dose)
-    return g - (g - g_min) * _neg_expm1(dose)
 
 
 @njit(cache=_CACHE)
@@ -112,14 +124,16 @@ def _split_index(start, step, frac, n, th):
 
 
 @njit(cache=_CACHE, inline="always")
-def _cum_dose(n, split, knee, c_below, c_above, c_far, pb, pa, pf):
-    """Dose of the first ``n`` pulses of a ramp from the prefix tables (``split``: first
-    pulse at or above threshold, ``knee``: first pulse in the far piece)."""
+def _cum_dose(n, split, knee, c_below, c_above, c_far, tables, p, f):
+    """Dose of the first ``n`` pulses of a ramp from the prefix tables ``tables[p, f]``
+    (``split``: first pulse at or above threshold, ``knee``: first pulse in the far piece)."""
     if n <= split:
-        return c_below * pb[n]
+        return c_below * tables[p, f, 0, n]
+    below = c_below * tables[p, f, 0, split]
     if n <= knee:
-        return c_below * pb[split] + c_above * (pa[n] - pa[split])
-    return c_below * pb[split] + c_above * (pa[knee] - pa[split]) + c_far * (pf[n] - pf[knee])
+        return below + c_above * (tables[p, f, 1, n] - tables[p, f, 1, split])
+    return (below + c_above * (tables[p, f, 1, knee] - tables[p, f, 1, split])
+            + c_far * (tables[p, f, 2, n] - tables[p, f, 2, knee]))
 
 
 @njit(cache=_CACHE)
@@ -161,50 +175,114 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
                     hit[i, j] = True
 
 
-@njit(cache=_CACHE)
-def _disturb_ramp(g, row, col, n, polarity, law, alg, splits, knees, consts, tables, hit):
-    """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3)."""
-    rows, cols = g.shape
-    g_min, g_max = law[_GMIN], law[_GMAX]
+@njit(cache=_CACHE, inline="always")
+def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, piece, n,
+                  tables, p, f, bound):
+    """Give a ramp's first ``n`` pulses to ``m`` consecutive devices of flat arrays.
+
+    The devices are ``g[at:at + m]``, flagged in ``hit[h_at + j * h_step]`` when reached
+    at or above threshold; their split indices start at ``ints[s_at]``, their knee indices
+    ``k_off`` further on, their dose constants below threshold at ``floats[c_at]``, above
+    it and in the far piece ``piece`` and ``2 * piece`` further on; ``tables[p, f]`` are
+    the ramp's prefix tables. Below threshold (``n <= split``) a device's dose is its
+    constant times ``tables[p, f, 0, n]``, a constant of the ramp, and a small dose takes
+    the polynomial: that loop has no branch and no call, and is vectorized. Devices
+    reached at or above threshold or given a large dose are redone exactly afterwards from
+    their unchanged conductance. ``bound`` is ``g_max`` for a set disturbance, ``g_min``
+    for a reset one.
+    """
+    base = tables[p, f, 0, n]
+    # unsigned indices: known non-negative, so the loop is vectorized; no array views
+    # (each would cost two atomic reference counts)
+    ug, us, uc = np.uint64(at), np.uint64(s_at), np.uint64(c_at)
+    redo = 0
+    for jj in range(m):
+        j = np.uint64(jj)
+        dose = floats[uc + j] * base
+        plain = (dose < _POLY_MAX_DOSE) & (ints[us + j] >= n)
+        gj = g[ug + j]
+        moved = gj + (bound - gj) * _poly_neg_expm1(dose)
+        g[ug + j] = moved if plain else gj
+        redo += 0 if plain else 1
+    if redo == 0:
+        return
+    for j in range(m):
+        sj = ints[s_at + j]
+        cb = floats[c_at + j]
+        if sj < n or cb * base >= _POLY_MAX_DOSE:
+            if sj < n:
+                hit[h_at + j * h_step] = True
+            dose = _cum_dose(n, sj, ints[s_at + k_off + j], cb, floats[c_at + piece + j],
+                             floats[c_at + 2 * piece + j], tables, p, f)
+            g[at + j] += (bound - g[at + j]) * _neg_expm1(dose)
+
+
+@njit(cache=_CACHE, fastmath={"contract"})
+def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarity, g_min, g_max,
+                  line, other):
+    """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3).
+
+    ``g`` and ``hit`` are the crossbar's, flat (C order); ``hit`` has ``rows`` more entries
+    at its end, ``floats`` and ``ints`` hold the tables of :func:`_line_tables` (``line``
+    and ``other`` are the bias fractions). The selected device's column lives in the
+    ``floats`` (see :func:`_line_tables`) while the device is tuned (no other write reaches
+    it meanwhile), so that every line is contiguous. Lines are handled whole, the selected
+    device included: its entries are stale until the device is done (see
+    :func:`_tune_crossbar`), as are the column's entries in ``g``; under V/3 the column's
+    flags are kept at the end of ``hit`` meanwhile (the other devices are handled a block
+    of whole rows at a time). Few arrays are passed on purpose: each costs two atomic
+    reference counts per call. Floating-point contraction (fused multiply-add) is allowed
+    here only: it changes a disturbance by a few units in the last place.
+    """
+    size = rows * cols
     p = 0 if polarity > 0 else 1
-    if alg[_LINE] > 0.0:
-        spl, kn = splits[p, _F_LINE], knees[p, _F_LINE]
-        cb, ca, cf = consts[p, 0], consts[p, 1], consts[p, 2]
-        pb, pa, pf = tables[p, _F_LINE, 0], tables[p, _F_LINE, 1], tables[p, _F_LINE, 2]
-        for j in range(cols):
-            if j != col:
-                s = spl[row, j]
-                dose = _cum_dose(n, s, kn[row, j], cb[row, j], ca[row, j], cf[row, j], pb, pa,
-                                 pf)
-                g[row, j] = _disturb(g[row, j], dose, polarity, g_min, g_max)
-                if s < n:
-                    hit[row, j] = True
-        for i in range(rows):
-            if i != row:
-                s = spl[i, col]
-                dose = _cum_dose(n, s, kn[i, col], cb[i, col], ca[i, col], cf[i, col], pb, pa,
-                                 pf)
-                g[i, col] = _disturb(g[i, col], dose, polarity, g_min, g_max)
-                if s < n:
-                    hit[i, col] = True
-    if alg[_OTHER] > 0.0:
+    if other > 0.0:
         q = 1 - p  # the opposite polarity's thresholds and law
-        spl, kn = splits[q, _F_OTHER], knees[q, _F_OTHER]
-        cb, ca, cf = consts[q, 0], consts[q, 1], consts[q, 2]
-        pb, pa, pf = tables[p, _F_OTHER, 0], tables[p, _F_OTHER, 1], tables[p, _F_OTHER, 2]
         # tables[p, _F_OTHER] are built on the grid of polarity p with the thresholds'
         # reference of polarity q (see ramp_tables)
+        bound = g_min if polarity > 0 else g_max
         for i in range(rows):
-            if i == row:
-                continue
+            hit[size + i] = hit[i * cols + col]
+        for lo, hi in ((0, row), (row + 1, rows)):
+            _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, ints,
+                          ((q * 3 + _F_OTHER) * rows + lo) * cols, 6 * size, floats,
+                          (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER, bound)
+        for i in range(rows):
+            hit[i * cols + col] = hit[size + i]
+    if line > 0.0:
+        bound = g_max if polarity > 0 else g_min
+        _disturb_line(g, row * cols, cols, hit, row * cols, 1, ints,
+                      ((p * 3 + _F_LINE) * rows + row) * cols, 6 * size, floats,
+                      (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound)
+        _disturb_line(floats, 12 * size, rows, hit, col, cols, ints,
+                      12 * size + (p * cols + col) * rows, 2 * size, floats,
+                      6 * size + (p * 3 * cols + col) * rows, size, n, tables, p, _F_LINE, bound)
+
+
+@njit(cache=_CACHE)
+def _line_tables(splits, knees, consts):
+    """The tables of :func:`_disturb_ramp`, flat, in two arrays.
+
+    ``ints``: split indices [pol, fraction, row, col], knee indices alike, then the line
+    fraction's split and knee indices column-major [pol, col, row]; ``floats``: dose
+    constants [pol, piece, row, col], the same column-major [pol, piece, col, row], then
+    room for the selected device's column (``rows`` entries).
+    """
+    _, _, rows, cols = splits.shape
+    size = rows * cols
+    ints = np.empty(16 * size, dtype=np.int32)
+    floats = np.empty(12 * size + rows)
+    ints[:6 * size] = splits.reshape(6 * size)
+    ints[6 * size:12 * size] = knees.reshape(6 * size)
+    floats[:6 * size] = consts.reshape(6 * size)
+    for p in range(2):
+        for i in range(rows):
             for j in range(cols):
-                if j == col:
-                    continue
-                s = spl[i, j]
-                dose = _cum_dose(n, s, kn[i, j], cb[i, j], ca[i, j], cf[i, j], pb, pa, pf)
-                g[i, j] = _disturb(g[i, j], dose, -polarity, g_min, g_max)
-                if s < n:
-                    hit[i, j] = True
+                ints[12 * size + (p * cols + j) * rows + i] = splits[p, _F_LINE, i, j]
+                ints[14 * size + (p * cols + j) * rows + i] = knees[p, _F_LINE, i, j]
+                for k in range(3):
+                    floats[6 * size + ((p * 3 + k) * cols + j) * rows + i] = consts[p, k, i, j]
+    return ints, floats
 
 
 @njit(cache=_CACHE, inline="always")
@@ -224,7 +302,7 @@ def _after(g0, dose, direction, g_min, g_max):
 
 
 @njit(cache=_CACHE)
-def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, pb, pa, pf, g_min,
+def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, p, f, g_min,
                 g_max):
     """Closed-form ramp of the selected device.
 
@@ -235,26 +313,26 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, pb, pa, 
         needed = math.log((g_max - g0) / (g_max - (t - tol)))
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
-    lo, hi = 1, length
-    if _cum_dose(length, split, knee, cb, ca, cf, pb, pa, pf) < needed:
+    if _cum_dose(length, split, knee, cb, ca, cf, tables, p, f) < needed:
         n = length
-    else:
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _cum_dose(mid, split, knee, cb, ca, cf, pb, pa, pf) >= needed:
-                hi = mid
-            else:
-                lo = mid + 1
-        n = lo
+    else:  # the first n with a cumulative dose >= needed, by a branch-free bisection
+        lo, span = 0, length  # n in (lo, lo + span]
+        while span > 1:
+            half = span // 2
+            lo = lo + half if _cum_dose(lo + half, split, knee, cb, ca, cf, tables, p, f) < needed \
+                else lo
+            span -= half
+        n = lo + 1
     # exact check with the reference's comparisons, against rounding at the boundary
     while n > 1:
-        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, pb, pa, pf)
+        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, tables, p, f)
         gp = _after(g0, dose, direction, g_min, g_max)
         if _settles(gp, t, tol, direction) == 0:
             break
         n -= 1
     while True:
-        gn = _after(g0, _cum_dose(n, split, knee, cb, ca, cf, pb, pa, pf), direction, g_min, g_max)
+        dose = _cum_dose(n, split, knee, cb, ca, cf, tables, p, f)
+        gn = _after(g0, dose, direction, g_min, g_max)
         outcome = _settles(gn, t, tol, direction)
         if outcome > 0 or n == length:
             return n, outcome, gn
@@ -262,26 +340,14 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, pb, pa, 
 
 
 @njit(cache=_CACHE, inline="always")
-def _did_not_move(g_start, g_end, t):
-    """The stuck-device rule on a ramp that reached the cap (as
-    :func:`xbarsim.programming.algorithm.did_not_move`, same operations)."""
-    err_start = g_start - t
-    return abs((g_end - t) - err_start) < STUCK_MOVE_FRACTION * (err_start + t)
-
-
-@njit(cache=_CACHE)
-def _quantile(e, q):
-    """Quantile ``q`` of ``e`` with linear interpolation (numpy's default), by selection
-    (reorders ``e``)."""
-    n = e.shape[0]
-    pos = q * (n - 1)
+def _interpolated(part, pos):
+    """Quantile at fractional position ``pos`` (numpy's linear interpolation) from ``part``,
+    whose entries ``floor(pos)`` and the next are in sorted place."""
     lo = math.floor(pos)
-    part = np.partition(e, lo)
     below = part[lo]
-    if lo + 1 >= n:
+    if lo + 1 >= part.shape[0]:
         return below
-    above = part[lo + 1:].min()
-    return below + (above - below) * (pos - lo)
+    return below + (part[lo + 1] - below) * (pos - lo)
 
 
 @njit(cache=_CACHE)
@@ -308,9 +374,14 @@ def _record(g, target, include, tol_frac, out, column):
         largest = max(largest, e[k])
         if e[k] <= tol_frac:
             within += 1
+    # the median and the 99th percentile from one selection
+    pos_median, pos_p99 = 0.5 * (n - 1), 0.99 * (n - 1)
+    lo_median, lo_p99 = math.floor(pos_median), math.floor(pos_p99)
+    kth = np.unique(np.minimum(np.array([lo_median, lo_median + 1, lo_p99, lo_p99 + 1]), n - 1))
+    part = np.partition(e, kth)
     out[0, column] = total / n
-    out[1, column] = _quantile(e, 0.5)
-    out[2, column] = _quantile(e, 0.99)
+    out[1, column] = _interpolated(part, pos_median)
+    out[2, column] = _interpolated(part, pos_p99)
     out[3, column] = largest
     out[4, column] = within / n
 
@@ -320,8 +391,8 @@ def _device_tables(vset, vrst, law, alg, fractions, max_len):
     """Per-device split indices at the threshold and at the knee [pol, fraction, i, j] and
     constants [pol, piece (below, above, far), i, j]."""
     rows, cols = vset.shape
-    splits = np.empty((2, 3, rows, cols), dtype=np.int64)
-    knees = np.empty((2, 3, rows, cols), dtype=np.int64)
+    splits = np.empty((2, 3, rows, cols), dtype=np.int32)
+    knees = np.empty((2, 3, rows, cols), dtype=np.int32)
     consts = np.empty((2, 3, rows, cols))
     knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
     for p in range(2):
@@ -360,10 +431,18 @@ def _device_tables(vset, vrst, law, alg, fractions, max_len):
     return splits, knees, consts
 
 
+@njit(cache=_CACHE, inline="always")
+def _did_not_move(g_start, g_end, t):
+    """The stuck-device rule on a ramp that reached the cap (as
+    :func:`xbarsim.programming.algorithm.did_not_move`, same operations)."""
+    err_start = g_start - t
+    return abs((g_end - t) - err_start) < STUCK_MOVE_FRACTION * (err_start + t)
+
+
 @njit(cache=_CACHE)
 def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
-                   accumulate, pulses, abandoned, stuck, pulses_per_pass, n_hs, n_hs_ever,
-                   history, rows_done):
+                   accumulate, pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs,
+                   n_hs_ever, history, rows_done):
     """Run every pass of write-verify on one crossbar (its arrays, in place).
 
     ``rows_done[0]`` counts finished rows over all passes (progress, read from Python).
@@ -380,6 +459,11 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     max_len[0] = lengths[:, 0].max()
     max_len[1] = lengths[:, 1].max()
     splits, knees, consts = _device_tables(vset, vrst, law, alg, fractions, max_len)
+    ints, floats = _line_tables(splits, knees, consts)
+    size = rows * cols
+    col_at = 12 * size  # the selected device's column in floats
+    g_flat = g.reshape(size)
+    line, other = alg[_LINE], alg[_OTHER]
     ever = np.zeros((rows, cols), dtype=np.bool_)
     include = np.empty((rows, cols), dtype=np.bool_)
     for i in range(rows):
@@ -387,7 +471,8 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
             include[i, j] = not unsw[i, j]
     _record(g, target, include, tol_frac, history, 0)
     for p in range(passes):
-        hit = np.zeros((rows, cols), dtype=np.bool_)
+        hit_flat = np.zeros(size + rows, dtype=np.bool_)  # + room for a column's flags
+        hit = hit_flat[:size].reshape(rows, cols)
         for r in range(rows):
             for c in range(cols):
                 if unsw[r, c] or abandoned[r, c]:
@@ -401,19 +486,23 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                 count = 0
                 capped = False
                 unmoved = False
+                hit_sel = hit[r, c]
+                if accumulate:  # the device's column, contiguous while it is tuned
+                    for i in range(rows):
+                        floats[col_at + i] = g[i, c]
                 for _ramp in range(max_ramps):
                     g_start = gs
+                    ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
                     if accumulate:
                         n, outcome, gs = _solve_ramp(
                             gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
                             knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
-                            consts[q, 2, r, c], tables[q, _F_SEL, 0], tables[q, _F_SEL, 1],
-                            tables[q, _F_SEL, 2], g_min, g_max,
+                            consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
                         )
-                        _disturb_ramp(g, r, c, n, direction, law, alg, splits, knees, consts,
-                                      tables, hit)
+                        _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c, rows, cols, n,
+                                      direction, g_min, g_max, line, other)
                     else:
                         step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
                         th = vset[r, c] if direction > 0 else vrst[r, c]
@@ -437,6 +526,10 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         unmoved = _did_not_move(g_start, gs, t)
                         break
                     direction = -direction
+                if accumulate:
+                    for i in range(rows):
+                        g[i, c] = floats[col_at + i]
+                    hit[r, c] = hit_sel
                 g[r, c] = gs
                 pulses[r, c] += count
                 pulses_per_pass[p] += count
@@ -463,12 +556,13 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
 
 @njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
-                pulses, abandoned, stuck, pulses_per_pass, n_hs, n_hs_ever, history, rows_done):
+                pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs, n_hs_ever, history,
+                rows_done):
     for b in prange(g.shape[0]):
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
-                       fractions, accumulate, pulses[b], abandoned[b], stuck[b],
-                       pulses_per_pass[b], n_hs[b], n_hs_ever[b:b + 1], history[b],
-                       rows_done[b:b + 1])
+                       fractions, accumulate, pulses[b], abandoned[b], stuck[b], pulses_per_pass[b],
+                       ramps_per_pass[b],
+                       n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1])
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
@@ -580,6 +674,7 @@ def program_compiled(
     abandoned = np.zeros(target.shape, dtype=np.bool_)
     stuck = np.zeros(target.shape, dtype=np.bool_)
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
+    ramps_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
@@ -599,8 +694,8 @@ def program_compiled(
                 g[lo:hi], vset[lo:hi], vrst[lo:hi], unsw[lo:hi], target[lo:hi],
                 params["law"], params["alg"], params["lengths"], params["tables"],
                 params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi], stuck[lo:hi],
-                pulses_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi], history[lo:hi],
-                rows_done[lo:hi],
+                pulses_per_pass[lo:hi], ramps_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi],
+                history[lo:hi], rows_done[lo:hi],
             )
     xbars.conductance[...] = g
     return ProgramResult(
@@ -608,12 +703,13 @@ def program_compiled(
         conductance=g.copy(),
         pulses=pulses,
         abandoned=abandoned,
+        stuck=stuck,
         unswitchable=unsw.copy(),
         tolerance=algorithm.tolerance,
         history={key: history[:, k, :] for k, key in enumerate(HISTORY_KEYS)},
         pulses_per_pass=pulses_per_pass,
+        ramps_per_pass=ramps_per_pass,
         n_hs_per_pass=n_hs,
         n_hs_ever=n_hs_ever,
         engine=name,
-        stuck=stuck,
     )

@@ -113,6 +113,8 @@ class ProgramResult:
         :data:`~xbarsim.programming.algorithm.STUCK_MOVE_FRACTION` of its value at the
         ramp's start. Recorded whether or not the algorithm's ``stuck_detection`` acted on
         it; None for results that do not track it.
+    ramps_per_pass : ndarray of int64, shape (batch, passes), or None
+        Ramps started per pass (the compiled CPU engines count them; None from the others).
     """
 
     target: NDArray[np.float64]
@@ -128,6 +130,7 @@ class ProgramResult:
     engine: str
     refreshed: NDArray[np.int64] | None = None
     stuck: NDArray[np.bool_] | None = None
+    ramps_per_pass: NDArray[np.int64] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:
