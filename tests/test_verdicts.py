@@ -119,6 +119,7 @@ def test_quick_mode_verdicts_are_labelled() -> None:
     assert vd.label(vd.WITHIN, "quick") == "within published spread (quick mode)"
     assert vd.label(vd.WITHIN, "full") == vd.WITHIN
     assert vd.label(vd.NOT_REPRODUCIBLE, "quick") == vd.NOT_REPRODUCIBLE
+    assert vd.label(vd.BY_CONSTRUCTION, "quick") == vd.BY_CONSTRUCTION
     assert vd.worst([vd.label(vd.GAP, "quick"), vd.WITHIN]) == vd.GAP
 
 

@@ -182,8 +182,10 @@ def tolerance(published_value: float, approx: bool, complement: bool = False) ->
 
 def label(verdict_text: str, mode: str) -> str:
     """The verdict as shown: suffixed with :data:`QUICK_SUFFIX` for a run's verdict in
-    ``--quick`` mode."""
-    computed = verdict_text not in (NOT_RUN, NOT_REPRODUCIBLE, NOT_YET_BUILT, SHOWN_BESIDE)
+    ``--quick`` mode (not for read-backs, which quick mode cannot change)."""
+    computed = verdict_text not in (
+        NOT_RUN, NOT_REPRODUCIBLE, NOT_YET_BUILT, SHOWN_BESIDE, BY_CONSTRUCTION
+    )
     return verdict_text + QUICK_SUFFIX if mode == "quick" and computed else verdict_text
 
 
