@@ -163,8 +163,12 @@ EVAL_SECONDS_PER_MAC = 2e-9
 ANALOG_FORWARD_FACTOR = 5.0
 #: One exact IR-drop solve of a 64 x 64 array (s); it grows about as N^3.
 SECONDS_PER_SOLVE_64 = 0.03
-#: Threshold measurement per device: voltage steps up and down, each a pulse and a read (s).
-THRESHOLD_SECONDS_PER_DEVICE = 5e-6
+#: Threshold measurement per device of a 64 x 64 array: voltage steps up and down, each a
+#: pulse on the device's lines and a read (s; measured 300-340 us at 32-64 squared, 580 us at
+#: 128 squared).
+THRESHOLD_SECONDS_PER_DEVICE = 350e-6
+#: Per deployed crossbar set or hardware instance: sampling, mapping and Python overhead (s).
+DEPLOY_OVERHEAD_SECONDS = 0.2
 
 
 def tuning_seconds(devices: float, size: int = 64, sigma: float = 0.25,
@@ -199,8 +203,9 @@ def irdrop_solve_seconds(solves: float, size: int) -> float:
 
 
 def thresholds_seconds(size: int) -> float:
-    """Order-of-magnitude time of ``thresholds`` on one ``size x size`` array (s)."""
-    return THRESHOLD_SECONDS_PER_DEVICE * size * size
+    """Order-of-magnitude time of ``thresholds`` on one ``size x size`` array (s): per
+    device a cost growing with the line length above 64."""
+    return THRESHOLD_SECONDS_PER_DEVICE * max(1.0, size / 64) * size * size
 
 
 def parallel_seconds(total: float, workers: int, jobs: int) -> float:
@@ -263,7 +268,8 @@ def network_study_seconds(
             for sigma in sigmas:
                 points = zetas * algorithms * instances
                 jobs += points
-                total += points * (tuning_seconds(devices, n, sigma, engine)
+                total += points * (DEPLOY_OVERHEAD_SECONDS
+                                   + tuning_seconds(devices, n, sigma, engine)
                                    + test * macs * EVAL_SECONDS_PER_MAC * ANALOG_FORWARD_FACTOR)
     return parallel_seconds(total, workers, jobs)
 
@@ -276,7 +282,7 @@ def perceptron_seconds(dataset: str, epochs: int, trials: int, errors: int, inst
     n_train, n_test = DATASET_SPLITS.get(dataset, DATASET_SPLITS["mnist"])
     macs = mlp_macs([(64, 10)])
     draws = trials * errors * n_test * macs * EVAL_SECONDS_PER_MAC
-    deploy = instances * (tuning_seconds(64 * 20, 64, sigma, engine)
+    deploy = instances * (DEPLOY_OVERHEAD_SECONDS + tuning_seconds(64 * 20, 64, sigma, engine)
                           + n_test * macs * EVAL_SECONDS_PER_MAC * ANALOG_FORWARD_FACTOR)
     return training_seconds(n_train, epochs, macs) + draws + deploy
 
