@@ -295,6 +295,11 @@ CASES: tuple[Case, ...] = (
     _c("th-json-same-as-out", "thresholds", "--size", "4", "--out", f"{R}/o2", "--json", f"{R}/o2"),
     _c("th-max-memory-text", "thresholds", "--max-memory", "lots"),
     _c("th-max-memory-small", "thresholds", "--size", "64", "--max-memory", "1M"),
+    _c("th-max-time-text", "thresholds", "--max-time", "soon"),
+    _c("th-max-time-zero", "thresholds", "--max-time", "0s"),
+    _c("th-max-time-short", "thresholds", "--size", "512", "--out", f"{R}/o3", "--max-time", "1s"),
+    _c("pi-max-time-short", "program-image", "--size", "4000", "--max-time", "1m"),
+    _c("ns-max-time-short", "network-study", "--out", f"{R}/o4", "--max-time", "1s"),
     _c("th-unknown-option", "thresholds", "--sizee", "4"),
     # program-image
     _c("pi-size-0", "program-image", "--size", "0"),
