@@ -392,7 +392,7 @@ def format_seconds(seconds: float) -> str:
         return f"{seconds / 60:.0f} min"
     if seconds < 48 * 3600:
         return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+    return f"{seconds / 86400:.1f} d" if seconds < 10 * 86400 else f"{seconds / 86400:.0f} d"
 
 
 def check_time(estimate: float, limit: float | None, what: str) -> None:
