@@ -305,11 +305,12 @@ def calibration_seconds(candidates: int, size: int, pairs: int, image_seeds: int
 def irdrop_study_seconds(sizes: list[int], r_wires: int, instances: int, inputs: int,
                          network: bool, through_lines: bool) -> float:
     """Order-of-magnitude time of ``irdrop-study`` (s): per size, wire resistance and
-    instance a pair tuned and its effective matrix solved (twice more solves per verify
-    round when programming through the lines), plus the perceptron points."""
+    instance a pair tuned and its effective matrix solved (four more solves per crossbar
+    when programming through the lines; measured: the default study, 43 s, estimated at
+    about 80 s), plus the perceptron points."""
     total = 0.0
     for n in sizes:
-        solves = 2 * (1 + (10 if through_lines else 0))
+        solves = 2 * (1 + (4 if through_lines else 0))
         point = (tuning_seconds(2 * n * n, n) + irdrop_solve_seconds(solves, n)
                  + 2 * vmm_seconds(inputs, n, n))
         total += r_wires * instances * point
