@@ -3,7 +3,8 @@
 Used by ``tests/test_fuzz.py``; importable on its own so that the same table can be run
 against another checkout (``python tests/fuzz_cases.py`` prints how many cases meet the
 contract). The contract for a bad input: exit code 2, exactly one line on stderr that
-starts with ``error:``, no traceback, and no file created anywhere under the working
+starts with ``error:`` (after the run's ``estimated:`` line when the bad input is a data file
+read once the run started), no traceback, and no file created anywhere under the working
 directory (which holds every output path of the cases).
 """
 
@@ -295,6 +296,11 @@ CASES: tuple[Case, ...] = (
     _c("th-json-same-as-out", "thresholds", "--size", "4", "--out", f"{R}/o2", "--json", f"{R}/o2"),
     _c("th-max-memory-text", "thresholds", "--max-memory", "lots"),
     _c("th-max-memory-small", "thresholds", "--size", "64", "--max-memory", "1M"),
+    _c("th-max-time-text", "thresholds", "--max-time", "soon"),
+    _c("th-max-time-zero", "thresholds", "--max-time", "0s"),
+    _c("th-max-time-short", "thresholds", "--size", "512", "--out", f"{R}/o3", "--max-time", "1s"),
+    _c("pi-max-time-short", "program-image", "--size", "4000", "--max-time", "1m"),
+    _c("ns-max-time-short", "network-study", "--out", f"{R}/o4", "--max-time", "1s"),
     _c("th-unknown-option", "thresholds", "--sizee", "4"),
     # program-image
     _c("pi-size-0", "program-image", "--size", "0"),
@@ -561,6 +567,8 @@ class Outcome:
         if self.code != 2:
             problems.append(f"exit code {self.code}")
         lines = self.stderr.splitlines()
+        if lines[:1] and lines[0].startswith("estimated: "):
+            lines = lines[1:]  # the run's estimate, printed before reading its data files
         if len(lines) != 1 or not lines[0].startswith("error:"):
             problems.append(f"stderr {self.stderr[-300:]!r}")
         if "Traceback" in self.stderr:

@@ -22,8 +22,10 @@ from xbarsim.validation import (
     check_output_file,
     check_outputs,
     check_temperature,
+    check_time,
     expand_range,
     library_seed,
+    parse_duration,
     parse_memory,
 )
 
@@ -318,3 +320,168 @@ def test_expanded_ranges_are_inclusive_evenly_spaced_and_bounded(
     assert points[0] == start and len(points) <= 500
     assert np.allclose(np.diff(points), step) if len(points) > 1 else True
     assert points[-1] <= stop + step / 2 and points[-1] > stop - step / 2 - 1e-9 * stop
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("90s", 90.0), ("30m", 1800.0), ("30min", 1800.0), ("2h", 7200.0), ("1.5d", 129600.0),
+     ("600", 600.0), (" 2 h ", 7200.0)],
+)
+def test_parse_duration(text: str, expected: float) -> None:
+    assert parse_duration(text) == expected
+    assert parse_duration(None) is None
+
+
+@pytest.mark.parametrize("text", ["", "soon", "-1h", "h", "0", "0s", "2w", "1e999"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(XbarsimInputError, match=r"^max-time: "):
+        parse_duration(text)
+
+
+def test_time_refusal_states_estimate_and_limit() -> None:
+    with pytest.raises(XbarsimInputError) as info:
+        check_time(3 * 3600, 1800, "a thing")
+    assert str(info.value) == (
+        "max-time: a thing takes about 3.0 h, more than the limit 30 min; "
+        "shrink the request or raise --max-time"
+    )
+    check_time(3 * 3600, None, "a thing")
+    check_time(1700, 1800, "a thing")
+
+
+_counts = st.integers(1, 10_000)
+
+
+@given(_counts, st.integers(2, 512), st.floats(0.0, 1.0))
+def test_tuning_time_grows_with_devices_size_and_sigma(devices: int, n: int, sigma: float):
+    base = resources.tuning_seconds(devices, n, sigma)
+    assert resources.tuning_seconds(devices + 1, n, sigma) > base
+    assert resources.tuning_seconds(devices, n + 64, sigma) > base
+    assert resources.tuning_seconds(devices, n, sigma + 0.1) > base
+    assert resources.tuning_seconds(devices, n, sigma, "reference") > base
+
+
+def test_tuning_time_matches_the_benchmark_within_a_factor_3() -> None:
+    """One 64 x 64 crossbar at sigma 25 %: 6.7 ms measured (one thread), 3.1 ms at 5 %."""
+    assert 6.7e-3 <= resources.tuning_seconds(64 * 64, 64, 0.25) <= 3 * 6.7e-3
+    assert 3.1e-3 <= resources.tuning_seconds(64 * 64, 64, 0.05) <= 3 * 3.1e-3
+
+
+@given(_counts, _counts, _counts)
+def test_training_time_grows_with_samples_epochs_and_macs(samples: int, epochs: int, macs: int):
+    base = resources.training_seconds(samples, epochs, macs)
+    assert resources.training_seconds(samples + 1, epochs, macs) > base
+    assert resources.training_seconds(samples, epochs + 1, macs) > base
+    assert resources.training_seconds(samples, epochs, macs + 1) > base
+
+
+@given(_counts, st.integers(1, 1024), st.integers(1, 1024))
+def test_vmm_time_grows_with_inputs_and_array(inputs: int, rows: int, cols: int) -> None:
+    base = resources.vmm_seconds(inputs, rows, cols)
+    assert resources.vmm_seconds(inputs + 1, rows, cols) > base
+    assert resources.vmm_seconds(inputs, rows + 1, cols) > base
+    assert resources.vmm_seconds(inputs, rows, cols + 1) > base
+
+
+@given(_counts, st.integers(1, 1024))
+def test_irdrop_time_grows_with_solves_and_size(solves: int, n: int) -> None:
+    base = resources.irdrop_solve_seconds(solves, n)
+    assert resources.irdrop_solve_seconds(solves + 1, n) > base
+    assert resources.irdrop_solve_seconds(solves, n + 1) > base
+    assert resources.irdrop_solve_seconds(1, 64) == pytest.approx(0.03)
+
+
+@given(st.integers(1, 4096))
+def test_thresholds_time_grows_with_size(n: int) -> None:
+    assert resources.thresholds_seconds(n + 1) > resources.thresholds_seconds(n)
+
+
+@given(st.floats(0.0, 1e6), st.integers(0, 64), st.integers(1, 1000))
+def test_parallel_time_divides_by_the_workers_in_use(total: float, workers: int, jobs: int):
+    seconds = resources.parallel_seconds(total, workers, jobs)
+    assert seconds == pytest.approx(total / max(1, min(workers, jobs)))
+    assert resources.parallel_seconds(total, workers + 1, jobs) <= seconds
+
+
+@given(st.integers(1, 64), st.integers(1, 8), st.integers(1, 1000), st.floats(0.0, 0.5))
+def test_vmm_task_time_grows_with_every_factor(n: int, pairs: int, inputs: int, sigma: float):
+    base = resources.vmm_task_seconds(n, pairs, 2, inputs, sigma)
+    assert resources.vmm_task_seconds(n + 1, pairs, 2, inputs, sigma) > base
+    assert resources.vmm_task_seconds(n, pairs + 1, 2, inputs, sigma) > base
+    assert resources.vmm_task_seconds(n, pairs, 3, inputs, sigma) > base
+    assert resources.vmm_task_seconds(n, pairs, 2, inputs + 1, sigma) > base
+
+
+@given(st.integers(1, 100), st.integers(1, 20), st.integers(1, 100))
+def test_network_study_time_grows_with_its_counts(instances: int, epochs: int, n_test: int):
+    def t(**kw: object) -> float:
+        args: dict = {"models": ["mlp", "convnet"], "dataset": "digits", "kernels": [16, 64],
+                      "sigmas": [0.05, 0.25], "zetas": 1, "algorithms": 1,
+                      "instances": instances, "epochs": epochs, "n_test": n_test,
+                      "engine": "auto", "workers": 0}
+        return resources.network_study_seconds(**{**args, **kw})
+
+    base = t()
+    assert t(instances=instances + 1) > base
+    assert t(epochs=epochs + 1) > base
+    assert t(sigmas=[0.05, 0.25, 0.35]) > base
+    assert t(zetas=2) > base
+    assert t(workers=2) < base
+
+
+@given(st.integers(1, 50), st.integers(1, 20), st.integers(0, 100), st.integers(1, 1000))
+def test_chapter2_time_grows_with_its_counts(epochs: int, trainings: int, points: int, n: int):
+    def t(**kw: object) -> float:
+        args: dict = {"dataset": "digits", "models": ("convnet", "resnet18"), "epochs": epochs,
+                      "trainings_per_model": trainings, "points_per_model": points,
+                      "n_train": n, "n_test": n, "image_size": 64, "width": None, "workers": 0}
+        return resources.chapter2_study_seconds(**{**args, **kw})
+
+    base = t()
+    assert t(epochs=epochs + 1) > base
+    assert t(trainings_per_model=trainings + 1) > base
+    assert t(points_per_model=points + 1) > base
+    assert t(n_train=n + 1) > base
+    assert t(models=("convnet", "resnet18", "resnet18")) > base
+
+
+def test_perceptron_calibration_and_irdrop_times_grow_with_their_counts() -> None:
+    slp = resources.perceptron_seconds
+    assert slp("digits", 61, 20, 8, 20, 0.25, "auto") > slp("digits", 60, 20, 8, 20, 0.25, "auto")
+    assert slp("digits", 60, 20, 8, 21, 0.25, "auto") > slp("digits", 60, 20, 8, 20, 0.25, "auto")
+    assert slp("digits", 60, 21, 8, 20, 0.25, "auto") > slp("digits", 60, 20, 8, 20, 0.25, "auto")
+    cal = resources.calibration_seconds
+    assert cal(13, 64, 32, 1, 64) > cal(12, 64, 32, 1, 64) > cal(12, 64, 16, 1, 64)
+    ir = resources.irdrop_study_seconds
+    assert ir([16, 64], 3, 8, 200, True, True) > ir([16, 64], 3, 8, 200, True, False)
+    assert ir([16, 128], 3, 8, 200, False, False) > ir([16, 64], 3, 8, 200, False, False)
+    assert ir([16, 64], 3, 9, 200, False, False) > ir([16, 64], 3, 8, 200, False, False)
+
+
+def test_command_over_max_time_is_refused_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _files(tmp_path)
+    out = tmp_path / "out"
+    assert main(["thresholds", "--size", "1024", "--out", str(out), "--max-time", "1s"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: max-time: thresholds of 1024x1024 takes about ")
+    assert _files(tmp_path) == before
+
+
+def test_long_run_prints_its_estimate_before_work(capsys: pytest.CaptureFixture[str]) -> None:
+    from xbarsim.cli.options import check_run
+
+    check_run(1.5 * GIB, "a thing", None, create_out=False, seconds=200.0, workers=2)
+    assert capsys.readouterr().err == "estimated: 1.5 GiB, ~3 min on 2 workers\n"
+    check_run(GIB, "a thing", None, create_out=False, seconds=4.0)
+    assert capsys.readouterr().err == ""
+
+
+def test_quick_command_prints_no_estimate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["thresholds", "--size", "4", "--no-progress", "--max-time", "1m",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert "estimated:" not in capsys.readouterr().err

@@ -365,6 +365,45 @@ def check_memory(estimate: float, limit: int, what: str) -> None:
         )
 
 
+_TIME_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str | None, field: str = "max-time") -> float | None:
+    """A time limit in seconds: ``"90s"``, ``"30m"``, ``"2h"``, ``"1.5d"``, ``"600"``
+    (seconds); None: no limit."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][0-9]+)?)\s*(s|m|min|h|d|)\s*", text)
+    if match is None:
+        raise XbarsimInputError(
+            f"{field}: must be a duration like 90s, 30m, 2h or 1d, got {text!r}"
+        )
+    value = float(match.group(1)) * _TIME_UNITS[match.group(2)]
+    if not (math.isfinite(value) and value > 0):
+        raise XbarsimInputError(f"{field}: must be a positive duration, got {text!r}")
+    return value
+
+
+def format_seconds(seconds: float) -> str:
+    """``seconds`` as a short human duration (s, min, h or d)."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d" if seconds < 10 * 86400 else f"{seconds / 86400:.0f} d"
+
+
+def check_time(estimate: float, limit: float | None, what: str) -> None:
+    """Refuse a request whose run-time ``estimate`` (s) exceeds ``limit`` (s; None: none)."""
+    if limit is not None and estimate > limit:
+        raise XbarsimInputError(
+            f"max-time: {what} takes about {format_seconds(estimate)}, more than the limit "
+            f"{format_seconds(limit)}; shrink the request or raise --max-time"
+        )
+
+
 def check_count(name: str, value: int, maximum: int) -> int:
     """Refuse a count above ``maximum`` (counts that would otherwise run unbounded)."""
     if value > maximum:

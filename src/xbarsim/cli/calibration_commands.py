@@ -19,7 +19,7 @@ from xbarsim.cli.device_commands import (
     _finish,
     _parse_int,
 )
-from xbarsim.cli.options import MaxMemoryOpt, check_run
+from xbarsim.cli.options import MaxMemoryOpt, MaxTimeOpt, check_run
 from xbarsim.cli.output import write_parquet
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.report.tables import ComparisonRow
@@ -99,6 +99,7 @@ def calibrate_command(
     json_path: JsonOpt = None,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
 ) -> None:
     """Grid-search the two- and three-piece pulse law against the paper's and the thesis's
     numbers."""
@@ -110,7 +111,7 @@ def calibrate_command(
         residuals,
         variant_algorithm,
     )
-    from xbarsim.experiments.resources import calibration_bytes
+    from xbarsim.experiments.resources import calibration_bytes, calibration_seconds
     from xbarsim.programming import resolve_engine
     from xbarsim.programming.result import TUNING_ERROR_EXCLUSION
     from xbarsim.report.calibration_figures import calibration_figure, residual_markdown
@@ -136,12 +137,17 @@ def calibrate_command(
         )
     except ValueError as exc:
         raise XbarsimInputError(f"calibrate: {format_validation_error(exc)}") from None
+    candidates = (len(setup.variants) * len(setup.slopes_below_v) * len(setup.slopes_above_v)
+                  * (1 + len(setup.far_pieces_v)))
     check_run(
         calibration_bytes(setup.size, setup.pairs, setup.image_size),
         f"calibration at {setup.size}x{setup.size} with {setup.pairs} pairs",
         max_memory,
         out,
         json_path,
+        seconds=calibration_seconds(candidates, setup.size, setup.pairs, setup.image_seeds,
+                                    setup.image_size, engine),
+        max_time=max_time,
     )
     start = time.perf_counter()
     report = calibrate(setup, progress=progress)

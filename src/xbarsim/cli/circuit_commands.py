@@ -24,11 +24,16 @@ from xbarsim.cli.device_commands import (
     _parse_int,
     _write_text,
 )
-from xbarsim.cli.options import check_run
+from xbarsim.cli.options import MaxTimeOpt, check_run
 from xbarsim.cli.output import with_provenance
 from xbarsim.crossbar.lines import lines_from_dict
 from xbarsim.errors import XbarsimInputError
-from xbarsim.experiments.resources import MAX_INPUTS, MAX_INSTANCES, irdrop_study_bytes
+from xbarsim.experiments.resources import (
+    MAX_INPUTS,
+    MAX_INSTANCES,
+    irdrop_study_bytes,
+    irdrop_study_seconds,
+)
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
 from xbarsim.validation import check_count
 
@@ -139,6 +144,7 @@ def irdrop_study(
     out: OutOpt = None,
     json_path: JsonOpt = None,
     progress: ProgressOpt = True,
+    max_time: MaxTimeOpt = None,
 ) -> None:
     """VMM error and perceptron accuracy vs array size and wire resistance (exact IR drop)."""
     from xbarsim.experiments import irdrop_study as experiment
@@ -148,9 +154,11 @@ def irdrop_study(
     n_inst = check_count("instances", _parse_int("instances", instances, 1), MAX_INSTANCES)
     n_inputs = check_count("inputs", _parse_int("inputs", inputs, 1), MAX_INPUTS)
     s = _parse_int("seed", seed, 0)
+    seconds = irdrop_study_seconds(size_list, len(r_list), n_inst, n_inputs, network,
+                                   through_lines)
     check_run(irdrop_study_bytes(size_list, n_inputs),
-              f"irdrop-study of N up to {max(size_list)} with {n_inputs} inputs", None, out,
-              json_path)
+              f"irdrop-study of N up to {max(size_list, default=0)} with {n_inputs} inputs", None,
+              out, json_path, seconds=seconds, max_time=max_time)
     start = time.perf_counter()
     study = experiment.run_irdrop_study(
         size_list, r_list, n_inst, n_inputs, s, network, through_lines, progress

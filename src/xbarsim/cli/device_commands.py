@@ -20,11 +20,16 @@ from typing import Annotated
 import typer
 
 from xbarsim.cli import app
-from xbarsim.cli.options import MaxMemoryOpt, ProgressOpt, check_run
+from xbarsim.cli.options import MaxMemoryOpt, MaxTimeOpt, ProgressOpt, check_run
 from xbarsim.cli.output import with_provenance
 from xbarsim.devices.config import DeviceConfig, load_device_config, preset
 from xbarsim.errors import XbarsimInputError
-from xbarsim.experiments.resources import image_tuning_bytes, thresholds_bytes
+from xbarsim.experiments.resources import (
+    image_tuning_bytes,
+    image_tuning_seconds,
+    thresholds_bytes,
+    thresholds_seconds,
+)
 from xbarsim.report.tables import ComparisonRow, comparison_table, print_table
 from xbarsim.validation import create_output_dir, write_text
 
@@ -120,6 +125,7 @@ def thresholds(
     sigma: SigmaOpt = None,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
 ) -> None:
     """Paper Fig. 2: measure set/reset switching thresholds of a simulated array."""
     from xbarsim.experiments import thresholds as experiment
@@ -127,7 +133,8 @@ def thresholds(
     n = _parse_int("size", size, 1)
     s = _parse_int("seed", seed, 0)
     device = _device(preset_name, config, sigma)
-    check_run(thresholds_bytes(n), f"thresholds of {n}x{n}", max_memory, out, json_path)
+    check_run(thresholds_bytes(n), f"thresholds of {n}x{n}", max_memory, out, json_path,
+              seconds=thresholds_seconds(n), max_time=max_time)
     start = time.perf_counter()
     run = experiment.run_thresholds(size=n, seed=s, device=device, progress=progress)
     _finish(
@@ -171,6 +178,7 @@ def program_image(
     ] = "error-above-95pct",
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
 ) -> None:
     """Paper Fig. 3: tune a quantized grayscale picture into a crossbar (10-100 uS)."""
     from xbarsim.experiments import image_tuning as experiment
@@ -181,7 +189,9 @@ def program_image(
     s = _parse_int("seed", seed, 0)
     device = _device(preset_name, config, sigma)
     resolve_engine(engine)
-    check_run(image_tuning_bytes(n), f"program-image of {n}x{n}", max_memory, out, json_path)
+    sigma_now = max(device.thresholds.set_sigma, device.thresholds.reset_sigma)
+    check_run(image_tuning_bytes(n), f"program-image of {n}x{n}", max_memory, out, json_path,
+              seconds=image_tuning_seconds(n, sigma_now, engine), max_time=max_time)
     start = time.perf_counter()
     run = experiment.run_image_tuning(
         size=n,

@@ -27,9 +27,14 @@ from xbarsim.cli.network_commands import (
     _floats,
     _ints,
 )
-from xbarsim.cli.options import MaxMemoryOpt, SchedulerOpt, WorkersOpt, check_run
+from xbarsim.cli.options import MaxMemoryOpt, MaxTimeOpt, SchedulerOpt, WorkersOpt, check_run
 from xbarsim.errors import XbarsimInputError
-from xbarsim.experiments.resources import MAX_EPOCHS, MAX_INSTANCES, chapter2_study_bytes
+from xbarsim.experiments.resources import (
+    MAX_EPOCHS,
+    MAX_INSTANCES,
+    chapter2_study_bytes,
+    chapter2_study_seconds,
+)
 from xbarsim.report.tables import ComparisonRow, comparison_table
 from xbarsim.validation import check_count, expand_range
 
@@ -93,11 +98,28 @@ def _checked_run(
     max_memory: str | None,
     out: Path | None,
     json_path: str | None,
+    max_time: str | None = None,
 ) -> Any:
-    """Check a validated chapter-2 setup's counts, outputs and memory, then run it."""
+    """Check a validated chapter-2 setup's counts, outputs, memory and time, then run it.
+
+    The time estimate counts per model a training for the baseline and one per retraining
+    approach (temperature study), and a test pass per point: the product of the setup's
+    other list fields and its instances.
+    """
     check_count("epochs", setup.epochs, MAX_EPOCHS)
     if hasattr(setup, "instances"):
         check_count("instances", setup.instances, MAX_INSTANCES)
+    points = getattr(setup, "instances", 1)
+    for name, value in vars(setup).items():
+        if isinstance(value, tuple) and name != "models":
+            points *= len(value)
+    trainings = 1 + sum(1 for a in getattr(setup, "approaches", ()) if a != 0)
+    data = setup.data
+    local_workers = 0 if scheduler is not None else workers
+    seconds = chapter2_study_seconds(
+        data.dataset, setup.models, setup.epochs, trainings, points, data.n_train, data.n_test,
+        data.image_size, getattr(setup, "width", None), local_workers,
+    )
     check_run(
         chapter2_study_bytes(setup.data.dataset, setup.models, workers),
         f"{what} on {setup.data.dataset}",
@@ -105,6 +127,9 @@ def _checked_run(
         out,
         json_path,
         results=results,
+        seconds=seconds,
+        max_time=max_time,
+        workers=local_workers,
     )
     return run(
         setup, progress, workers, scheduler, None if results is None else str(results), resume
@@ -141,6 +166,7 @@ def temperature_study(
     out: OutOpt = None,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
 ) -> None:
     """Thesis Figs. 21-22: accuracy drop over 25-100 degC and approaches 1, 1+2, 1+2+3."""
     from xbarsim.experiments.temperature_study import (
@@ -174,7 +200,7 @@ def temperature_study(
     ).validate()
     result = _checked_run(
         run_temperature_study, setup, "temperature-study", workers, scheduler, results, resume,
-        progress, max_memory, out, json_path,
+        progress, max_memory, out, json_path, max_time,
     )
     rows = [
         ComparisonRow(
@@ -243,6 +269,7 @@ def defect_study(
     out: OutOpt = None,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
 ) -> None:
     """Thesis Figs. 24-25: drop vs stuck-device density, pair retuning, extra column."""
     from xbarsim.experiments.defect_study import (
@@ -266,7 +293,7 @@ def defect_study(
     ).validate()
     result = _checked_run(
         run_defect_study, setup, "defect-study", workers, scheduler, results, resume,
-        progress, max_memory, out, json_path,
+        progress, max_memory, out, json_path, max_time,
     )
     rows = [
         ComparisonRow(label, _pct(pub), f"{_pct(mean)} ± {_pct(std)} (software {_pct(sw)})")
@@ -327,6 +354,7 @@ def nonlinearity_study(
     out: OutOpt = None,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
 ) -> None:
     """Thesis 2.5: accuracy drop with I-V nonlinearity, V_tune 60 mV vs balanced."""
     from xbarsim.experiments.nonlinearity_study import (
@@ -346,7 +374,7 @@ def nonlinearity_study(
     ).validate()
     result = _checked_run(
         run_nonlinearity_study, setup, "nonlinearity-study", workers, scheduler, results, resume,
-        progress, max_memory, out, json_path,
+        progress, max_memory, out, json_path, max_time,
     )
     rows = []
     for c in result.cases:

@@ -16,7 +16,14 @@ import typer
 from rich.console import Console
 
 from xbarsim.cli import app
-from xbarsim.cli.options import MaxMemoryOpt, ProgressOpt, SchedulerOpt, WorkersOpt, check_run
+from xbarsim.cli.options import (
+    MaxMemoryOpt,
+    MaxTimeOpt,
+    ProgressOpt,
+    SchedulerOpt,
+    WorkersOpt,
+    check_run,
+)
 from xbarsim.cli.output import with_provenance
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments import resources
@@ -129,6 +136,7 @@ def mnist_slp(
     out: OutOpt = None,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
     lines: LinesOpt = "ideal",
     periphery: PeripheryOpt = "none",
 ) -> None:
@@ -159,7 +167,11 @@ def mnist_slp(
     check_count("trials", trials, resources.MAX_TRIALS)
     check_count("instances", instances, resources.MAX_INSTANCES)
     estimate = resources.image_tuning_bytes(64) + resources.dataset_bytes(setup.dataset)
-    check_run(estimate, f"mnist-slp on {setup.dataset}", max_memory, out, json_path)
+    seconds = resources.perceptron_seconds(
+        setup.dataset, epochs, trials, len(setup.import_errors), instances, 0.25, engine
+    )
+    check_run(estimate, f"mnist-slp on {setup.dataset}", max_memory, out, json_path,
+              seconds=seconds, max_time=max_time)
     start = time.perf_counter()
     result = run_digits_perceptron(setup, progress=progress)
     seconds = time.perf_counter() - start
@@ -286,6 +298,7 @@ def network_study(
     out: OutOpt = None,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
     lines: LinesOpt = "ideal",
     periphery: PeripheryOpt = "none",
 ) -> None:
@@ -326,7 +339,14 @@ def network_study(
         0 if scheduler is not None else workers,
         jobs * len(setup.sizes) * len(setup.sigmas),
     )
-    check_run(estimate, f"network-study on {setup.dataset}", max_memory, out, json_path)
+    local_workers = 0 if scheduler is not None else workers
+    seconds = resources.network_study_seconds(
+        list(setup.models), setup.dataset, list(setup.sizes), list(setup.sigmas),
+        len(setup.zetas), len(setup.algorithms), instances, epochs, n_test, engine,
+        local_workers,
+    )
+    check_run(estimate, f"network-study on {setup.dataset}", max_memory, out, json_path,
+              seconds=seconds, max_time=max_time, workers=local_workers)
     result = run_network_study(
         setup, progress=progress, workers=workers, scheduler=scheduler
     )

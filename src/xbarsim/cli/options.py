@@ -1,8 +1,9 @@
 """Options and pre-run checks shared by every command (one validation path).
 
 A command parses its options, validates its setup (pydantic or ``validate()``), then calls
-:func:`check_run` with its outputs and its memory estimate: outputs are checked, the
-estimate is compared with ``--max-memory``, and only then is ``--out`` created. Any
+:func:`check_run` with its outputs and its memory and time estimates: outputs are checked,
+the estimates are compared with ``--max-memory`` and ``--max-time``, and only then is
+``--out`` created (an estimate of more than a few seconds is printed on stderr first). Any
 refusal is one :class:`~xbarsim.errors.XbarsimInputError` line, and nothing was written.
 """
 
@@ -16,9 +17,16 @@ import typer
 from xbarsim.validation import (
     check_memory,
     check_outputs,
+    check_time,
     create_output_dir,
+    format_bytes,
+    format_seconds,
+    parse_duration,
     parse_memory,
 )
+
+#: Below this run-time estimate (s) a run starts without printing its estimate.
+QUIET_SECONDS = 5.0
 
 MaxMemoryOpt = Annotated[
     str | None,
@@ -27,6 +35,16 @@ MaxMemoryOpt = Annotated[
         metavar="SIZE",
         help="Refuse runs estimated to need more memory (e.g. 16G); "
         "default: 80% of the memory available now.",
+    ),
+]
+
+MaxTimeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-time",
+        metavar="DURATION",
+        help="Refuse runs estimated to take longer (e.g. 30m, 2h; order-of-magnitude "
+        "estimate); default: no limit.",
     ),
 ]
 
@@ -65,8 +83,11 @@ def check_run(
     create_out: bool = True,
     results: Path | None = None,
     inputs: dict[str, Path | str | None] | None = None,
+    seconds: float = 0.0,
+    max_time: str | None = None,
+    workers: int = 0,
 ) -> None:
-    """Check outputs and memory of a run, then create ``out``.
+    """Check outputs, memory and time of a run, print its estimate, then create ``out``.
 
     Parameters
     ----------
@@ -86,10 +107,22 @@ def check_run(
         ``--results`` directory (a results store), checked like ``out``.
     inputs : dict, optional
         Input files by option name: no output may name one.
+    seconds : float
+        Estimated run time (s; order of magnitude), already divided by the workers.
+    max_time : str or None
+        ``--max-time`` as given (None: no limit).
+    workers : int
+        Worker processes the run uses (0: this process), for the estimate line.
     """
     limit = parse_memory(max_memory)
+    time_limit = parse_duration(max_time)
     check_outputs({"out": out, "results": results, "json": json_path}, inputs,
                   directories=frozenset({"out", "results"}))
     check_memory(estimate, limit, what)
+    check_time(seconds, time_limit, what)
+    if seconds > QUIET_SECONDS:
+        on = f"{workers} workers" if workers > 0 else "this process"
+        typer.echo(f"estimated: {format_bytes(estimate)}, ~{format_seconds(seconds)} on {on}",
+                   err=True)
     if create_out:
         create_output_dir(out, "out")

@@ -16,6 +16,7 @@ from rich.table import Table
 from xbarsim.cli import app
 from xbarsim.cli.options import (
     MaxMemoryOpt,
+    MaxTimeOpt,
     ProgressOpt,
     SchedulerOpt,
     WorkersOpt,
@@ -66,10 +67,11 @@ def sweep(
     ] = False,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
 ) -> None:
     """Run a VMM-study grid on dask into a Parquet results dataset."""
     cfg = load_sweep_config(config)
-    _check_sweep(cfg, workers, scheduler, max_memory)
+    _check_sweep(cfg, workers, scheduler, max_memory, max_time=max_time)
     store = run_sweep(cfg, workers=workers, scheduler=scheduler, resume=resume, progress=progress)
     print(f"{len(store.parts())} parts in {store.path}")
 
@@ -127,6 +129,7 @@ def vmm_study(
     ] = None,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
+    max_time: MaxTimeOpt = None,
 ) -> None:
     """VMM precision under half-select (thesis Figs. 28-30), published values beside ours."""
     data = {
@@ -147,7 +150,7 @@ def vmm_study(
     with tempfile.TemporaryDirectory(prefix="xbarsim-vmm-") as tmp:
         data["results"] = str(results if results is not None else Path(tmp) / "results")
         cfg = sweep_config_from_dict(data)
-        _check_sweep(cfg, workers, scheduler, max_memory, json_path)
+        _check_sweep(cfg, workers, scheduler, max_memory, json_path, max_time)
         store = run_sweep(cfg, workers=workers, scheduler=scheduler, progress=progress)
         cases = summarize(read_results(store.path))
     for case in cases:
@@ -179,20 +182,35 @@ def _check_sweep(
     scheduler: str | None,
     max_memory: str | None,
     json_path: str | None = None,
+    max_time: str | None = None,
 ) -> None:
-    """Check the results path, ``--json`` and the sweep's peak memory before it runs."""
-    from xbarsim.experiments.resources import sweep_bytes, vmm_task_bytes
+    """Check the results path, ``--json`` and the sweep's peak memory and time before it
+    runs."""
+    from xbarsim.experiments.resources import (
+        parallel_seconds,
+        sweep_bytes,
+        vmm_task_bytes,
+        vmm_task_seconds,
+    )
     from xbarsim.sweeps.runner import plan
 
     check_output_dir(cfg.results, "results")
     tasks = plan(cfg)
     largest = max(vmm_task_bytes(t.case.size, t.count, cfg.weight_sets, cfg.inputs) for t in tasks)
     local_workers = 0 if scheduler is not None else workers
+    total = sum(
+        vmm_task_seconds(t.case.size, t.count, cfg.weight_sets, cfg.inputs, t.case.sigma,
+                         cfg.engine)
+        for t in tasks
+    )
     check_run(
         sweep_bytes(largest, len(tasks), local_workers),
         f"a sweep of {len(tasks)} tasks on {max(1, local_workers)} process(es)",
         max_memory,
         json_path=json_path,
+        seconds=parallel_seconds(total, local_workers, len(tasks)),
+        max_time=max_time,
+        workers=local_workers,
     )
 
 

@@ -148,6 +148,12 @@ class PerceptronSetup:
             )
         if self.dataset == "mnist" and self.mnist_dir is None:
             raise XbarsimInputError("mnist_dir: required for dataset 'mnist'")
+        if self.dataset == "mnist" and not Path(self.mnist_dir or "").is_dir():
+            from xbarsim.nn.data import MNIST_HELP
+
+            raise XbarsimInputError(
+                f"mnist-dir: {self.mnist_dir} is not a directory; {MNIST_HELP}"
+            )
         if not self.lr > 0:
             raise XbarsimInputError(f"lr: must be > 0, got {self.lr:g}")
         if not 0.0 <= self.dropout < 1.0:

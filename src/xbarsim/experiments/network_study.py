@@ -161,6 +161,12 @@ class NetworkStudySetup:
             )
         if self.dataset == "cifar10" and self.cifar10_dir is None:
             raise XbarsimInputError("cifar10_dir: required for dataset 'cifar10'")
+        if self.dataset == "cifar10" and not Path(self.cifar10_dir or "").is_dir():
+            from xbarsim.nn.data import CIFAR10_HELP
+
+            raise XbarsimInputError(
+                f"cifar10-dir: {self.cifar10_dir} is not a directory; {CIFAR10_HELP}"
+            )
         if not self.sizes:
             raise XbarsimInputError("sizes: give at least one kernel size")
         for n in self.sizes:
