@@ -19,7 +19,7 @@ from xbarsim.cli.device_commands import (
     _finish,
     _parse_int,
 )
-from xbarsim.cli.options import MaxMemoryOpt, MaxTimeOpt, check_run
+from xbarsim.cli.options import MaxMemoryOpt, MaxTimeOpt, check_run, parse_floats
 from xbarsim.cli.output import write_parquet
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.report.tables import ComparisonRow
@@ -28,11 +28,8 @@ FloatListOpt = typer.Option(metavar="V1,V2,...")
 
 
 def _floats(name: str, text: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise XbarsimInputError(f"{name}: must be comma-separated numbers, got {text!r}") from None
-    if not values or any(not v > 0 for v in values):
+    values = parse_floats(name, text)
+    if any(not v > 0 for v in values):
         raise XbarsimInputError(f"{name}: needs at least one value, all > 0 V, got {text!r}")
     return values
 

@@ -18,7 +18,7 @@ import typer
 
 from xbarsim.chip.spec import ChipSpec, load_spec, spec_from_dict, spec_preset
 from xbarsim.cli import app
-from xbarsim.cli.options import ProgressOpt, SchedulerOpt, WorkersOpt
+from xbarsim.cli.options import ProgressOpt, SchedulerOpt, WorkersOpt, parse_floats
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import MAX_EPOCHS, MAX_INSTANCES
 from xbarsim.validation import (
@@ -38,16 +38,6 @@ DATASETS = ("digits", "mnist", "cifar10")
 
 #: Oldest chip age the evaluation takes (hours; about 114 years).
 MAX_AGE_H = 1e6
-
-
-def _floats(name: str, text: str) -> list[float]:
-    try:
-        values = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        values = []
-    if not values:
-        raise XbarsimInputError(f"{name}: must be a comma-separated list of numbers, got {text!r}")
-    return values
 
 
 def build_spec(spec_file: Path | None, preset: str | None, overrides: dict[str, Any]) -> ChipSpec:
@@ -160,7 +150,7 @@ def evaluate_command(
     if mitigation is not None:
         overrides["mitigation"] = {"kind": mitigation}
     spec = build_spec(spec_file, preset, overrides)
-    temp_list, age_list = _floats("temps", temps), _floats("ages-h", ages_h)
+    temp_list, age_list = parse_floats("temps", temps), parse_floats("ages-h", ages_h)
     for t in temp_list:
         check_temperature("temps", t)
     for age in age_list:

@@ -24,10 +24,16 @@ from xbarsim.cli.network_commands import (
     ProgressOpt,
     SeedOpt,
     _emit,
-    _floats,
     _ints,
 )
-from xbarsim.cli.options import MaxMemoryOpt, MaxTimeOpt, SchedulerOpt, WorkersOpt, check_run
+from xbarsim.cli.options import (
+    MaxMemoryOpt,
+    MaxTimeOpt,
+    SchedulerOpt,
+    WorkersOpt,
+    check_run,
+    parse_floats,
+)
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.resources import (
     MAX_EPOCHS,
@@ -64,7 +70,7 @@ def _names(text: str) -> tuple[str, ...]:
 def temperature_grid(text: str) -> list[float]:
     """``"25:100:5"`` (inclusive start:stop:step, degrees C) or a comma-separated list."""
     if ":" not in text:
-        return _floats("temps", text)
+        return parse_floats("temps", text)
     return expand_range(text, "temps")
 
 
@@ -284,7 +290,7 @@ def defect_study(
         models=_names(models),
         mappings=_names(mappings),
         kinds=_names(kinds),
-        ppm=tuple(_floats("ppm", ppm)),
+        ppm=tuple(parse_floats("ppm", ppm)),
         mitigations=_names(mitigations),
         instances=instances,
         data=_data(cifar10_dir, n_test, imagenet_dir),

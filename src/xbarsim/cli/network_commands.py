@@ -23,6 +23,7 @@ from xbarsim.cli.options import (
     SchedulerOpt,
     WorkersOpt,
     check_run,
+    parse_floats,
 )
 from xbarsim.cli.output import with_provenance
 from xbarsim.errors import XbarsimInputError
@@ -65,16 +66,6 @@ def _rate_text(rates: dict[str, float]) -> str:
     return " / ".join(
         f"{100 * rates[k]:.2f}%" for k in ("dac_clip_rate", "tia_saturation_rate", "adc_clip_rate")
     )
-
-
-def _floats(name: str, text: str) -> list[float]:
-    try:
-        values = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        values = []
-    if not values:
-        raise XbarsimInputError(f"{name}: must be a comma-separated list of numbers, got {text!r}")
-    return values
 
 
 def _ints(name: str, text: str) -> list[int]:
@@ -158,7 +149,7 @@ def mnist_slp(
         epochs=epochs,
         trials=trials,
         instances=instances,
-        import_errors=tuple(_floats("errors", errors)),
+        import_errors=tuple(parse_floats("errors", errors)),
         engine=engine,
         lines=lines,
         periphery=periphery,
@@ -318,8 +309,8 @@ def network_study(
         dataset="digits" if cifar10_dir is None else "cifar10",
         cifar10_dir=None if cifar10_dir is None else str(cifar10_dir),
         sizes=tuple(_ints("sizes", sizes)),
-        sigmas=tuple(_floats("sigmas", sigmas)),
-        zetas=tuple(_floats("zetas", zetas)),
+        sigmas=tuple(parse_floats("sigmas", sigmas)),
+        zetas=tuple(parse_floats("zetas", zetas)),
         algorithms=tuple(a.strip() for a in algorithms.split(",") if a.strip()),
         instances=instances,
         epochs=epochs,

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from xbarsim.errors import XbarsimInputError
 from xbarsim.validation import (
     check_memory,
     check_outputs,
@@ -126,3 +127,15 @@ def check_run(
                    err=True)
     if create_out:
         create_output_dir(out, "out")
+
+
+def parse_floats(name: str, text: str) -> list[float]:
+    """A comma-separated list of numbers (at least one), or a one-line error naming the
+    option."""
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise XbarsimInputError(f"{name}: must be a comma-separated list of numbers, got {text!r}")
+    return values

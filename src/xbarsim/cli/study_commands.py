@@ -21,6 +21,7 @@ from xbarsim.cli.options import (
     SchedulerOpt,
     WorkersOpt,
     check_run,
+    parse_floats,
 )
 from xbarsim.cli.output import with_provenance
 from xbarsim.errors import XbarsimInputError
@@ -37,15 +38,6 @@ from xbarsim.validation import check_output_dir, write_text
 
 _DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 8))
 
-
-
-def _floats(name: str, text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise XbarsimInputError(
-            f"{name}: must be a comma-separated list of numbers, got {text!r}"
-        ) from None
 
 
 def _ints(name: str, text: str) -> list[int]:
@@ -134,8 +126,8 @@ def vmm_study(
     """VMM precision under half-select (thesis Figs. 28-30), published values beside ours."""
     data = {
         "sizes": _ints("sizes", sizes),
-        "sigmas": _floats("sigmas", sigmas),
-        "targets": _floats("targets", targets),
+        "sigmas": parse_floats("sigmas", sigmas),
+        "targets": parse_floats("targets", targets),
         "algorithms": [a.strip() for a in algorithms.split(",") if a.strip()],
         "crossbars": crossbars,
         "weight_sets": weights,
