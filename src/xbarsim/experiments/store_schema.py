@@ -78,24 +78,38 @@ def _problem(exc: ValidationError) -> str:
     return format_validation_error(exc)[:200]
 
 
-def check_meta(path: Path, fmt: str, version: int) -> StoreMeta:
-    """The validated metadata file ``path`` of a store of format ``fmt``, ``version``."""
+def read_meta(store: Path, fmt: str, version: int) -> dict[str, Any]:
+    """The metadata of the store directory ``store`` (format ``fmt``, ``version``), read
+    bounded and checked for its format and version, not yet against :class:`StoreMeta`."""
+    if not store.is_dir():
+        raise XbarsimInputError(f"store: {store} is not a directory")
+    path = store / META_NAME
+    if not path.exists():
+        raise XbarsimInputError(f"store: {store} is not a readable reproduce store")
     text = validation.read_text(path, "store")
     try:
         raw = json.loads(text)
     except ValueError:
         raise XbarsimInputError(f"store: {path} is not JSON") from None
     if not isinstance(raw, dict) or raw.get("format") != fmt:
-        raise XbarsimInputError(f"store: {path.parent} is not a reproduce store (another format)")
+        raise XbarsimInputError(f"store: {store} is not a reproduce store (another format)")
     if raw.get("store_version") != version:
         raise XbarsimInputError(
-            f"store: {path.parent} has store version {raw.get('store_version')!r}, this xbarsim "
+            f"store: {store} has store version {raw.get('store_version')!r}, this xbarsim "
             f"reads {version}; rerun `xbarsim reproduce`"
         )
+    return raw
+
+
+def check_meta(store: Path, fmt: str, version: int) -> StoreMeta:
+    """The validated metadata of the store directory ``store`` (:func:`read_meta`)."""
+    raw = read_meta(store, fmt, version)
     try:
         return StoreMeta.model_validate(raw)
     except ValidationError as exc:
-        raise XbarsimInputError(f"store: {path} has bad metadata ({_problem(exc)})") from None
+        raise XbarsimInputError(
+            f"store: {store / META_NAME} has bad metadata ({_problem(exc)})"
+        ) from None
 
 
 def check_part(path: Path) -> int:
@@ -151,11 +165,7 @@ def check_store(path: str | Path, fmt: str, version: int, provenance_name: str) 
         One line naming the file and the problem.
     """
     p = Path(path)
-    if not p.is_dir():
-        raise XbarsimInputError(f"store: {p} is not a directory")
-    if not (p / META_NAME).exists():
-        raise XbarsimInputError(f"store: {p} is not a readable reproduce store")
-    meta = check_meta(p / META_NAME, fmt, version)
+    meta = check_meta(p, fmt, version)
     for part in sorted(p.glob(f"{PART_PREFIX}*.parquet")):
         check_part(part)
     if (p / provenance_name).exists():

@@ -772,25 +772,11 @@ def read_store(path: str | Path) -> tuple[dict[str, Any], Rows, dict[str, Any]]:
         A missing or unreadable path, a directory that is not a reproduce store, a file that
         is not regular or over its limit, or a store of another store version.
     """
-    from xbarsim.experiments.chapter2 import META_NAME, PART_PREFIX, PartStore
+    from xbarsim.experiments.chapter2 import PART_PREFIX, PartStore
+    from xbarsim.experiments.store_schema import read_meta
 
     p = Path(path)
-    if not p.is_dir():
-        raise XbarsimInputError(f"store: {p} is not a directory")
-    if not (p / META_NAME).exists():
-        raise XbarsimInputError(f"store: {p} is not a readable reproduce store")
-    text = read_text(p / META_NAME, "store")  # XbarsimInputError is a ValueError: read first
-    try:
-        meta = json.loads(text)
-    except ValueError:
-        raise XbarsimInputError(f"store: {p} is not a readable reproduce store") from None
-    if not isinstance(meta, dict) or meta.get("format") != STORE_FORMAT:
-        raise XbarsimInputError(f"store: {p} is not a reproduce store (another format)")
-    if meta.get("store_version") != STORE_VERSION:
-        raise XbarsimInputError(
-            f"store: {p} has store version {meta.get('store_version')!r}, this xbarsim "
-            f"reads {STORE_VERSION}; rerun `xbarsim reproduce`"
-        )
+    meta = read_meta(p, STORE_FORMAT, STORE_VERSION)
     rows: Rows = []
     for key in sorted(PartStore(p, meta).finished()):
         rows += _read_part(p / f"{PART_PREFIX}{key}.parquet")
