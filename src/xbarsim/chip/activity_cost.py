@@ -32,10 +32,15 @@ Accounting (the thesis MLP chip's, generalized to layers evaluated several times
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
-from xbarsim.chip.cost import CostParameters, estimate_programming_cost, programming_cost
+from xbarsim.chip.cost import (
+    ArrayGroup,
+    CostParameters,
+    estimate_programming_cost,
+    programming_cost,
+)
 from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.port import PulseLog
@@ -46,21 +51,14 @@ CONVERTERS: tuple[str, ...] = ("network", "layer")
 
 
 @dataclass(frozen=True)
-class LayerActivity:
-    """What one analog layer did over the recorded forward passes.
+class LayerActivity(ArrayGroup):
+    """What one analog layer (an :class:`~xbarsim.chip.cost.ArrayGroup`) did over the
+    recorded forward passes.
 
     Attributes
     ----------
-    name : str
-        Module name of the layer.
-    inputs, outputs : int
-        Logical rows (input lines driven) and columns (neurons) of the layer's matrix.
-    arrays : int
-        Physical crossbars of the layer (both devices of every differential pair).
-    rows, cols : int
-        Size of each physical crossbar.
-    row_blocks : int
-        Crossbars summed per output column per sign (above 1: local sensing per column).
+    name, inputs, outputs, arrays, rows, cols, row_blocks
+        The layer on the chip, as :class:`~xbarsim.chip.cost.ArrayGroup`.
     samples : int
         Inferences (images) recorded.
     evaluations : int
@@ -70,13 +68,6 @@ class LayerActivity:
         the layer computed with and the row voltages it was driven with.
     """
 
-    name: str
-    inputs: int
-    outputs: int
-    arrays: int
-    rows: int
-    cols: int
-    row_blocks: int
     samples: int
     evaluations: int
     column_current_a: float
@@ -103,7 +94,8 @@ class LayerActivity:
 
     @property
     def local_tias(self) -> int:
-        """Local sensing TIAs: one per used column per crossbar when row blocks are summed."""
+        """Local sensing TIAs: one per *used* column per crossbar when row blocks are summed
+        (the printed chip's model counts every column of every crossbar)."""
         return 2 * self.row_blocks * self.outputs if self.row_blocks > 1 else 0
 
     @property
@@ -117,10 +109,11 @@ class LayerActivity:
             raise XbarsimInputError(
                 f"activity: cannot merge layer {other.name!r} into {self.name!r}"
             )
-        return LayerActivity(
-            self.name, self.inputs, self.outputs, self.arrays, self.rows, self.cols,
-            self.row_blocks, self.samples + other.samples, self.evaluations + other.evaluations,
-            self.column_current_a + other.column_current_a,
+        return replace(
+            self,
+            samples=self.samples + other.samples,
+            evaluations=self.evaluations + other.evaluations,
+            column_current_a=self.column_current_a + other.column_current_a,
         )
 
 
