@@ -46,6 +46,22 @@ from xbarsim.programming.result import ProgramResult
 from xbarsim.validation import check_seed
 
 
+def program_kernels(
+    chip: ChipConfig, targets: NDArray[np.float64], seed: int, progress: bool = False
+) -> tuple[Crossbar, ProgramResult]:
+    """Sample ``len(targets)`` crossbars of ``chip`` (seed ``seed``) and program them toward
+    ``targets`` (S) with the chip's algorithm (write-verify, or improved tuning on the
+    ``G+``-then-``G-`` batch layout); the crossbars are returned holding what was written."""
+    xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), targets.shape[0], seed)
+    if isinstance(chip.algorithm, ImprovedTuning):
+        result = program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
+                                  progress=progress)
+    else:
+        result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress)
+    xbars.conductance[...] = result.conductance
+    return xbars, result
+
+
 def program_model(
     model: nn.Module,
     chip: ChipConfig,
@@ -115,15 +131,8 @@ def program_model(
     if chip.algorithm is None or target.shape[0] == 0:
         conductance = tuned.copy()
     else:
-        xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), target.shape[0], seed)
-        if isinstance(chip.algorithm, ImprovedTuning):
-            result = program_improved(
-                xbars, tuned, chip.algorithm, engine=chip.engine, progress=progress
-            )
-        else:
-            result = program(xbars, tuned, chip.algorithm, engine=chip.engine, progress=progress)
+        xbars, result = program_kernels(chip, tuned, seed, progress)
         conductance = result.conductance
-        xbars.conductance[...] = conductance  # the record's crossbars hold what was written
     effective = None
     if lines is not None and not lines.is_ideal and conductance.shape[0]:
         effective = effective_matrix(conductance, lines)

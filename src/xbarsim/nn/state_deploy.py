@@ -16,16 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from xbarsim.crossbar.array import Crossbar
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.state_optimization import StateOptimization
 from xbarsim.mapping.tiling import tile
 from xbarsim.nn.layers import analog_layers
-from xbarsim.nn.program import program_model
+from xbarsim.nn.program import program_kernels, program_model
 from xbarsim.nn.record import Deployment
-from xbarsim.programming.engine import program
-from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.validation import check_seed
 
 
@@ -76,15 +73,8 @@ def program_model_designed(
     dep.targets = target
     conductance = target.copy()
     if chip.algorithm is not None and target.shape[0]:
-        xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), target.shape[0], seed)
-        if isinstance(chip.algorithm, ImprovedTuning):
-            run = program_improved(
-                xbars, target, chip.algorithm, engine=chip.engine, progress=progress
-            )
-        else:
-            run = program(xbars, target, chip.algorithm, engine=chip.engine, progress=progress)
+        xbars, run = program_kernels(chip, target, seed, progress)
         conductance = run.conductance
-        xbars.conductance[...] = conductance
         dep.result, dep.xbars = run, xbars
     dep.chip = chip
     dep.conductance = conductance
