@@ -9,6 +9,7 @@ name what the caller passed and point at the caller's line (:func:`user_stacklev
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 #: Files under this folder are xbarsim's own; a warning points at the first frame outside.
@@ -28,6 +29,11 @@ def user_stacklevel() -> int:
         frame = frame.f_back
         level += 1
     return level if frame is not None else 1
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn with a one-line ``message`` attributed to the user's call into xbarsim."""
+    warnings.warn(" ".join(message.split()), category, stacklevel=user_stacklevel())
 
 
 class XbarsimInputError(ValueError):

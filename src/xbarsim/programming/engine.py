@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.lines import Lines
-from xbarsim.errors import XbarsimInputError, user_stacklevel
+from xbarsim.errors import XbarsimInputError, user_stacklevel, warn_user
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.cuda_support import load_cuda
 from xbarsim.programming.reference import program_reference
@@ -33,7 +33,6 @@ from xbarsim.programming.refresh import refresh_outliers
 from xbarsim.programming.result import ProgramResult
 from xbarsim.programming.targets import broadcast_targets
 from xbarsim.programming.verify_read import VerifyRead
-from xbarsim.user_warning import warn_user
 
 ENGINES = ("auto", "reference", "cpu", "cpu-direct", "gpu")
 
