@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from xbarsim.crossbar.lines import Lines, lines_from_dict
 from xbarsim.devices.config import DeviceConfig, load_device_config, preset
@@ -30,7 +30,7 @@ from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.differential import PairMapping
 from xbarsim.periphery.read_path import ReadPath, periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
-from xbarsim.programming.engine import ENGINES
+from xbarsim.programming.engine import EngineName
 from xbarsim.programming.improved import ImprovedTuning
 from xbarsim.provenance import config_hash
 from xbarsim.validation import describe_parse_error, read_text
@@ -141,14 +141,7 @@ class ProgrammingSpec(BaseModel):
     max_amplitude_v: float | None = Field(None, gt=0.0, le=20.0)
     stuck_detection: bool = True
     through_lines: bool = False
-    engine: str = "auto"
-
-    @field_validator("engine")
-    @classmethod
-    def _check_engine(cls, value: str) -> str:
-        if value not in ENGINES:
-            raise ValueError(f"unknown engine {value!r}; allowed: {', '.join(ENGINES)}")
-        return value
+    engine: EngineName = "auto"
 
     def algorithm_config(self) -> WriteVerify | ImprovedTuning | None:
         """The algorithm object (None for ``ideal``)."""

@@ -5,12 +5,12 @@ Torch-free, so experiments and the CLI can build and validate it without torch.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.mapping.differential import PairMapping
 from xbarsim.programming.algorithm import WriteVerify
-from xbarsim.programming.engine import ENGINES
+from xbarsim.programming.engine import EngineName
 from xbarsim.programming.improved import ImprovedTuning
 
 
@@ -46,15 +46,8 @@ class ChipConfig(BaseModel):
     g_low_s: float = Field(10e-6, gt=0.0, lt=1.0)
     g_high_s: float = Field(100e-6, gt=0.0, lt=1.0)
     algorithm: WriteVerify | ImprovedTuning | None = Field(default_factory=WriteVerify.thesis)
-    engine: str = "auto"
+    engine: EngineName = "auto"
     input_voltage_v: float = Field(0.1, gt=0.0, le=1.0)
-
-    @field_validator("engine")
-    @classmethod
-    def _check_engine(cls, value: str) -> str:
-        if value not in ENGINES:
-            raise ValueError(f"unknown engine {value!r}; allowed: {', '.join(ENGINES)}")
-        return value
 
     @model_validator(mode="after")
     def _check_range(self) -> ChipConfig:

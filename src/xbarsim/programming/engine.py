@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import functools
 import warnings
+from typing import Annotated
 
 from numpy.typing import ArrayLike
+from pydantic import AfterValidator
 
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.lines import Lines
@@ -35,6 +37,16 @@ from xbarsim.programming.targets import broadcast_targets
 from xbarsim.programming.verify_read import VerifyRead
 
 ENGINES = ("auto", "reference", "cpu", "cpu-direct", "gpu")
+
+
+def _known_engine(value: str) -> str:
+    if value not in ENGINES:
+        raise ValueError(f"unknown engine {value!r}; allowed: {', '.join(ENGINES)}")
+    return value
+
+
+#: A programming engine name as a validated config field (one of :data:`ENGINES`).
+EngineName = Annotated[str, AfterValidator(_known_engine)]
 
 
 #: The probe's answer on a machine without a CUDA device: the normal case, no warning.
