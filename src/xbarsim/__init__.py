@@ -20,9 +20,9 @@ from xbarsim.programming import ProgramResult, WriteVerify, program
 #: The package version, written only here (pyproject.toml reads it).
 __version__ = "0.1.0"
 
-#: Subpackages loaded on first attribute access (``xbarsim.nn`` imports torch).
-_LAZY = ("chip", "crossbar", "experiments", "mapping", "nn", "periphery", "programming",
-         "report", "sweeps")
+#: Subpackages not imported above, loaded on first attribute access (``xbarsim.nn`` imports
+#: torch).
+_LAZY = ("chip", "experiments", "nn", "periphery", "report", "reproduce", "sweeps")
 
 
 def __getattr__(name: str) -> object:
@@ -32,6 +32,7 @@ def __getattr__(name: str) -> object:
 
         return importlib.import_module(f"xbarsim.{name}")
     raise AttributeError(f"module 'xbarsim' has no attribute {name!r}")
+
 
 __all__ = [
     "BiasScheme",
