@@ -1,5 +1,6 @@
 """Layer 6: a deployment reports the chip's energy, latency, area and programming cost."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -37,3 +38,20 @@ def test_programmed_deployment_adds_programming_cost():
     cost = dep.cost(chip)
     assert cost["pulses"] == dep.result.total_pulses > 0
     assert cost["programming_energy_j"] > 0 and cost["programming_time_s"] > 0
+    # per layer and per component, from the amplitudes the run recorded
+    assert cost["programming_method"] == "pulse amplitudes recorded per device"
+    layers = cost["programming_layers"]
+    assert list(layers) == ["0", "2"]
+    for key in ("programming_energy_j", "programming_time_s", "pulses"):
+        assert sum(layer[key] for layer in layers.values()) == pytest.approx(cost[key], 1e-12)
+    first = dep.layers[0]  # its G+ kernels, then its G- kernels
+    assert layers["0"]["pulses"] == (
+        dep.result.pulses[first.plus].sum() + dep.result.pulses[first.minus].sum()
+    )
+    parts = cost["programming_energy_breakdown_j"]
+    assert sum(parts.values()) == pytest.approx(cost["programming_energy_j"], rel=1e-12)
+    assert parts["half-selected"] > 0 and parts["other"] == 0.0  # V/2: no third fraction
+    # the activity path reports the same programming cost
+    activity = dep.cost(chip, activity=torch.zeros(3, 6).numpy())
+    assert activity["programming_energy_j"] == cost["programming_energy_j"]
+    assert activity["programming_layers"] == layers

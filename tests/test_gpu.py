@@ -41,6 +41,8 @@ CHECK = textwrap.dedent(
         assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass), scheme
         assert np.array_equal(a.pulses_per_pass, b.pulses_per_pass), scheme
         np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(a.pulse_v2_sum, b.pulse_v2_sum, rtol=1e-12, atol=0)
+        assert a.pulse_v2_sum.max() > 0.0
         for key in a.history:
             np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-9)
     # the three-piece law (far piece: one more split index and table) alike

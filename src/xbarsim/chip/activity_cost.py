@@ -35,10 +35,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from xbarsim.chip.cost import (
     ArrayGroup,
     CostParameters,
     estimate_programming_cost,
+    logged_programming_cost,
     programming_cost,
 )
 from xbarsim.errors import XbarsimInputError
@@ -253,16 +257,20 @@ def run_programming_cost(
     algorithm: WriteVerify | None,
     params: CostParameters | None = None,
     log: PulseLog | None = None,
-) -> dict[str, float]:
+    groups: dict[str, NDArray[np.intp]] | None = None,
+) -> dict[str, object]:
     """Programming energy (J) and time (s) of a deployment's run.
 
     From the pulse log where one was recorded (:func:`xbarsim.chip.cost.programming_cost`,
-    exact), else from the run's per-device pulse counts on the algorithm's ramp grid
-    (:func:`xbarsim.chip.cost.estimate_programming_cost`, an upper estimate); zeros when
-    nothing was programmed (targets loaded exactly).
+    exact), else from the per-device pulse counts and squared amplitudes every engine
+    records (:func:`xbarsim.chip.cost.logged_programming_cost`, per group with
+    ``groups``), else (a result without amplitudes) from the pulse counts on the
+    algorithm's ramp grid (:func:`xbarsim.chip.cost.estimate_programming_cost`, an upper
+    estimate); zeros when nothing was programmed (targets loaded exactly).
+    ``programming_method`` names which.
     """
     if log is not None:
-        return programming_cost(log, params)
+        return {**programming_cost(log, params), "programming_method": "pulse log"}
     if result is None or algorithm is None:
         return {
             "programming_energy_j": 0.0,
@@ -271,5 +279,11 @@ def run_programming_cost(
             "programming_time_s": 0.0,
             "pulses": 0.0,
             "reads": 0.0,
+            "programming_method": "none (targets loaded exactly)",
         }
-    return estimate_programming_cost(result, algorithm, params)
+    if result.pulse_v2_sum is not None:
+        return logged_programming_cost(result, algorithm, params, groups)
+    return {
+        **estimate_programming_cost(result, algorithm, params),
+        "programming_method": "ramp-grid upper estimate",
+    }

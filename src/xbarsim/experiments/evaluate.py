@@ -32,7 +32,7 @@ from xbarsim.validation import check_count
 QUANTILES = (0.05, 0.5, 0.95)
 #: Cost entries of the result (from :meth:`xbarsim.nn.Deployment.cost`).
 COST_KEYS = ("ops_per_inference", "energy_per_inference_j", "latency_s", "area_mm2",
-             "programming_energy_j")
+             "programming_energy_j", "programming_time_s")
 
 
 @dataclass
@@ -153,6 +153,12 @@ def chip_cost(setup: EvaluateSetup) -> dict[str, Any]:
     out: dict[str, Any] = {key: float(full.get(key, 0.0)) for key in COST_KEYS}
     out["energy_breakdown_j"] = dict(full.get("energy_breakdown_j", {}))
     out["area_breakdown_mm2"] = dict(full.get("area_breakdown_mm2", {}))
+    out["programming_method"] = str(full.get("programming_method", "none"))
+    out["programming_energy_breakdown_j"] = dict(full.get("programming_energy_breakdown_j", {}))
+    out["programming_layers"] = {
+        name: {key: float(layer[key]) for key in ("programming_energy_j", "programming_time_s")}
+        for name, layer in dict(full.get("programming_layers", {})).items()
+    }
     return out
 
 

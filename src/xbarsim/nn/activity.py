@@ -194,6 +194,7 @@ def deployment_cost(
     converters: str = "layer",
     neuron_r_f_ohm: dict[str, float] | None = None,
     batch_size: int = 256,
+    groups: dict[str, NDArray[np.intp]] | None = None,
 ) -> dict[str, object]:
     """Energy, latency, area and programming cost of a deployed model from its activity on
     ``x`` (:func:`record_activity`, :func:`xbarsim.chip.activity_cost.activity_cost`).
@@ -211,16 +212,20 @@ def deployment_cost(
         DACs and ADCs on the network's ends or on every layer.
     neuron_r_f_ohm : dict, optional
         Neuron transimpedance per layer name (Ohm).
+    groups : dict of str to ndarray of int, optional
+        Batch indices of each layer's kernels in ``result``: a per-layer programming
+        breakdown (``programming_layers``).
 
     Returns
     -------
     dict
         :func:`~xbarsim.chip.activity_cost.activity_cost`'s keys plus
         ``programming_energy_j, programming_time_s, write_energy_j, read_energy_j,
-        pulses, reads``.
+        pulses, reads, programming_method`` (and the breakdowns of
+        :func:`~xbarsim.chip.activity_cost.run_programming_cost`).
     """
     check_converters(converters)
     layers = record_activity(model, layouts, x, batch_size)
     out = activity_cost(layers, params, converters, neuron_r_f_ohm)
-    out.update(run_programming_cost(result, algorithm, params))
+    out.update(run_programming_cost(result, algorithm, params, groups=groups))
     return out

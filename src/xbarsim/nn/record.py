@@ -21,7 +21,8 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from xbarsim.chip.cost import ArrayGroup, CostParameters, chip_cost, estimate_programming_cost
+from xbarsim.chip.activity_cost import run_programming_cost
+from xbarsim.chip.cost import ArrayGroup, CostParameters, chip_cost
 from xbarsim.chip.spec import ChipSpec
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.irdrop import effective_matrix
@@ -186,8 +187,9 @@ class Deployment:
         first layer's inputs, local sensing per tile column when a layer spans several row
         blocks, one TIA per neuron, ADCs on the last layer), with the printed per-array
         power and one evaluation of each layer's matrix per inference (a convolution counts
-        one kernel position). Programming energy and time are the ramp-grid estimate from
-        the run's pulse counts (:func:`xbarsim.chip.cost.estimate_programming_cost`).
+        one kernel position). Programming energy and time come from the run's per-device
+        pulse counts and squared amplitudes, in total, per component and per layer
+        (:func:`xbarsim.chip.activity_cost.run_programming_cost`).
         """
         if activity is not None:
             return self.activity_cost(activity, chip, params)
@@ -204,11 +206,18 @@ class Deployment:
             for rec in self.layers
         ]
         out = chip_cost(groups, params)
-        algorithm = chip.algorithm
-        if self.result is not None and algorithm is not None:
-            base = algorithm if isinstance(algorithm, WriteVerify) else algorithm.base
-            out.update(estimate_programming_cost(self.result, base, params))
+        if self.result is not None and chip.algorithm is not None:
+            out.update(run_programming_cost(self.result, _write_verify(chip), params,
+                                            groups=self.kernel_groups()))
         return out
+
+    def kernel_groups(self) -> dict[str, NDArray[np.intp]]:
+        """Batch indices of every layer's kernels (its ``G+`` then its ``G-`` kernels)."""
+        n = self.n_kernels
+        return {
+            rec.name: np.r_[np.arange(n)[rec.plus], np.arange(n)[rec.minus]]
+            for rec in self.layers
+        }
 
     def activity_cost(
         self,
@@ -228,9 +237,15 @@ class Deployment:
         and ADCs on every layer (``"layer"``) or on the network's ends (``"network"``).
         """
         chip = self.chip if chip is None else chip
-        algorithm = None if chip is None else chip.algorithm
-        base = algorithm.base if isinstance(algorithm, ImprovedTuning) else algorithm
+        base = None if chip is None or chip.algorithm is None else _write_verify(chip)
         layouts = {rec.name: rec.layout for rec in self.layers}
         return deployment_cost(
-            self.model, layouts, x, self.result, base, params, converters, neuron_r_f_ohm
+            self.model, layouts, x, self.result, base, params, converters, neuron_r_f_ohm,
+            groups=self.kernel_groups(),
         )
+
+
+def _write_verify(chip: ChipConfig) -> WriteVerify:
+    """The write-verify algorithm of ``chip`` (an improved tuning's base)."""
+    algorithm = chip.algorithm
+    return algorithm.base if isinstance(algorithm, ImprovedTuning) else algorithm

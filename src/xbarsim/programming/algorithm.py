@@ -69,6 +69,21 @@ def did_not_move(err_start: float, err_end: float, target: float) -> bool:
     return abs(err_end - err_start) < STUCK_MOVE_FRACTION * (err_start + target)
 
 
+def ramp_square_sum(n: int, start_v: float, step_v: float) -> float:
+    """Sum of the squared amplitudes of a ramp's first ``n`` pulses (V^2), closed form.
+
+    ``sum_{k<n} (start + k step)^2 = n start^2 + start step n (n - 1)
+    + step^2 (n - 1) n (2n - 1) / 6``. Every engine adds it per ramp to the selected
+    device's :attr:`~xbarsim.programming.result.ProgramResult.pulse_v2_sum` (the reference
+    engine pulse by pulse), which the chip's cost model turns into write energy.
+    """
+    return (
+        n * start_v * start_v
+        + start_v * step_v * (n * (n - 1))
+        + step_v * step_v * ((n - 1) * n * (2 * n - 1)) / 6.0
+    )
+
+
 class WriteVerify(BaseModel):
     """Parameters of the write-verify algorithm.
 

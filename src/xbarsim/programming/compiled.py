@@ -47,7 +47,7 @@ from numba import njit, prange
 from numpy.typing import ArrayLike, NDArray
 
 from xbarsim.crossbar.array import Crossbar
-from xbarsim.programming.algorithm import STUCK_MOVE_FRACTION, WriteVerify
+from xbarsim.programming.algorithm import STUCK_MOVE_FRACTION, WriteVerify, ramp_square_sum
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult
 from xbarsim.programming.targets import broadcast_targets
 from xbarsim.progress import polled_progress
@@ -102,6 +102,10 @@ def _neg_expm1(dose):
     if dose < _POLY_MAX_DOSE:
         return _poly_neg_expm1(dose)
     return -math.expm1(-dose)
+
+
+#: :func:`~xbarsim.programming.algorithm.ramp_square_sum`, compiled (one definition).
+_ramp_v2 = njit(cache=_CACHE, inline="always")(ramp_square_sum)
 
 
 @njit(cache=_CACHE)
@@ -442,7 +446,7 @@ def _did_not_move(g_start, g_end, t):
 @njit(cache=_CACHE)
 def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
                    accumulate, pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs,
-                   n_hs_ever, history, rows_done):
+                   n_hs_ever, history, rows_done, v2_sum):
     """Run every pass of write-verify on one crossbar (its arrays, in place).
 
     ``rows_done[0]`` counts finished rows over all passes (progress, read from Python).
@@ -519,6 +523,8 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                                 n = k + 1
                                 break
                     count += n
+                    v2_sum[r, c] += _ramp_v2(n, start, alg[_STEP_S] if direction > 0 else
+                                             alg[_STEP_R])
                     if outcome == 2:
                         break
                     if outcome == 0:
@@ -557,12 +563,12 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
 @njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
                 pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs, n_hs_ever, history,
-                rows_done):
+                rows_done, v2_sum):
     for b in prange(g.shape[0]):
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
                        fractions, accumulate, pulses[b], abandoned[b], stuck[b], pulses_per_pass[b],
                        ramps_per_pass[b],
-                       n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1])
+                       n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1], v2_sum[b])
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
@@ -675,6 +681,7 @@ def program_compiled(
     stuck = np.zeros(target.shape, dtype=np.bool_)
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     ramps_per_pass = np.zeros((batch, passes), dtype=np.int64)
+    v2_sum = np.zeros(target.shape)
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
@@ -695,7 +702,7 @@ def program_compiled(
                 params["law"], params["alg"], params["lengths"], params["tables"],
                 params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi], stuck[lo:hi],
                 pulses_per_pass[lo:hi], ramps_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi],
-                history[lo:hi], rows_done[lo:hi],
+                history[lo:hi], rows_done[lo:hi], v2_sum[lo:hi],
             )
     xbars.conductance[...] = g
     return ProgramResult(
@@ -709,6 +716,7 @@ def program_compiled(
         history={key: history[:, k, :] for k, key in enumerate(HISTORY_KEYS)},
         pulses_per_pass=pulses_per_pass,
         ramps_per_pass=ramps_per_pass,
+        pulse_v2_sum=v2_sum,
         n_hs_per_pass=n_hs,
         n_hs_ever=n_hs_ever,
         engine=name,

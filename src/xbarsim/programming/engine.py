@@ -187,6 +187,7 @@ def program(
     if algorithm.refresh is not None:
         broadcast_targets(xbars, targets)  # validate before changing the crossbars
         refreshed = refresh_outliers(xbars, algorithm.refresh)
+    initial = xbars.conductance.copy()
     if name == "reference":
         result = program_reference(
             xbars, targets, algorithm, progress=progress,
@@ -202,6 +203,7 @@ def program(
     else:
         result = _program_gpu(xbars, targets, algorithm, engine, progress)
     result.refreshed = refreshed
+    result.initial_conductance = initial
     retried = not (algorithm.stuck_detection or algorithm.abandon_at_cap)
     if retried and result.stuck is not None and result.stuck.any():
         warn_user(

@@ -23,7 +23,7 @@ from numba import njit, prange
 from numpy.typing import ArrayLike
 
 from xbarsim.crossbar.array import Crossbar
-from xbarsim.programming.algorithm import STUCK_MOVE_FRACTION, WriteVerify
+from xbarsim.programming.algorithm import STUCK_MOVE_FRACTION, WriteVerify, ramp_square_sum
 from xbarsim.programming.compiled import (
     _ABANDON,
     _D0R,
@@ -133,7 +133,7 @@ def _solve_ramp_gpu(g0, t, tol, direction, length, split, knee, cb, ca, cf, tabl
 
 @cuda.jit
 def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass, table,
-                 pulses, abandoned, stuck, pass_pulses, hit):
+                 pulses, abandoned, stuck, pass_pulses, hit, v2_sum):
     """One pass of write-verify; block b tunes crossbar b.
 
     Every thread decides by itself whether the next device needs tuning (the barrier that
@@ -177,6 +177,9 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
                         table, q, g_min, g_max, solved,
                     )
                     g[b, r, c] = solved[2]
+                    v2_sum[b, r, c] += _ramp_v2_gpu(
+                        int(solved[0]), alg[_START], alg[_STEP_S] if direction > 0 else alg[_STEP_R]
+                    )
                     shared[0] = solved[0]
                     shared[1] = solved[1]
                 cuda.syncthreads()
@@ -244,6 +247,8 @@ def _record_all(g, target, include, tol_frac, history, column):
 
 # the CPU engine's own function, compiled for the device: one definition of the split index
 _split_index_gpu = cuda.jit(device=True, inline=True)(_split_index.py_func)
+# and the one closed form of a ramp's squared amplitudes
+_ramp_v2_gpu = cuda.jit(device=True, inline=True)(ramp_square_sum)
 
 
 @cuda.jit
@@ -341,6 +346,7 @@ def program_gpu(
     d_pulses = cuda.to_device(np.zeros(target.shape, dtype=np.int64))
     d_abandoned = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     d_stuck = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
+    d_v2_sum = cuda.to_device(np.zeros(target.shape))
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     d_hit = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
@@ -356,7 +362,7 @@ def program_gpu(
             _pass_kernel[batch, THREADS_PER_BLOCK](
                 d_g, d_unsw, d_target, d_splits, d_knees, d_consts, d_law, d_alg, d_len,
                 d_table,
-                d_pulses, d_abandoned, d_stuck, d_pass_pulses, d_hit,
+                d_pulses, d_abandoned, d_stuck, d_pass_pulses, d_hit, d_v2_sum,
             )
             d_counts = cuda.to_device(np.zeros(batch, dtype=np.int64))
             _collect_hits[batch, THREADS_PER_BLOCK](d_hit, d_ever, d_counts)
@@ -379,4 +385,5 @@ def program_gpu(
         n_hs_ever=d_ever.copy_to_host().reshape(batch, -1).mean(axis=1),
         engine="gpu",
         stuck=d_stuck.copy_to_host(),
+        pulse_v2_sum=d_v2_sum.copy_to_host(),
     )

@@ -193,11 +193,13 @@ def program_improved(
     batch = xbars.batch
     passes = base.passes
     pulses = np.zeros(original.shape, dtype=np.int64)
+    v2_sum: NDArray[np.float64] | None = np.zeros(original.shape)
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     ever = np.zeros(batch)
     history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
     switchable = ~xbars.unswitchable
+    initial = xbars.conductance.copy()
 
     if tuning.prestage:
         high, low = prestage_selection(xbars, tuning)
@@ -219,6 +221,7 @@ def program_improved(
                 progress=progress,
             )
             pulses += pre.pulses
+            v2_sum = _added(v2_sum, pre.pulse_v2_sum)
 
     effective = original.copy()
     abandoned = np.zeros(original.shape, dtype=bool)  # at a cap in some pass, as in program()
@@ -250,6 +253,7 @@ def program_improved(
             progress=progress,
         )
         pulses += res.pulses
+        v2_sum = _added(v2_sum, res.pulse_v2_sum)
         pulses_per_pass[:, p] = res.pulses_per_pass[:, 0]
         n_hs[:, p] = res.n_hs_per_pass[:, 0]
         ever = np.maximum(ever, res.n_hs_ever)
@@ -270,4 +274,13 @@ def program_improved(
         n_hs_ever=ever,
         engine=res.engine,
         stuck=stuck,
+        pulse_v2_sum=v2_sum,
+        initial_conductance=initial,
     )
+
+
+def _added(
+    total: NDArray[np.float64] | None, part: NDArray[np.float64] | None
+) -> NDArray[np.float64] | None:
+    """``total + part`` of squared-amplitude sums; None once a run did not record them."""
+    return None if total is None or part is None else total + part

@@ -327,6 +327,7 @@ def program_port(
             history[key][0, column] = stats[key][0]
 
     record(0)
+    initial = read_all(port)
     for p in range(passes):
         for r in range(rows):
             for c in range(cols):
@@ -356,4 +357,9 @@ def program_port(
         engine=f"port:{type(port).__name__}",
         stuck=stuck[None],
     )
-    return result, recorder.log()
+    log = recorder.log()
+    v2_sum = np.zeros((rows, cols))
+    np.add.at(v2_sum, (log.row, log.col), log.voltage_v**2)
+    result.pulse_v2_sum = v2_sum[None]
+    result.initial_conductance = initial[None]
+    return result, log

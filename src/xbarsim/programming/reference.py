@@ -65,6 +65,7 @@ def tune_device(
     rng: np.random.Generator | None = None,
     write_lines: Lines | None = None,
     trace: list[float] | None = None,
+    v2_sum: NDArray[np.float64] | None = None,
 ) -> tuple[int, bool, bool]:
     """Write-verify one device: ramps of increasing amplitude, direction flips at the target.
 
@@ -108,6 +109,8 @@ def tune_device(
                     xbars, index, row, col, voltage, algorithm.scheme, write_lines, hit
                 )
             pulses += 1
+            if v2_sum is not None:
+                v2_sum[row, col] += voltage * voltage
             if trace is not None:
                 trace.append(float(g[row, col]))
             err = measured() - target
@@ -151,6 +154,7 @@ def program_reference(
     pulses = np.zeros(target.shape, dtype=np.int64)
     abandoned = np.zeros(target.shape, dtype=bool)
     stuck = np.zeros(target.shape, dtype=bool)
+    v2_sum = np.zeros(target.shape)
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
@@ -180,6 +184,7 @@ def program_reference(
                         n, capped, unmoved = tune_device(
                             xbars, b, r, c, target[b, r, c], algorithm, hit, p,
                             verify_read, None if rngs is None else rngs[b], write_lines,
+                            v2_sum=v2_sum[b],
                         )
                         pulses[b, r, c] += n
                         pulses_per_pass[b, p] += n
@@ -205,4 +210,5 @@ def program_reference(
         n_hs_ever=n_hs_ever,
         engine="reference",
         stuck=stuck,
+        pulse_v2_sum=v2_sum,
     )

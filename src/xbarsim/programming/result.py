@@ -115,6 +115,16 @@ class ProgramResult:
         it; None for results that do not track it.
     ramps_per_pass : ndarray of int64, shape (batch, passes), or None
         Ramps started per pass (the compiled CPU engines count them; None from the others).
+    pulse_v2_sum : ndarray, shape (batch, rows, cols), or None
+        Sum over each device's write pulses (as the selected device) of the squared applied
+        amplitude (V^2): what the chip's cost model turns into write energy
+        (:func:`xbarsim.chip.cost.logged_programming_cost`). Every engine records it (the
+        compiled ones per ramp in closed form,
+        :func:`~xbarsim.programming.algorithm.ramp_square_sum`); None for results built
+        without it.
+    initial_conductance : ndarray, shape (batch, rows, cols), or None
+        Conductances when tuning started (S), after any threshold refresh; None for
+        results built without them.
     """
 
     target: NDArray[np.float64]
@@ -131,6 +141,8 @@ class ProgramResult:
     refreshed: NDArray[np.int64] | None = None
     stuck: NDArray[np.bool_] | None = None
     ramps_per_pass: NDArray[np.int64] | None = None
+    pulse_v2_sum: NDArray[np.float64] | None = None
+    initial_conductance: NDArray[np.float64] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:
