@@ -1,12 +1,13 @@
 """One chip, every effect: the chip spec (layer 5).
 
 A :class:`ChipSpec` holds everything about a simulated chip in one validated,
-serializable object: the device population, the array (kernel size, pair mapping, mapping
-range, input voltage), how weights are programmed, the line resistances, the read path
-(DAC, TIA with its offsets and their compensation, ADC), the defect mitigations and the
-default operating conditions. It is plain data (no torch): :func:`xbarsim.nn.deploy`
-reads it. Which effects are on is explicit in the spec (:meth:`ChipSpec.effects`,
-:meth:`ChipSpec.summary`), never implied by a default elsewhere.
+serializable object: the synapse technology (memristor pairs, or gate-coupled eFlash cells
+carrying the chapter-2 current mappings), the device population, the array (kernel size,
+pair mapping, mapping range, input voltage), how weights are programmed, the line
+resistances, the read path (DAC, TIA with its offsets and their compensation, ADC), the
+defect mitigations and the default operating conditions. It is plain data (no torch):
+:func:`xbarsim.nn.deploy` reads it. Which effects are on is explicit in the spec
+(:meth:`ChipSpec.effects`, :meth:`ChipSpec.summary`), never implied by a default elsewhere.
 
 YAML and JSON round trips are exact (``ChipSpec.from_yaml(spec.to_yaml()) == spec``) and
 :meth:`ChipSpec.content_hash` names a spec by its content. Named presets
@@ -28,6 +29,7 @@ from xbarsim.devices.stuck import StuckFaults
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.mapping.differential import PairMapping
+from xbarsim.mapping.state_optimization import StateOptimization
 from xbarsim.periphery.read_path import ReadPath, periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import EngineName
@@ -36,6 +38,34 @@ from xbarsim.provenance import config_hash
 from xbarsim.validation import describe_parse_error, read_text
 
 _SECTION = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+#: Synapse technologies a spec can name.
+TECHNOLOGIES = ("memristor", "eflash")
+
+
+class SynapseSpec(BaseModel):
+    """The synapse technology every weight is carried by.
+
+    Attributes
+    ----------
+    technology : {"memristor", "eflash"}
+        ``memristor``: a pair of memristors per weight, programmed by write-verify (the
+        device, programming, lines and read-noise sections apply). ``eflash``: a pair of
+        gate-coupled eFlash cells per weight (:class:`~xbarsim.devices.EflashSynapse`),
+        tuned to the state currents of the chapter-2 current mapping named by
+        ``array.mapping`` (``mapping1`` or ``mapping2``); the die temperature acts through
+        the eFlash temperature model, and the read path may follow.
+    eflash_design : {"baseline", "thesis"}
+        eFlash only: the conventional design point (``dI_max`` = 30 nA with ``I_min`` = 0
+        or ``I_b`` = 15 nA) or the thesis's weight-dependent, temperature-robust rule
+        (:class:`~xbarsim.mapping.state_optimization.StateOptimization`).
+    """
+
+    model_config = _SECTION
+
+    technology: Literal["memristor", "eflash"] = "memristor"
+    eflash_design: Literal["baseline", "thesis"] = "baseline"
 
 
 class DeviceSpec(BaseModel):
@@ -298,15 +328,16 @@ class ChipSpec(BaseModel):
     ----------
     name : str
         Free-form label.
-    device, array, programming, lines, read_path, mitigation, conditions
-        The sections (:class:`DeviceSpec`, :class:`ArraySpec`, :class:`ProgrammingSpec`,
-        :class:`LinesSpec`, :class:`ReadPathSpec`, :class:`MitigationSpec`,
-        :class:`ConditionsSpec`).
+    synapse, device, array, programming, lines, read_path, mitigation, conditions
+        The sections (:class:`SynapseSpec`, :class:`DeviceSpec`, :class:`ArraySpec`,
+        :class:`ProgrammingSpec`, :class:`LinesSpec`, :class:`ReadPathSpec`,
+        :class:`MitigationSpec`, :class:`ConditionsSpec`).
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
     name: str = "custom"
+    synapse: SynapseSpec = Field(default_factory=SynapseSpec)
     device: DeviceSpec = Field(default_factory=DeviceSpec)
     array: ArraySpec = Field(default_factory=ArraySpec)
     programming: ProgrammingSpec = Field(default_factory=ProgrammingSpec)
@@ -334,6 +365,30 @@ class ChipSpec(BaseModel):
         except ValidationError as exc:
             raise XbarsimInputError(f"array: {format_validation_error(exc)}") from None
 
+    @property
+    def eflash(self) -> bool:
+        """Whether the synapses are gate-coupled eFlash cells."""
+        return self.synapse.technology == "eflash"
+
+    def eflash_design(self) -> StateOptimization:
+        """The eFlash current-mapping design (stack, ``array.mapping``, ``dI_max``, rule).
+
+        Raises
+        ------
+        XbarsimInputError
+            For a memristor spec, or an array mapping that is not a current mapping.
+        """
+        if not self.eflash:
+            raise XbarsimInputError("synapse.technology: the spec's synapses are memristors")
+        if self.array.mapping not in ("mapping1", "mapping2"):
+            raise XbarsimInputError(
+                f"array.mapping: an eFlash pair carries a weight by a chapter-2 current "
+                f"mapping; set mapping1 or mapping2, got {self.array.mapping!r}"
+            )
+        return StateOptimization.for_case(
+            "fm1" if self.array.mapping == "mapping1" else "fm2", self.synapse.eflash_design
+        )
+
     def lines_config(self) -> Lines | None:
         """The line resistances, or None for ideal lines."""
         lines = self.lines.config()
@@ -343,8 +398,9 @@ class ChipSpec(BaseModel):
         """Which effects are on (name -> on), in the physics' composition order."""
         c, r, m, d = self.conditions, self.read_path, self.mitigation, self.device
         return {
+            "eflash": self.eflash,
             "programming": self.programming.algorithm != "ideal",
-            "stuck_devices": d.config().conditions.stuck.total_ppm > 0.0,
+            "stuck_devices": not self.eflash and d.config().conditions.stuck.total_ppm > 0.0,
             "temperature": c.temp_c != 25.0,
             "retention": c.age_h > 0.0,
             "nonlinearity": c.nonlinearity,
@@ -361,7 +417,8 @@ class ChipSpec(BaseModel):
         """One line naming the spec, its hash and the effects that are on."""
         on = [name for name, value in self.effects().items() if value]
         return (
-            f"chip {self.name} [{self.content_hash()}]: kernel {self.array.kernel}, "
+            f"chip {self.name} [{self.content_hash()}]: {self.synapse.technology} "
+            f"synapses, kernel {self.array.kernel}, "
             f"{self.programming.algorithm} programming, lines {self.lines.preset}, read path "
             f"{self.read_path.preset}, effects: {', '.join(on) if on else 'none'}"
         )
@@ -402,6 +459,11 @@ class ChipSpec(BaseModel):
                 "programming.through_lines: the lines are ideal; there is no line drop to "
                 "program through"
             )
+        if self.eflash:
+            self.eflash_design()
+            reason = _memristor_only(self)
+            if reason is not None:
+                raise XbarsimInputError(f"{reason} (synapse.technology is eflash)")
         return self
 
     # --- serialization -----------------------------------------------------------------
@@ -427,6 +489,42 @@ class ChipSpec(BaseModel):
     def content_hash(self) -> str:
         """SHA-256 (16 hex digits) of the canonical JSON: equal specs, equal hashes."""
         return config_hash(self)
+
+
+def _memristor_only(spec: ChipSpec) -> str | None:
+    """The first memristor-only effect ``spec`` switches on, as ``field: reason``; None
+    when every effect it asks for applies to eFlash cells."""
+    d, c, r, m = spec.device, spec.conditions, spec.read_path, spec.mitigation
+    checks = [
+        (spec.programming.algorithm != "ideal",
+         "programming.algorithm: write-verify with V/2 half-select pulses is a memristor "
+         "crossbar algorithm; eFlash cells are tuned to their state currents (use ideal)"),
+        (spec.lines_config() is not None,
+         "lines.preset: the line-resistance model is a resistive crossbar's; a gate-coupled "
+         "eFlash array has none here (use ideal)"),
+        (d.stuck_ppm is not None or d.unswitchable_fraction is not None,
+         "device.stuck_ppm: stuck and unswitchable devices are memristor faults; there is no "
+         "eFlash fault model"),
+        (d.read_noise_sigma_rel is not None or c.read_noise,
+         "conditions.read_noise: the read-noise model is a memristor's conductance noise"),
+        (c.age_h > 0.0 or c.bake_c is not None,
+         "conditions.age_h: the retention model is the memristor's; there is no eFlash "
+         "retention model"),
+        (c.nonlinearity,
+         "conditions.nonlinearity: the I-V nonlinearity is the memristor's; the eFlash "
+         "synapse's own nonlinearity is not composed with the chip"),
+        (r.offset_sigma_v > 0.0,
+         "read_path.offset_sigma_v: a TIA offset acts through the column's conductances "
+         "and is compensated by a memristor pair; an eFlash column is a current source"),
+        (m.kind != "none",
+         "mitigation.kind: pair retuning and the compensation column mitigate stuck "
+         "memristors"),
+        (m.balancing,
+         "mitigation.balancing: it balances the memristor I-V nonlinearity"),
+        (m.state_optimization,
+         "mitigation.state_optimization: for eFlash it is synapse.eflash_design thesis"),
+    ]
+    return next((reason for on, reason in checks if on), None)
 
 
 def spec_from_dict(data: object) -> ChipSpec:
@@ -460,7 +558,7 @@ def load_spec(path: str | Path) -> ChipSpec:
 
 
 #: Named chips of the source documents.
-SPEC_PRESETS = ("paper-64x64", "thesis-mlp-chip", "ideal")
+SPEC_PRESETS = ("paper-64x64", "thesis-mlp-chip", "ideal", "eflash-fm2")
 
 
 def spec_preset(name: str) -> ChipSpec:
@@ -471,7 +569,9 @@ def spec_preset(name: str) -> ChipSpec:
     5 %), its aluminium lines, exact reads. ``thesis-mlp-chip``: the thesis's 784-64-10 MLP
     chip: 64 x 64 tiles of the thesis's uniform devices, thesis write-verify, the 5-bit
     DAC -> measured TIA -> 5-bit ADC read path. ``ideal``: targets loaded exactly, no
-    effect on.
+    effect on. ``eflash-fm2``: the thesis's chapter-2 gate-coupled eFlash stack with the
+    balanced current mapping (mapping 2) at its baseline design point, cells tuned exactly;
+    the die temperature acts through the eFlash temperature model.
 
     Raises
     ------
@@ -496,6 +596,14 @@ def spec_preset(name: str) -> ChipSpec:
         return ChipSpec(
             name=name,
             device=DeviceSpec(preset="thesis-uniformity"),
+            programming=ProgrammingSpec(algorithm="ideal"),
+        )
+    if name == "eflash-fm2":
+        return ChipSpec(
+            name=name,
+            synapse=SynapseSpec(technology="eflash"),
+            device=DeviceSpec(preset="thesis-uniformity"),
+            array=ArraySpec(mapping="mapping2"),
             programming=ProgrammingSpec(algorithm="ideal"),
         )
     raise XbarsimInputError(

@@ -74,6 +74,10 @@ class EvaluateSetup:
             raise XbarsimInputError("temps, ages-h: need at least one value each")
         if min(self.ages_h) < 0.0:
             raise XbarsimInputError(f"ages-h: must be >= 0 hours, got {min(self.ages_h):g}")
+        if self.spec.eflash and max(self.ages_h) > 0.0:
+            raise XbarsimInputError(
+                "ages-h: the chip's eFlash synapses have no retention model; use 0"
+            )
         self.conditions = [(float(t), float(a)) for t in self.temps_c for a in self.ages_h]
 
     def chip_identity(self) -> str:

@@ -336,8 +336,17 @@ def at(
     linear line network (exact for linear devices); ``newton`` (spec
     ``conditions.nonlinear_solver``) solves every input vector of every kernel exactly
     (:func:`xbarsim.crossbar.newton.solve_nonlinear`; slow, small networks).
+
+    A deployment with its own evaluator (eFlash synapses, :func:`xbarsim.nn.eflash.eflash_at`)
+    is evaluated by it.
     """
     deployment = _record(deployment)
+    if deployment.evaluator is not None and deployment.evaluator is not at:
+        with deployment.evaluator(deployment, temp_c=temp_c, age_h=age_h, bake_c=bake_c,
+                                  strict=strict, nonlinear=nonlinear, noise=noise,
+                                  seed=seed) as model:
+            yield model
+        return
     st = resolve(deployment, temp_c, age_h, bake_c, strict, nonlinear, noise, seed)
     xbars = deployment.crossbars()
     # warnings of the models (extrapolation) point at the caller's ``with`` line

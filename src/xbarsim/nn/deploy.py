@@ -9,7 +9,10 @@ conditions and the line network (:func:`xbarsim.nn.at`, which composes them), th
 read path (:func:`xbarsim.nn.periphery.attach_periphery`: DAC -> TIA with its offset and
 compensation -> ADC), calibrated once on the deployed chip at its nominal conditions. Each
 stage switched off is the identity, so a spec with one effect on computes exactly what
-that effect's own path computes.
+that effect's own path computes. A spec with eFlash synapses tunes eFlash cell pairs
+instead of programming memristors (:func:`xbarsim.nn.eflash.program_eflash`); its
+conditions are the die temperature through the eFlash temperature model, and the read
+path follows as for memristors.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.nn.conditions import FIRST_ORDER_BASE
 from xbarsim.nn.defects import DefectMitigation, program_model_mitigated
+from xbarsim.nn.eflash import program_eflash
 from xbarsim.nn.nonlinear import balance_v_tune
 from xbarsim.nn.periphery import attach_periphery
 from xbarsim.nn.program import program_model
@@ -88,7 +92,9 @@ def deploy_spec(
     if m.balancing:
         chip = _balanced(model, chip, np.asarray(calibration_x))
     lines = spec.lines_config()
-    if m.kind != "none":
+    if spec.eflash:
+        deployment = program_eflash(model, spec, seed)
+    elif m.kind != "none":
         mitigation = DefectMitigation(
             kind=m.kind, calibration_images=m.calibration_images, recalibrate_bn=m.recalibrate_bn
         )
