@@ -191,3 +191,41 @@ def test_image_folder_dataset(tmp_path) -> None:
     (tmp_path / "val" / "dog" / "bad.png").write_text("not an image")
     with pytest.raises(XbarsimInputError, match="cannot read image"):
         DataSpec(dataset="folder", folder_dir=str(tmp_path), image_size=8).load()
+
+
+def _study(name: str):
+    """A tiny run of each chapter-2 study that trains and evaluates networks."""
+    from xbarsim.experiments.network_study import NetworkStudySetup, run_network_study
+    from xbarsim.experiments.nonlinearity_study import (
+        NonlinearityStudySetup,
+        run_nonlinearity_study,
+    )
+
+    tiny = DataSpec(n_train=300, n_test=60)
+    if name == "defect":
+        return run_defect_study(_defects(ppm=(20000.0,), mitigations=("none",), instances=1,
+                                         data=tiny))
+    if name == "temperature":
+        return run_temperature_study(TemperatureStudySetup(
+            models=("convnet",), mappings=("fm2",), approaches=(0,), temps_c=(25.0, 100.0),
+            data=tiny, epochs=1, temp_scale=1.0))
+    if name == "nonlinearity":
+        return run_nonlinearity_study(NonlinearityStudySetup(
+            models=("convnet",), mappings=("rm1",), balancing=("off",), calibration_images=50,
+            data=tiny, epochs=1))
+    return run_network_study(NetworkStudySetup(models=("mlp",), sizes=(8,), sigmas=(0.25,),
+                                               instances=1, epochs=1, n_test=60, engine="cpu"))
+
+
+@pytest.mark.parametrize("name", ["defect", "temperature", "nonlinearity", "network"])
+def test_every_study_names_its_data_and_what_one_image_is_worth(name) -> None:
+    data = json.loads(json.dumps(_study(name).to_json()))
+    assert data["dataset"] == "digits"
+    assert data["test_images"] == 60
+    assert data["image_accuracy"] == pytest.approx(1 / 60, rel=1e-12)
+    assert all(case["dataset"] == "digits" for case in data["cases"])
+    # every accuracy is a whole number of test images
+    for case in data["cases"]:
+        for key in ("software_accuracy", "baseline_software_accuracy"):
+            if key in case:
+                assert case[key] * 60 == pytest.approx(round(case[key] * 60), abs=1e-9)

@@ -42,6 +42,8 @@ def test_evaluate_writes_cases_statistics_cost_and_figures(tmp_path: Path, capsy
     assert set(data["cost"]) >= {"ops_per_inference", "energy_per_inference_j", "latency_s",
                                  "area_mm2", "programming_energy_j"}
     assert data["cost"]["ops_per_inference"] == 2 * 64 * 10
+    assert (data["dataset"], data["test_images"]) == (data["data"], 60)
+    assert data["image_accuracy"] == pytest.approx(1 / 60, rel=1e-12)
     assert len(data["spec_hash"]) == 16 and data["effects"]["stuck_devices"]
     assert data["provenance"]["seeds"] == {"seed": 0}
     for name in ("results.json", "accuracy_vs_temperature.png", "accuracy_vs_age.png",

@@ -371,19 +371,33 @@ def train_baselines(setup: Any, data: Any) -> dict[str, tuple[Any, float]]:
     }
 
 
+def data_fields(data: Any) -> dict[str, Any]:
+    """What a study's accuracies were measured on: ``dataset`` (name), ``test_images`` and
+    ``image_accuracy``, the accuracy one test image is worth (fraction)."""
+    return {
+        "dataset": data.name,
+        "test_images": data.test_images,
+        "image_accuracy": data.image_accuracy,
+    }
+
+
 @dataclass
 class StudyResult:
     """Result of a chapter-2 study: cases (drops as fractions), per-model baselines and
-    records, and wall times (s) of its phases."""
+    records, wall times (s) of its phases, and the data it was measured on
+    (:func:`data_fields`)."""
 
     setup: Any
     cases: list[dict[str, Any]]
     models: dict[str, dict[str, Any]]
     seconds: dict[str, float] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"cases": [...], "models": {...}, "setup": {...}, "seconds": {...}}``."""
+        """``{"dataset", "test_images", "image_accuracy", "cases": [...], "models": {...},
+        "setup": {...}, "seconds": {...}}``."""
         return {
+            **self.data,
             "cases": self.cases,
             "models": self.models,
             "setup": asdict(self.setup),

@@ -27,6 +27,7 @@ from xbarsim.experiments.chapter2 import (
     Job,
     StudyResult,
     check_names,
+    data_fields,
     drop_stats,
     open_study,
     point_seed,
@@ -245,7 +246,7 @@ def run_defect_study(
             "test_images": len(data.y_test),
         }
     seconds["total"] = time.perf_counter() - t0
-    return DefectStudyResult(setup, cases, models, seconds)
+    return DefectStudyResult(setup, cases, models, seconds, data_fields(data))
 
 
 def published_rows(result: DefectStudyResult) -> list[tuple[str, float, float, float, float]]:

@@ -202,6 +202,9 @@ def run_evaluate(
     return {
         "model": setup.model_name,
         "data": setup.data.name,
+        "dataset": setup.data.name,
+        "test_images": setup.data.test_images,
+        "image_accuracy": setup.data.image_accuracy,
         "spec": setup.spec.model_dump(mode="json"),
         "spec_hash": setup.spec.content_hash(),
         "effects": setup.spec.effects(),

@@ -49,6 +49,7 @@ from xbarsim.crossbar.lines import lines_preset
 from xbarsim.devices.config import preset
 from xbarsim.distribution import describe
 from xbarsim.errors import XbarsimInputError
+from xbarsim.experiments.chapter2 import data_fields
 from xbarsim.mapping.config import ChipConfig
 from xbarsim.periphery.read_path import periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
@@ -213,11 +214,14 @@ class NetworkStudyResult:
     setup: NetworkStudySetup
     cases: list[dict[str, Any]]
     seconds: dict[str, float] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready: ``{"cases": [...], "setup": {...}, "seconds": {...}}``."""
+        """JSON-ready: ``{"dataset", "test_images", "image_accuracy", "cases": [...],
+        "setup": {...}, "seconds": {...}}`` (the data fields as
+        :func:`~xbarsim.experiments.chapter2.data_fields`)."""
         setup = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.setup).items()}
-        return {"cases": self.cases, "setup": setup, "seconds": self.seconds}
+        return {**self.data, "cases": self.cases, "setup": setup, "seconds": self.seconds}
 
 
 def load_dataset(setup: NetworkStudySetup) -> Dataset:
@@ -427,7 +431,7 @@ def run_network_study(
         if circuit is not None:
             cases[-1].update(_circuit_fields(accs, [r[2] for r in results], circuit))
     seconds["total"] = time.perf_counter() - t0
-    return NetworkStudyResult(setup, cases, seconds)
+    return NetworkStudyResult(setup, cases, seconds, data_fields(data))
 
 
 def _circuit_fields(

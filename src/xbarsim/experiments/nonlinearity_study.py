@@ -21,6 +21,7 @@ from xbarsim.experiments.chapter2 import (
     Job,
     StudyResult,
     check_names,
+    data_fields,
     open_study,
     run_jobs,
     train_baselines,
@@ -166,7 +167,7 @@ def run_nonlinearity_study(
         for name, (_, acc) in trained.items()
     }
     seconds["total"] = time.perf_counter() - t0
-    return NonlinearityStudyResult(setup, cases, models, seconds)
+    return NonlinearityStudyResult(setup, cases, models, seconds, data_fields(data))
 
 
 def published_drop(case: dict[str, Any]) -> float | None:

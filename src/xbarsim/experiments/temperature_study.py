@@ -36,6 +36,7 @@ from xbarsim.experiments.chapter2 import (
     Job,
     StudyResult,
     check_names,
+    data_fields,
     open_study,
     point_seed,
     run_jobs,
@@ -333,7 +334,7 @@ def run_temperature_study(
         for name, (_, software, scale) in trained.items()
     }
     seconds["total"] = time.perf_counter() - t0
-    return TemperatureStudyResult(setup, cases, models, seconds)
+    return TemperatureStudyResult(setup, cases, models, seconds, data_fields(data))
 
 
 def published_rows(result: TemperatureStudyResult) -> list[tuple[str, float, float, float]]:
