@@ -9,6 +9,7 @@ from xbarsim.chip.cost import (
     array_supply_power_w,
     chip_cost,
     estimate_programming_cost,
+    logged_programming_cost,
     programming_cost,
     vmm_cost,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "draw_offsets",
     "estimate_programming_cost",
     "load_spec",
+    "logged_programming_cost",
     "map_mlp",
     "program_mlp",
     "programming_cost",

@@ -12,6 +12,7 @@ from xbarsim.nn.convert import analog_layers, check_mappable, convert, set_zeta
 from xbarsim.nn.data import Dataset, load_cifar10, load_digits, load_mnist
 from xbarsim.nn.defects import DefectMitigation, defective_copy, program_model_mitigated
 from xbarsim.nn.deploy import deploy, deploy_spec
+from xbarsim.nn.eflash import eflash_at, program_eflash
 from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin, AnalogLinear, check_zeta
 from xbarsim.nn.nonlinear import balance_v_tune, nonlinear_copy
 from xbarsim.nn.program import program_model
@@ -56,6 +57,7 @@ __all__ = [
     "defective_copy",
     "deploy",
     "deploy_spec",
+    "eflash_at",
     "layer_arrays",
     "load_cifar10",
     "load_digits",
@@ -64,6 +66,7 @@ __all__ = [
     "nonlinear_copy",
     "perceptron",
     "predict",
+    "program_eflash",
     "program_model",
     "program_model_designed",
     "program_model_mitigated",
