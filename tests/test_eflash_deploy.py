@@ -122,6 +122,8 @@ def test_conditions_without_an_eflash_model_are_refused_at_evaluation():
             pass
     with pytest.raises(XbarsimInputError, match="temps"), dep.at(temp_c=400.0):
         pass
+    with pytest.raises(XbarsimInputError, match="temp_c"), dep.at(temp_c=120.0, strict=True):
+        pass
     assert spec_preset("eflash-fm2").synapse.technology == "eflash"
     assert spec_preset("ideal").synapse.technology == "memristor"
 

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from xbarsim.chip.spec import ChipSpec
 from xbarsim.devices.eflash import EflashSynapse
+from xbarsim.devices.validity import check_within
 from xbarsim.errors import XbarsimInputError
 from xbarsim.mapping.state_optimization import StateOptimization
 from xbarsim.mapping.tiling import TileLayout, tile
@@ -134,10 +135,11 @@ def eflash_at(
 ) -> Iterator[nn.Module]:
     """Context in which an eFlash deployment's model computes at die temperature ``temp_c``.
 
-    Arguments as :func:`xbarsim.nn.at`; left None they take the spec's conditions. Only
-    the temperature applies to eFlash cells: ageing, the memristor nonlinearity and read
-    noise are refused with a one-line :class:`XbarsimInputError` (``seed`` is unused).
-    Yields the model.
+    Arguments as :func:`xbarsim.nn.at`; left None they take the spec's conditions
+    (``strict`` refuses a temperature outside the eFlash temperature model's fitted range
+    instead of warning). Only the temperature applies to eFlash cells: ageing, the
+    memristor nonlinearity and read noise are refused with a one-line
+    :class:`XbarsimInputError` (``seed`` is unused). Yields the model.
     """
     st = resolve(deployment, temp_c, age_h, bake_c, strict, nonlinear, noise, seed)
     for on, reason in (
@@ -153,6 +155,9 @@ def eflash_at(
     if spec is None:
         raise XbarsimInputError("deployment: no chip spec recorded; deploy with a spec")
     design = spec.eflash_design()
+    if st.strict:  # refuse what the temperature model would only warn about
+        model = design.stack.eflash_temperature
+        check_within("temp_c", st.temp_c, *model.fit_temp_c, True, " degC", "eFlash temperature")
     layers = dict(analog_layers(deployment.model))
     try:
         for record in deployment.layers:
