@@ -24,8 +24,8 @@ def _device(extra: dict, sigma: float = 0.25):
     return device_config_from_dict({"preset": "tio2-64x64-paper", **extra}).with_sigma(sigma)
 
 
-def _case(extra: dict, shape=(6, 5), batch=2, seed=5):
-    x = Crossbar.sample(_device(extra), shape, batch=batch, seed=seed)
+def _case(extra: dict, shape=(6, 5), batch=2, seed=5, sigma=0.25):
+    x = Crossbar.sample(_device(extra, sigma), shape, batch=batch, seed=seed)
     t = np.random.default_rng(seed).uniform(10e-6, 100e-6, (batch, *shape))
     return x, t
 
@@ -73,6 +73,7 @@ def test_compiled_engines_equal_the_reference(feature, scheme):
         np.testing.assert_array_equal(ref.pulses, other.pulses)
         np.testing.assert_array_equal(ref.abandoned, other.abandoned)
         np.testing.assert_array_equal(ref.n_hs_per_pass, other.n_hs_per_pass)
+        np.testing.assert_array_equal(ref.hs_exposures_per_pass, other.hs_exposures_per_pass)
         np.testing.assert_allclose(other.conductance, ref.conductance, rtol=1e-12, atol=0)
 
 
@@ -178,3 +179,45 @@ def test_factors_are_reproducible_and_independent_of_batching(key, device, pulse
     np.testing.assert_array_equal(together, alone)
     np.testing.assert_array_equal(together, multipliers(key, device, pulse, 0.2))
     assert np.all(multipliers(key, device, pulse, 0.0) == 1.0)
+
+
+@pytest.mark.parametrize("scheme", ["V/2", "V/3"])
+def test_three_half_select_readings_are_ordered_and_engines_agree(scheme):
+    x, t = _case({}, shape=(8, 8), batch=3, seed=2, sigma=0.25 if scheme == "V/2" else 0.5)
+    alg = WriteVerify.thesis(scheme=scheme, passes=3)
+    results = [program(x.copy(), t, alg, engine=e) for e in ("reference", "cpu", "cpu-direct")]
+    for r in results[1:]:
+        np.testing.assert_array_equal(r.hs_exposures_per_pass, results[0].hs_exposures_per_pass)
+        np.testing.assert_array_equal(r.n_hs_per_pulse, results[0].n_hs_per_pulse)
+    r = results[0]
+    assert np.all(r.hs_exposures_per_pass.sum(axis=1) > 0)
+    # the mean over pulses cannot exceed the busiest pass's union, nor that the run's union
+    assert np.all(r.n_hs_per_pulse > 0.0)
+    assert np.all(r.n_hs_per_pulse <= r.n_hs_per_pass.max(axis=1))
+    assert np.all(r.n_hs_per_pass.max(axis=1) <= r.n_hs_ever)
+
+
+@pytest.mark.parametrize("engine", ["reference", "cpu", "cpu-direct"])
+def test_per_pulse_reading_counts_every_pulse_of_a_ramp(engine):
+    # one device tuned with one set ramp of n pulses (its threshold placed high); every other
+    # device's target admits any conductance, so none is tuned; each row/column neighbour
+    # (thresholds placed low) is affected by every pulse whose half amplitude reaches it
+    x, _ = _case({}, shape=(6, 5), batch=1, seed=9)
+    alg = WriteVerify.thesis(passes=1).model_copy(update={"tolerance": 0.99})
+    t = np.full(x.conductance.shape, 0.6 * x.device.g_max_s)
+    t[0, 0, 0] = 0.99 * x.device.g_max_s
+    x.conductance[0, 0, 0] = x.device.g_min_s
+    x.v_set[0, 0, 0] = 1.6
+    x.v_set[0, 0, 1:] = np.linspace(0.55, 0.9, 4)
+    x.v_set[0, 1:, 0] = np.linspace(0.6, 0.95, 5)
+    x.unswitchable[0, 0, :] = x.unswitchable[0, :, 0] = False
+    v_set = x.v_set[0].copy()
+    r = program(x, t, alg, engine=engine)
+    n = int(r.pulses[0, 0, 0])
+    assert n > 50 and r.pulses.sum() == n
+    half = 0.5 * np.array([alg.amplitude(1, k) for k in range(n)])
+    neighbours = np.concatenate([v_set[0, 1:], v_set[1:, 0]])
+    expected = int((half[None, :] >= neighbours[:, None]).sum())
+    assert expected > 0
+    assert r.hs_exposures_per_pass[0, 0] == expected
+    assert r.n_hs_per_pulse[0] == pytest.approx(expected / (n * 30))

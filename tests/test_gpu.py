@@ -40,6 +40,7 @@ CHECK = textwrap.dedent(
         assert np.array_equal(a.abandoned, b.abandoned), scheme
         assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass), scheme
         assert np.array_equal(a.pulses_per_pass, b.pulses_per_pass), scheme
+        assert np.array_equal(a.hs_exposures_per_pass, b.hs_exposures_per_pass), scheme
         np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
         for key in a.history:
             np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-9)
@@ -82,6 +83,7 @@ CHECK = textwrap.dedent(
             assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
             np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
             assert np.array_equal(xa.device_state.pulse_count, xb.device_state.pulse_count)
+            assert np.array_equal(a.hs_exposures_per_pass, b.hs_exposures_per_pass)
     print("gpu-simulator-ok")
     """
 )

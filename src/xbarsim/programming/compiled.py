@@ -164,9 +164,11 @@ def _cum_dose(n, split, knee, c_below, c_above, c_far, tables, p, f):
 
 @njit(cache=_CACHE)
 def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
-    """Direct mode: apply one pulse's disturbance to every non-selected device."""
+    """Direct mode: apply one pulse's disturbance to every non-selected device; returns how
+    many it reached at or above threshold."""
     rows, cols = g.shape
     g_min, g_max = law[_GMIN], law[_GMAX]
+    exposure = 0
     a_line = alg[_LINE] * amp
     if a_line > 0.0:
         d0 = law[_D0S] if polarity > 0 else law[_D0R]
@@ -177,6 +179,7 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
                 g[row, j] = _apply(g[row, j], dose, polarity, g_min, g_max)
                 if a_line >= th:
                     hit[row, j] = True
+                    exposure += 1
         for i in range(rows):
             if i != row:
                 th = vset[i, col] if polarity > 0 else vrst[i, col]
@@ -184,6 +187,7 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
                 g[i, col] = _apply(g[i, col], dose, polarity, g_min, g_max)
                 if a_line >= th:
                     hit[i, col] = True
+                    exposure += 1
     a_other = alg[_OTHER] * amp
     if a_other > 0.0:
         d0 = law[_D0R] if polarity > 0 else law[_D0S]
@@ -198,6 +202,8 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
                 g[i, j] = _apply(g[i, j], dose, -polarity, g_min, g_max)
                 if a_other >= th:
                     hit[i, j] = True
+                    exposure += 1
+    return exposure
 
 
 @njit(cache=_CACHE, inline="always")
@@ -214,7 +220,7 @@ def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, 
     the polynomial: that loop has no branch and no call, and is vectorized. Devices
     reached at or above threshold or given a large dose are redone exactly afterwards from
     their unchanged conductance. ``bound`` is ``g_max`` for a set disturbance, ``g_min``
-    for a reset one.
+    for a reset one. Returns the devices' pulses at or above threshold (per-pulse n_HS).
     """
     base = tables[p, f, 0, n]
     # unsigned indices: known non-negative, so the loop is vectorized; no array views
@@ -230,16 +236,19 @@ def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, 
         g[ug + j] = moved if plain else gj
         redo += 0 if plain else 1
     if redo == 0:
-        return
+        return 0
+    exposure = 0
     for j in range(m):
         sj = ints[s_at + j]
         cb = floats[c_at + j]
         if sj < n or cb * base >= _POLY_MAX_DOSE:
             if sj < n:
                 hit[h_at + j * h_step] = True
+                exposure += n - sj
             dose = _cum_dose(n, sj, ints[s_at + k_off + j], cb, floats[c_at + piece + j],
                              floats[c_at + 2 * piece + j], tables, p, f)
             g[at + j] += (bound - g[at + j]) * _neg_expm1(dose)
+    return exposure
 
 
 @njit(cache=_CACHE, fastmath={"contract"})
@@ -257,10 +266,12 @@ def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarit
     flags are kept at the end of ``hit`` meanwhile (the other devices are handled a block
     of whole rows at a time). Few arrays are passed on purpose: each costs two atomic
     reference counts per call. Floating-point contraction (fused multiply-add) is allowed
-    here only: it changes a disturbance by a few units in the last place.
+    here only: it changes a disturbance by a few units in the last place. Returns the
+    affected (device, pulse) pairs of the ramp (non-selected devices at or above threshold).
     """
     size = rows * cols
     p = 0 if polarity > 0 else 1
+    exposure = 0
     if other > 0.0:
         q = 1 - p  # the opposite polarity's thresholds and law
         # tables[p, _F_OTHER] are built on the grid of polarity p with the thresholds'
@@ -269,19 +280,28 @@ def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarit
         for i in range(rows):
             hit[size + i] = hit[i * cols + col]
         for lo, hi in ((0, row), (row + 1, rows)):
-            _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, ints,
-                          ((q * 3 + _F_OTHER) * rows + lo) * cols, 6 * size, floats,
-                          (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER, bound)
+            exposure += _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, ints,
+                                      ((q * 3 + _F_OTHER) * rows + lo) * cols, 6 * size, floats,
+                                      (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER,
+                                      bound)
         for i in range(rows):
             hit[i * cols + col] = hit[size + i]
+            split = ints[((q * 3 + _F_OTHER) * rows + i) * cols + col]
+            if i != row and split < n:  # a line device, counted as the V/3 ones above
+                exposure -= n - split
     if line > 0.0:
         bound = g_max if polarity > 0 else g_min
-        _disturb_line(g, row * cols, cols, hit, row * cols, 1, ints,
-                      ((p * 3 + _F_LINE) * rows + row) * cols, 6 * size, floats,
-                      (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound)
-        _disturb_line(floats, 12 * size, rows, hit, col, cols, ints,
-                      12 * size + (p * cols + col) * rows, 2 * size, floats,
-                      6 * size + (p * 3 * cols + col) * rows, size, n, tables, p, _F_LINE, bound)
+        exposure += _disturb_line(g, row * cols, cols, hit, row * cols, 1, ints,
+                                  ((p * 3 + _F_LINE) * rows + row) * cols, 6 * size, floats,
+                                  (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound)
+        exposure += _disturb_line(floats, 12 * size, rows, hit, col, cols, ints,
+                                  12 * size + (p * cols + col) * rows, 2 * size, floats,
+                                  6 * size + (p * 3 * cols + col) * rows, size, n, tables, p,
+                                  _F_LINE, bound)
+        split = ints[((p * 3 + _F_LINE) * rows + row) * cols + col]
+        if split < n:  # the selected device, counted in its row and its column
+            exposure -= 2 * (n - split)
+    return exposure
 
 
 @njit(cache=_CACHE)
@@ -518,12 +538,13 @@ def _did_not_move(g_start, g_end, t):
 @njit(cache=_CACHE)
 def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
                    accumulate, pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs,
-                   n_hs_ever, history, rows_done, key, counts):
+                   n_hs_ever, history, rows_done, key, counts, exposures):
     """Run every pass of write-verify on one crossbar (its arrays, in place).
 
     ``rows_done[0]`` counts finished rows over all passes (progress, read from Python).
     ``key`` and ``counts`` (the devices' pulse counts before the run; empty without
-    cycle-to-cycle variation) key the cycle-to-cycle factors.
+    cycle-to-cycle variation) key the cycle-to-cycle factors. ``exposures[p]`` counts pass
+    ``p``'s affected (device, pulse) pairs.
     """
     rows, cols = g.shape
     g_min, g_max = law[_GMIN], law[_GMAX]
@@ -586,8 +607,9 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                             consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
                         )
                     if accumulate:
-                        _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c, rows, cols, n,
-                                      direction, g_min, g_max, line, other)
+                        exposures[p] += _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c,
+                                                      rows, cols, n, direction, g_min, g_max, line,
+                                                      other)
                         if leak > 0.0:
                             _leak_ramp(g, floats, col_at, vset, vrst, r, c, n, direction, law,
                                        line, other)
@@ -598,7 +620,8 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         n = length
                         for k in range(length):
                             amp = start + k * step
-                            _disturb_pulse(g, vset, vrst, r, c, amp, direction, law, alg, hit)
+                            exposures[p] += _disturb_pulse(g, vset, vrst, r, c, amp, direction, law,
+                                                           alg, hit)
                             dose = _pulse_dose(amp, th, d0, law)
                             if c2c > 0.0:
                                 dose = _c2c_factor(key, r * cols + c, pulse0 + k, c2c) * dose
@@ -646,13 +669,13 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
 @njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
                 pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs, n_hs_ever, history,
-                rows_done, keys, counts):
+                rows_done, keys, counts, exposures):
     for b in prange(g.shape[0]):
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
                        fractions, accumulate, pulses[b], abandoned[b], stuck[b], pulses_per_pass[b],
                        ramps_per_pass[b],
                        n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1], keys[b],
-                       counts[b])
+                       counts[b], exposures[b])
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
@@ -778,6 +801,7 @@ def program_compiled(
     ramps_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
+    exposures = np.zeros((batch, passes), dtype=np.int64)
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
     keys, counts = pulse_streams(xbars)
     step = chunk or max(1, 8 * numba.get_num_threads())
@@ -797,7 +821,7 @@ def program_compiled(
                 params["law"], params["alg"], params["lengths"], params["tables"],
                 params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi], stuck[lo:hi],
                 pulses_per_pass[lo:hi], ramps_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi],
-                history[lo:hi], rows_done[lo:hi], keys[lo:hi], counts[lo:hi],
+                history[lo:hi], rows_done[lo:hi], keys[lo:hi], counts[lo:hi], exposures[lo:hi],
             )
     xbars.conductance[...] = g
     if xbars.device.cycle_to_cycle > 0.0:
@@ -815,5 +839,6 @@ def program_compiled(
         ramps_per_pass=ramps_per_pass,
         n_hs_per_pass=n_hs,
         n_hs_ever=n_hs_ever,
+        hs_exposures_per_pass=exposures,
         engine=name,
     )

@@ -189,11 +189,13 @@ def _solve_ramp_gpu(g0, t, tol, direction, length, split, knee, cb, ca, cf, tabl
 
 @cuda.jit
 def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass, table,
-                 pulses, abandoned, stuck, pass_pulses, hit, vset, vrst, keys, counts):
+                 pulses, abandoned, stuck, pass_pulses, hit, vset, vrst, keys, counts,
+                 pass_exposures):
     """One pass of write-verify; block b tunes crossbar b.
 
     ``vset``, ``vrst`` (thresholds, V), ``keys`` and ``counts`` (pulse counts before the
-    run) serve the leak floor and cycle-to-cycle variation only.
+    run) serve the leak floor and cycle-to-cycle variation only. ``pass_exposures[b]``
+    receives the pass's affected (device, pulse) pairs, one atomic add per thread.
 
     Every thread decides by itself whether the next device needs tuning (the barrier that
     ended the last tuned device made its writes visible to the whole block), so devices
@@ -214,6 +216,7 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
     ramps = int(alg[_RAMPS])
     leak = law[_LEAK]
     walk = leak > 0.0 or law[_C2C] > 0.0
+    exposure = 0
     shared = cuda.shared.array(2, dtype=np.float64)  # pulses of the ramp, outcome
     solved = cuda.local.array(3, dtype=np.float64)
     for r in range(rows):
@@ -269,6 +272,7 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
                             g[b, r, j] = _apply_gpu(g[b, r, j], dose, direction, g_min, g_max)
                             if s < n:
                                 hit[b, r, j] = True
+                                exposure += n - s
                     for i in range(tid, rows, nthreads):
                         if i != r:
                             s = splits[b, q, _F_LINE, i, c]
@@ -280,6 +284,7 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
                             g[b, i, c] = _apply_gpu(g[b, i, c], dose, direction, g_min, g_max)
                             if s < n:
                                 hit[b, i, c] = True
+                                exposure += n - s
                 if other_f > 0.0:
                     o = 1 - q
                     for idx in range(tid, rows * cols, nthreads):
@@ -296,6 +301,7 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
                                                     g_max)
                             if s < n:
                                 hit[b, i, j] = True
+                                exposure += n - s
                 cuda.syncthreads()
                 if outcome != 1:
                     if tid == 0 and outcome == 0:
@@ -313,6 +319,7 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
             if tid == 0:
                 pulses[b, r, c] += count
                 pass_pulses[b] += count
+    cuda.atomic.add(pass_exposures, b, exposure)
 
 
 @njit(parallel=True, cache=True)
@@ -427,6 +434,7 @@ def program_gpu(
     d_stuck = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
+    exposures = np.zeros((batch, passes), dtype=np.int64)
     d_hit = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     d_ever = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
@@ -436,16 +444,18 @@ def program_gpu(
     with progress_bar(passes, "tuning (gpu)", progress) as advance:
         for p in range(passes):
             d_pass_pulses = cuda.to_device(np.zeros(batch, dtype=np.int64))
+            d_exposures = cuda.to_device(np.zeros(batch, dtype=np.int64))
             d_len = cuda.to_device(np.ascontiguousarray(lengths[p]))
             _pass_kernel[batch, THREADS_PER_BLOCK](
                 d_g, d_unsw, d_target, d_splits, d_knees, d_consts, d_law, d_alg, d_len,
                 d_table,
                 d_pulses, d_abandoned, d_stuck, d_pass_pulses, d_hit, d_vset, d_vrst, d_keys,
-                d_counts_before,
+                d_counts_before, d_exposures,
             )
             d_counts = cuda.to_device(np.zeros(batch, dtype=np.int64))
             _collect_hits[batch, THREADS_PER_BLOCK](d_hit, d_ever, d_counts)
             pulses_per_pass[:, p] = d_pass_pulses.copy_to_host()
+            exposures[:, p] = d_exposures.copy_to_host()
             n_hs[:, p] = d_counts.copy_to_host() / (rows * cols)
             _record_all(d_g.copy_to_host(), target, include, tol_frac, history, p + 1)
             advance(1)
@@ -465,6 +475,7 @@ def program_gpu(
         pulses_per_pass=pulses_per_pass,
         n_hs_per_pass=n_hs,
         n_hs_ever=d_ever.copy_to_host().reshape(batch, -1).mean(axis=1),
+        hs_exposures_per_pass=exposures,
         engine="gpu",
         stuck=d_stuck.copy_to_host(),
     )
