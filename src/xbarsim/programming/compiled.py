@@ -96,7 +96,7 @@ def _pulse_dose(amplitude, th, d0, law):
 
 
 #: The cycle-to-cycle factor of :mod:`xbarsim.devices.pulse_noise`, compiled.
-_c2c_factor = make_multiplier(functools.partial(njit, cache=_CACHE, inline="always"))
+_c2c_factor = make_multiplier(functools.partial(njit, cache=_CACHE))
 
 
 @njit(cache=_CACHE, inline="always")
@@ -208,7 +208,7 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
 
 @njit(cache=_CACHE, inline="always")
 def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, piece, n,
-                  tables, p, f, bound):
+                  tables, p, f, bound, skip):
     """Give a ramp's first ``n`` pulses to ``m`` consecutive devices of flat arrays.
 
     The devices are ``g[at:at + m]``, flagged in ``hit[h_at + j * h_step]`` when reached
@@ -220,7 +220,8 @@ def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, 
     the polynomial: that loop has no branch and no call, and is vectorized. Devices
     reached at or above threshold or given a large dose are redone exactly afterwards from
     their unchanged conductance. ``bound`` is ``g_max`` for a set disturbance, ``g_min``
-    for a reset one. Returns the devices' pulses at or above threshold (per-pulse n_HS).
+    for a reset one. Returns the devices' pulses at or above threshold (per-pulse n_HS),
+    device ``skip`` (the selected one; -1: none) left out.
     """
     base = tables[p, f, 0, n]
     # unsigned indices: known non-negative, so the loop is vectorized; no array views
@@ -244,7 +245,8 @@ def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, 
         if sj < n or cb * base >= _POLY_MAX_DOSE:
             if sj < n:
                 hit[h_at + j * h_step] = True
-                exposure += n - sj
+                if j != skip:
+                    exposure += n - sj
             dose = _cum_dose(n, sj, ints[s_at + k_off + j], cb, floats[c_at + piece + j],
                              floats[c_at + 2 * piece + j], tables, p, f)
             g[at + j] += (bound - g[at + j]) * _neg_expm1(dose)
@@ -283,7 +285,7 @@ def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarit
             exposure += _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, ints,
                                       ((q * 3 + _F_OTHER) * rows + lo) * cols, 6 * size, floats,
                                       (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER,
-                                      bound)
+                                      bound, -1)
         for i in range(rows):
             hit[i * cols + col] = hit[size + i]
             split = ints[((q * 3 + _F_OTHER) * rows + i) * cols + col]
@@ -293,14 +295,12 @@ def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarit
         bound = g_max if polarity > 0 else g_min
         exposure += _disturb_line(g, row * cols, cols, hit, row * cols, 1, ints,
                                   ((p * 3 + _F_LINE) * rows + row) * cols, 6 * size, floats,
-                                  (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound)
+                                  (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound,
+                                  col)
         exposure += _disturb_line(floats, 12 * size, rows, hit, col, cols, ints,
                                   12 * size + (p * cols + col) * rows, 2 * size, floats,
                                   6 * size + (p * 3 * cols + col) * rows, size, n, tables, p,
-                                  _F_LINE, bound)
-        split = ints[((p * 3 + _F_LINE) * rows + row) * cols + col]
-        if split < n:  # the selected device, counted in its row and its column
-            exposure -= 2 * (n - split)
+                                  _F_LINE, bound, row)
     return exposure
 
 
@@ -572,6 +572,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     _record(g, target, include, tol_frac, history, 0)
     for p in range(passes):
         hit_flat = np.zeros(size + rows, dtype=np.bool_)  # + room for a column's flags
+        exposure = 0
         hit = hit_flat[:size].reshape(rows, cols)
         for r in range(rows):
             for c in range(cols):
@@ -607,9 +608,9 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                             consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
                         )
                     if accumulate:
-                        exposures[p] += _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c,
-                                                      rows, cols, n, direction, g_min, g_max, line,
-                                                      other)
+                        exposure += _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c,
+                                                  rows, cols, n, direction, g_min, g_max, line,
+                                                  other)
                         if leak > 0.0:
                             _leak_ramp(g, floats, col_at, vset, vrst, r, c, n, direction, law,
                                        line, other)
@@ -620,8 +621,8 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         n = length
                         for k in range(length):
                             amp = start + k * step
-                            exposures[p] += _disturb_pulse(g, vset, vrst, r, c, amp, direction, law,
-                                                           alg, hit)
+                            exposure += _disturb_pulse(g, vset, vrst, r, c, amp, direction, law,
+                                                       alg, hit)
                             dose = _pulse_dose(amp, th, d0, law)
                             if c2c > 0.0:
                                 dose = _c2c_factor(key, r * cols + c, pulse0 + k, c2c) * dose
@@ -657,6 +658,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     nh += 1
                     ever[i, j] = True
         n_hs[p] = nh / (rows * cols)
+        exposures[p] = exposure
         _record(g, target, include, tol_frac, history, p + 1)
     ne = 0
     for i in range(rows):
