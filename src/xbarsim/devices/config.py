@@ -1,8 +1,9 @@
 """Validated device configurations and named presets (layer 1).
 
 Everything a simulated device population needs: conductance bounds, threshold statistics
-(log-normal, correlated set/reset), the pulse law, unswitchable devices and the initial
-(as-fabricated) conductance distribution. Units: siemens (S), volts (V).
+(log-normal by default, or normal / truncated normal; correlated set/reset), the pulse law
+with its optional sub-threshold leak and cycle-to-cycle variation, unswitchable devices and
+the initial (as-fabricated) conductance distribution. Units: siemens (S), volts (V).
 """
 
 from __future__ import annotations
@@ -23,8 +24,14 @@ from xbarsim.validation import describe_parse_error, read_text
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
+#: Marginal distributions of the switching thresholds
+#: (:attr:`DeviceConfig.threshold_distribution`).
+ThresholdDistribution = Literal["lognormal", "normal", "truncated_normal"]
+
+
 class ThresholdStatistics(BaseModel):
-    """Log-normal switching thresholds with device-to-device variation.
+    """Switching thresholds with device-to-device variation (log-normal by default; the
+    marginal distribution is :attr:`DeviceConfig.threshold_distribution`).
 
     Attributes
     ----------
@@ -34,8 +41,10 @@ class ThresholdStatistics(BaseModel):
         Mean and standard deviation of the reset threshold *magnitude* (V, positive; the
         reset pulse itself is negative).
     correlation : float
-        Correlation of the underlying normal variables of set and reset thresholds
-        (the paper's Fig. S3 shows a positive correlation without a number).
+        Correlation of the underlying standard normal variables of set and reset thresholds
+        (a Gaussian copula, whatever the marginal distribution; for ``"normal"`` it is the
+        thresholds' own correlation). The paper's Fig. S3 shows a positive correlation
+        without a number.
     """
 
     model_config = _STRICT
@@ -183,6 +192,25 @@ class DeviceConfig(BaseModel):
     conditions : OperatingModels
         Temperature, nonlinearity, retention, read-noise and stuck-device models
         (:mod:`xbarsim.devices.conditions`).
+    threshold_distribution : {"lognormal", "normal", "truncated_normal"}
+        Marginal distribution of the set and reset thresholds, each with the mean and std of
+        :attr:`thresholds` (V) and the same correlation (:mod:`xbarsim.devices.sampling`).
+        ``"lognormal"`` (default) is the paper's model; ``"normal"`` may draw thresholds at
+        or below 0 V for large spreads (such a device switches under any pulse);
+        ``"truncated_normal"`` is a normal truncated to positive values whose parent is
+        chosen so that the truncated distribution has exactly the configured mean and std
+        (needs std < mean).
+    leak_dose : float
+        Sub-threshold leak floor (dimensionless dose per pulse, >= 0; default 0 = none):
+        added to the dose of every pulse a switchable device sees with a nonzero amplitude,
+        selected or disturbed, in that pulse's polarity (:class:`PulseLaw`). Still additive:
+        ``n`` pulses add ``n * leak_dose``.
+    cycle_to_cycle : float
+        Cycle-to-cycle variation (dimensionless relative std, >= 0; default 0 = none): the
+        dose of every pulse on the *selected* device is multiplied by a log-normal factor of
+        mean 1 and this relative std, drawn from a counter-based stream keyed by the
+        crossbar, the device and the device's pulse count
+        (:mod:`xbarsim.devices.pulse_noise`), so every engine sees the same factors.
     """
 
     model_config = _STRICT
@@ -200,6 +228,9 @@ class DeviceConfig(BaseModel):
     dynamics: Dynamics = TwoSlopeDynamics()
     faults: FaultStatistics = FaultStatistics()
     conditions: OperatingModels = OperatingModels()
+    threshold_distribution: ThresholdDistribution = "lognormal"
+    leak_dose: float = Field(0.0, ge=0.0, le=1.0)
+    cycle_to_cycle: float = Field(0.0, ge=0.0, le=10.0)
 
     @model_validator(mode="after")
     def _check_bounds(self) -> DeviceConfig:
@@ -221,6 +252,13 @@ class DeviceConfig(BaseModel):
                 f"conditions.stuck: g_low_s and g_high_s must lie in [g_min_s, g_max_s] = "
                 f"[{self.g_min_s:g}, {self.g_max_s:g}] S"
             )
+        if self.threshold_distribution == "truncated_normal":
+            th = self.thresholds
+            if th.set_std_v >= th.set_mean_v or th.reset_std_v >= th.reset_mean_v:
+                raise ValueError(
+                    "threshold_distribution 'truncated_normal' needs each threshold std "
+                    "below its mean (a normal truncated at 0 V has std < mean)"
+                )
         try:
             self.pulse_law()
         except ValueError as exc:
@@ -241,6 +279,7 @@ class DeviceConfig(BaseModel):
             reset_reference_s=self.reset_reference_s,
             knee=knee,
             slope_far=far,
+            leak_dose=self.leak_dose,
         )
 
     def with_sigma(self, sigma: float) -> DeviceConfig:

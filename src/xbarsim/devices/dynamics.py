@@ -20,6 +20,11 @@ continuously at the knee:
 
 (a gentler ``slope_far`` makes the dose saturate with amplitude).
 
+An optional sub-threshold leak floor ``leak_dose`` is added to the dose of every pulse of
+nonzero amplitude on a switchable device (finite threshold), selected or disturbed:
+``d = d0 * exp(...) + leak_dose``; it keeps doses additive (``n`` pulses add
+``n * leak_dose``), and the default 0 leaves the law unchanged.
+
 With ``slope_below == slope_above`` this is the single-slope exponential model; with a
 steeper slope below threshold it is the two-slope law; with an infinite knee (the default)
 the three-piece law is exactly the two-slope law. Same-polarity updates compose
@@ -57,6 +62,9 @@ class PulseLaw:
         (two-slope law).
     slope_far : float
         Exponential slope of the dose from ``v_th + knee`` on (V).
+    leak_dose : float
+        Dose added to every pulse of nonzero amplitude on a switchable device
+        (dimensionless, >= 0; 0: no leak).
     """
 
     g_min: float
@@ -67,6 +75,7 @@ class PulseLaw:
     slope_above: float
     knee: float = math.inf
     slope_far: float = 1.0
+    leak_dose: float = 0.0
 
     @classmethod
     def from_threshold_definition(
@@ -80,6 +89,7 @@ class PulseLaw:
         reset_reference_s: float,
         knee: float = math.inf,
         slope_far: float = 1.0,
+        leak_dose: float = 0.0,
     ) -> PulseLaw:
         """Fix ``d0`` so that a pulse at threshold changes a reference device by the criterion.
 
@@ -96,6 +106,8 @@ class PulseLaw:
             paper's Fig. 2 protocol.
         knee, slope_far : float
             Start of the far piece above threshold and its slope (V); see the class.
+        leak_dose : float
+            Sub-threshold leak floor per pulse (dimensionless); see the class.
         """
         up = threshold_change * set_reference_s / (g_max - set_reference_s)
         down = threshold_change * reset_reference_s / (reset_reference_s - g_min)
@@ -113,13 +125,14 @@ class PulseLaw:
             slope_above=slope_above,
             knee=knee,
             slope_far=slope_far,
+            leak_dose=leak_dose,
         )
 
     def dose(self, amplitude: ArrayLike, v_th: ArrayLike, d0: float) -> NDArray[np.float64]:
         """Dose of pulses of magnitude ``amplitude`` (V) on devices with threshold ``v_th`` (V).
 
         A zero amplitude gives a zero dose; an infinite threshold (unswitchable device)
-        gives a zero dose.
+        gives a zero dose. Every other pulse includes the leak floor ``leak_dose``.
         """
         a = np.abs(np.asarray(amplitude, dtype=np.float64))
         th = np.asarray(v_th, dtype=np.float64)
@@ -130,6 +143,8 @@ class PulseLaw:
                 scale = d0 * math.exp(self.knee / self.slope_above)
                 far = scale * np.exp((a - th - self.knee) / self.slope_far)
                 d = np.where(a >= th + self.knee, far, d)
+            if self.leak_dose > 0.0:
+                d = d + self.leak_dose
         return np.where((a > 0.0) & np.isfinite(th), d, 0.0)
 
     def apply_set(self, g: ArrayLike, dose: ArrayLike) -> NDArray[np.float64]:
@@ -143,14 +158,20 @@ class PulseLaw:
         return g + (g - self.g_min) * np.expm1(-np.asarray(dose))
 
     def pulse(
-        self, g: ArrayLike, voltage: float, v_set: ArrayLike, v_reset: ArrayLike
+        self,
+        g: ArrayLike,
+        voltage: float,
+        v_set: ArrayLike,
+        v_reset: ArrayLike,
+        multiplier: ArrayLike = 1.0,
     ) -> NDArray[np.float64]:
         """Apply one pulse of signed ``voltage`` (V) to devices at conductance ``g`` (S).
 
-        ``v_set`` and ``v_reset`` are threshold magnitudes (V, positive).
+        ``v_set`` and ``v_reset`` are threshold magnitudes (V, positive); every dose is
+        multiplied by ``multiplier`` (cycle-to-cycle variation; 1: none).
         """
         if voltage > 0.0:
-            return self.apply_set(g, self.dose(voltage, v_set, self.d0_set))
+            return self.apply_set(g, multiplier * self.dose(voltage, v_set, self.d0_set))
         if voltage < 0.0:
-            return self.apply_reset(g, self.dose(voltage, v_reset, self.d0_reset))
+            return self.apply_reset(g, multiplier * self.dose(voltage, v_reset, self.d0_reset))
         return np.array(g, dtype=np.float64, copy=True)

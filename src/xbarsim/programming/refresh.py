@@ -92,7 +92,9 @@ def refresh_devices(
             new_set = xbars.v_set[b] * (1.0 + e_s)
             new_reset = xbars.v_reset[b] * (1.0 + e_r)
         else:
-            new_set, new_reset = sample_thresholds(xbars.device.thresholds, shape, rng)
+            new_set, new_reset = sample_thresholds(
+                xbars.device.thresholds, shape, rng, xbars.device.threshold_distribution
+            )
         mask = which[b]
         xbars.v_set[b][mask] = new_set[mask]
         xbars.v_reset[b][mask] = new_reset[mask]
