@@ -130,6 +130,9 @@ class ProgrammingSpec(BaseModel):
         when the write-verify algorithm offers that rule).
     through_lines : bool
         Verify reads see the line resistance (IR drop compensated in programming).
+    tune_padding : bool
+        Also write-verify the kernel cells that carry no weight (zero padding); off by
+        default, so their ramps cannot disturb the weights' rows and columns.
     engine : str
         Programming engine.
     """
@@ -141,6 +144,7 @@ class ProgrammingSpec(BaseModel):
     max_amplitude_v: float | None = Field(None, gt=0.0, le=20.0)
     stuck_detection: bool = True
     through_lines: bool = False
+    tune_padding: bool = False
     engine: EngineName = "auto"
 
     def algorithm_config(self) -> WriteVerify | ImprovedTuning | None:
@@ -330,6 +334,7 @@ class ChipSpec(BaseModel):
                 algorithm=self.programming.algorithm_config(),
                 engine=self.programming.engine,
                 input_voltage_v=a.input_voltage_v,
+                tune_padding=self.programming.tune_padding,
             )
         except ValidationError as exc:
             raise XbarsimInputError(f"array: {format_validation_error(exc)}") from None

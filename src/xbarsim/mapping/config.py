@@ -36,6 +36,11 @@ class ChipConfig(BaseModel):
         Programming engine (:data:`xbarsim.programming.ENGINES`).
     input_voltage_v : float
         Row voltage for an input of 1 (V); inputs drive rows as ``x * input_voltage_v``.
+    tune_padding : bool
+        Also write-verify the kernel cells that carry no weight (the zero padding of
+        partly filled kernels). False (default) leaves them as sampled: no pulse on their
+        behalf, so their ramps cannot disturb the weight-carrying cells of their rows and
+        columns (their rows are never driven or their columns never read).
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)
@@ -48,6 +53,7 @@ class ChipConfig(BaseModel):
     algorithm: WriteVerify | ImprovedTuning | None = Field(default_factory=WriteVerify.thesis)
     engine: EngineName = "auto"
     input_voltage_v: float = Field(0.1, gt=0.0, le=1.0)
+    tune_padding: bool = False
 
     @model_validator(mode="after")
     def _check_range(self) -> ChipConfig:

@@ -45,6 +45,7 @@ from xbarsim.nn.record import Deployment
 from xbarsim.nn.thermal import weight_layers
 from xbarsim.programming.engine import program
 from xbarsim.programming.faults import fault_report
+from xbarsim.programming.result import ProgramResult
 
 MITIGATIONS = ("none", "pair", "pair+column")
 #: Spawn-key suffix of the compensation crossbars' seeds.
@@ -192,7 +193,11 @@ def program_model_mitigated(
         found = stuck & (np.abs(g - target) > mit.tolerance * target)
     else:
         g = dep.conductance.copy()
-        found = fault_report(xbars, dep.result).detected
+        report = fault_report(xbars, dep.result)
+        # what the run saw: stuck devices in cells it left alone were never observed
+        found = report.detected & ~_skipped(dep.result)
+        # never pulsed again: the devices the run found or declared stuck
+        known = found | report.declared
     n_pairs = target.shape[0] // 2
     plus, minus = slice(0, n_pairs), slice(n_pairs, 2 * n_pairs)
     retuned = retune_pairs(
@@ -214,7 +219,10 @@ def program_model_mitigated(
             index = np.nonzero(changed.any(axis=(1, 2)))[0]
             if index.size:
                 sub = xbars.subset(index)
-                run = program(sub, new_target[index], chip.algorithm, engine=chip.engine)
+                skip = known | _skipped(dep.result)
+                run = program(
+                    sub, new_target[index], chip.algorithm, engine=chip.engine, skip=skip[index]
+                )
                 g[index] = run.conductance
     dep.load_conductances(g)
     records = []
@@ -307,6 +315,11 @@ def _compensate(out: MitigatedDeployment, chip: ChipConfig, x: NDArray, seed: in
         rec.compensation_max_abs_us = float(np.abs(cp - cm).max() * 1e6)
     if out.mitigation.recalibrate_bn:
         recalibrate_bn_means(model, x)
+
+
+def _skipped(result: ProgramResult) -> NDArray[np.bool_]:
+    """The cells a programming run left alone (none when it skipped nothing)."""
+    return np.zeros_like(result.abandoned) if result.skipped is None else result.skipped
 
 
 def _without_stuck(device: DeviceConfig) -> DeviceConfig:

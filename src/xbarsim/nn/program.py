@@ -39,7 +39,7 @@ from xbarsim.mapping.tiling import TileLayout, tile
 from xbarsim.nn.conditions import at
 from xbarsim.nn.convert import convert
 from xbarsim.nn.layers import analog_layers
-from xbarsim.nn.record import Deployment, LayerKernels
+from xbarsim.nn.record import Deployment, LayerKernels, kernel_padding
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
@@ -47,17 +47,25 @@ from xbarsim.validation import check_seed
 
 
 def program_kernels(
-    chip: ChipConfig, targets: NDArray[np.float64], seed: int, progress: bool = False
+    chip: ChipConfig,
+    targets: NDArray[np.float64],
+    seed: int,
+    progress: bool = False,
+    padding: NDArray[np.bool_] | None = None,
 ) -> tuple[Crossbar, ProgramResult]:
     """Sample ``len(targets)`` crossbars of ``chip`` (seed ``seed``) and program them toward
     ``targets`` (S) with the chip's algorithm (write-verify, or improved tuning on the
-    ``G+``-then-``G-`` batch layout); the crossbars are returned holding what was written."""
+    ``G+``-then-``G-`` batch layout); the crossbars are returned holding what was written.
+    The ``padding`` cells (:func:`~xbarsim.nn.record.kernel_padding`) are left alone unless
+    ``chip.tune_padding``."""
     xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), targets.shape[0], seed)
+    skip = None if chip.tune_padding else padding
     if isinstance(chip.algorithm, ImprovedTuning):
         result = program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
-                                  progress=progress)
+                                  progress=progress, skip=skip)
     else:
-        result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress)
+        result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress,
+                         skip=skip)
     xbars.conductance[...] = result.conductance
     return xbars, result
 
@@ -131,7 +139,8 @@ def program_model(
     if chip.algorithm is None or target.shape[0] == 0:
         conductance = tuned.copy()
     else:
-        xbars, result = program_kernels(chip, tuned, seed, progress)
+        padding = kernel_padding(records, target.shape[0], chip.kernel)
+        xbars, result = program_kernels(chip, tuned, seed, progress, padding)
         conductance = result.conductance
     effective = None
     if lines is not None and not lines.is_ideal and conductance.shape[0]:

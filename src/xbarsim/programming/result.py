@@ -115,6 +115,9 @@ class ProgramResult:
         it; None for results that do not track it.
     ramps_per_pass : ndarray of int64, shape (batch, passes), or None
         Ramps started per pass (the compiled CPU engines count them; None from the others).
+    skipped : ndarray of bool, shape (batch, rows, cols), or None
+        Devices the run left alone (``program(..., skip=...)``): no pulse, not in
+        ``history``; None when none were skipped.
     """
 
     target: NDArray[np.float64]
@@ -131,6 +134,7 @@ class ProgramResult:
     refreshed: NDArray[np.int64] | None = None
     stuck: NDArray[np.bool_] | None = None
     ramps_per_pass: NDArray[np.int64] | None = None
+    skipped: NDArray[np.bool_] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:
@@ -139,8 +143,10 @@ class ProgramResult:
 
     @property
     def excluded(self) -> NDArray[np.bool_]:
-        """Devices that could not be switched: fault map or abandoned at the cap."""
-        return self.unswitchable | self.abandoned
+        """Devices that could not be switched (fault map, abandoned at the cap) or were
+        skipped."""
+        out = self.unswitchable | self.abandoned
+        return out if self.skipped is None else out | self.skipped
 
     @property
     def n_hs(self) -> NDArray[np.float64]:
