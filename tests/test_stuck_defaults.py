@@ -1,9 +1,14 @@
-"""The default chip (thesis write-verify with the stuck-device rule) survives stuck devices.
+"""The default chip survives 1 % stuck devices.
 
-Over five seeds on sklearn digits with 16 x 16 kernels: without the rule, 1 % stuck devices
-take a network to chance (each stuck device is ramped to the 5 V bound in every pass and
-its 2.5 V half-selects wipe out its row and column); with it, an MLP stays within 3 points
-of the same chip with no stuck devices, and the mitigations recover what remains.
+The acceptance test: over 16 chip instances of the default spec (64 x 64 kernels, the
+paper's device population, thesis write-verify with the stuck-device rule, kernel padding
+left alone) an MLP on sklearn digits loses at most 3 accuracy points to 1 % stuck devices,
+pair retuning and pair retuning + compensation column each recover at least half of that,
+and no instance runs away. The same test fails when the padding is tuned as well (the
+previous default): instances run away through half-select, and the mitigations' second
+programming run makes some worse. On 16 x 16 kernels, without the stuck-device rule 1 %
+stuck devices take a network to chance (each stuck device is ramped to the 5 V bound in
+every pass and its 2.5 V half-selects wipe out its row and column).
 """
 
 from __future__ import annotations
@@ -13,15 +18,18 @@ import warnings
 import numpy as np
 import pytest
 
+from xbarsim.chip.spec import ChipSpec, DeviceSpec, MitigationSpec, ProgrammingSpec
 from xbarsim.devices.config import preset
 from xbarsim.devices.stuck import StuckFaults
 from xbarsim.nn import ChipConfig, accuracy, load_digits, seeded, torch_threads, train
 from xbarsim.nn.defects import DefectMitigation, program_model_mitigated
-from xbarsim.nn.deploy import program_model
+from xbarsim.nn.deploy import deploy, program_model
 from xbarsim.nn.training import convnet, mlp
 from xbarsim.programming import StuckDevicesWarning, WriteVerify
 
 SEEDS = range(5)
+#: Chip instances of the acceptance test.
+INSTANCES = range(16)
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +41,73 @@ def one_thread():
 @pytest.fixture(scope="module")
 def data():
     return load_digits(seed=0, binarize_threshold=None)
+
+
+@pytest.fixture(scope="module")
+def trained_mlp(data):
+    with seeded(0):
+        model = mlp(64, 32, 10)
+    train(model, data, epochs=30, lr=1e-2, batch_size=100, seed=0, threads=1)
+    return model
+
+
+def _spec(ppm: float, mitigation: str = "none", tune_padding: bool = False) -> ChipSpec:
+    """The default spec with ``ppm`` stuck devices (cpu engine, for exact numbers)."""
+    return ChipSpec(
+        device=DeviceSpec(stuck_ppm=ppm),
+        programming=ProgrammingSpec(engine="cpu", tune_padding=tune_padding),
+        mitigation=MitigationSpec(kind=mitigation, calibration_images=300),
+    )
+
+
+def _instances(model, data, **spec) -> np.ndarray:
+    """Test accuracy of every instance in :data:`INSTANCES`."""
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StuckDevicesWarning)
+        for seed in INSTANCES:
+            deployed = deploy(model, _spec(**spec), seed=seed, calibration_x=data.x_train)
+            out.append(accuracy(deployed, data.x_test, data.y_test))
+    return np.array(out)
+
+
+def _acceptance(model, data, tune_padding: bool) -> dict[str, float]:
+    """The acceptance test's quantities (fractions) for one programming default."""
+    clean = _instances(model, data, ppm=0.0, tune_padding=tune_padding)
+    stuck = _instances(model, data, ppm=1e4, tune_padding=tune_padding)
+    gap = clean.mean() - stuck.mean()
+    out = {"clean": clean.mean(), "clean_std": clean.std(), "gap": gap}
+    for kind in ("pair", "pair+column"):
+        mitigated = _instances(model, data, ppm=1e4, mitigation=kind, tune_padding=tune_padding)
+        out[kind] = (mitigated.mean() - stuck.mean()) / gap
+    return out
+
+
+def _accepted(q: dict[str, float], n_test: int) -> bool:
+    """<= 3 points lost, something to recover (> 2 test images), each mitigation recovers
+    at least half of it, and no runaway instance (clean spread < 3 points)."""
+    return (
+        2 / n_test < q["gap"] <= 0.03
+        and q["pair"] >= 0.5
+        and q["pair+column"] >= 0.5
+        and q["clean_std"] < 0.03
+    )
+
+
+def test_default_spec_accepts_one_percent_stuck_devices(trained_mlp, data):
+    q = _acceptance(trained_mlp, data, tune_padding=False)
+    assert _accepted(q, len(data.y_test)), q
+    # measured: clean 93.6 +/- 1.7 %, gap 1.6 points, recovered x0.75 / x2.2
+    assert q["clean"] > 0.92
+
+
+def test_tuning_the_padding_fails_the_acceptance_test(trained_mlp, data):
+    """Positive control: the previous default (padding tuned too) fails the same test."""
+    q = _acceptance(trained_mlp, data, tune_padding=True)
+    assert not _accepted(q, len(data.y_test))
+    # measured: clean 89.3 +/- 7.7 % (instances at 64 % and 78 %), pair retuning -0.1 x
+    assert q["clean_std"] > 0.05
+    assert q["pair"] < 0.5
 
 
 def _chip(ppm: float, detect: bool = True) -> ChipConfig:
@@ -61,10 +136,8 @@ def _mean_accuracy(model, data, chip, kind: str | None = None) -> float:
     return float(np.mean(accs))
 
 
-def test_default_rule_keeps_an_mlp_within_three_points_at_one_percent_stuck(data):
-    with seeded(0):
-        model = mlp(64, 32, 10)
-    train(model, data, epochs=30, lr=1e-2, batch_size=100, seed=0, threads=1)
+def test_default_rule_keeps_an_mlp_within_three_points_at_one_percent_stuck(trained_mlp, data):
+    model = trained_mlp
     clean = _mean_accuracy(model, data, _chip(0.0))
     stuck = _mean_accuracy(model, data, _chip(1e4))
     old = _mean_accuracy(model, data, _chip(1e4, detect=False))
