@@ -118,7 +118,8 @@ def prestage_selection(
     over_set = xbars.v_set - tuning.set_cutoff_v
     over_reset = xbars.v_reset - tuning.reset_cutoff_v
     switchable = ~xbars.unswitchable
-    high = switchable & (over_set > 0) & (over_set - over_reset >= 0)
+    with np.errstate(invalid="ignore"):  # inf - inf of never-switching devices: not chosen
+        high = switchable & (over_set > 0) & (over_set - over_reset >= 0)
     low = switchable & (over_reset > 0) & ~high
     return high, low
 
