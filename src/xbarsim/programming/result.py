@@ -95,7 +95,8 @@ class ProgramResult:
         The algorithm's target relative error.
     history : dict of ndarray, shape (batch, passes + 1)
         Error statistics (:data:`HISTORY_KEYS`) before tuning (column 0) and after every
-        pass, over every device outside the fault map (:data:`TUNING_ERROR_EXCLUSION`).
+        pass, over every device outside the fault map (:data:`TUNING_ERROR_EXCLUSION`) and
+        not ``skipped``.
     pulses_per_pass : ndarray of int64, shape (batch, passes)
     n_hs_per_pass : ndarray, shape (batch, passes)
         Half-select statistic per pass: the fraction of the crossbar's devices that
