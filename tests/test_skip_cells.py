@@ -4,6 +4,10 @@ devices in the mitigated retuning."""
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -64,6 +68,38 @@ def test_engines_agree_with_skipped_devices() -> None:
         np.testing.assert_allclose(
             runs[engine].conductance, runs["reference"].conductance, rtol=1e-9, atol=0.0
         )
+
+
+GPU_CHECK = textwrap.dedent(
+    """
+    import numpy as np
+    from xbarsim.crossbar import Crossbar
+    from xbarsim.devices import preset
+    from xbarsim.programming import WriteVerify, program
+    x = Crossbar.sample(preset("tio2-64x64-paper"), (6, 5), batch=2, seed=3)
+    t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 6, 5))
+    skip = np.zeros((6, 5), bool)
+    skip[4:, :] = True
+    skip[:, 3:] = True
+    alg = WriteVerify.thesis(passes=2)
+    a = program(x.copy(), t, alg, engine="cpu", skip=skip)
+    b = program(x.copy(), t, alg, engine="gpu", skip=skip)
+    assert b.engine == "gpu"
+    assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.skipped, b.skipped)
+    assert (b.pulses[:, skip] == 0).all() and np.array_equal(a.unswitchable, b.unswitchable)
+    np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
+    print("gpu-skip-ok")
+    """
+)
+
+
+def test_gpu_engine_skips_alike_in_cuda_simulator() -> None:
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    out = subprocess.run(
+        [sys.executable, "-c", GPU_CHECK], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "gpu-skip-ok" in out.stdout
 
 
 def test_skipping_is_a_fault_map_for_the_tuner_and_nothing_else() -> None:
