@@ -199,3 +199,18 @@ def test_mitigated_retuning_never_pulses_known_stuck_devices(monkeypatch) -> Non
     assert skip is not None and stuck.any()
     assert skip[stuck].mean() > 0.9  # found stuck (a few sit within tolerance of the target)
     assert int((~skip).sum()) <= 2 * 20 * 12
+
+
+def test_fault_report_detects_no_stuck_device_it_skipped() -> None:
+    from xbarsim.programming.faults import fault_report
+
+    chip = _stuck_chip(1e5)
+    xbars = Crossbar.sample(chip.device, (N, N), 2, 3)
+    target = np.random.default_rng(3).uniform(10e-6, 100e-6, (2, N, N))
+    skip = np.zeros((N, N), dtype=bool)
+    skip[:, 4:] = True
+    stuck = xbars.device_state.stuck
+    assert stuck[:, skip].sum() >= 2 and stuck[:, ~skip].sum() >= 2
+    report = fault_report(xbars, program(xbars, target, engine="cpu", skip=skip))
+    assert not report.detected[:, skip].any()
+    assert report.detected[:, ~skip].sum() >= 2

@@ -194,8 +194,7 @@ def program_model_mitigated(
     else:
         g = dep.conductance.copy()
         report = fault_report(xbars, dep.result)
-        # what the run saw: stuck devices in cells it left alone were never observed
-        found = report.detected & ~_skipped(dep.result)
+        found = report.detected
         # never pulsed again: the devices the run found or declared stuck
         known = found | report.declared
     n_pairs = target.shape[0] // 2
