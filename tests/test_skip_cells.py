@@ -181,13 +181,13 @@ def test_mitigated_retuning_never_pulses_known_stuck_devices(monkeypatch) -> Non
     """The partners' retuning run skips the padding and every device found stuck."""
     defects = importlib.import_module("xbarsim.nn.defects")
     calls = []
-    original = defects.program
+    original = defects.tune
 
-    def spy(xbars, targets, *args, skip=None, **kwargs):
+    def spy(chip, xbars, targets, skip=None, progress=False):
         calls.append((xbars.fault.copy(), skip))
-        return original(xbars, targets, *args, skip=skip, **kwargs)
+        return original(chip, xbars, targets, skip, progress)
 
-    monkeypatch.setattr(defects, "program", spy)
+    monkeypatch.setattr(defects, "tune", spy)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(20, 12))
     out = program_model_mitigated(model, _stuck_chip(3e4), seed=1,
@@ -196,7 +196,7 @@ def test_mitigated_retuning_never_pulses_known_stuck_devices(monkeypatch) -> Non
     assert len(calls) == 1
     fault, skip = calls[0]
     stuck = fault >= 2
-    assert skip is not None and stuck.any()
+    assert skip is not None and stuck.any() and len(fault) % 2 == 0  # whole pairs
     assert skip[stuck].mean() > 0.9  # found stuck (a few sit within tolerance of the target)
     assert int((~skip).sum()) <= 2 * 20 * 12
 
@@ -214,3 +214,22 @@ def test_fault_report_detects_no_stuck_device_it_skipped() -> None:
     report = fault_report(xbars, program(xbars, target, engine="cpu", skip=skip))
     assert not report.detected[:, skip].any()
     assert report.detected[:, ~skip].sum() >= 2
+
+
+def test_mitigations_on_an_improved_tuning_chip() -> None:
+    """Pair retuning and the compensation column program with the chip's algorithm, also
+    improved tuning (whole pairs, G+ then G-)."""
+    from xbarsim.programming.improved import ImprovedTuning
+
+    chip = _stuck_chip(3e4).model_copy(update={"algorithm": ImprovedTuning.thesis()})
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 12))
+    x = np.random.default_rng(0).random((64, 20), dtype=np.float32)
+    out = program_model_mitigated(model, chip, seed=1, calibration_x=x,
+                                  mitigation=DefectMitigation(kind="pair+column",
+                                                              calibration_images=64))
+    assert sum(r.pairs_retuned for r in out.layers) > 0
+    assert [r.compensation_pairs for r in out.layers] == [2 * 12]  # per row kernel, output
+    with torch.no_grad():
+        y = out.deployment.model(torch.as_tensor(x))
+    assert torch.isfinite(y).all()

@@ -40,10 +40,9 @@ from xbarsim.mapping.defects import compensation_pairs, retune_pairs
 from xbarsim.mapping.differential import PairMapping, weights_to_pair
 from xbarsim.mapping.tiling import untile
 from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin, analog_layers
-from xbarsim.nn.program import program_model
+from xbarsim.nn.program import program_model, tune
 from xbarsim.nn.record import Deployment
 from xbarsim.nn.thermal import weight_layers
-from xbarsim.programming.engine import program
 from xbarsim.programming.faults import fault_report
 from xbarsim.programming.result import ProgramResult
 
@@ -215,13 +214,13 @@ def program_model_mitigated(
         if chip.algorithm is None:
             g = np.where(changed, new_target, g)
         else:
-            index = np.nonzero(changed.any(axis=(1, 2)))[0]
-            if index.size:
+            pairs = np.nonzero((changed[plus] | changed[minus]).any(axis=(1, 2)))[0]
+            if pairs.size:
+                # whole pairs, G+ then G-, as improved tuning expects
+                index = np.concatenate([pairs, pairs + n_pairs])
                 sub = xbars.subset(index)
                 skip = known | _skipped(dep.result)
-                run = program(
-                    sub, new_target[index], chip.algorithm, engine=chip.engine, skip=skip[index]
-                )
+                run = tune(chip, sub, new_target[index], skip[index])
                 g[index] = run.conductance
     dep.load_conductances(g)
     records = []
@@ -298,7 +297,7 @@ def _compensate(out: MitigatedDeployment, chip: ChipConfig, x: NDArray, seed: in
             2,
             int(comp_seed.generate_state(1)[0]),
         )
-        run = program(comp, flat[:, None, :], chip.algorithm, engine=chip.engine)
+        run = tune(chip, comp, flat[:, None, :])
         flat = run.conductance[:, 0, :]
     start = 0
     for record, shape, rec in zip(dep.layers, shapes, out.layers, strict=True):

@@ -60,14 +60,27 @@ def program_kernels(
     ``chip.tune_padding``."""
     xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), targets.shape[0], seed)
     skip = None if chip.tune_padding else padding
-    if isinstance(chip.algorithm, ImprovedTuning):
-        result = program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
-                                  progress=progress, skip=skip)
-    else:
-        result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress,
-                         skip=skip)
+    result = tune(chip, xbars, targets, skip, progress)
     xbars.conductance[...] = result.conductance
     return xbars, result
+
+
+def tune(
+    chip: ChipConfig,
+    xbars: Crossbar,
+    targets: NDArray[np.float64],
+    skip: NDArray[np.bool_] | None = None,
+    progress: bool = False,
+) -> ProgramResult:
+    """Program ``xbars`` (in place) toward ``targets`` (S) with the chip's algorithm:
+    write-verify, or improved tuning (``G+`` crossbars first, then their ``G-`` partners);
+    the ``skip`` devices are left alone."""
+    assert chip.algorithm is not None  # callers load the targets exactly without one
+    if isinstance(chip.algorithm, ImprovedTuning):
+        return program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
+                                progress=progress, skip=skip)
+    return program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress,
+                   skip=skip)
 
 
 def program_model(
