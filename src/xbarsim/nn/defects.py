@@ -7,7 +7,8 @@ targets exactly, a stuck device counts as found when it sits more than ``toleran
 its target), and then, per :class:`DefectMitigation`:
 
 1. ``pair``: retunes the partner of every single stuck device
-   (:func:`xbarsim.mapping.defects.retune_pairs`) and reprograms it;
+   (:func:`xbarsim.mapping.defects.retune_pairs`) and reprograms the pairs concerned with
+   the chip's algorithm, the devices found or declared stuck and the padding left alone;
 2. ``column``: adds one compensation pair per output per row kernel, driven at x = 1 and
    programmed (through the chip's tuning path) to cancel each partial sum's mean shift on
    the calibration images; then re-estimates the batch-norm running means on the same

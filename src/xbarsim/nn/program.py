@@ -9,8 +9,10 @@ are programmed in one batched :func:`xbarsim.programming.program` call on one
 kernels in the same order, so kernel ``k`` and ``k + batch/2`` form a differential pair
 (the layout :func:`xbarsim.programming.improved.program_improved` expects; with an
 :class:`~xbarsim.programming.improved.ImprovedTuning` chip algorithm that function
-programs the batch instead). The programmed conductances are reassembled and
-stored in the layers' buffers; the returned model computes with them.
+programs the batch instead). The cells that carry no weight (the zero padding) are left
+alone unless the chip's ``tune_padding`` is set: no pulse on their behalf, so their ramps
+cannot disturb the weights in their rows and columns. The programmed conductances are
+reassembled and stored in the layers' buffers; the returned model computes with them.
 
 With ``lines`` (line, driver and sink resistances, :class:`~xbarsim.crossbar.Lines`), every
 programmed kernel is solved once for its exact effective matrix
