@@ -3,13 +3,14 @@
 A 64-32-10 MLP trained on sklearn digits (30 epochs, seed 0) is deployed with
 ``deploy(model, spec)`` on ``--instances`` chip instances of the default spec (64 x 64
 kernels, the paper's device population, thesis write-verify with the stuck-device rule) with
-no and with ``--ppm`` stuck devices, without and with the mitigations, once with the kernel
-padding left alone (``programming.tune_padding: false``, the default) and once with it tuned
-too (the previous default). Also: the stuck devices left alone as well (a known-stuck
-pre-test that needed no pulse: the bound on what any earlier stuck decision can gain).
+no and with ``--ppm`` stuck devices, without and with the mitigations, under four
+programming settings: the default (kernel padding left alone, two touch-up passes at
+1.6 V), each of the two measures alone, and neither (the previous default). Also, for the
+default: the stuck devices left alone as well (a known-stuck pre-test that needed no pulse:
+the bound on what any earlier stuck decision can gain).
 
-Prints per configuration the accuracy per instance, mean and standard deviation, the gap to
-the stuck-free chip, the fraction of it each mitigation recovers, the write pulses of the
+Prints per setting the accuracy per instance, mean and standard deviation, the gap to the
+stuck-free chip, the fraction of it each mitigation recovers, the write pulses of the
 main programming run and the median wall time per deployment; ``--json PATH`` (``-`` for
 stdout) writes them.
 
@@ -30,26 +31,38 @@ import numpy as np
 from xbarsim.chip.spec import ChipSpec, DeviceSpec, MitigationSpec, ProgrammingSpec
 from xbarsim.crossbar import Crossbar
 from xbarsim.nn import accuracy, deploy_spec, load_digits, seeded, torch_threads, train
+from xbarsim.nn.program import tune
 from xbarsim.nn.record import kernel_padding
 from xbarsim.nn.training import mlp
-from xbarsim.programming import StuckDevicesWarning, program
+from xbarsim.programming import StuckDevicesWarning
+
+#: Programming settings compared: name -> (tune_padding, touch_up_passes).
+SETTINGS = {
+    "default (padding left alone, touch-up)": (False, 2),
+    "padding left alone, no touch-up": (False, 0),
+    "padding tuned, touch-up": (True, 2),
+    "previous default (padding tuned, no touch-up)": (True, 0),
+}
 
 
-def _spec(ppm: float, mitigation: str, tune_padding: bool) -> ChipSpec:
+def _spec(ppm: float, mitigation: str, tune_padding: bool = False, touch_up: int = 2
+          ) -> ChipSpec:
     return ChipSpec(
         device=DeviceSpec(stuck_ppm=ppm),
-        programming=ProgrammingSpec(engine="cpu", tune_padding=tune_padding),
+        programming=ProgrammingSpec(
+            engine="cpu", tune_padding=tune_padding, touch_up_passes=touch_up
+        ),
         mitigation=MitigationSpec(kind=mitigation, calibration_images=300),
     )
 
 
 def _known_stuck_left_alone(model, spec: ChipSpec, seed: int, data) -> tuple[float, int]:
     """Accuracy and pulses when the padding and the stuck devices get no pulse."""
-    dep = deploy_spec(model, _spec(0.0, "none", False), seed)  # records, targets
+    dep = deploy_spec(model, _spec(0.0, "none"), seed)  # records, targets
     chip = spec.chip_config()
     xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), dep.n_kernels, seed)
     skip = kernel_padding(dep.layers, dep.n_kernels, chip.kernel) | (xbars.fault >= 2)
-    run = program(xbars, dep.targets, chip.algorithm, engine="cpu", skip=skip)
+    run = tune(chip, xbars, dep.targets, skip)
     dep.load_conductances(run.conductance)
     return accuracy(dep.model, data.x_test, data.y_test), run.total_pulses
 
@@ -71,9 +84,8 @@ def main() -> None:
             "software_accuracy": software, "instances": args.instances, "ppm": args.ppm,
             "load_average": os.getloadavg()[0], "configs": {},
         }
-        deploy_spec(model, _spec(0.0, "none", False), 0)  # compile the engine
-        for name, pad in (("padding left alone (default)", False),
-                          ("padding tuned (previous default)", True)):
+        deploy_spec(model, _spec(0.0, "none"), 0)  # compile the engine
+        for name, (pad, touch) in SETTINGS.items():
             rows: dict[str, dict[str, object]] = {}
             for label, ppm, kind in (("clean", 0.0, "none"), ("stuck", args.ppm, "none"),
                                      ("pair", args.ppm, "pair"),
@@ -81,16 +93,16 @@ def main() -> None:
                 accs, pulses, wall = [], [], []
                 for seed in range(args.instances):
                     t0 = time.perf_counter()
-                    dep = deploy_spec(model, _spec(ppm, kind, pad), seed,
+                    dep = deploy_spec(model, _spec(ppm, kind, pad, touch), seed,
                                       calibration_x=data.x_train)
                     wall.append(time.perf_counter() - t0)
                     accs.append(accuracy(dep.model, data.x_test, data.y_test))
                     pulses.append(dep.result.total_pulses)
                 rows[label] = {"accuracy": accs, "pulses": float(np.mean(pulses)),
                                "wall_s": float(np.median(wall))}
-            if not pad:
-                accs, pulses = zip(*(_known_stuck_left_alone(model, _spec(args.ppm, "none",
-                                                                          False), s, data)
+            if (pad, touch) == (False, 2):
+                accs, pulses = zip(*(_known_stuck_left_alone(model, _spec(args.ppm, "none"),
+                                                             s, data)
                                      for s in range(args.instances)), strict=True)
                 rows["stuck, known and left alone"] = {"accuracy": list(accs),
                                                        "pulses": float(np.mean(pulses))}

@@ -32,6 +32,7 @@ from xbarsim.periphery.read_path import ReadPath, periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import EngineName
 from xbarsim.programming.improved import ImprovedTuning
+from xbarsim.programming.touch_up import TouchUp
 from xbarsim.provenance import config_hash
 from xbarsim.validation import describe_parse_error, read_text
 
@@ -133,6 +134,11 @@ class ProgrammingSpec(BaseModel):
     tune_padding : bool
         Also write-verify the kernel cells that carry no weight (zero padding); off by
         default, so their ramps cannot disturb the weights' rows and columns.
+    touch_up_passes : int
+        Touch-up passes under ``touch_up_cap_v`` after thesis or paper write-verify
+        (:mod:`xbarsim.programming.touch_up`); 0 for none.
+    touch_up_cap_v : float
+        Amplitude cap of the touch-up passes (V).
     engine : str
         Programming engine.
     """
@@ -145,7 +151,15 @@ class ProgrammingSpec(BaseModel):
     stuck_detection: bool = True
     through_lines: bool = False
     tune_padding: bool = False
+    touch_up_passes: int = Field(2, ge=0, le=100)
+    touch_up_cap_v: float = Field(1.6, gt=0.0, le=20.0)
     engine: EngineName = "auto"
+
+    def touch_up(self) -> TouchUp | None:
+        """The touch-up passes (None when ``touch_up_passes`` is 0)."""
+        if self.touch_up_passes == 0:
+            return None
+        return TouchUp(passes=self.touch_up_passes, cap_v=self.touch_up_cap_v)
 
     def algorithm_config(self) -> WriteVerify | ImprovedTuning | None:
         """The algorithm object (None for ``ideal``)."""
@@ -335,6 +349,7 @@ class ChipSpec(BaseModel):
                 engine=self.programming.engine,
                 input_voltage_v=a.input_voltage_v,
                 tune_padding=self.programming.tune_padding,
+                touch_up=self.programming.touch_up(),
             )
         except ValidationError as exc:
             raise XbarsimInputError(f"array: {format_validation_error(exc)}") from None
@@ -473,10 +488,10 @@ def spec_preset(name: str) -> ChipSpec:
 
     ``paper-64x64``: the paper's 64 x 64 Al2O3/TiO2-x crossbar: its device population
     (1.1 % unswitchable), 64 x 64 kernels, the paper's write-verify (2.5 V cap, abandoning,
-    5 %), its aluminium lines, exact reads. ``thesis-mlp-chip``: the thesis's 784-64-10 MLP
-    chip: 64 x 64 tiles of the thesis's uniform devices, thesis write-verify, the 5-bit
-    DAC -> measured TIA -> 5-bit ADC read path. ``ideal``: targets loaded exactly, no
-    effect on.
+    5 %, no touch-up), its aluminium lines, exact reads. ``thesis-mlp-chip``: the thesis's
+    784-64-10 MLP chip: 64 x 64 tiles of the thesis's uniform devices, thesis write-verify
+    (no touch-up), the 5-bit DAC -> measured TIA -> 5-bit ADC read path. ``ideal``: targets
+    loaded exactly, no effect on.
 
     Raises
     ------
@@ -487,14 +502,14 @@ def spec_preset(name: str) -> ChipSpec:
         return ChipSpec(
             name=name,
             device=DeviceSpec(preset="tio2-64x64-paper"),
-            programming=ProgrammingSpec(algorithm="paper"),
+            programming=ProgrammingSpec(algorithm="paper", touch_up_passes=0),
             lines=LinesSpec(preset="paper"),
         )
     if name == "thesis-mlp-chip":
         return ChipSpec(
             name=name,
             device=DeviceSpec(preset="thesis-uniformity"),
-            programming=ProgrammingSpec(algorithm="thesis"),
+            programming=ProgrammingSpec(algorithm="thesis", touch_up_passes=0),
             read_path=ReadPathSpec(preset="thesis"),
         )
     if name == "ideal":

@@ -12,6 +12,7 @@ from xbarsim.mapping.differential import PairMapping
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import EngineName
 from xbarsim.programming.improved import ImprovedTuning
+from xbarsim.programming.touch_up import TouchUp
 
 
 class ChipConfig(BaseModel):
@@ -41,6 +42,11 @@ class ChipConfig(BaseModel):
         partly filled kernels). False (default) leaves them as sampled: no pulse on their
         behalf, so their ramps cannot disturb the weight-carrying cells of their rows and
         columns (their rows are never driven or their columns never read).
+    touch_up : TouchUp or None
+        Touch-up passes under a low amplitude cap after a write-verify ``algorithm``
+        (:mod:`xbarsim.programming.touch_up`); None (default here, the source documents'
+        algorithms as they are) for none; the default chip spec asks for them. Improved
+        tuning, which lowers its cap pass by pass itself, takes none.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)
@@ -54,6 +60,7 @@ class ChipConfig(BaseModel):
     engine: EngineName = "auto"
     input_voltage_v: float = Field(0.1, gt=0.0, le=1.0)
     tune_padding: bool = False
+    touch_up: TouchUp | None = None
 
     @model_validator(mode="after")
     def _check_range(self) -> ChipConfig:

@@ -45,6 +45,7 @@ from xbarsim.nn.record import Deployment, LayerKernels, kernel_padding
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
+from xbarsim.programming.touch_up import touch_up
 from xbarsim.validation import check_seed
 
 
@@ -75,14 +76,17 @@ def tune(
     progress: bool = False,
 ) -> ProgramResult:
     """Program ``xbars`` (in place) toward ``targets`` (S) with the chip's algorithm:
-    write-verify, or improved tuning (``G+`` crossbars first, then their ``G-`` partners);
-    the ``skip`` devices are left alone."""
+    write-verify and its touch-up passes, or improved tuning (``G+`` crossbars first, then
+    their ``G-`` partners); the ``skip`` devices are left alone."""
     assert chip.algorithm is not None  # callers load the targets exactly without one
     if isinstance(chip.algorithm, ImprovedTuning):
         return program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
                                 progress=progress, skip=skip)
-    return program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress,
-                   skip=skip)
+    result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress,
+                     skip=skip)
+    if chip.touch_up is None:
+        return result
+    return touch_up(xbars, targets, result, chip.touch_up, chip.algorithm, chip.engine, skip)
 
 
 def program_model(
