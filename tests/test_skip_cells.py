@@ -149,13 +149,15 @@ def test_improved_tuning_leaves_skipped_devices_alone() -> None:
     inputs=st.integers(1, 40),
     outputs=st.integers(1, 40),
     size=st.integers(1, 16),
+    bias=st.booleans(),
 )
-def test_padding_is_where_tile_pads(inputs: int, outputs: int, size: int) -> None:
-    kernels, layout = tile(np.ones((inputs, outputs)), size)
+def test_padding_is_where_tile_pads(inputs: int, outputs: int, size: int, bias: bool) -> None:
+    kernels, layout = tile(np.ones((inputs, outputs)), size,
+                           bias=np.ones(outputs) if bias else None)
     padding = layout.padding()
     assert padding.shape == kernels.shape
     np.testing.assert_array_equal(padding, kernels == 0.0)
-    assert int((~padding).sum()) == inputs * outputs
+    assert int((~padding).sum()) == (inputs + bias) * outputs
 
 
 def _stuck_chip(ppm: float, tune_padding: bool = False) -> ChipConfig:
