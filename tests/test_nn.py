@@ -30,6 +30,7 @@ from xbarsim.nn import (
     set_zeta,
     train,
 )
+from xbarsim.nn.record import kernel_padding
 from xbarsim.programming import WriteVerify
 from xbarsim.programming.improved import ImprovedTuning
 
@@ -98,7 +99,12 @@ def test_deploy_programs_all_kernels_in_one_call(monkeypatch: pytest.MonkeyPatch
     dep = program_model(model, chip, seed=3)
     assert calls == [(dep.n_kernels, 4, 4)]
     assert dep.n_kernels == 2 * (2 * 2 + 2 * 1)
-    assert dep.result is not None and dep.result.excluded.sum() == 0
+    assert dep.result is not None and not (dep.result.abandoned | dep.result.unswitchable).any()
+    # only the cells carrying weights are tuned: layer 0 (6 inputs, 5 outputs) fills 30 of
+    # its 2 x 2 kernels' 64 cells, layer 1 (5 inputs, 2 outputs) 10 of 32; G+ and G- alike
+    assert np.array_equal(dep.result.skipped, kernel_padding(dep.layers, dep.n_kernels, 4))
+    assert int(dep.result.skipped.sum()) == 2 * ((64 - 30) + (32 - 10))
+    assert (dep.result.pulses[dep.result.skipped] == 0).all()
     x = torch.rand(16, 6)
     with torch.no_grad():
         ref, out = model(x), dep.model(x)

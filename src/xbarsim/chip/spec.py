@@ -34,6 +34,7 @@ from xbarsim.periphery.read_path import ReadPath, periphery_preset
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import EngineName
 from xbarsim.programming.improved import ImprovedTuning
+from xbarsim.programming.touch_up import TouchUp
 from xbarsim.provenance import config_hash
 from xbarsim.validation import describe_parse_error, read_text
 
@@ -160,6 +161,14 @@ class ProgrammingSpec(BaseModel):
         when the write-verify algorithm offers that rule).
     through_lines : bool
         Verify reads see the line resistance (IR drop compensated in programming).
+    tune_padding : bool
+        Also write-verify the kernel cells that carry no weight (zero padding); off by
+        default, so their ramps cannot disturb the weights' rows and columns.
+    touch_up_passes : int
+        Touch-up passes under ``touch_up_cap_v`` after thesis or paper write-verify
+        (:mod:`xbarsim.programming.touch_up`); 0 for none.
+    touch_up_cap_v : float
+        Amplitude cap of the touch-up passes (V).
     engine : str
         Programming engine.
     """
@@ -171,7 +180,16 @@ class ProgrammingSpec(BaseModel):
     max_amplitude_v: float | None = Field(None, gt=0.0, le=20.0)
     stuck_detection: bool = True
     through_lines: bool = False
+    tune_padding: bool = False
+    touch_up_passes: int = Field(2, ge=0, le=100)
+    touch_up_cap_v: float = Field(1.6, gt=0.0, le=20.0)
     engine: EngineName = "auto"
+
+    def touch_up(self) -> TouchUp | None:
+        """The touch-up passes (None when ``touch_up_passes`` is 0)."""
+        if self.touch_up_passes == 0:
+            return None
+        return TouchUp(passes=self.touch_up_passes, cap_v=self.touch_up_cap_v)
 
     def algorithm_config(self) -> WriteVerify | ImprovedTuning | None:
         """The algorithm object (None for ``ideal``)."""
@@ -361,6 +379,8 @@ class ChipSpec(BaseModel):
                 algorithm=self.programming.algorithm_config(),
                 engine=self.programming.engine,
                 input_voltage_v=a.input_voltage_v,
+                tune_padding=self.programming.tune_padding,
+                touch_up=self.programming.touch_up(),
             )
         except ValidationError as exc:
             raise XbarsimInputError(f"array: {format_validation_error(exc)}") from None
@@ -566,12 +586,12 @@ def spec_preset(name: str) -> ChipSpec:
 
     ``paper-64x64``: the paper's 64 x 64 Al2O3/TiO2-x crossbar: its device population
     (1.1 % unswitchable), 64 x 64 kernels, the paper's write-verify (2.5 V cap, abandoning,
-    5 %), its aluminium lines, exact reads. ``thesis-mlp-chip``: the thesis's 784-64-10 MLP
-    chip: 64 x 64 tiles of the thesis's uniform devices, thesis write-verify, the 5-bit
-    DAC -> measured TIA -> 5-bit ADC read path. ``ideal``: targets loaded exactly, no
-    effect on. ``eflash-fm2``: the thesis's chapter-2 gate-coupled eFlash stack with the
-    balanced current mapping (mapping 2) at its baseline design point, cells tuned exactly;
-    the die temperature acts through the eFlash temperature model.
+    5 %, no touch-up), its aluminium lines, exact reads. ``thesis-mlp-chip``: the thesis's
+    784-64-10 MLP chip: 64 x 64 tiles of the thesis's uniform devices, thesis write-verify
+    (no touch-up), the 5-bit DAC -> measured TIA -> 5-bit ADC read path. ``ideal``: targets
+    loaded exactly, no effect on. ``eflash-fm2``: the thesis's chapter-2 gate-coupled eFlash
+    stack with the balanced current mapping (mapping 2) at its baseline design point, cells
+    tuned exactly; the die temperature acts through the eFlash temperature model.
 
     Raises
     ------
@@ -582,14 +602,14 @@ def spec_preset(name: str) -> ChipSpec:
         return ChipSpec(
             name=name,
             device=DeviceSpec(preset="tio2-64x64-paper"),
-            programming=ProgrammingSpec(algorithm="paper"),
+            programming=ProgrammingSpec(algorithm="paper", touch_up_passes=0),
             lines=LinesSpec(preset="paper"),
         )
     if name == "thesis-mlp-chip":
         return ChipSpec(
             name=name,
             device=DeviceSpec(preset="thesis-uniformity"),
-            programming=ProgrammingSpec(algorithm="thesis"),
+            programming=ProgrammingSpec(algorithm="thesis", touch_up_passes=0),
             read_path=ReadPathSpec(preset="thesis"),
         )
     if name == "ideal":

@@ -12,6 +12,7 @@ from xbarsim.mapping.differential import PairMapping
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.engine import EngineName
 from xbarsim.programming.improved import ImprovedTuning
+from xbarsim.programming.touch_up import TouchUp
 
 
 class ChipConfig(BaseModel):
@@ -36,6 +37,16 @@ class ChipConfig(BaseModel):
         Programming engine (:data:`xbarsim.programming.ENGINES`).
     input_voltage_v : float
         Row voltage for an input of 1 (V); inputs drive rows as ``x * input_voltage_v``.
+    tune_padding : bool
+        Also write-verify the kernel cells that carry no weight (the zero padding of
+        partly filled kernels). False (default) leaves them as sampled: no pulse on their
+        behalf, so their ramps cannot disturb the weight-carrying cells of their rows and
+        columns (their rows are never driven or their columns never read).
+    touch_up : TouchUp or None
+        Touch-up passes under a low amplitude cap after a write-verify ``algorithm``
+        (:mod:`xbarsim.programming.touch_up`); None (default here, the source documents'
+        algorithms as they are) for none; the default chip spec asks for them. Improved
+        tuning, which lowers its cap pass by pass itself, takes none.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)
@@ -48,6 +59,8 @@ class ChipConfig(BaseModel):
     algorithm: WriteVerify | ImprovedTuning | None = Field(default_factory=WriteVerify.thesis)
     engine: EngineName = "auto"
     input_voltage_v: float = Field(0.1, gt=0.0, le=1.0)
+    tune_padding: bool = False
+    touch_up: TouchUp | None = None
 
     @model_validator(mode="after")
     def _check_range(self) -> ChipConfig:

@@ -58,6 +58,18 @@ class TileLayout:
         r, c = self.grid
         return r * self.size, c * self.size
 
+    def padding(self) -> NDArray[np.bool_]:
+        """Cells that carry no weight (the zero padding), shape ``(n_kernels, size, size)``.
+
+        Their rows are never driven or their columns never read, so their conductance does
+        not enter the layer's output (only, with line resistance, the line network).
+        """
+        padded = np.ones(self.padded_shape, dtype=bool)
+        padded[: self.rows, : self.outputs] = False
+        r, c = self.grid
+        shape = (r, self.size, c, self.size)
+        return padded.reshape(shape).transpose(0, 2, 1, 3).reshape(-1, self.size, self.size)
+
 
 def tile(
     matrix: ArrayLike, size: int, bias: ArrayLike | None = None

@@ -7,7 +7,8 @@ targets exactly, a stuck device counts as found when it sits more than ``toleran
 its target), and then, per :class:`DefectMitigation`:
 
 1. ``pair``: retunes the partner of every single stuck device
-   (:func:`xbarsim.mapping.defects.retune_pairs`) and reprograms it;
+   (:func:`xbarsim.mapping.defects.retune_pairs`) and reprograms the pairs concerned with
+   the chip's algorithm, the devices found or declared stuck and the padding left alone;
 2. ``column``: adds one compensation pair per output per row kernel, driven at x = 1 and
    programmed (through the chip's tuning path) to cancel each partial sum's mean shift on
    the calibration images; then re-estimates the batch-norm running means on the same
@@ -40,11 +41,11 @@ from xbarsim.mapping.defects import compensation_pairs, retune_pairs
 from xbarsim.mapping.differential import PairMapping, weights_to_pair
 from xbarsim.mapping.tiling import untile
 from xbarsim.nn.layers import AnalogConv2d, AnalogLayerMixin, analog_layers
-from xbarsim.nn.program import program_model
+from xbarsim.nn.program import program_model, tune
 from xbarsim.nn.record import Deployment
 from xbarsim.nn.thermal import weight_layers
-from xbarsim.programming.engine import program
 from xbarsim.programming.faults import fault_report
+from xbarsim.programming.result import ProgramResult
 
 MITIGATIONS = ("none", "pair", "pair+column")
 #: Spawn-key suffix of the compensation crossbars' seeds.
@@ -192,7 +193,10 @@ def program_model_mitigated(
         found = stuck & (np.abs(g - target) > mit.tolerance * target)
     else:
         g = dep.conductance.copy()
-        found = fault_report(xbars, dep.result).detected
+        report = fault_report(xbars, dep.result)
+        found = report.detected
+        # never pulsed again: the devices the run found or declared stuck
+        known = found | report.declared
     n_pairs = target.shape[0] // 2
     plus, minus = slice(0, n_pairs), slice(n_pairs, 2 * n_pairs)
     retuned = retune_pairs(
@@ -211,10 +215,13 @@ def program_model_mitigated(
         if chip.algorithm is None:
             g = np.where(changed, new_target, g)
         else:
-            index = np.nonzero(changed.any(axis=(1, 2)))[0]
-            if index.size:
+            pairs = np.nonzero((changed[plus] | changed[minus]).any(axis=(1, 2)))[0]
+            if pairs.size:
+                # whole pairs, G+ then G-, as improved tuning expects
+                index = np.concatenate([pairs, pairs + n_pairs])
                 sub = xbars.subset(index)
-                run = program(sub, new_target[index], chip.algorithm, engine=chip.engine)
+                skip = known | _skipped(dep.result)
+                run = tune(chip, sub, new_target[index], skip[index])
                 g[index] = run.conductance
     dep.load_conductances(g)
     records = []
@@ -291,7 +298,7 @@ def _compensate(out: MitigatedDeployment, chip: ChipConfig, x: NDArray, seed: in
             2,
             int(comp_seed.generate_state(1)[0]),
         )
-        run = program(comp, flat[:, None, :], chip.algorithm, engine=chip.engine)
+        run = tune(chip, comp, flat[:, None, :])
         flat = run.conductance[:, 0, :]
     start = 0
     for record, shape, rec in zip(dep.layers, shapes, out.layers, strict=True):
@@ -307,6 +314,11 @@ def _compensate(out: MitigatedDeployment, chip: ChipConfig, x: NDArray, seed: in
         rec.compensation_max_abs_us = float(np.abs(cp - cm).max() * 1e6)
     if out.mitigation.recalibrate_bn:
         recalibrate_bn_means(model, x)
+
+
+def _skipped(result: ProgramResult) -> NDArray[np.bool_]:
+    """The cells a programming run left alone (none when it skipped nothing)."""
+    return np.zeros_like(result.abandoned) if result.skipped is None else result.skipped
 
 
 def _without_stuck(device: DeviceConfig) -> DeviceConfig:

@@ -9,8 +9,10 @@ are programmed in one batched :func:`xbarsim.programming.program` call on one
 kernels in the same order, so kernel ``k`` and ``k + batch/2`` form a differential pair
 (the layout :func:`xbarsim.programming.improved.program_improved` expects; with an
 :class:`~xbarsim.programming.improved.ImprovedTuning` chip algorithm that function
-programs the batch instead). The programmed conductances are reassembled and
-stored in the layers' buffers; the returned model computes with them.
+programs the batch instead). The cells that carry no weight (the zero padding) are left
+alone unless the chip's ``tune_padding`` is set: no pulse on their behalf, so their ramps
+cannot disturb the weights in their rows and columns. The programmed conductances are
+reassembled and stored in the layers' buffers; the returned model computes with them.
 
 With ``lines`` (line, driver and sink resistances, :class:`~xbarsim.crossbar.Lines`), every
 programmed kernel is solved once for its exact effective matrix
@@ -39,27 +41,52 @@ from xbarsim.mapping.tiling import TileLayout, tile
 from xbarsim.nn.conditions import at
 from xbarsim.nn.convert import convert
 from xbarsim.nn.layers import analog_layers
-from xbarsim.nn.record import Deployment, LayerKernels
+from xbarsim.nn.record import Deployment, LayerKernels, kernel_padding
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
+from xbarsim.programming.touch_up import touch_up
 from xbarsim.validation import check_seed
 
 
 def program_kernels(
-    chip: ChipConfig, targets: NDArray[np.float64], seed: int, progress: bool = False
+    chip: ChipConfig,
+    targets: NDArray[np.float64],
+    seed: int,
+    progress: bool = False,
+    padding: NDArray[np.bool_] | None = None,
 ) -> tuple[Crossbar, ProgramResult]:
     """Sample ``len(targets)`` crossbars of ``chip`` (seed ``seed``) and program them toward
     ``targets`` (S) with the chip's algorithm (write-verify, or improved tuning on the
-    ``G+``-then-``G-`` batch layout); the crossbars are returned holding what was written."""
+    ``G+``-then-``G-`` batch layout); the crossbars are returned holding what was written.
+    The ``padding`` cells (:func:`~xbarsim.nn.record.kernel_padding`) are left alone unless
+    ``chip.tune_padding``."""
     xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), targets.shape[0], seed)
-    if isinstance(chip.algorithm, ImprovedTuning):
-        result = program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
-                                  progress=progress)
-    else:
-        result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress)
+    skip = None if chip.tune_padding else padding
+    result = tune(chip, xbars, targets, skip, progress)
     xbars.conductance[...] = result.conductance
     return xbars, result
+
+
+def tune(
+    chip: ChipConfig,
+    xbars: Crossbar,
+    targets: NDArray[np.float64],
+    skip: NDArray[np.bool_] | None = None,
+    progress: bool = False,
+) -> ProgramResult:
+    """Program ``xbars`` (in place) toward ``targets`` (S) with the chip's algorithm:
+    write-verify and its touch-up passes, or improved tuning (``G+`` crossbars first, then
+    their ``G-`` partners); the ``skip`` devices are left alone."""
+    assert chip.algorithm is not None  # callers load the targets exactly without one
+    if isinstance(chip.algorithm, ImprovedTuning):
+        return program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
+                                progress=progress, skip=skip)
+    result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress,
+                     skip=skip)
+    if chip.touch_up is None:
+        return result
+    return touch_up(xbars, targets, result, chip.touch_up, chip.algorithm, chip.engine, skip)
 
 
 def program_model(
@@ -131,7 +158,8 @@ def program_model(
     if chip.algorithm is None or target.shape[0] == 0:
         conductance = tuned.copy()
     else:
-        xbars, result = program_kernels(chip, tuned, seed, progress)
+        padding = kernel_padding(records, target.shape[0], chip.kernel)
+        xbars, result = program_kernels(chip, tuned, seed, progress, padding)
         conductance = result.conductance
     effective = None
     if lines is not None and not lines.is_ideal and conductance.shape[0]:

@@ -56,6 +56,29 @@ class LayerKernels:
     minus: slice
 
 
+def kernel_padding(layers: list[LayerKernels], n_kernels: int, size: int) -> NDArray[np.bool_]:
+    """Cells of the programmed batch that carry no weight (every layer's zero padding).
+
+    Parameters
+    ----------
+    layers : list of LayerKernels
+    n_kernels : int
+        Kernels in the batch (``G+`` and ``G-``).
+    size : int
+        Kernel size N.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_kernels, size, size)
+    """
+    mask = np.zeros((n_kernels, size, size), dtype=bool)
+    for record in layers:
+        padding = record.layout.padding()
+        mask[record.plus] = padding
+        mask[record.minus] = padding
+    return mask
+
+
 @dataclass
 class Deployment:
     """A deployed model with the record of its programming.

@@ -22,7 +22,7 @@ from xbarsim.mapping.state_optimization import StateOptimization
 from xbarsim.mapping.tiling import tile
 from xbarsim.nn.layers import analog_layers
 from xbarsim.nn.program import program_kernels, program_model
-from xbarsim.nn.record import Deployment
+from xbarsim.nn.record import Deployment, kernel_padding
 from xbarsim.validation import check_seed
 
 
@@ -73,7 +73,8 @@ def program_model_designed(
     dep.targets = target
     conductance = target.copy()
     if chip.algorithm is not None and target.shape[0]:
-        xbars, run = program_kernels(chip, target, seed, progress)
+        padding = kernel_padding(dep.layers, target.shape[0], chip.kernel)
+        xbars, run = program_kernels(chip, target, seed, progress, padding)
         conductance = run.conductance
         dep.result, dep.xbars = run, xbars
     dep.chip = chip

@@ -33,7 +33,7 @@ from xbarsim.programming.cuda_support import load_cuda
 from xbarsim.programming.reference import program_reference
 from xbarsim.programming.refresh import refresh_outliers
 from xbarsim.programming.result import ProgramResult
-from xbarsim.programming.targets import broadcast_targets
+from xbarsim.programming.targets import broadcast_targets, leave_alone
 from xbarsim.programming.verify_read import VerifyRead
 
 ENGINES = ("auto", "reference", "cpu", "cpu-direct", "gpu")
@@ -146,6 +146,7 @@ def program(
     progress: bool = False,
     verify_read: VerifyRead | None = None,
     write_lines: Lines | None = None,
+    skip: ArrayLike | None = None,
 ) -> ProgramResult:
     """Program ``xbars`` (in place) toward ``targets`` (S) with write-verify.
 
@@ -169,10 +170,15 @@ def program(
         Write pulses through these line resistances (V and V/2 reduced by the line drop
         at every device), stepped pulse by pulse in the reference engine like a
         non-exact ``verify_read``.
+    skip : array_like of bool, shape (rows, cols) or (batch, rows, cols), optional
+        Devices left alone: never selected, so no pulse is applied on their behalf (e.g.
+        kernel cells that carry no weight, devices known to be stuck). Their targets are
+        ignored; they still feel their neighbours' half-selects.
 
     Returns
     -------
     ProgramResult
+        ``unswitchable`` is the crossbars' fault map; ``skipped`` the devices left alone.
     """
     algorithm = WriteVerify.thesis() if algorithm is None else algorithm
     stepped = verify_read is not None and not verify_read.exact
@@ -183,6 +189,8 @@ def program(
         )
     stepped = stepped or write_lines is not None
     name = "reference" if stepped else resolve_engine(engine)
+    fault_map = xbars.unswitchable.copy()
+    xbars, skipped = leave_alone(xbars, skip)
     refreshed = None
     if algorithm.refresh is not None:
         broadcast_targets(xbars, targets)  # validate before changing the crossbars
@@ -204,6 +212,9 @@ def program(
         result = _program_gpu(xbars, targets, algorithm, engine, progress)
     result.refreshed = refreshed
     result.initial_conductance = initial
+    if skipped.any():
+        result.unswitchable = fault_map
+        result.skipped = skipped
     retried = not (algorithm.stuck_detection or algorithm.abandon_at_cap)
     if retried and result.stuck is not None and result.stuck.any():
         warn_user(

@@ -31,7 +31,7 @@ class FaultReport:
     detected : ndarray of bool, shape (batch, rows, cols)
         Stuck devices that write-verify flagged: abandoned at the cap or left out of
         tolerance. A stuck device whose value happens to lie within tolerance of its target
-        is not detected (and needs no mitigation).
+        is not detected (and needs no mitigation), nor is one the run skipped.
     pulses_on_stuck : ndarray of int64, shape (batch,)
         Write pulses spent on stuck devices per crossbar.
     declared : ndarray of bool, shape (batch, rows, cols)
@@ -68,6 +68,8 @@ def fault_report(xbars: Crossbar, result: ProgramResult) -> FaultReport:
     stuck = fault >= FaultCode.STUCK_HIGH
     out_of_tolerance = result.error > result.tolerance
     detected = stuck & (result.abandoned | out_of_tolerance)
+    if result.skipped is not None:  # never selected, so never seen
+        detected &= ~result.skipped
     pulses = np.where(stuck, result.pulses, 0).sum(axis=(1, 2)).astype(np.int64)
     declared = np.zeros_like(stuck) if result.stuck is None else result.stuck.copy()
     return FaultReport(fault=fault, detected=detected, pulses_on_stuck=pulses, declared=declared)

@@ -37,7 +37,7 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.algorithm import PAPER_CAP_V, WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
-from xbarsim.programming.targets import broadcast_targets
+from xbarsim.programming.targets import broadcast_targets, leave_alone
 
 #: Relative margin that keeps "stay where you are" targets strictly inside the bounds.
 _EDGE = 1e-6
@@ -118,7 +118,8 @@ def prestage_selection(
     over_set = xbars.v_set - tuning.set_cutoff_v
     over_reset = xbars.v_reset - tuning.reset_cutoff_v
     switchable = ~xbars.unswitchable
-    high = switchable & (over_set > 0) & (over_set - over_reset >= 0)
+    with np.errstate(invalid="ignore"):  # inf - inf of never-switching devices: not chosen
+        high = switchable & (over_set > 0) & (over_set - over_reset >= 0)
     low = switchable & (over_reset > 0) & ~high
     return high, low
 
@@ -155,6 +156,7 @@ def program_improved(
     tuning: ImprovedTuning | None = None,
     engine: str = "auto",
     progress: bool = False,
+    skip: ArrayLike | None = None,
 ) -> ProgramResult:
     """Program differential pairs (in place) with the improved algorithm.
 
@@ -170,6 +172,8 @@ def program_improved(
         Engine for every :func:`program` call.
     progress : bool
         Progress bars of the underlying calls.
+    skip : array_like of bool, optional
+        Devices left alone by every stage (as in :func:`program`).
 
     Returns
     -------
@@ -190,6 +194,8 @@ def program_improved(
             f"xbars: improved tuning needs an even batch (G+ then G- halves), got {xbars.batch}"
         )
     original = broadcast_targets(xbars, targets)
+    fault_map = xbars.unswitchable.copy()
+    xbars, skipped = leave_alone(xbars, skip)
     batch = xbars.batch
     passes = base.passes
     pulses = np.zeros(original.shape, dtype=np.int64)
@@ -271,7 +277,7 @@ def program_improved(
         conductance=xbars.conductance.copy(),
         pulses=pulses,
         abandoned=abandoned | frozen,
-        unswitchable=xbars.unswitchable.copy(),
+        unswitchable=fault_map,
         tolerance=base.tolerance,
         history=history,
         pulses_per_pass=pulses_per_pass,
@@ -282,6 +288,7 @@ def program_improved(
         stuck=stuck,
         pulse_v2_sum=v2_sum,
         initial_conductance=initial,
+        skipped=skipped if skipped.any() else None,
     )
 
 

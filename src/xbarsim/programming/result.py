@@ -108,7 +108,8 @@ class ProgramResult:
         The algorithm's target relative error.
     history : dict of ndarray, shape (batch, passes + 1)
         Error statistics (:data:`HISTORY_KEYS`) before tuning (column 0) and after every
-        pass, over every device outside the fault map (:data:`TUNING_ERROR_EXCLUSION`).
+        pass, over every device outside the fault map (:data:`TUNING_ERROR_EXCLUSION`) and
+        not ``skipped``.
     pulses_per_pass : ndarray of int64, shape (batch, passes)
     n_hs_per_pass : ndarray, shape (batch, passes)
         Half-select statistic per pass: the fraction of the crossbar's devices that
@@ -142,6 +143,9 @@ class ProgramResult:
         Affected (device, pulse) pairs per pass: the sum over the pass's write pulses of the
         number of non-selected devices each drove at or above threshold (None where not
         tracked).
+    skipped : ndarray of bool, shape (batch, rows, cols), or None
+        Devices the run left alone (``program(..., skip=...)``): no pulse, not in
+        ``history``; None when none were skipped.
     """
 
     target: NDArray[np.float64]
@@ -161,6 +165,7 @@ class ProgramResult:
     pulse_v2_sum: NDArray[np.float64] | None = None
     initial_conductance: NDArray[np.float64] | None = None
     hs_exposures_per_pass: NDArray[np.int64] | None = None
+    skipped: NDArray[np.bool_] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:
@@ -169,8 +174,10 @@ class ProgramResult:
 
     @property
     def excluded(self) -> NDArray[np.bool_]:
-        """Devices that could not be switched: fault map or abandoned at the cap."""
-        return self.unswitchable | self.abandoned
+        """Devices that could not be switched (fault map, abandoned at the cap) or were
+        skipped."""
+        out = self.unswitchable | self.abandoned
+        return out if self.skipped is None else out | self.skipped
 
     @property
     def n_hs(self) -> NDArray[np.float64]:
