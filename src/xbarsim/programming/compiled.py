@@ -596,18 +596,20 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
-                    th = vset[r, c] if direction > 0 else vrst[r, c]
-                    pulse0 = counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0
-                    if accumulate and walk:
-                        n, outcome, gs = _walk_ramp(gs, t, tol, direction, length, th, law, alg,
-                                                    key, r * cols + c, pulse0)
-                    elif accumulate:
-                        n, outcome, gs = _solve_ramp(
-                            gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
-                            knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
-                            consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
-                        )
                     if accumulate:
+                        if walk:
+                            n, outcome, gs = _walk_ramp(
+                                gs, t, tol, direction, length,
+                                vset[r, c] if direction > 0 else vrst[r, c], law, alg, key,
+                                r * cols + c, counts[r, c] + pulses[r, c] + count if c2c > 0.0
+                                else 0,
+                            )
+                        else:
+                            n, outcome, gs = _solve_ramp(
+                                gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
+                                knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
+                                consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
+                            )
                         exposure += _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c,
                                                   rows, cols, n, direction, g_min, g_max, line,
                                                   other)
@@ -616,7 +618,9 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                                        line, other)
                     else:
                         step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
+                        th = vset[r, c] if direction > 0 else vrst[r, c]
                         d0 = law[_D0S] if direction > 0 else law[_D0R]
+                        pulse0 = counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0
                         outcome = 0
                         n = length
                         for k in range(length):
