@@ -17,6 +17,12 @@ FEATURES = {
     "leak+c2c": {"leak_dose": 1e-4, "cycle_to_cycle": 0.2},
     "normal": {"threshold_distribution": "normal"},
     "truncated": {"threshold_distribution": "truncated_normal", "cycle_to_cycle": 0.1},
+    # stuck devices (infinite thresholds, still tuned) get neither leak nor movement
+    "stuck": {
+        "leak_dose": 2e-4,
+        "cycle_to_cycle": 0.2,
+        "conditions": {"stuck": {"high_ppm": 5e4, "low_ppm": 5e4, "random_ppm": 5e4}},
+    },
 }
 
 
@@ -68,6 +74,8 @@ def test_compiled_engines_equal_the_reference(feature, scheme):
     x, t = _case(FEATURES[feature])
     alg = WriteVerify.thesis(scheme=scheme, passes=2)
     ref = program(x.copy(), t, alg, engine="reference")
+    stuck = x.device_state.stuck
+    np.testing.assert_array_equal(ref.conductance[stuck], x.conductance[stuck])
     for engine in ("cpu", "cpu-direct"):
         other = program(x.copy(), t, alg, engine=engine)
         np.testing.assert_array_equal(ref.pulses, other.pulses)
