@@ -354,32 +354,43 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, 
 
     Returns the number of pulses ``n`` (1..length), the outcome (0 reached the cap,
     1 passed the target, 2 within tolerance) and the conductance after pulse ``n``.
-    ``leak`` is the device's leak floor per pulse (its ``n`` pulses add ``n * leak``).
+    ``leak`` is the device's leak floor per pulse (its ``n`` pulses add ``n * leak``), or
+    None for none: a separate compilation whose leak terms are pruned, so the latency-bound
+    bisection stays as short as without the feature.
     """
     if direction > 0:
         needed = math.log((g_max - g0) / (g_max - (t - tol)))
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
-    if _cum_dose(length, split, knee, cb, ca, cf, tables, p, f) + length * leak < needed:
+    total = _cum_dose(length, split, knee, cb, ca, cf, tables, p, f)
+    if leak is not None:
+        total += length * leak
+    if total < needed:
         n = length
     else:  # the first n with a cumulative dose >= needed, by a branch-free bisection
         lo, span = 0, length  # n in (lo, lo + span]
         while span > 1:
             half = span // 2
             m = lo + half
-            dose = _cum_dose(m, split, knee, cb, ca, cf, tables, p, f) + m * leak
+            dose = _cum_dose(m, split, knee, cb, ca, cf, tables, p, f)
+            if leak is not None:
+                dose += m * leak
             lo = m if dose < needed else lo
             span -= half
         n = lo + 1
     # exact check with the reference's comparisons, against rounding at the boundary
     while n > 1:
-        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, tables, p, f) + (n - 1) * leak
+        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, tables, p, f)
+        if leak is not None:
+            dose += (n - 1) * leak
         gp = _after(g0, dose, direction, g_min, g_max)
         if _settles(gp, t, tol, direction) == 0:
             break
         n -= 1
     while True:
-        dose = _cum_dose(n, split, knee, cb, ca, cf, tables, p, f) + n * leak
+        dose = _cum_dose(n, split, knee, cb, ca, cf, tables, p, f)
+        if leak is not None:
+            dose += n * leak
         gn = _after(g0, dose, direction, g_min, g_max)
         outcome = _settles(gn, t, tol, direction)
         if outcome > 0 or n == length:
@@ -607,13 +618,19 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                                 r * cols + c, counts[r, c] + pulses[r, c] + count if c2c > 0.0
                                 else 0,
                             )
-                        else:
+                        elif leak > 0.0:
                             n, outcome, gs = _solve_ramp(
                                 gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
                                 knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
                                 consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
-                                leak if leak > 0.0 and math.isfinite(
-                                    vset[r, c] if direction > 0 else vrst[r, c]) else 0.0,
+                                leak if math.isfinite(vset[r, c] if direction > 0 else vrst[r, c])
+                                else 0.0,
+                            )
+                        else:
+                            n, outcome, gs = _solve_ramp(
+                                gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
+                                knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
+                                consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max, None,
                             )
                         exposure += _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c,
                                                   rows, cols, n, direction, g_min, g_max, line,
