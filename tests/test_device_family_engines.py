@@ -155,12 +155,15 @@ def test_numpy_python_and_numba_factors_agree():
     device, pulse = np.arange(500) % 64, np.arange(500) // 64
     vector = multipliers(key, device, pulse, 0.3)
     s = log_sigma(0.3)
-    python = make_multiplier(lambda f: f)
-    compiled = make_multiplier(numba.njit)
+    _, python = make_multiplier(lambda f: f)
+    pair, compiled = make_multiplier(numba.njit)
     py = np.array([python(key, int(d), int(n), s) for d, n in zip(device, pulse, strict=True)])
     nb = np.array([compiled(key, int(d), int(n), s) for d, n in zip(device, pulse, strict=True)])
     np.testing.assert_array_equal(py, nb)
     np.testing.assert_allclose(vector, py, rtol=1e-14)
+    # the pair function gives pulses 2i and 2i + 1 at once
+    pairs = np.array([pair(key, 5, i, s) for i in range(10)]).ravel()
+    np.testing.assert_array_equal(pairs, [compiled(key, 5, k, s) for k in range(20)])
 
 
 @pytest.mark.parametrize("c2c", [0.05, 0.3, 1.0])

@@ -29,7 +29,7 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.validation import check_positive_int, check_seed
 
 #: The scalar cycle-to-cycle factor in plain Python (the compiled engines' own, uncompiled).
-_multiplier = make_multiplier(lambda function: function)
+_, _multiplier = make_multiplier(lambda function: function)
 
 
 @dataclass

@@ -96,8 +96,9 @@ def _pulse_dose(amplitude, th, d0, law):
     return dose
 
 
-#: The cycle-to-cycle factor of :mod:`xbarsim.devices.pulse_noise`, compiled.
-_c2c_factor = make_multiplier(functools.partial(njit, cache=_CACHE))
+#: The cycle-to-cycle factors of :mod:`xbarsim.devices.pulse_noise`, compiled (a pulse pair;
+#: one pulse).
+_c2c_pair, _c2c_factor = make_multiplier(functools.partial(njit, cache=_CACHE))
 
 
 @njit(cache=_CACHE, inline="always")
@@ -410,10 +411,14 @@ def _walk_ramp(g0, t, tol, direction, length, th, law, alg, key, device, pulse0)
     d0 = law[_D0S] if direction > 0 else law[_D0R]
     s = law[_C2C]
     g = g0
+    even, odd = 1.0, 1.0
     for k in range(length):
         dose = _pulse_dose(alg[_START] + k * step, th, d0, law)
         if s > 0.0:
-            dose = _c2c_factor(key, device, pulse0 + k, s) * dose
+            i = pulse0 + k
+            if k == 0 or i % 2 == 0:  # one Philox call per pair of pulses
+                even, odd = _c2c_pair(key, device, i // 2, s)
+            dose = (odd if i % 2 else even) * dose
         g = _apply(g, dose, direction, law[_GMIN], law[_GMAX])
         outcome = _settles(g, t, tol, direction)
         if outcome > 0:

@@ -100,8 +100,9 @@ def _settles_gpu(gk, t, tol, direction):
     return 0
 
 
-#: The cycle-to-cycle factor of :mod:`xbarsim.devices.pulse_noise`, compiled for the device.
-_c2c_factor_gpu = make_multiplier(functools.partial(cuda.jit, device=True, inline=True))
+#: The cycle-to-cycle factors of a pulse pair (:mod:`xbarsim.devices.pulse_noise`), compiled
+#: for the device.
+_c2c_pair_gpu, _ = make_multiplier(functools.partial(cuda.jit, device=True, inline=True))
 
 
 @cuda.jit(device=True, inline=True)
@@ -135,10 +136,14 @@ def _walk_ramp_gpu(g0, t, tol, direction, length, th, law, alg, key, device, pul
     g = g0
     n = length
     outcome = 0
+    even, odd = 1.0, 1.0
     for k in range(length):
         dose = _pulse_dose_gpu(alg[_START] + k * step, th, d0, law)
         if s > 0.0:
-            dose = _c2c_factor_gpu(key, device, pulse0 + k, s) * dose
+            i = pulse0 + k
+            if k == 0 or i % 2 == 0:  # one Philox call per pair of pulses
+                even, odd = _c2c_pair_gpu(key, device, i // 2, s)
+            dose = (odd if i % 2 else even) * dose
         g = _apply_gpu(g, dose, direction, law[_GMIN], law[_GMAX])
         outcome = _settles_gpu(g, t, tol, direction)
         if outcome > 0:
