@@ -17,6 +17,12 @@ FEATURES = {
     "leak+c2c": {"leak_dose": 1e-4, "cycle_to_cycle": 0.2},
     "normal": {"threshold_distribution": "normal"},
     "truncated": {"threshold_distribution": "truncated_normal", "cycle_to_cycle": 0.1},
+    # stuck devices (infinite thresholds, still tuned) get neither leak nor movement
+    "stuck": {
+        "leak_dose": 2e-4,
+        "cycle_to_cycle": 0.2,
+        "conditions": {"stuck": {"high_ppm": 5e4, "low_ppm": 5e4, "random_ppm": 5e4}},
+    },
 }
 
 
@@ -68,6 +74,8 @@ def test_compiled_engines_equal_the_reference(feature, scheme):
     x, t = _case(FEATURES[feature])
     alg = WriteVerify.thesis(scheme=scheme, passes=2)
     ref = program(x.copy(), t, alg, engine="reference")
+    stuck = x.device_state.stuck
+    np.testing.assert_array_equal(ref.conductance[stuck], x.conductance[stuck])
     for engine in ("cpu", "cpu-direct"):
         other = program(x.copy(), t, alg, engine=engine)
         np.testing.assert_array_equal(ref.pulses, other.pulses)
@@ -147,12 +155,15 @@ def test_numpy_python_and_numba_factors_agree():
     device, pulse = np.arange(500) % 64, np.arange(500) // 64
     vector = multipliers(key, device, pulse, 0.3)
     s = log_sigma(0.3)
-    python = make_multiplier(lambda f: f)
-    compiled = make_multiplier(numba.njit)
+    _, python = make_multiplier(lambda f: f)
+    pair, compiled = make_multiplier(numba.njit)
     py = np.array([python(key, int(d), int(n), s) for d, n in zip(device, pulse, strict=True)])
     nb = np.array([compiled(key, int(d), int(n), s) for d, n in zip(device, pulse, strict=True)])
     np.testing.assert_array_equal(py, nb)
     np.testing.assert_allclose(vector, py, rtol=1e-14)
+    # the pair function gives pulses 2i and 2i + 1 at once
+    pairs = np.array([pair(key, 5, i, s) for i in range(10)]).ravel()
+    np.testing.assert_array_equal(pairs, [compiled(key, 5, k, s) for k in range(20)])
 
 
 @pytest.mark.parametrize("c2c", [0.05, 0.3, 1.0])

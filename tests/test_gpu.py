@@ -73,7 +73,8 @@ CHECK = textwrap.dedent(
         assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
         np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
     # leak floor and cycle-to-cycle variation: the walked ramp and the counter-based stream
-    for extra in ({"leak_dose": 2e-4}, {"leak_dose": 1e-4, "cycle_to_cycle": 0.2}):
+    stuck = {"conditions": {"stuck": {"high_ppm": 5e4, "low_ppm": 5e4, "random_ppm": 5e4}}}
+    for extra in ({"leak_dose": 2e-4}, {"leak_dose": 1e-4, "cycle_to_cycle": 0.2, **stuck}):
         for scheme in ("V/2", "V/3"):
             dev = device_config_from_dict({"preset": "tio2-64x64-paper", **extra})
             x = Crossbar.sample(dev.with_sigma(0.25), (5, 4), batch=2, seed=3)

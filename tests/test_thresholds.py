@@ -58,6 +58,25 @@ def test_ramp_level_disturbance_equals_pulse_by_pulse(scheme: str) -> None:
     np.testing.assert_allclose(fast.conductance, slow.conductance, rtol=1e-9)
 
 
+def test_ramp_level_protocol_follows_leak_and_cycle_to_cycle_pulse_by_pulse() -> None:
+    device = devices.device_config_from_dict(
+        {"preset": "tio2-64x64-paper", "leak_dose": 1e-4, "cycle_to_cycle": 0.3}
+    )
+    protocol = ThresholdProtocol(scheme="V/2")
+    fast = Crossbar.sample(device, (5, 5), batch=1, seed=4)
+    slow = fast.copy()
+    got = measure_thresholds(fast, protocol)
+    want = measure_pulse_by_pulse(slow, protocol)
+    np.testing.assert_array_equal(got.set_v, want.set_v)
+    np.testing.assert_array_equal(got.reset_v, want.reset_v)
+    np.testing.assert_allclose(fast.conductance, slow.conductance, rtol=1e-9)
+    counts = fast.device_state.pulse_count
+    assert counts.min() > 0
+    np.testing.assert_array_equal(counts, slow.device_state.pulse_count)
+    plain = measure_thresholds(Crossbar.sample(PAPER, (5, 5), batch=1, seed=4), protocol)
+    assert not np.array_equal(plain.set_v, got.set_v)
+
+
 @pytest.mark.parametrize("scheme", ["none", "V/2"])
 def test_measured_thresholds_recover_sampled_ones(scheme: str) -> None:
     """Criterion: every device whose set and reset thresholds are both below

@@ -22,14 +22,14 @@ from xbarsim.crossbar.lines import Lines
 from xbarsim.crossbar.state import DeviceState
 from xbarsim.devices.config import DeviceConfig
 from xbarsim.devices.dynamics import PulseLaw
-from xbarsim.devices.pulse_noise import log_sigma, make_multiplier
+from xbarsim.devices.pulse_noise import log_sigma, make_multiplier, multipliers
 from xbarsim.devices.sampling import sample_devices
 from xbarsim.devices.stuck import FaultCode
 from xbarsim.errors import XbarsimInputError
 from xbarsim.validation import check_positive_int, check_seed
 
 #: The scalar cycle-to-cycle factor in plain Python (the compiled engines' own, uncompiled).
-_multiplier = make_multiplier(lambda function: function)
+_, _multiplier = make_multiplier(lambda function: function)
 
 
 @dataclass
@@ -281,6 +281,25 @@ class Crossbar:
         )
         count[row, col] += 1
         return float(factor)
+
+    def upcoming_multipliers(self, index: int, row: int, col: int, n: int) -> NDArray[np.float64]:
+        """Cycle-to-cycle factors of the next ``n`` pulses on the selected device (row, col)
+        of crossbar ``index`` (numpy, vectorized), without advancing its pulse count
+        (:meth:`count_pulses` does); ones without cycle-to-cycle variation."""
+        c2c = self.device.cycle_to_cycle
+        if c2c == 0.0:
+            return np.ones(n)
+        state = self.device_state
+        first = int(state.pulse_count[index, row, col])
+        return multipliers(
+            state.pulse_keys[index], row * self.cols + col, first + np.arange(n), c2c
+        )
+
+    def count_pulses(self, index: int, row: int, col: int, n: int) -> None:
+        """Advance the selected device's pulse count by ``n`` (under cycle-to-cycle
+        variation; nothing otherwise)."""
+        if self.device.cycle_to_cycle > 0.0:
+            self.device_state.pulse_count[index, row, col] += n
 
     def apply_pulse(
         self, index: int, row: int, col: int, voltage: float, scheme: BiasScheme

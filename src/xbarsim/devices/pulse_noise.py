@@ -7,15 +7,18 @@ al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011) keyed by the crossb
 key, applied to the counter (pulse index low and high words, device index, 0). So the factor
 of a pulse depends only on (crossbar, device, that device's pulse count), never on the
 engine, the batch or the order devices are tuned in: the reference engine (numpy), the
-compiled engine (numba) and the GPU engine (numba-cuda) see the same numbers.
+compiled engine (numba) and the GPU engine (numba-cuda) see the same numbers. Pulses ``2i``
+and ``2i + 1`` share one Philox call (counter ``i``): its two uniforms give, by Box-Muller,
+two independent standard normals, ``r cos(theta)`` for the even pulse and ``r sin(theta)``
+for the odd one.
 
 Arithmetic is 32-bit in unsigned 64-bit containers: every product of two 32-bit words fits,
 so nothing overflows (no warnings in numpy, same bits in numba and on the GPU).
 :func:`philox_words` is plain Python on ``numpy.uint64`` values and works elementwise on
 arrays; the engines compile it (:func:`make_multiplier`) with their own decorator.
 
-The four output words give two uniforms in (0, 1] of 53 bits each and, by Box-Muller,
-one standard normal ``z``; the factor is ``exp(s z - s^2 / 2)`` with ``s^2 = log(1 + c2c^2)``.
+The four output words give two uniforms in (0, 1] of 53 bits each; the factor of a pulse
+with standard normal ``z`` is ``exp(s z - s^2 / 2)`` with ``s^2 = log(1 + c2c^2)``.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
 _ROUNDS = 10
 
 
-def philox_words(key, device, pulse):
-    """Philox-4x32-10 of counter (pulse low, pulse high, device, 0) under ``key``.
+def philox_words(key, device, pair):
+    """Philox-4x32-10 of counter (pair low, pair high, device, 0) under ``key``.
 
     Parameters
     ----------
@@ -49,8 +52,8 @@ def philox_words(key, device, pulse):
         The crossbar's key (both 32-bit halves are used).
     device : numpy.uint64 (or array)
         Device index in its crossbar (row-major, below 2**32).
-    pulse : numpy.uint64 (or array)
-        The device's pulse count.
+    pair : numpy.uint64 (or array)
+        The device's pulse count halved (pulses ``2 pair`` and ``2 pair + 1``).
 
     Returns
     -------
@@ -59,8 +62,8 @@ def philox_words(key, device, pulse):
     """
     k0 = key & _MASK32
     k1 = key >> _SHIFT32
-    c0 = pulse & _MASK32
-    c1 = pulse >> _SHIFT32
+    c0 = pair & _MASK32
+    c1 = pair >> _SHIFT32
     c2 = device & _MASK32
     c3 = _ZERO
     for _ in range(_ROUNDS):
@@ -107,28 +110,41 @@ def multipliers(
     )
     if c2c == 0.0:
         return np.ones(d.shape)
-    w0, w1, w2, w3 = philox_words(np.full(d.shape, key, dtype=np.uint64), d, n)
+    w0, w1, w2, w3 = philox_words(np.full(d.shape, key, dtype=np.uint64), d, n >> np.uint64(1))
     u1 = ((w0 >> _HI27).astype(np.float64) * _TWO26 + (w1 >> _HI26) + 1.0) * _TWO_M53
     u2 = ((w2 >> _HI27).astype(np.float64) * _TWO26 + (w3 >> _HI26) + 1.0) * _TWO_M53
-    z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * math.pi * u2)
+    angle = 2.0 * math.pi * u2
+    z = np.sqrt(-2.0 * np.log(u1)) * np.where(n & np.uint64(1), np.sin(angle), np.cos(angle))
     s = log_sigma(c2c)
     return np.exp(s * z - 0.5 * s * s)
 
 
-def make_multiplier(jit: Callable[[Callable], Callable]) -> Callable:
-    """The scalar dose factor compiled with ``jit`` (numba ``njit`` or a CUDA device jit).
+def make_multiplier(jit: Callable[[Callable], Callable]) -> tuple[Callable, Callable]:
+    """The scalar dose factors compiled with ``jit`` (numba ``njit`` or a CUDA device jit).
 
-    The returned ``multiplier(key, device, pulse, s)`` takes the key (uint64), device index
-    and pulse count (integers) and ``s`` = :func:`log_sigma` and computes what
-    :func:`multipliers` does, with ``math`` functions.
+    Returns ``(pair, multiplier)``: ``pair(key, device, i, s)`` gives the factors of pulses
+    ``2 i`` and ``2 i + 1`` (one Philox call, for walks over consecutive pulses);
+    ``multiplier(key, device, pulse, s)`` the factor of one pulse. Both take the key
+    (uint64), the device index and the pulse count or pair index (integers) and
+    ``s`` = :func:`log_sigma`, and compute what :func:`multipliers` does, with ``math``
+    functions.
     """
     words = jit(philox_words)
 
-    def multiplier(key, device, pulse, s):
-        w0, w1, w2, w3 = words(key, np.uint64(device), np.uint64(pulse))
+    def pair(key, device, i, s):
+        w0, w1, w2, w3 = words(key, np.uint64(device), np.uint64(i))
         u1 = (float(w0 >> _HI27) * _TWO26 + float(w1 >> _HI26) + 1.0) * _TWO_M53
         u2 = (float(w2 >> _HI27) * _TWO26 + float(w3 >> _HI26) + 1.0) * _TWO_M53
-        z = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-        return math.exp(s * z - 0.5 * s * s)
+        r = math.sqrt(-2.0 * math.log(u1))
+        angle = 2.0 * math.pi * u2
+        shift = 0.5 * s * s
+        even = math.exp(s * (r * math.cos(angle)) - shift)
+        return even, math.exp(s * (r * math.sin(angle)) - shift)
 
-    return jit(multiplier)
+    compiled_pair = jit(pair)
+
+    def multiplier(key, device, pulse, s):
+        even, odd = compiled_pair(key, device, pulse // 2, s)
+        return odd if pulse % 2 else even
+
+    return compiled_pair, jit(multiplier)

@@ -38,11 +38,12 @@ Leak floor and cycle-to-cycle variation
 Both are off by default, and then nothing of this runs. With a leak floor
 (:attr:`~xbarsim.devices.config.DeviceConfig.leak_dose`) every disturbed device with a
 finite threshold receives ``n * leak_dose`` more over a ramp's ``n`` pulses, applied as one
-more same-polarity update after the ramp's disturbance (doses compose exactly). With either
-feature the selected device's ramp is walked pulse by pulse (:func:`_walk_ramp`), each
-dose times its cycle-to-cycle factor from :mod:`xbarsim.devices.pulse_noise` keyed by
-(crossbar key, device index, the device's pulse count); the disturbed devices' doses do not
-depend on it and keep their per-ramp update.
+more same-polarity update after the ramp's disturbance (doses compose exactly), and the
+selected device's closed form adds ``n * leak_dose`` to its cumulative dose. With
+cycle-to-cycle variation the selected device's ramp is walked pulse by pulse
+(:func:`_walk_ramp`), each dose times its factor from :mod:`xbarsim.devices.pulse_noise`
+keyed by (crossbar key, device index, the device's pulse count); the disturbed devices'
+doses do not depend on it and keep their per-ramp update.
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ def _pulse_dose(amplitude, th, d0, law):
     return dose
 
 
-#: The cycle-to-cycle factor of :mod:`xbarsim.devices.pulse_noise`, compiled.
-_c2c_factor = make_multiplier(functools.partial(njit, cache=_CACHE))
+#: The cycle-to-cycle factors of :mod:`xbarsim.devices.pulse_noise`, compiled (a pulse pair;
+#: one pulse).
+_c2c_pair, _c2c_factor = make_multiplier(functools.partial(njit, cache=_CACHE))
 
 
 @njit(cache=_CACHE, inline="always")
@@ -352,35 +354,48 @@ def _after(g0, dose, direction, g_min, g_max):
 
 @njit(cache=_CACHE)
 def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, p, f, g_min,
-                g_max):
+                g_max, leak):
     """Closed-form ramp of the selected device.
 
     Returns the number of pulses ``n`` (1..length), the outcome (0 reached the cap,
     1 passed the target, 2 within tolerance) and the conductance after pulse ``n``.
+    ``leak`` is the device's leak floor per pulse (its ``n`` pulses add ``n * leak``), or
+    None for none: a separate compilation whose leak terms are pruned, so the latency-bound
+    bisection stays as short as without the feature.
     """
     if direction > 0:
         needed = math.log((g_max - g0) / (g_max - (t - tol)))
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
-    if _cum_dose(length, split, knee, cb, ca, cf, tables, p, f) < needed:
+    total = _cum_dose(length, split, knee, cb, ca, cf, tables, p, f)
+    if leak is not None:
+        total += length * leak
+    if total < needed:
         n = length
     else:  # the first n with a cumulative dose >= needed, by a branch-free bisection
         lo, span = 0, length  # n in (lo, lo + span]
         while span > 1:
             half = span // 2
-            lo = lo + half if _cum_dose(lo + half, split, knee, cb, ca, cf, tables, p, f) < needed \
-                else lo
+            m = lo + half
+            dose = _cum_dose(m, split, knee, cb, ca, cf, tables, p, f)
+            if leak is not None:
+                dose += m * leak
+            lo = m if dose < needed else lo
             span -= half
         n = lo + 1
     # exact check with the reference's comparisons, against rounding at the boundary
     while n > 1:
         dose = _cum_dose(n - 1, split, knee, cb, ca, cf, tables, p, f)
+        if leak is not None:
+            dose += (n - 1) * leak
         gp = _after(g0, dose, direction, g_min, g_max)
         if _settles(gp, t, tol, direction) == 0:
             break
         n -= 1
     while True:
         dose = _cum_dose(n, split, knee, cb, ca, cf, tables, p, f)
+        if leak is not None:
+            dose += n * leak
         gn = _after(g0, dose, direction, g_min, g_max)
         outcome = _settles(gn, t, tol, direction)
         if outcome > 0 or n == length:
@@ -390,7 +405,7 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, 
 
 @njit(cache=_CACHE)
 def _walk_ramp(g0, t, tol, direction, length, th, law, alg, key, device, pulse0):
-    """The selected device's ramp pulse by pulse (leak floor or cycle-to-cycle variation).
+    """The selected device's ramp pulse by pulse (cycle-to-cycle variation).
 
     Pulse ``k``'s dose is :func:`_pulse_dose` times the cycle-to-cycle factor of the
     device's pulse ``pulse0 + k`` (1 without variation). Returns what :func:`_solve_ramp`
@@ -400,10 +415,14 @@ def _walk_ramp(g0, t, tol, direction, length, th, law, alg, key, device, pulse0)
     d0 = law[_D0S] if direction > 0 else law[_D0R]
     s = law[_C2C]
     g = g0
+    even, odd = 1.0, 1.0
     for k in range(length):
         dose = _pulse_dose(alg[_START] + k * step, th, d0, law)
         if s > 0.0:
-            dose = _c2c_factor(key, device, pulse0 + k, s) * dose
+            i = pulse0 + k
+            if k == 0 or i % 2 == 0:  # one Philox call per pair of pulses
+                even, odd = _c2c_pair(key, device, i // 2, s)
+            dose = (odd if i % 2 else even) * dose
         g = _apply(g, dose, direction, law[_GMIN], law[_GMAX])
         outcome = _settles(g, t, tol, direction)
         if outcome > 0:
@@ -554,7 +573,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     g_min, g_max = law[_GMIN], law[_GMAX]
     tol_frac, start = alg[_TOL], alg[_START]
     leak, c2c = law[_LEAK], law[_C2C]
-    walk = leak > 0.0 or c2c > 0.0
+    walk = c2c > 0.0
     max_ramps = int(alg[_RAMPS])
     abandon = alg[_ABANDON] > 0.0
     detect = alg[_STUCK] > 0.0
@@ -600,18 +619,28 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
-                    th = vset[r, c] if direction > 0 else vrst[r, c]
-                    pulse0 = counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0
-                    if accumulate and walk:
-                        n, outcome, gs = _walk_ramp(gs, t, tol, direction, length, th, law, alg,
-                                                    key, r * cols + c, pulse0)
-                    elif accumulate:
-                        n, outcome, gs = _solve_ramp(
-                            gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
-                            knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
-                            consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
-                        )
                     if accumulate:
+                        if walk:
+                            n, outcome, gs = _walk_ramp(
+                                gs, t, tol, direction, length,
+                                vset[r, c] if direction > 0 else vrst[r, c], law, alg, key,
+                                r * cols + c, counts[r, c] + pulses[r, c] + count if c2c > 0.0
+                                else 0,
+                            )
+                        elif leak > 0.0:
+                            n, outcome, gs = _solve_ramp(
+                                gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
+                                knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
+                                consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
+                                leak if math.isfinite(vset[r, c] if direction > 0 else vrst[r, c])
+                                else 0.0,
+                            )
+                        else:
+                            n, outcome, gs = _solve_ramp(
+                                gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
+                                knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
+                                consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max, None,
+                            )
                         exposure += _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c,
                                                   rows, cols, n, direction, g_min, g_max, line,
                                                   other)
@@ -620,7 +649,9 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                                        line, other)
                     else:
                         step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
+                        th = vset[r, c] if direction > 0 else vrst[r, c]
                         d0 = law[_D0S] if direction > 0 else law[_D0R]
+                        pulse0 = counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0
                         outcome = 0
                         n = length
                         for k in range(length):

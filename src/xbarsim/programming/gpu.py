@@ -9,8 +9,8 @@ tables (threshold split indices, dose constants) are computed on the GPU, one th
 device, with the compiled engine's formulas; disturbed-device counts (n_HS) are reduced
 there too. The kernel runs one pass per launch so that the error history is recorded on
 the host between passes, with the compiled engine's own statistics routine. With a leak
-floor or cycle-to-cycle variation thread 0 walks the selected device's ramp pulse by pulse
-and the disturbed devices also receive the ramp's leak, as in the compiled engine.
+floor every ramp adds ``n * leak_dose`` to each dose; with cycle-to-cycle variation thread 0
+walks the selected device's ramp pulse by pulse, as in the compiled engine.
 
 Tested against the CPU engines in numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)
 and, where a GPU is present, on the device.
@@ -100,8 +100,9 @@ def _settles_gpu(gk, t, tol, direction):
     return 0
 
 
-#: The cycle-to-cycle factor of :mod:`xbarsim.devices.pulse_noise`, compiled for the device.
-_c2c_factor_gpu = make_multiplier(functools.partial(cuda.jit, device=True, inline=True))
+#: The cycle-to-cycle factors of a pulse pair (:mod:`xbarsim.devices.pulse_noise`), compiled
+#: for the device.
+_c2c_pair_gpu, _ = make_multiplier(functools.partial(cuda.jit, device=True, inline=True))
 
 
 @cuda.jit(device=True, inline=True)
@@ -135,10 +136,14 @@ def _walk_ramp_gpu(g0, t, tol, direction, length, th, law, alg, key, device, pul
     g = g0
     n = length
     outcome = 0
+    even, odd = 1.0, 1.0
     for k in range(length):
         dose = _pulse_dose_gpu(alg[_START] + k * step, th, d0, law)
         if s > 0.0:
-            dose = _c2c_factor_gpu(key, device, pulse0 + k, s) * dose
+            i = pulse0 + k
+            if k == 0 or i % 2 == 0:  # one Philox call per pair of pulses
+                even, odd = _c2c_pair_gpu(key, device, i // 2, s)
+            dose = (odd if i % 2 else even) * dose
         g = _apply_gpu(g, dose, direction, law[_GMIN], law[_GMAX])
         outcome = _settles_gpu(g, t, tol, direction)
         if outcome > 0:
@@ -151,33 +156,34 @@ def _walk_ramp_gpu(g0, t, tol, direction, length, th, law, alg, key, device, pul
 
 @cuda.jit(device=True)
 def _solve_ramp_gpu(g0, t, tol, direction, length, split, knee, cb, ca, cf, table, q, g_min,
-                    g_max, out):
-    """Closed-form ramp (see the CPU engine); writes n, outcome, g into ``out``."""
+                    g_max, leak, out):
+    """Closed-form ramp (see the CPU engine; ``n`` pulses add ``n * leak``); writes n,
+    outcome, g into ``out``."""
     if direction > 0:
         needed = math.log((g_max - g0) / (g_max - (t - tol)))
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
-    if _cum_dose_gpu(length, split, knee, cb, ca, cf, table, q, 0) < needed:
+    if _cum_dose_gpu(length, split, knee, cb, ca, cf, table, q, 0) + length * leak < needed:
         n = length
     else:
         lo = 1
         hi = length
         while lo < hi:
             mid = (lo + hi) // 2
-            if _cum_dose_gpu(mid, split, knee, cb, ca, cf, table, q, 0) >= needed:
+            if _cum_dose_gpu(mid, split, knee, cb, ca, cf, table, q, 0) + mid * leak >= needed:
                 hi = mid
             else:
                 lo = mid + 1
         n = lo
     while n > 1:
-        gp = _apply_gpu(g0, _cum_dose_gpu(n - 1, split, knee, cb, ca, cf, table, q, 0), direction,
-                        g_min, g_max)
+        dose = _cum_dose_gpu(n - 1, split, knee, cb, ca, cf, table, q, 0) + (n - 1) * leak
+        gp = _apply_gpu(g0, dose, direction, g_min, g_max)
         if _settles_gpu(gp, t, tol, direction) == 0:
             break
         n -= 1
     while True:
-        gn = _apply_gpu(g0, _cum_dose_gpu(n, split, knee, cb, ca, cf, table, q, 0), direction,
-                        g_min, g_max)
+        dose = _cum_dose_gpu(n, split, knee, cb, ca, cf, table, q, 0) + n * leak
+        gn = _apply_gpu(g0, dose, direction, g_min, g_max)
         outcome = _settles_gpu(gn, t, tol, direction)
         if outcome > 0 or n == length:
             break
@@ -215,7 +221,7 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
     tol_frac = alg[_TOL]
     ramps = int(alg[_RAMPS])
     leak = law[_LEAK]
-    walk = leak > 0.0 or law[_C2C] > 0.0
+    walk = law[_C2C] > 0.0
     exposure = 0
     shared = cuda.shared.array(2, dtype=np.float64)  # pulses of the ramp, outcome
     solved = cuda.local.array(3, dtype=np.float64)
@@ -251,7 +257,9 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
                         g[b, r, c], t, tol_frac * t, direction, lengths_pass[q],
                         splits[b, q, _F_SEL, r, c], knees[b, q, _F_SEL, r, c],
                         consts[b, q, 0, r, c], consts[b, q, 1, r, c], consts[b, q, 2, r, c],
-                        table, q, g_min, g_max, solved,
+                        table, q, g_min, g_max,
+                        _leak_gpu(vset[b, r, c], vrst[b, r, c], q, 1, leak) if leak > 0.0 else 0.0,
+                        solved,
                     )
                     g[b, r, c] = solved[2]
                     v2_sum[b, r, c] += _ramp_v2_gpu(

@@ -22,7 +22,8 @@ to them in one step when the ramp ends: soft-bounded updates of one polarity com
 exactly (:mod:`xbarsim.devices.dynamics`), so this equals
 :meth:`xbarsim.crossbar.Crossbar.apply_pulse` pulse by pulse to rounding (tests check it),
 at a cost per ramp instead of per pulse. The selected device's trajectory through a ramp is
-likewise a cumulative sum of doses.
+likewise a cumulative sum of doses (each times its cycle-to-cycle factor, when the population
+has cycle-to-cycle variation).
 """
 
 from __future__ import annotations
@@ -213,9 +214,11 @@ def ramp(
     law = xbars.law
     g0 = xbars.conductance[index, row, col]
     dose = _doses(law, voltages, xbars.v_set[index, row, col], xbars.v_reset[index, row, col])
+    dose = xbars.upcoming_multipliers(index, row, col, voltages.size) * dose
     reads = _after(law, g0, np.cumsum(dose), voltages[0] > 0.0)
     hits = np.flatnonzero(stop(reads))
     n = int(hits[0]) + 1 if hits.size else voltages.size
+    xbars.count_pulses(index, row, col, n)
     _disturb(xbars, index, row, col, voltages[:n], scheme)
     xbars.conductance[index, row, col] = reads[n - 1]
     return reads[:n]
