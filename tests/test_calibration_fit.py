@@ -117,13 +117,13 @@ def test_adoption_rule_refuses_for_each_reason():
     assert adopt(better, default, spreads).adopted
     same = adopt(dict(default), default, spreads)
     assert not same.adopted and "does not improve" in same.reasons[0]
-    # better in aggregate, but one target leaves its spread while getting worse
-    trade = dict(dict.fromkeys(NAMES, 0.0), n_hs_ratio=0.7)
+    # better in aggregate, but one target gets worse by more than its spread
+    trade = dict(dict.fromkeys(NAMES, 0.0), n_hs_ratio=0.61)
     verdict = adopt(trade, default, spreads)
     assert not verdict.adopted and len(verdict.reasons) == 1
     assert verdict.reasons[0].startswith("n_hs_ratio gets worse")
-    # worse but still within its spread: allowed
-    inside = dict(dict.fromkeys(NAMES, 0.0), n_hs_ratio=0.09)
-    assert adopt(inside, dict(default, n_hs_ratio=0.05), spreads).adopted
+    # worse, but by less than its spread (and the sign does not matter): allowed
+    inside = dict(dict.fromkeys(NAMES, 0.0), n_hs_ratio=-0.59)
+    assert adopt(inside, default, spreads).adopted
     undefined = dict(better, sigma0_hs_penalty=math.nan)
     assert not adopt(undefined, default, spreads).adopted

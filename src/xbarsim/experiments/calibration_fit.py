@@ -25,7 +25,8 @@ current default population (``base``, thesis variant) at ``replicates + 1`` seed
 * the targets no trial meets, and the pairs of targets that some trials meet but none meets
   together (a trial meets a target within its published spread plus :data:`COVERAGE`
   single-trial standard deviations);
-* :func:`adopt`: the verdict on replacing the default by the best point.
+* :func:`adopt`: the verdict on replacing the default by the best point (both as means
+  over their replicates; a target's spread is its tolerance).
 """
 
 from __future__ import annotations
@@ -203,15 +204,16 @@ def adopt(
     """Whether a candidate's log residuals justify replacing the default's.
 
     A candidate is adopted only if its aggregate (:func:`~xbarsim.experiments.calibration.
-    aggregate`) is lower than the default's AND no target gets worse than its spread: a
-    target whose |residual| grows and ends outside ``spreads`` (a log half-width) refuses.
+    aggregate`) is lower than the default's AND no target gets worse by more than its
+    spread: a target whose |log residual| exceeds the default's by more than ``spreads``
+    (or is undefined) refuses.
 
     Parameters
     ----------
     candidate, default : dict
         Log residual per target name.
     spreads : dict
-        Tolerated |log residual| per target name.
+        Tolerated change of |log residual| per target name.
     """
     reasons = []
     new, old = aggregate(candidate), aggregate(default)
@@ -219,10 +221,10 @@ def adopt(
         reasons.append(f"aggregate loss {new:.3g} does not improve on the default's {old:.3g}")
     for name, tol in spreads.items():
         ours, theirs = abs(candidate[name]), abs(default[name])
-        if not math.isfinite(ours) or (ours > theirs and ours > tol):
+        if not math.isfinite(ours) or ours - theirs > tol:
             reasons.append(
                 f"{name} gets worse: |log residual| {ours:.3g} against the default's "
-                f"{theirs:.3g}, outside its spread {tol:.3g}"
+                f"{theirs:.3g}, more than its spread {tol:.3g}"
             )
     return Adoption(adopted=not reasons, reasons=tuple(reasons))
 
