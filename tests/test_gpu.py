@@ -40,6 +40,7 @@ CHECK = textwrap.dedent(
         assert np.array_equal(a.abandoned, b.abandoned), scheme
         assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass), scheme
         assert np.array_equal(a.pulses_per_pass, b.pulses_per_pass), scheme
+        assert np.array_equal(a.hs_exposures_per_pass, b.hs_exposures_per_pass), scheme
         np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
         for key in a.history:
             np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-9)
@@ -69,6 +70,20 @@ CHECK = textwrap.dedent(
         assert np.array_equal(a.stuck, b.stuck) and a.stuck.any()
         assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
         np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
+    # leak floor and cycle-to-cycle variation: the walked ramp and the counter-based stream
+    for extra in ({"leak_dose": 2e-4}, {"leak_dose": 1e-4, "cycle_to_cycle": 0.2}):
+        for scheme in ("V/2", "V/3"):
+            dev = device_config_from_dict({"preset": "tio2-64x64-paper", **extra})
+            x = Crossbar.sample(dev.with_sigma(0.25), (5, 4), batch=2, seed=3)
+            t = np.random.default_rng(0).uniform(10e-6, 100e-6, (2, 5, 4))
+            xa, xb = x.copy(), x.copy()
+            alg = WriteVerify.thesis(scheme=scheme, passes=2)
+            a, b = program_compiled(xa, t, alg), program_gpu(xb, t, alg)
+            assert np.array_equal(a.pulses, b.pulses) and np.array_equal(a.abandoned, b.abandoned)
+            assert np.array_equal(a.n_hs_per_pass, b.n_hs_per_pass)
+            np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
+            assert np.array_equal(xa.device_state.pulse_count, xb.device_state.pulse_count)
+            assert np.array_equal(a.hs_exposures_per_pass, b.hs_exposures_per_pass)
     print("gpu-simulator-ok")
     """
 )

@@ -22,10 +22,14 @@ from xbarsim.crossbar.lines import Lines
 from xbarsim.crossbar.state import DeviceState
 from xbarsim.devices.config import DeviceConfig
 from xbarsim.devices.dynamics import PulseLaw
+from xbarsim.devices.pulse_noise import log_sigma, make_multiplier
 from xbarsim.devices.sampling import sample_devices
 from xbarsim.devices.stuck import FaultCode
 from xbarsim.errors import XbarsimInputError
 from xbarsim.validation import check_positive_int, check_seed
+
+#: The scalar cycle-to-cycle factor in plain Python (the compiled engines' own, uncompiled).
+_multiplier = make_multiplier(lambda function: function)
 
 
 @dataclass
@@ -263,11 +267,29 @@ class Crossbar:
             return np.einsum("nr,brc->bnc", v, g)
         return np.einsum("bnr,brc->bnc", v, g)
 
+    def selected_multiplier(self, index: int, row: int, col: int) -> float:
+        """Cycle-to-cycle factor of the next pulse on the selected device (row, col) of
+        crossbar ``index`` (dimensionless), advancing its pulse count; 1 without
+        cycle-to-cycle variation (:attr:`DeviceConfig.cycle_to_cycle`)."""
+        c2c = self.device.cycle_to_cycle
+        if c2c == 0.0:
+            return 1.0
+        state = self.device_state
+        count = state.pulse_count[index]
+        factor = _multiplier(
+            state.pulse_keys[index], row * self.cols + col, int(count[row, col]), log_sigma(c2c)
+        )
+        count[row, col] += 1
+        return float(factor)
+
     def apply_pulse(
         self, index: int, row: int, col: int, voltage: float, scheme: BiasScheme
     ) -> None:
         """Apply one write pulse of signed ``voltage`` (V) to device (row, col) of crossbar
         ``index``, and the scheme's fraction of it to every other device (in place).
+
+        The selected device's dose carries its cycle-to-cycle factor
+        (:meth:`selected_multiplier`).
         """
         law = self.law
         g = self.conductance[index]
@@ -283,4 +305,5 @@ class Crossbar:
         elif line != 0.0:
             g[row, :] = law.pulse(g[row, :], line, vs[row, :], vr[row, :])
             g[:, col] = law.pulse(g[:, col], line, vs[:, col], vr[:, col])
-        g[row, col] = law.pulse(sel_g, voltage, vs[row, col], vr[row, col])
+        factor = self.selected_multiplier(index, row, col)
+        g[row, col] = law.pulse(sel_g, voltage, vs[row, col], vr[row, col], factor)

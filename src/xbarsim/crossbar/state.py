@@ -25,6 +25,8 @@ from xbarsim.devices.stuck import FaultCode
 STATE_STREAM = 0x0C0D
 #: Spawn-key element of the read-noise draws of a crossbar.
 NOISE_STREAM = 0x0E0F
+#: Spawn-key element of a crossbar's cycle-to-cycle key (:mod:`xbarsim.devices.pulse_noise`).
+PULSE_STREAM = 0x0C2C
 _STUCK, _DRIFT, _SCALE = 0, 1, 2
 
 
@@ -42,6 +44,10 @@ class DeviceState:
         Master seed the crossbars were drawn from.
     index : ndarray of int64, shape (batch,)
         Index of each crossbar in its seed's family (keys its streams).
+    pulse_count : ndarray of int64
+        Write pulses each device has received as the selected device while the population
+        has cycle-to-cycle variation (the position of its counter-based stream; allocated
+        on first use).
     """
 
     fault: NDArray[np.int8]
@@ -51,6 +57,8 @@ class DeviceState:
     _stuck_s: NDArray[np.float64] | None = field(default=None, repr=False)
     _drift_z: NDArray[np.float64] | None = field(default=None, repr=False)
     _noise_scale: NDArray[np.float64] | None = field(default=None, repr=False)
+    _pulse_count: NDArray[np.int64] | None = field(default=None, repr=False)
+    _pulse_keys: NDArray[np.uint64] | None = field(default=None, repr=False)
 
     @classmethod
     def draw(
@@ -121,6 +129,29 @@ class DeviceState:
         return self._noise_scale
 
     @property
+    def pulse_count(self) -> NDArray[np.int64]:
+        """Selected-device pulses per device under cycle-to-cycle variation (see the class)."""
+        if self._pulse_count is None:
+            self._pulse_count = np.zeros(self.fault.shape, dtype=np.int64)
+        return self._pulse_count
+
+    @property
+    def pulse_keys(self) -> NDArray[np.uint64]:
+        """64-bit key of each crossbar's cycle-to-cycle stream, shape (batch,): from
+        ``SeedSequence(seed, spawn_key=(index, PULSE_STREAM))``, so it follows the crossbar
+        into any batch."""
+        if self._pulse_keys is None:
+            self._pulse_keys = np.array(
+                [
+                    np.random.SeedSequence(self.seed, spawn_key=(int(k), PULSE_STREAM))
+                    .generate_state(1, np.uint64)[0]
+                    for k in self.index
+                ],
+                dtype=np.uint64,
+            )
+        return self._pulse_keys
+
+    @property
     def stuck(self) -> NDArray[np.bool_]:
         """Devices stuck at high, low or a random conductance."""
         return self.fault >= FaultCode.STUCK_HIGH
@@ -141,6 +172,7 @@ class DeviceState:
             _stuck_s=pick(self._stuck_s),
             _drift_z=pick(self._drift_z),
             _noise_scale=pick(self._noise_scale),
+            _pulse_count=None if self._pulse_count is None else self._pulse_count[sel].copy(),
         )
 
     def copy(self) -> DeviceState:

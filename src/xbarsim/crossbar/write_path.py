@@ -118,6 +118,8 @@ def apply_write_pulse(
     Every device receives the dose of the voltage it really sees
     (:func:`write_voltages`, solved at the conductances before the pulse); with ideal
     lines that is the scheme's nominal fraction, as :meth:`Crossbar.apply_pulse` applies.
+    The selected device's dose carries its cycle-to-cycle factor
+    (:meth:`Crossbar.selected_multiplier`).
 
     Parameters
     ----------
@@ -144,10 +146,14 @@ def apply_write_pulse(
         v = nominal_write_voltages(*g.shape, row, col, float(v_pulse), scheme)
     law = xbars.law
     up, down = v > 0.0, v < 0.0
+    factor = np.ones(g.shape)
+    factor[row, col] = xbars.selected_multiplier(index, row, col)
     new = g.copy()
-    new[up] = law.apply_set(g[up], law.dose(v[up], xbars.v_set[index][up], law.d0_set))
+    new[up] = law.apply_set(
+        g[up], factor[up] * law.dose(v[up], xbars.v_set[index][up], law.d0_set)
+    )
     new[down] = law.apply_reset(
-        g[down], law.dose(v[down], xbars.v_reset[index][down], law.d0_reset)
+        g[down], factor[down] * law.dose(v[down], xbars.v_reset[index][down], law.d0_reset)
     )
     g[...] = new
     return v

@@ -32,10 +32,22 @@ costs atomic reference counts). With
 ``accumulate=False`` the kernel instead applies every pulse to the selected device and
 every disturbance at every pulse, with the reference engine's formulas (the "direct"
 engine, for benchmarks and tests).
+
+Leak floor and cycle-to-cycle variation
+---------------------------------------
+Both are off by default, and then nothing of this runs. With a leak floor
+(:attr:`~xbarsim.devices.config.DeviceConfig.leak_dose`) every disturbed device with a
+finite threshold receives ``n * leak_dose`` more over a ramp's ``n`` pulses, applied as one
+more same-polarity update after the ramp's disturbance (doses compose exactly). With either
+feature the selected device's ramp is walked pulse by pulse (:func:`_walk_ramp`), each
+dose times its cycle-to-cycle factor from :mod:`xbarsim.devices.pulse_noise` keyed by
+(crossbar key, device index, the device's pulse count); the disturbed devices' doses do not
+depend on it and keep their per-ramp update.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterator
@@ -47,6 +59,7 @@ from numba import njit, prange
 from numpy.typing import ArrayLike, NDArray
 
 from xbarsim.crossbar.array import Crossbar
+from xbarsim.devices.pulse_noise import log_sigma, make_multiplier
 from xbarsim.programming.algorithm import STUCK_MOVE_FRACTION, WriteVerify
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult
 from xbarsim.programming.targets import broadcast_targets
@@ -55,7 +68,7 @@ from xbarsim.progress import polled_progress
 _CACHE = os.environ.get("XBARSIM_NUMBA_CACHE", "1") != "0"
 
 # indices into the law / algorithm parameter vectors
-_GMIN, _GMAX, _D0S, _D0R, _SB, _SA, _THS, _THR, _KNEE, _SF = range(10)
+_GMIN, _GMAX, _D0S, _D0R, _SB, _SA, _THS, _THR, _KNEE, _SF, _LEAK, _C2C = range(12)
 _TOL, _START, _STEP_S, _STEP_R, _RAMPS, _ABANDON, _LINE, _OTHER, _STUCK = range(9)
 # fraction index into tables: the selected device, its lines, all other devices (V/3)
 _F_SEL, _F_LINE, _F_OTHER = range(3)
@@ -71,6 +84,19 @@ def _dose(amplitude, th, d0, slope_below, slope_above, knee, slope_far):
         return d0 * math.exp(knee / slope_above) * math.exp((amplitude - th - knee) / slope_far)
     slope = slope_below if amplitude < th else slope_above
     return d0 * math.exp((amplitude - th) / slope)
+
+
+@njit(cache=_CACHE, inline="always")
+def _pulse_dose(amplitude, th, d0, law):
+    """Dose of one pulse including the leak floor (none on an unswitchable device)."""
+    dose = _dose(amplitude, th, d0, law[_SB], law[_SA], law[_KNEE], law[_SF])
+    if math.isfinite(th):
+        dose += law[_LEAK]
+    return dose
+
+
+#: The cycle-to-cycle factor of :mod:`xbarsim.devices.pulse_noise`, compiled.
+_c2c_factor = make_multiplier(functools.partial(njit, cache=_CACHE, inline="always"))
 
 
 @njit(cache=_CACHE, inline="always")
@@ -138,27 +164,30 @@ def _cum_dose(n, split, knee, c_below, c_above, c_far, tables, p, f):
 
 @njit(cache=_CACHE)
 def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
-    """Direct mode: apply one pulse's disturbance to every non-selected device."""
+    """Direct mode: apply one pulse's disturbance to every non-selected device; returns how
+    many it reached at or above threshold."""
     rows, cols = g.shape
-    g_min, g_max, sb, sa = law[_GMIN], law[_GMAX], law[_SB], law[_SA]
-    knee, sf = law[_KNEE], law[_SF]
+    g_min, g_max = law[_GMIN], law[_GMAX]
+    exposure = 0
     a_line = alg[_LINE] * amp
     if a_line > 0.0:
         d0 = law[_D0S] if polarity > 0 else law[_D0R]
         for j in range(cols):
             if j != col:
                 th = vset[row, j] if polarity > 0 else vrst[row, j]
-                dose = _dose(a_line, th, d0, sb, sa, knee, sf)
+                dose = _pulse_dose(a_line, th, d0, law)
                 g[row, j] = _apply(g[row, j], dose, polarity, g_min, g_max)
                 if a_line >= th:
                     hit[row, j] = True
+                    exposure += 1
         for i in range(rows):
             if i != row:
                 th = vset[i, col] if polarity > 0 else vrst[i, col]
-                dose = _dose(a_line, th, d0, sb, sa, knee, sf)
+                dose = _pulse_dose(a_line, th, d0, law)
                 g[i, col] = _apply(g[i, col], dose, polarity, g_min, g_max)
                 if a_line >= th:
                     hit[i, col] = True
+                    exposure += 1
     a_other = alg[_OTHER] * amp
     if a_other > 0.0:
         d0 = law[_D0R] if polarity > 0 else law[_D0S]
@@ -169,10 +198,12 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
                 if j == col:
                     continue
                 th = vrst[i, j] if polarity > 0 else vset[i, j]
-                dose = _dose(a_other, th, d0, sb, sa, knee, sf)
+                dose = _pulse_dose(a_other, th, d0, law)
                 g[i, j] = _apply(g[i, j], dose, -polarity, g_min, g_max)
                 if a_other >= th:
                     hit[i, j] = True
+                    exposure += 1
+    return exposure
 
 
 @njit(cache=_CACHE, inline="always")
@@ -189,7 +220,7 @@ def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, 
     the polynomial: that loop has no branch and no call, and is vectorized. Devices
     reached at or above threshold or given a large dose are redone exactly afterwards from
     their unchanged conductance. ``bound`` is ``g_max`` for a set disturbance, ``g_min``
-    for a reset one.
+    for a reset one. Returns the devices' pulses at or above threshold (per-pulse n_HS).
     """
     base = tables[p, f, 0, n]
     # unsigned indices: known non-negative, so the loop is vectorized; no array views
@@ -205,16 +236,19 @@ def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, 
         g[ug + j] = moved if plain else gj
         redo += 0 if plain else 1
     if redo == 0:
-        return
+        return 0
+    exposure = 0
     for j in range(m):
         sj = ints[s_at + j]
         cb = floats[c_at + j]
         if sj < n or cb * base >= _POLY_MAX_DOSE:
             if sj < n:
                 hit[h_at + j * h_step] = True
+                exposure += n - sj
             dose = _cum_dose(n, sj, ints[s_at + k_off + j], cb, floats[c_at + piece + j],
                              floats[c_at + 2 * piece + j], tables, p, f)
             g[at + j] += (bound - g[at + j]) * _neg_expm1(dose)
+    return exposure
 
 
 @njit(cache=_CACHE, fastmath={"contract"})
@@ -232,10 +266,12 @@ def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarit
     flags are kept at the end of ``hit`` meanwhile (the other devices are handled a block
     of whole rows at a time). Few arrays are passed on purpose: each costs two atomic
     reference counts per call. Floating-point contraction (fused multiply-add) is allowed
-    here only: it changes a disturbance by a few units in the last place.
+    here only: it changes a disturbance by a few units in the last place. Returns the
+    affected (device, pulse) pairs of the ramp (non-selected devices at or above threshold).
     """
     size = rows * cols
     p = 0 if polarity > 0 else 1
+    exposure = 0
     if other > 0.0:
         q = 1 - p  # the opposite polarity's thresholds and law
         # tables[p, _F_OTHER] are built on the grid of polarity p with the thresholds'
@@ -244,19 +280,28 @@ def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarit
         for i in range(rows):
             hit[size + i] = hit[i * cols + col]
         for lo, hi in ((0, row), (row + 1, rows)):
-            _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, ints,
-                          ((q * 3 + _F_OTHER) * rows + lo) * cols, 6 * size, floats,
-                          (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER, bound)
+            exposure += _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, ints,
+                                      ((q * 3 + _F_OTHER) * rows + lo) * cols, 6 * size, floats,
+                                      (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER,
+                                      bound)
         for i in range(rows):
             hit[i * cols + col] = hit[size + i]
+            split = ints[((q * 3 + _F_OTHER) * rows + i) * cols + col]
+            if i != row and split < n:  # a line device, counted as the V/3 ones above
+                exposure -= n - split
     if line > 0.0:
         bound = g_max if polarity > 0 else g_min
-        _disturb_line(g, row * cols, cols, hit, row * cols, 1, ints,
-                      ((p * 3 + _F_LINE) * rows + row) * cols, 6 * size, floats,
-                      (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound)
-        _disturb_line(floats, 12 * size, rows, hit, col, cols, ints,
-                      12 * size + (p * cols + col) * rows, 2 * size, floats,
-                      6 * size + (p * 3 * cols + col) * rows, size, n, tables, p, _F_LINE, bound)
+        exposure += _disturb_line(g, row * cols, cols, hit, row * cols, 1, ints,
+                                  ((p * 3 + _F_LINE) * rows + row) * cols, 6 * size, floats,
+                                  (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound)
+        exposure += _disturb_line(floats, 12 * size, rows, hit, col, cols, ints,
+                                  12 * size + (p * cols + col) * rows, 2 * size, floats,
+                                  6 * size + (p * 3 * cols + col) * rows, size, n, tables, p,
+                                  _F_LINE, bound)
+        split = ints[((p * 3 + _F_LINE) * rows + row) * cols + col]
+        if split < n:  # the selected device, counted in its row and its column
+            exposure -= 2 * (n - split)
+    return exposure
 
 
 @njit(cache=_CACHE)
@@ -337,6 +382,57 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, 
         if outcome > 0 or n == length:
             return n, outcome, gn
         n += 1
+
+
+@njit(cache=_CACHE)
+def _walk_ramp(g0, t, tol, direction, length, th, law, alg, key, device, pulse0):
+    """The selected device's ramp pulse by pulse (leak floor or cycle-to-cycle variation).
+
+    Pulse ``k``'s dose is :func:`_pulse_dose` times the cycle-to-cycle factor of the
+    device's pulse ``pulse0 + k`` (1 without variation). Returns what :func:`_solve_ramp`
+    returns.
+    """
+    step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
+    d0 = law[_D0S] if direction > 0 else law[_D0R]
+    s = law[_C2C]
+    g = g0
+    for k in range(length):
+        dose = _pulse_dose(alg[_START] + k * step, th, d0, law)
+        if s > 0.0:
+            dose = _c2c_factor(key, device, pulse0 + k, s) * dose
+        g = _apply(g, dose, direction, law[_GMIN], law[_GMAX])
+        outcome = _settles(g, t, tol, direction)
+        if outcome > 0:
+            return k + 1, outcome, g
+    return length, 0, g
+
+
+@njit(cache=_CACHE)
+def _leak_ramp(g, floats, col_at, vset, vrst, row, col, n, polarity, law, line, other):
+    """The leak floor of a ramp's ``n`` pulses on every device it disturbs: one more
+    same-polarity update by ``n * leak`` where the threshold is finite (the selected
+    device's column lives in ``floats`` from ``col_at`` on, see :func:`_disturb_ramp`)."""
+    rows, cols = g.shape
+    g_min, g_max = law[_GMIN], law[_GMAX]
+    moved = -math.expm1(-n * law[_LEAK])
+    if line > 0.0:
+        th = vset if polarity > 0 else vrst
+        bound = g_max if polarity > 0 else g_min
+        for j in range(cols):
+            if j != col and math.isfinite(th[row, j]):
+                g[row, j] += (bound - g[row, j]) * moved
+        for i in range(rows):
+            if i != row and math.isfinite(th[i, col]):
+                floats[col_at + i] += (bound - floats[col_at + i]) * moved
+    if other > 0.0:
+        th = vrst if polarity > 0 else vset
+        bound = g_min if polarity > 0 else g_max
+        for i in range(rows):
+            if i == row:
+                continue
+            for j in range(cols):
+                if j != col and math.isfinite(th[i, j]):
+                    g[i, j] += (bound - g[i, j]) * moved
 
 
 @njit(cache=_CACHE, inline="always")
@@ -442,15 +538,19 @@ def _did_not_move(g_start, g_end, t):
 @njit(cache=_CACHE)
 def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
                    accumulate, pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs,
-                   n_hs_ever, history, rows_done):
+                   n_hs_ever, history, rows_done, key, counts, exposures):
     """Run every pass of write-verify on one crossbar (its arrays, in place).
 
     ``rows_done[0]`` counts finished rows over all passes (progress, read from Python).
+    ``key`` and ``counts`` (the devices' pulse counts before the run; empty without
+    cycle-to-cycle variation) key the cycle-to-cycle factors. ``exposures[p]`` counts pass
+    ``p``'s affected (device, pulse) pairs.
     """
     rows, cols = g.shape
-    g_min, g_max, sb, sa = law[_GMIN], law[_GMAX], law[_SB], law[_SA]
-    knee, sf = law[_KNEE], law[_SF]
+    g_min, g_max = law[_GMIN], law[_GMAX]
     tol_frac, start = alg[_TOL], alg[_START]
+    leak, c2c = law[_LEAK], law[_C2C]
+    walk = leak > 0.0 or c2c > 0.0
     max_ramps = int(alg[_RAMPS])
     abandon = alg[_ABANDON] > 0.0
     detect = alg[_STUCK] > 0.0
@@ -495,25 +595,37 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
-                    if accumulate:
+                    th = vset[r, c] if direction > 0 else vrst[r, c]
+                    pulse0 = counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0
+                    if accumulate and walk:
+                        n, outcome, gs = _walk_ramp(gs, t, tol, direction, length, th, law, alg,
+                                                    key, r * cols + c, pulse0)
+                    elif accumulate:
                         n, outcome, gs = _solve_ramp(
                             gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
                             knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
                             consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
                         )
-                        _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c, rows, cols, n,
-                                      direction, g_min, g_max, line, other)
+                    if accumulate:
+                        exposures[p] += _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c,
+                                                      rows, cols, n, direction, g_min, g_max, line,
+                                                      other)
+                        if leak > 0.0:
+                            _leak_ramp(g, floats, col_at, vset, vrst, r, c, n, direction, law,
+                                       line, other)
                     else:
                         step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
-                        th = vset[r, c] if direction > 0 else vrst[r, c]
                         d0 = law[_D0S] if direction > 0 else law[_D0R]
                         outcome = 0
                         n = length
                         for k in range(length):
                             amp = start + k * step
-                            _disturb_pulse(g, vset, vrst, r, c, amp, direction, law, alg, hit)
-                            gs = _apply(gs, _dose(amp, th, d0, sb, sa, knee, sf), direction, g_min,
-                                        g_max)
+                            exposures[p] += _disturb_pulse(g, vset, vrst, r, c, amp, direction, law,
+                                                           alg, hit)
+                            dose = _pulse_dose(amp, th, d0, law)
+                            if c2c > 0.0:
+                                dose = _c2c_factor(key, r * cols + c, pulse0 + k, c2c) * dose
+                            gs = _apply(gs, dose, direction, g_min, g_max)
                             outcome = _settles(gs, t, tol, direction)
                             if outcome > 0:
                                 n = k + 1
@@ -557,12 +669,13 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
 @njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
                 pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs, n_hs_ever, history,
-                rows_done):
+                rows_done, keys, counts, exposures):
     for b in prange(g.shape[0]):
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
                        fractions, accumulate, pulses[b], abandoned[b], stuck[b], pulses_per_pass[b],
                        ramps_per_pass[b],
-                       n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1])
+                       n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1], keys[b],
+                       counts[b], exposures[b])
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
@@ -589,13 +702,15 @@ def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> 
 
 
 def kernel_parameters(xbars: Crossbar, algorithm: WriteVerify) -> dict[str, NDArray]:
-    """Flatten the pulse law and the algorithm into the arrays the kernels take."""
+    """Flatten the pulse law and the algorithm into the arrays the kernels take (the law's
+    ``_C2C`` entry is the log-normal std of the cycle-to-cycle factor, 0 when off)."""
     law = xbars.law
     th = xbars.device.thresholds
     law_arr = np.array(
         [
             law.g_min, law.g_max, law.d0_set, law.d0_reset, law.slope_below, law.slope_above,
-            th.set_mean_v, th.reset_mean_v, law.knee, law.slope_far,
+            th.set_mean_v, th.reset_mean_v, law.knee, law.slope_far, law.leak_dose,
+            log_sigma(xbars.device.cycle_to_cycle),
         ]
     )
     alg_arr = np.array(
@@ -627,6 +742,15 @@ def kernel_parameters(xbars: Crossbar, algorithm: WriteVerify) -> dict[str, NDAr
         "tables": tables,
         "fractions": fractions,
     }
+
+
+def pulse_streams(xbars: Crossbar) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """The cycle-to-cycle keys per crossbar and pulse counts per device before a run; with no
+    cycle-to-cycle variation, zero keys and an empty count array (never read)."""
+    if xbars.device.cycle_to_cycle == 0.0:
+        return np.zeros(xbars.batch, dtype=np.uint64), np.zeros((xbars.batch, 0, 0), np.int64)
+    state = xbars.device_state
+    return state.pulse_keys, np.ascontiguousarray(state.pulse_count)
 
 
 @contextmanager
@@ -677,7 +801,9 @@ def program_compiled(
     ramps_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
+    exposures = np.zeros((batch, passes), dtype=np.int64)
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
+    keys, counts = pulse_streams(xbars)
     step = chunk or max(1, 8 * numba.get_num_threads())
     name = "cpu" if accumulate else "cpu-direct"
     # crossbars take very different times (at sigma = 25 % tuning is all-or-nothing per
@@ -695,9 +821,11 @@ def program_compiled(
                 params["law"], params["alg"], params["lengths"], params["tables"],
                 params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi], stuck[lo:hi],
                 pulses_per_pass[lo:hi], ramps_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi],
-                history[lo:hi], rows_done[lo:hi],
+                history[lo:hi], rows_done[lo:hi], keys[lo:hi], counts[lo:hi], exposures[lo:hi],
             )
     xbars.conductance[...] = g
+    if xbars.device.cycle_to_cycle > 0.0:
+        xbars.device_state.pulse_count[...] += pulses
     return ProgramResult(
         target=target,
         conductance=g.copy(),
@@ -711,5 +839,6 @@ def program_compiled(
         ramps_per_pass=ramps_per_pass,
         n_hs_per_pass=n_hs,
         n_hs_ever=n_hs_ever,
+        hs_exposures_per_pass=exposures,
         engine=name,
     )

@@ -8,7 +8,9 @@ block apply the ramp's disturbance to the selected row and column in parallel. P
 tables (threshold split indices, dose constants) are computed on the GPU, one thread per
 device, with the compiled engine's formulas; disturbed-device counts (n_HS) are reduced
 there too. The kernel runs one pass per launch so that the error history is recorded on
-the host between passes, with the compiled engine's own statistics routine.
+the host between passes, with the compiled engine's own statistics routine. With a leak
+floor or cycle-to-cycle variation thread 0 walks the selected device's ramp pulse by pulse
+and the disturbed devices also receive the ramp's leak, as in the compiled engine.
 
 Tested against the CPU engines in numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)
 and, where a GPU is present, on the device.
@@ -16,6 +18,7 @@ and, where a GPU is present, on the device.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -23,9 +26,11 @@ from numba import njit, prange
 from numpy.typing import ArrayLike
 
 from xbarsim.crossbar.array import Crossbar
+from xbarsim.devices.pulse_noise import make_multiplier
 from xbarsim.programming.algorithm import STUCK_MOVE_FRACTION, WriteVerify
 from xbarsim.programming.compiled import (
     _ABANDON,
+    _C2C,
     _D0R,
     _D0S,
     _F_LINE,
@@ -34,6 +39,7 @@ from xbarsim.programming.compiled import (
     _GMAX,
     _GMIN,
     _KNEE,
+    _LEAK,
     _LINE,
     _OTHER,
     _RAMPS,
@@ -50,6 +56,7 @@ from xbarsim.programming.compiled import (
     _record,
     _split_index,
     kernel_parameters,
+    pulse_streams,
 )
 from xbarsim.programming.cuda_support import load_cuda
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult
@@ -93,6 +100,55 @@ def _settles_gpu(gk, t, tol, direction):
     return 0
 
 
+#: The cycle-to-cycle factor of :mod:`xbarsim.devices.pulse_noise`, compiled for the device.
+_c2c_factor_gpu = make_multiplier(functools.partial(cuda.jit, device=True, inline=True))
+
+
+@cuda.jit(device=True, inline=True)
+def _pulse_dose_gpu(amplitude, th, d0, law):
+    """Dose of one pulse with the leak floor (the compiled engine's ``_pulse_dose``)."""
+    if not math.isfinite(th):
+        return 0.0
+    knee = law[_KNEE]
+    if amplitude >= th + knee:
+        dose = d0 * math.exp(knee / law[_SA]) * math.exp((amplitude - th - knee) / law[_SF])
+    else:
+        slope = law[_SB] if amplitude < th else law[_SA]
+        dose = d0 * math.exp((amplitude - th) / slope)
+    return dose + law[_LEAK]
+
+
+@cuda.jit(device=True, inline=True)
+def _leak_gpu(v_set, v_reset, polarity, n, leak):
+    """Leak dose of ``n`` pulses on a device disturbed in ``polarity`` (0 set, 1 reset):
+    ``n * leak`` where that threshold is finite."""
+    return n * leak if math.isfinite(v_set if polarity == 0 else v_reset) else 0.0
+
+
+@cuda.jit(device=True)
+def _walk_ramp_gpu(g0, t, tol, direction, length, th, law, alg, key, device, pulse0, out):
+    """The selected device's ramp pulse by pulse (the compiled engine's ``_walk_ramp``);
+    writes n, outcome, g into ``out``."""
+    step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
+    d0 = law[_D0S] if direction > 0 else law[_D0R]
+    s = law[_C2C]
+    g = g0
+    n = length
+    outcome = 0
+    for k in range(length):
+        dose = _pulse_dose_gpu(alg[_START] + k * step, th, d0, law)
+        if s > 0.0:
+            dose = _c2c_factor_gpu(key, device, pulse0 + k, s) * dose
+        g = _apply_gpu(g, dose, direction, law[_GMIN], law[_GMAX])
+        outcome = _settles_gpu(g, t, tol, direction)
+        if outcome > 0:
+            n = k + 1
+            break
+    out[0] = n
+    out[1] = outcome
+    out[2] = g
+
+
 @cuda.jit(device=True)
 def _solve_ramp_gpu(g0, t, tol, direction, length, split, knee, cb, ca, cf, table, q, g_min,
                     g_max, out):
@@ -133,8 +189,13 @@ def _solve_ramp_gpu(g0, t, tol, direction, length, split, knee, cb, ca, cf, tabl
 
 @cuda.jit
 def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass, table,
-                 pulses, abandoned, stuck, pass_pulses, hit):
+                 pulses, abandoned, stuck, pass_pulses, hit, vset, vrst, keys, counts,
+                 pass_exposures):
     """One pass of write-verify; block b tunes crossbar b.
+
+    ``vset``, ``vrst`` (thresholds, V), ``keys`` and ``counts`` (pulse counts before the
+    run) serve the leak floor and cycle-to-cycle variation only. ``pass_exposures[b]``
+    receives the pass's affected (device, pulse) pairs, one atomic add per thread.
 
     Every thread decides by itself whether the next device needs tuning (the barrier that
     ended the last tuned device made its writes visible to the whole block), so devices
@@ -153,6 +214,9 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
     other_f = alg[_OTHER]
     tol_frac = alg[_TOL]
     ramps = int(alg[_RAMPS])
+    leak = law[_LEAK]
+    walk = leak > 0.0 or law[_C2C] > 0.0
+    exposure = 0
     shared = cuda.shared.array(2, dtype=np.float64)  # pulses of the ramp, outcome
     solved = cuda.local.array(3, dtype=np.float64)
     for r in range(rows):
@@ -168,7 +232,20 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
             g_start = 0.0
             for _ramp in range(ramps):
                 q = 0 if direction > 0 else 1
-                if tid == 0:
+                if tid == 0 and walk:
+                    g_start = g[b, r, c]
+                    pulse0 = pulses[b, r, c] + count
+                    if law[_C2C] > 0.0:
+                        pulse0 += counts[b, r, c]
+                    _walk_ramp_gpu(
+                        g[b, r, c], t, tol_frac * t, direction, lengths_pass[q],
+                        vset[b, r, c] if direction > 0 else vrst[b, r, c], law, alg, keys[b],
+                        r * cols + c, pulse0, solved,
+                    )
+                    g[b, r, c] = solved[2]
+                    shared[0] = solved[0]
+                    shared[1] = solved[1]
+                elif tid == 0:
                     g_start = g[b, r, c]
                     _solve_ramp_gpu(
                         g[b, r, c], t, tol_frac * t, direction, lengths_pass[q],
@@ -190,18 +267,24 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
                             dose = _cum_dose_gpu(n, s, knees[b, q, _F_LINE, r, j],
                                                  consts[b, q, 0, r, j], consts[b, q, 1, r, j],
                                                  consts[b, q, 2, r, j], table, q, _F_LINE)
+                            if leak > 0.0:
+                                dose += _leak_gpu(vset[b, r, j], vrst[b, r, j], q, n, leak)
                             g[b, r, j] = _apply_gpu(g[b, r, j], dose, direction, g_min, g_max)
                             if s < n:
                                 hit[b, r, j] = True
+                                exposure += n - s
                     for i in range(tid, rows, nthreads):
                         if i != r:
                             s = splits[b, q, _F_LINE, i, c]
                             dose = _cum_dose_gpu(n, s, knees[b, q, _F_LINE, i, c],
                                                  consts[b, q, 0, i, c], consts[b, q, 1, i, c],
                                                  consts[b, q, 2, i, c], table, q, _F_LINE)
+                            if leak > 0.0:
+                                dose += _leak_gpu(vset[b, i, c], vrst[b, i, c], q, n, leak)
                             g[b, i, c] = _apply_gpu(g[b, i, c], dose, direction, g_min, g_max)
                             if s < n:
                                 hit[b, i, c] = True
+                                exposure += n - s
                 if other_f > 0.0:
                     o = 1 - q
                     for idx in range(tid, rows * cols, nthreads):
@@ -212,10 +295,13 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
                             dose = _cum_dose_gpu(n, s, knees[b, o, _F_OTHER, i, j],
                                                  consts[b, o, 0, i, j], consts[b, o, 1, i, j],
                                                  consts[b, o, 2, i, j], table, q, _F_OTHER)
+                            if leak > 0.0:
+                                dose += _leak_gpu(vset[b, i, j], vrst[b, i, j], o, n, leak)
                             g[b, i, j] = _apply_gpu(g[b, i, j], dose, -direction, g_min,
                                                     g_max)
                             if s < n:
                                 hit[b, i, j] = True
+                                exposure += n - s
                 cuda.syncthreads()
                 if outcome != 1:
                     if tid == 0 and outcome == 0:
@@ -233,6 +319,7 @@ def _pass_kernel(g, unsw, target, splits, knees, consts, law, alg, lengths_pass,
             if tid == 0:
                 pulses[b, r, c] += count
                 pass_pulses[b] += count
+    cuda.atomic.add(pass_exposures, b, exposure)
 
 
 @njit(parallel=True, cache=True)
@@ -331,9 +418,13 @@ def program_gpu(
     d_knees = cuda.device_array((batch, 2, 3, rows, cols), dtype=np.int64)
     d_consts = cuda.device_array((batch, 2, 3, rows, cols), dtype=np.float64)
     devices = batch * rows * cols
+    d_vset = cuda.to_device(np.ascontiguousarray(xbars.v_set, dtype=np.float64))
+    d_vrst = cuda.to_device(np.ascontiguousarray(xbars.v_reset, dtype=np.float64))
+    keys, counts = pulse_streams(xbars)
+    d_keys, d_counts_before = cuda.to_device(keys), cuda.to_device(counts)
     _tables_kernel[(devices + 255) // 256, 256](
-        cuda.to_device(np.ascontiguousarray(xbars.v_set, dtype=np.float64)),
-        cuda.to_device(np.ascontiguousarray(xbars.v_reset, dtype=np.float64)),
+        d_vset,
+        d_vrst,
         d_law, d_alg, cuda.to_device(params["fractions"]), cuda.to_device(max_len),
         d_splits, d_knees, d_consts,
     )
@@ -343,6 +434,7 @@ def program_gpu(
     d_stuck = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
+    exposures = np.zeros((batch, passes), dtype=np.int64)
     d_hit = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     d_ever = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
@@ -352,24 +444,30 @@ def program_gpu(
     with progress_bar(passes, "tuning (gpu)", progress) as advance:
         for p in range(passes):
             d_pass_pulses = cuda.to_device(np.zeros(batch, dtype=np.int64))
+            d_exposures = cuda.to_device(np.zeros(batch, dtype=np.int64))
             d_len = cuda.to_device(np.ascontiguousarray(lengths[p]))
             _pass_kernel[batch, THREADS_PER_BLOCK](
                 d_g, d_unsw, d_target, d_splits, d_knees, d_consts, d_law, d_alg, d_len,
                 d_table,
-                d_pulses, d_abandoned, d_stuck, d_pass_pulses, d_hit,
+                d_pulses, d_abandoned, d_stuck, d_pass_pulses, d_hit, d_vset, d_vrst, d_keys,
+                d_counts_before, d_exposures,
             )
             d_counts = cuda.to_device(np.zeros(batch, dtype=np.int64))
             _collect_hits[batch, THREADS_PER_BLOCK](d_hit, d_ever, d_counts)
             pulses_per_pass[:, p] = d_pass_pulses.copy_to_host()
+            exposures[:, p] = d_exposures.copy_to_host()
             n_hs[:, p] = d_counts.copy_to_host() / (rows * cols)
             _record_all(d_g.copy_to_host(), target, include, tol_frac, history, p + 1)
             advance(1)
     g = d_g.copy_to_host()
     xbars.conductance[...] = g
+    pulses = d_pulses.copy_to_host()
+    if xbars.device.cycle_to_cycle > 0.0:
+        xbars.device_state.pulse_count[...] += pulses
     return ProgramResult(
         target=target,
         conductance=g.copy(),
-        pulses=d_pulses.copy_to_host(),
+        pulses=pulses,
         abandoned=d_abandoned.copy_to_host(),
         unswitchable=unsw.copy(),
         tolerance=algorithm.tolerance,
@@ -377,6 +475,7 @@ def program_gpu(
         pulses_per_pass=pulses_per_pass,
         n_hs_per_pass=n_hs,
         n_hs_ever=d_ever.copy_to_host().reshape(batch, -1).mean(axis=1),
+        hs_exposures_per_pass=exposures,
         engine="gpu",
         stuck=d_stuck.copy_to_host(),
     )

@@ -196,6 +196,7 @@ def program_improved(
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     ever = np.zeros(batch)
+    exposures: NDArray[np.int64] | None = np.zeros((batch, passes), dtype=np.int64)
     history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
     switchable = ~xbars.unswitchable
 
@@ -252,6 +253,10 @@ def program_improved(
         pulses += res.pulses
         pulses_per_pass[:, p] = res.pulses_per_pass[:, 0]
         n_hs[:, p] = res.n_hs_per_pass[:, 0]
+        if res.hs_exposures_per_pass is None:
+            exposures = None
+        elif exposures is not None:
+            exposures[:, p] = res.hs_exposures_per_pass[:, 0]
         ever = np.maximum(ever, res.n_hs_ever)
         abandoned |= res.abandoned
         if res.stuck is not None:
@@ -268,6 +273,7 @@ def program_improved(
         pulses_per_pass=pulses_per_pass,
         n_hs_per_pass=n_hs,
         n_hs_ever=ever,
+        hs_exposures_per_pass=exposures,
         engine=res.engine,
         stuck=stuck,
     )

@@ -33,15 +33,19 @@ def mark_disturbed(
     voltage: float,
     scheme: BiasScheme,
     hit: NDArray[np.bool_],
-) -> None:
-    """Flag the devices that a pulse disturbs at or above their threshold (for n_HS)."""
+) -> int:
+    """Flag the devices that a pulse disturbs at or above their threshold (for n_HS) and
+    return how many there are (the selected device excluded)."""
     amplitude = abs(voltage)
     line = amplitude * scheme.line_fraction
     selected_flag = hit[row, col]
+    count = 0
     if line > 0.0:
         th = xbars.v_set[index] if voltage > 0 else xbars.v_reset[index]
-        hit[row, :] |= line >= th[row, :]
-        hit[:, col] |= line >= th[:, col]
+        in_row, in_col = line >= th[row, :], line >= th[:, col]
+        hit[row, :] |= in_row
+        hit[:, col] |= in_col
+        count += int(in_row.sum()) + int(in_col.sum()) - 2 * int(in_row[col])
     other = amplitude * abs(scheme.other_fraction)
     if other > 0.0:
         th_opposite = xbars.v_reset[index] if voltage > 0 else xbars.v_set[index]
@@ -49,7 +53,9 @@ def mark_disturbed(
         reached[row, :] = False
         reached[:, col] = False
         hit |= reached
+        count += int(reached.sum())
     hit[row, col] = selected_flag
+    return count
 
 
 def tune_device(
@@ -65,13 +71,16 @@ def tune_device(
     rng: np.random.Generator | None = None,
     write_lines: Lines | None = None,
     trace: list[float] | None = None,
+    exposures: NDArray[np.int64] | None = None,
 ) -> tuple[int, bool, bool]:
     """Write-verify one device: ramps of increasing amplitude, direction flips at the target.
 
     With ``read`` (and its generator ``rng``) every decision uses the measured
     conductance ``read.read_conductance(g, rng)`` (S) instead of ``g``; with
     ``write_lines`` every pulse goes through those lines; with ``trace`` the device's
-    conductance (S) after every pulse is appended to it (a Fig. 9a-style trace).
+    conductance (S) after every pulse is appended to it (a Fig. 9a-style trace); with
+    ``exposures`` the number of non-selected devices each pulse drives at or above threshold
+    is added to ``exposures[0]`` (per-pulse n_HS).
 
     Returns
     -------
@@ -101,12 +110,14 @@ def tune_device(
         for k in range(algorithm.ramp_length(direction, pass_index)):
             voltage = direction * algorithm.amplitude(direction, k)
             if write_lines is None:
-                mark_disturbed(xbars, index, row, col, voltage, algorithm.scheme, hit)
+                hs = mark_disturbed(xbars, index, row, col, voltage, algorithm.scheme, hit)
                 xbars.apply_pulse(index, row, col, voltage, algorithm.scheme)
             else:
-                pulse_through_lines(
+                hs = pulse_through_lines(
                     xbars, index, row, col, voltage, algorithm.scheme, write_lines, hit
                 )
+            if exposures is not None:
+                exposures[0] += hs
             pulses += 1
             if trace is not None:
                 trace.append(float(g[row, col]))
@@ -154,6 +165,7 @@ def program_reference(
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
+    exposures = np.zeros((batch, passes), dtype=np.int64)
     history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
     switchable = ~xbars.unswitchable
     rngs = None if verify_read is None else read_generators(verify_read, batch)
@@ -180,6 +192,7 @@ def program_reference(
                         n, capped, unmoved = tune_device(
                             xbars, b, r, c, target[b, r, c], algorithm, hit, p,
                             verify_read, None if rngs is None else rngs[b], write_lines,
+                            exposures=exposures[b, p : p + 1],
                         )
                         pulses[b, r, c] += n
                         pulses_per_pass[b, p] += n
@@ -203,6 +216,7 @@ def program_reference(
         pulses_per_pass=pulses_per_pass,
         n_hs_per_pass=n_hs,
         n_hs_ever=n_hs_ever,
+        hs_exposures_per_pass=exposures,
         engine="reference",
         stuck=stuck,
     )

@@ -77,6 +77,19 @@ def error_statistics(
 class ProgramResult:
     """Per-device and per-pass record of a programming run.
 
+    Half-select readings (n_HS)
+    ---------------------------
+    The thesis defines n_HS as "the average number of devices affected with V/2
+    disturbance normalized by N^2"; a device is *affected* by a pulse when it is not the
+    selected device and the pulse drives it at or above its switching threshold for the
+    polarity it sees. Three readings of "average", each a fraction of the crossbar's devices:
+
+    * per pass (:attr:`n_hs_per_pass`): devices affected at least once during a pass;
+    * per pulse (:attr:`n_hs_per_pulse`): devices affected by one pulse, averaged over every
+      write pulse of the run (:attr:`hs_exposures_per_pass` over the pulses);
+    * whole run (:attr:`n_hs_ever`, alias :attr:`n_hs`): devices affected at least once
+      during the run (the union over passes).
+
     Attributes
     ----------
     target : ndarray, shape (batch, rows, cols)
@@ -115,6 +128,10 @@ class ProgramResult:
         it; None for results that do not track it.
     ramps_per_pass : ndarray of int64, shape (batch, passes), or None
         Ramps started per pass (the compiled CPU engines count them; None from the others).
+    hs_exposures_per_pass : ndarray of int64, shape (batch, passes), or None
+        Affected (device, pulse) pairs per pass: the sum over the pass's write pulses of the
+        number of non-selected devices each drove at or above threshold (None where not
+        tracked).
     """
 
     target: NDArray[np.float64]
@@ -131,6 +148,7 @@ class ProgramResult:
     refreshed: NDArray[np.int64] | None = None
     stuck: NDArray[np.bool_] | None = None
     ramps_per_pass: NDArray[np.int64] | None = None
+    hs_exposures_per_pass: NDArray[np.int64] | None = None
 
     @property
     def error(self) -> NDArray[np.float64]:
@@ -147,6 +165,20 @@ class ProgramResult:
         """n_HS per crossbar, the thesis's reading ("during write operation"): the fraction
         of devices disturbed at or above their threshold at any time during the run."""
         return self.n_hs_ever
+
+    @property
+    def n_hs_per_pulse(self) -> NDArray[np.float64]:
+        """n_HS per crossbar averaged over pulses: the mean fraction of the crossbar's devices
+        one write pulse drives at or above threshold (non-selected devices), over every pulse
+        of the run; NaN without pulses or where :attr:`hs_exposures_per_pass` is not
+        tracked."""
+        if self.hs_exposures_per_pass is None:
+            return np.full(self.pulses.shape[0], np.nan)
+        devices = self.pulses.shape[1] * self.pulses.shape[2]
+        pulses = self.pulses_per_pass.sum(axis=1)
+        exposures = self.hs_exposures_per_pass.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(pulses > 0, exposures / (pulses * devices), np.nan)
 
     @property
     def n_hs_final_pass(self) -> NDArray[np.float64]:

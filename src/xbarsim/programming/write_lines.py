@@ -27,10 +27,14 @@ def pulse_through_lines(
     scheme: BiasScheme,
     lines: Lines,
     hit: NDArray[np.bool_],
-) -> None:
+) -> int:
     """Apply one write pulse through ``lines`` and flag, in ``hit``, every other device it
-    drove at or above its threshold (set for positive, reset for negative voltages)."""
+    drove at or above its threshold (set for positive, reset for negative voltages); return
+    how many there are."""
     v = apply_write_pulse(xbars, index, row, col, voltage, scheme, lines)
     selected = hit[row, col]
-    hit |= (v >= xbars.v_set[index]) | (-v >= xbars.v_reset[index])
+    reached = (v >= xbars.v_set[index]) | (-v >= xbars.v_reset[index])
+    reached[row, col] = False
+    hit |= reached
     hit[row, col] = selected
+    return int(reached.sum())
