@@ -37,13 +37,14 @@ def calibrate_command(
                      "the same fit is replayed without recomputing and continued."),
     ] = None,
     params: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--params", metavar="NAME[=LOW:HIGH],...",
             help="Searched parameters: slope_below, slope_above, knee, slope_far (V), "
-            "leak_dose, threshold_distribution, correlation, variant (thesis | capped).",
+            "leak_dose, cycle_to_cycle, threshold_distribution, correlation, variant "
+            "(thesis | capped). Default: all but correlation.",
         ),
-    ] = "slope_below,slope_above,knee,slope_far,leak_dose,threshold_distribution,variant",
+    ] = None,
     instances: Annotated[
         str, typer.Option("--instances", metavar="INT",
                           help="Crossbar pairs per sigma for every VMM target.")
@@ -83,14 +84,14 @@ def calibrate_command(
         open_store,
         store_meta,
     )
-    from xbarsim.experiments.calibration_space import ParameterSpace
+    from xbarsim.experiments.calibration_space import DEFAULT_PARAMETERS, ParameterSpace
     from xbarsim.experiments.resources import calibration_bytes, calibration_seconds
     from xbarsim.programming import resolve_engine
     from xbarsim.programming.result import TUNING_ERROR_EXCLUSION
     from xbarsim.report.calibration_figures import calibration_figure, residual_markdown
 
     resolve_engine(engine)
-    space = ParameterSpace.parse(params)
+    space = ParameterSpace.parse(",".join(DEFAULT_PARAMETERS) if params is None else params)
     n_budget = _parse_int("budget", budget, 1)
     n_replicates = _parse_int("replicates", replicates, 1)
     n_population = (default_population(len(space.parameters)) if population is None

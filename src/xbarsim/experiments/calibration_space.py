@@ -95,7 +95,9 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter(name="knee", path="dynamics.knee_v", scale="log", low=0.02, high=1.0),
         Parameter(name="slope_far", path="dynamics.slope_far_v", scale="log",
                   low=0.05, high=10.0),
-        Parameter(name="leak_dose", path="leak_dose", scale="log", low=1e-6, high=1e-3),
+        # a 64 x 64 tuning run disturbs a device ~1e5-1e6 times: 1e-7 per pulse is a few %
+        Parameter(name="leak_dose", path="leak_dose", scale="log", low=1e-9, high=1e-6),
+        Parameter(name="cycle_to_cycle", path="cycle_to_cycle", low=0.0, high=0.5),
         Parameter(name="threshold_distribution", path="threshold_distribution",
                   scale="categorical", choices=get_args(ThresholdDistribution)),
         Parameter(name="correlation", path="thresholds.correlation", low=0.0, high=0.95),
@@ -105,7 +107,7 @@ PARAMETERS: dict[str, Parameter] = {
 }
 #: Parameters of a fit when none are named.
 DEFAULT_PARAMETERS = ("slope_below", "slope_above", "knee", "slope_far", "leak_dose",
-                      "threshold_distribution", "variant")
+                      "cycle_to_cycle", "threshold_distribution", "variant")
 
 
 class ParameterSpace(BaseModel):
