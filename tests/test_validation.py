@@ -452,6 +452,7 @@ def test_perceptron_calibration_and_irdrop_times_grow_with_their_counts() -> Non
     assert slp("digits", 60, 21, 8, 20, 0.25, "auto") > slp("digits", 60, 20, 8, 20, 0.25, "auto")
     cal = resources.calibration_seconds
     assert cal(13, 64, 32, 1, 64) > cal(12, 64, 32, 1, 64) > cal(12, 64, 16, 1, 64)
+    assert cal(12, 64, 16, 1, 64, walked=True) > cal(12, 64, 16, 1, 64)
     ir = resources.irdrop_study_seconds
     assert ir([16, 64], 3, 8, 200, True, True) > ir([16, 64], 3, 8, 200, True, False)
     assert ir([16, 128], 3, 8, 200, False, False) > ir([16, 64], 3, 8, 200, False, False)

@@ -114,6 +114,7 @@ def calibrate_command(
                   directories=frozenset({"store", "out"}))
     open_store(store, store_meta(space, setup, base, n_population, n_replicates))
     trials = n_budget + 2 * n_replicates + 1
+    walked = bool({"leak_dose", "cycle_to_cycle"} & set(space.names()))
     processes = 1 if workers == 0 and scheduler is None else max(1, workers)
     check_run(
         processes * calibration_bytes(setup.size, setup.pairs, setup.image_size),
@@ -122,7 +123,7 @@ def calibrate_command(
         out,
         json_path,
         seconds=calibration_seconds(trials, setup.size, setup.pairs, setup.image_seeds,
-                                    setup.image_size, engine) / processes,
+                                    setup.image_size, engine, walked) / processes,
         max_time=max_time,
         workers=0 if scheduler is not None else workers,
     )
