@@ -127,3 +127,5 @@ def test_adoption_rule_refuses_for_each_reason():
     assert adopt(inside, default, spreads).adopted
     undefined = dict(better, sigma0_hs_penalty=math.nan)
     assert not adopt(undefined, default, spreads).adopted
+    both = dict(default, sigma0_hs_penalty=math.nan)
+    assert adopt(dict(both, tuning_p99_sigma_0p05=0.0), both, spreads).adopted

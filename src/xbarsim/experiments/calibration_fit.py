@@ -206,7 +206,7 @@ def adopt(
     A candidate is adopted only if its aggregate (:func:`~xbarsim.experiments.calibration.
     aggregate`) is lower than the default's AND no target gets worse by more than its
     spread: a target whose |log residual| exceeds the default's by more than ``spreads``
-    (or is undefined) refuses.
+    (or is undefined where the default's is defined) refuses.
 
     Parameters
     ----------
@@ -221,6 +221,8 @@ def adopt(
         reasons.append(f"aggregate loss {new:.3g} does not improve on the default's {old:.3g}")
     for name, tol in spreads.items():
         ours, theirs = abs(candidate[name]), abs(default[name])
+        if not math.isfinite(ours) and not math.isfinite(theirs):
+            continue  # undefined for both (e.g. a penalty <= 0): not worse
         if not math.isfinite(ours) or ours - theirs > tol:
             reasons.append(
                 f"{name} gets worse: |log residual| {ours:.3g} against the default's "

@@ -67,9 +67,15 @@ def calibration_figure(
     return out
 
 
+def _log(residual: float) -> str:
+    """A log residual, or why there is none (our value is not positive)."""
+    return f"{residual:+.2f}" if np.isfinite(residual) else "undefined (ours <= 0)"
+
+
 def residual_markdown(targets: pd.DataFrame, default: pd.DataFrame) -> str:
     """Markdown table per target: published, ours (best point, replicate mean) and the
-    default's value, log residuals, the tolerance and whether the best point is within."""
+    default's value, log residuals (undefined where ours is not positive), the tolerance and
+    whether the best point is within."""
     lines = [
         "| target | published | best | log residual | tolerance | within | default "
         "| default log residual |",
@@ -78,8 +84,8 @@ def residual_markdown(targets: pd.DataFrame, default: pd.DataFrame) -> str:
     for name, row in targets.iterrows():
         d = default.loc[name]
         lines.append(
-            f"| {name} | {row['published']:.4g} | {row['ours']:.4g} | {row['residual']:+.2f} "
+            f"| {name} | {row['published']:.4g} | {row['ours']:.4g} | {_log(row['residual'])} "
             f"| {row['tolerance']:.2f} | {'yes' if row['within'] else 'no'} | {d['ours']:.4g} "
-            f"| {d['residual']:+.2f} |"
+            f"| {_log(d['residual'])} |"
         )
     return "\n".join(lines) + "\n"
