@@ -95,8 +95,9 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter(name="knee", path="dynamics.knee_v", scale="log", low=0.02, high=1.0),
         Parameter(name="slope_far", path="dynamics.slope_far_v", scale="log",
                   low=0.05, high=10.0),
-        # a 64 x 64 tuning run disturbs a device ~1e5-1e6 times: 1e-7 per pulse is a few %
-        Parameter(name="leak_dose", path="leak_dose", scale="log", low=1e-9, high=1e-6),
+        # a 64 x 64 tuning run disturbs a device ~1e6 times; at 1e-12 the leak is off in
+        # effect, from 1e-9 on it changes the sigma = 25 % targets
+        Parameter(name="leak_dose", path="leak_dose", scale="log", low=1e-12, high=1e-7),
         Parameter(name="cycle_to_cycle", path="cycle_to_cycle", low=0.0, high=0.5),
         Parameter(name="threshold_distribution", path="threshold_distribution",
                   scale="categorical", choices=get_args(ThresholdDistribution)),
