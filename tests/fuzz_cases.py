@@ -261,8 +261,8 @@ SMALL_NS = ("--models", "mlp", "--sizes", "16", "--sigmas", "0.1", "--instances"
             "--epochs", "1")
 SMALL_VMM = ("--sizes", "4", "--sigmas", "0.1", "--crossbars", "1", "--weights", "1",
              "--inputs", "8", "--workers", "0", "--engine", "cpu")
-SMALL_CAL = ("--size", "4", "--pairs", "1", "--image-seeds", "1", "--image-size", "4",
-             "--below", "0.03", "--above", "0.1", "--engine", "cpu")
+SMALL_CAL = ("--size", "4", "--instances", "1", "--image-seeds", "1", "--image-size", "4",
+             "--budget", "2", "--params", "slope_below", "--workers", "0", "--engine", "cpu")
 FIT = ("--model", "temperature")
 CASES: tuple[Case, ...] = (
     # thresholds
@@ -404,12 +404,15 @@ CASES: tuple[Case, ...] = (
     _c("plot-empty", "plot", f"{R}/res_empty", "--out", f"{R}/p7"),
     _c("plot-out-file", "plot", f"{R}/res_foreign", "--out", f"{R}/afile"),
     # calibrate
-    _c("cal-below-text", "calibrate", "--below", "x"),
-    _c("cal-below-neg", "calibrate", "--below", "-0.1"),
-    _c("cal-above-empty", "calibrate", "--above", ""),
+    _c("cal-budget-text", "calibrate", "--budget", "x"),
+    _c("cal-budget-0", "calibrate", "--budget", "0"),
+    _c("cal-params-unknown", "calibrate", "--params", "x"),
+    _c("cal-params-empty", "calibrate", "--params", ""),
+    _c("cal-params-bounds", "calibrate", "--params", "knee=-1:1"),
     _c("cal-size-1", "calibrate", "--size", "1"),
     _c("cal-size-huge", "calibrate", "--size", "513"),
-    _c("cal-pairs-0", "calibrate", "--pairs", "0"),
+    _c("cal-instances-0", "calibrate", "--instances", "0"),
+    _c("cal-store-file", "calibrate", "--store", f"{R}/afile"),
     _c("cal-image-seeds-0", "calibrate", "--image-seeds", "0"),
     _c("cal-image-size-1", "calibrate", "--image-size", "1"),
     _c("cal-seed-neg", "calibrate", "--seed", "-1"),

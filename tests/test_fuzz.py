@@ -117,7 +117,7 @@ OPTIONS: list[tuple[str, str, st.SearchStrategy[str], tuple[str, ...]]] = [
     ("vmm-study", "--results", _bad_dir_path(_ROOT), ("--sizes", "4")),
     ("sweep", "", _bad_dir_path(_ROOT), ()),
     ("plot", "", _bad_dir_path(_ROOT), ()),
-    ("calibrate", "--below", _text.filter(lambda t: _not_float(t.split(",")[0])), ()),
+    ("calibrate", "--budget", _bad_int, ()),
     ("calibrate", "--size", _bad_int, ()),
     ("calibrate", "--out", _bad_dir_path(_ROOT), ()),
 ]

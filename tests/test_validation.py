@@ -190,7 +190,7 @@ def test_sweep_of_fields_each_within_limits_is_refused_as_a_product(tmp_path: Pa
         ["program-image", "--size", "20000", "--out"],
         ["vmm-study", "--sizes", "1024", "--crossbars", "500", "--weights", "500", "--results"],
         ["network-study", "--sizes", "100000", "--instances", "1", "--out"],
-        ["calibrate", "--size", "512", "--pairs", "10000", "--out"],
+        ["calibrate", "--size", "512", "--instances", "10000", "--out"],
     ],
 )
 def test_oversized_requests_refused_before_work(
@@ -233,10 +233,10 @@ def test_calibrate_creates_out_before_computing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "runs" / "calibration"
-    small = ["--size", "4", "--pairs", "1", "--image-seeds", "1", "--image-size", "4"]
-    args = ["calibrate", *small, "--below", "0.03", "--above", "0.1", "--variants", "thesis"]
+    small = ["--size", "4", "--instances", "1", "--image-seeds", "1", "--image-size", "4"]
+    args = ["calibrate", *small, "--budget", "2", "--params", "slope_below", "--workers", "0"]
     assert main([*args, "--no-progress", "--out", str(out)]) == 0
-    assert {"candidates.csv", "calibrated_device.yaml", "results.json"} <= {
+    assert {"trials.csv", "calibrated_device.yaml", "results.json"} <= {
         p.name for p in out.iterdir()
     }
     (tmp_path / "blocker").write_text("")
@@ -452,6 +452,7 @@ def test_perceptron_calibration_and_irdrop_times_grow_with_their_counts() -> Non
     assert slp("digits", 60, 21, 8, 20, 0.25, "auto") > slp("digits", 60, 20, 8, 20, 0.25, "auto")
     cal = resources.calibration_seconds
     assert cal(13, 64, 32, 1, 64) > cal(12, 64, 32, 1, 64) > cal(12, 64, 16, 1, 64)
+    assert cal(12, 64, 16, 1, 64, walked=True) > cal(12, 64, 16, 1, 64)
     ir = resources.irdrop_study_seconds
     assert ir([16, 64], 3, 8, 200, True, True) > ir([16, 64], 3, 8, 200, True, False)
     assert ir([16, 128], 3, 8, 200, False, False) > ir([16, 64], 3, 8, 200, False, False)

@@ -1,13 +1,13 @@
-"""``xbarsim calibrate``: fit the pulse law's slopes to the source documents' published numbers."""
+"""``xbarsim calibrate``: fit the device population to the source documents' published numbers."""
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 import yaml
 
@@ -19,114 +19,89 @@ from xbarsim.cli.device_commands import (
     _finish,
     _parse_int,
 )
-from xbarsim.cli.options import MaxMemoryOpt, MaxTimeOpt, check_run, parse_floats
-from xbarsim.cli.output import write_parquet
+from xbarsim.cli.options import MaxMemoryOpt, MaxTimeOpt, SchedulerOpt, WorkersOpt, check_run
 from xbarsim.errors import XbarsimInputError, format_validation_error
 from xbarsim.report.tables import ComparisonRow
-
-FloatListOpt = typer.Option(metavar="V1,V2,...")
-
-
-def _floats(name: str, text: str) -> list[float]:
-    values = parse_floats(name, text)
-    if any(not v > 0 for v in values):
-        raise XbarsimInputError(f"{name}: needs at least one value, all > 0 V, got {text!r}")
-    return values
-
-
-def _far_pieces(text: str) -> list[tuple[float, float]]:
-    pieces = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            knee, far = (float(x) for x in part.split(":"))
-        except ValueError:
-            raise XbarsimInputError(
-                f"far: must be comma-separated KNEE:SLOPE pairs in V, got {text!r}"
-            ) from None
-        if not (knee > 0 and far > 0):
-            raise XbarsimInputError(f"far: knee and slope must be > 0 V, got {part!r}")
-        pieces.append((knee, far))
-    return pieces
-
-
-def _optional(value: float) -> float | None:
-    """A table value, ``None`` for NaN (a two-slope candidate's knee and far slope)."""
-    return None if math.isnan(value) else float(value)
+from xbarsim.validation import check_outputs
 
 
 @app.command("calibrate")
 def calibrate_command(
-    below: Annotated[
-        str, typer.Option("--below", help="Candidate slopes below threshold (V), comma-separated.")
-    ] = "0.028,0.03,0.032,0.034,0.036",
-    above: Annotated[
-        str, typer.Option("--above", help="Candidate slopes above threshold (V), comma-separated.")
-    ] = "0.1,0.15,0.2,0.3",
-    far: Annotated[
-        str,
+    budget: Annotated[
+        str, typer.Option("--budget", metavar="INT", help="Search trials (the optimizer's "
+                          "evaluations; replicates of the best and the default come on top).")
+    ] = "40",
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="Trial store (Parquet, one part per trial): a store of "
+                     "the same fit is replayed without recomputing and continued."),
+    ] = None,
+    params: Annotated[
+        str | None,
         typer.Option(
-            "--far",
-            metavar="KNEE:SLOPE,...",
-            help="Three-piece candidates: knee above threshold and far slope (V), each run "
-            "with every slope pair (besides the two-slope law).",
+            "--params", metavar="NAME[=LOW:HIGH],...",
+            help="Searched parameters: slope_below, slope_above, knee, slope_far (V), "
+            "leak_dose, cycle_to_cycle, threshold_distribution, correlation, variant "
+            "(thesis | capped). Default: all but correlation.",
         ),
-    ] = "",
+    ] = None,
+    instances: Annotated[
+        str, typer.Option("--instances", metavar="INT",
+                          help="Crossbar pairs per sigma for every VMM target.")
+    ] = "8",
     size: Annotated[str, typer.Option("--size", metavar="INT", help="VMM crossbar size.")] = "64",
-    pairs: Annotated[
-        str, typer.Option("--pairs", metavar="INT", help="Crossbar pairs per sigma.")
-    ] = "32",
     image_seeds: Annotated[
         str, typer.Option("--image-seeds", metavar="INT", help="Crossbars for Fig. 3.")
-    ] = "3",
+    ] = "1",
     image_size: Annotated[
         str, typer.Option("--image-size", metavar="INT", help="Side of the Fig. 3 crossbar.")
     ] = "64",
-    variants: Annotated[
-        str,
-        typer.Option(
-            "--variants", help="Algorithm variants, comma-separated: thesis (5 V, no abandoning), "
-            "capped (2.5 V, abandon)."
-        ),
-    ] = "thesis,capped",
+    population: Annotated[
+        str | None, typer.Option("--population", metavar="INT",
+                                 help="Optimizer population (>= 5; default 3 per parameter).")
+    ] = None,
+    replicates: Annotated[
+        str, typer.Option("--replicates", metavar="INT",
+                          help="Extra seeds of the best point (the default gets one more).")
+    ] = "3",
     seed: Annotated[str, typer.Option("--seed", metavar="INT", help="Random seed.")] = "0",
     engine: Annotated[str, typer.Option("--engine", help="Programming engine.")] = "auto",
+    workers: WorkersOpt = 2,
+    scheduler: SchedulerOpt = None,
     out: OutOpt = None,
     json_path: JsonOpt = None,
     progress: ProgressOpt = True,
     max_memory: MaxMemoryOpt = None,
     max_time: MaxTimeOpt = None,
 ) -> None:
-    """Grid-search the two- and three-piece pulse law against the paper's and the thesis's
-    numbers."""
-    from xbarsim.experiments.calibration import (
-        TARGETS,
-        CalibrationSetup,
-        calibrate,
-        published_target,
-        residuals,
-        variant_algorithm,
+    """Fit the pulse law, the device family and the algorithm variant to every published
+    target at once (differential evolution, resumable)."""
+    from xbarsim.devices.config import preset
+    from xbarsim.experiments.calibration import CalibrationSetup
+    from xbarsim.experiments.calibration_fit import (
+        default_population,
+        fit,
+        open_store,
+        store_meta,
     )
+    from xbarsim.experiments.calibration_space import DEFAULT_PARAMETERS, ParameterSpace
     from xbarsim.experiments.resources import calibration_bytes, calibration_seconds
     from xbarsim.programming import resolve_engine
     from xbarsim.programming.result import TUNING_ERROR_EXCLUSION
     from xbarsim.report.calibration_figures import calibration_figure, residual_markdown
 
     resolve_engine(engine)
-    variant_list = [v.strip() for v in variants.split(",") if v.strip()]
-    if not variant_list:
-        raise XbarsimInputError("variants: give at least one of thesis, capped")
-    for variant in variant_list:
-        variant_algorithm(variant)
+    space = ParameterSpace.parse(",".join(DEFAULT_PARAMETERS) if params is None else params)
+    n_budget = _parse_int("budget", budget, 1)
+    n_replicates = _parse_int("replicates", replicates, 1)
+    n_population = (default_population(len(space.parameters)) if population is None
+                    else _parse_int("population", population, 5))
+    pairs = _parse_int("instances", instances, 1)
     try:
         setup = CalibrationSetup(
-            slopes_below_v=_floats("below", below),
-            slopes_above_v=_floats("above", above),
-            far_pieces_v=_far_pieces(far),
-            variants=variant_list,
             size=_parse_int("size", size, 2),
-            pairs=_parse_int("pairs", pairs, 1),
+            pairs=pairs,
+            small_pairs=pairs,
             image_seeds=_parse_int("image-seeds", image_seeds, 1),
             image_size=_parse_int("image-size", image_size, 2),
             seed=_parse_int("seed", seed, 0),
@@ -134,68 +109,75 @@ def calibrate_command(
         )
     except ValueError as exc:
         raise XbarsimInputError(f"calibrate: {format_validation_error(exc)}") from None
-    candidates = (len(setup.variants) * len(setup.slopes_below_v) * len(setup.slopes_above_v)
-                  * (1 + len(setup.far_pieces_v)))
+    base = preset("thesis-uniformity")
+    check_outputs({"store": store, "out": out, "json": json_path},
+                  directories=frozenset({"store", "out"}))
+    open_store(store, store_meta(space, setup, base, n_population, n_replicates))
+    trials = n_budget + 2 * n_replicates + 1
+    walked = bool({"leak_dose", "cycle_to_cycle"} & set(space.names()))
+    processes = 1 if workers == 0 and scheduler is None else max(1, workers)
     check_run(
-        calibration_bytes(setup.size, setup.pairs, setup.image_size),
+        processes * calibration_bytes(setup.size, setup.pairs, setup.image_size),
         f"calibration at {setup.size}x{setup.size} with {setup.pairs} pairs",
         max_memory,
         out,
         json_path,
-        seconds=calibration_seconds(candidates, setup.size, setup.pairs, setup.image_seeds,
-                                    setup.image_size, engine),
+        seconds=calibration_seconds(trials, setup.size, setup.pairs, setup.image_seeds,
+                                    setup.image_size, engine, walked) / processes,
         max_time=max_time,
+        workers=0 if scheduler is not None else workers,
     )
     start = time.perf_counter()
-    report = calibrate(setup, progress=progress)
-    best = report.table.iloc[0]
-    names = [name for name, _, _, _ in TARGETS]
-    values = {key: float(best[key]) for key in names}
-    res = residuals(values)
-    summary: dict[str, float | str] = {
-        "variant": str(best["variant"]),
-        "slope_below_v": float(best["slope_below_v"]),
-        "slope_above_v": float(best["slope_above_v"]),
-        "knee_v": _optional(best["knee_v"]),
-        "slope_far_v": _optional(best["slope_far_v"]),
-        **values,
-        "loss": float(best["loss"]),
-        "pareto_candidates": int(report.table["pareto"].sum()),
+    result = fit(space, setup, n_budget, store, base=base, population=n_population,
+                 replicates=n_replicates, workers=workers, scheduler=scheduler,
+                 progress=progress)
+    targets, default = result.targets, result.default_targets
+    summary: dict[str, float | int | str] = {
+        **{f"best_{name}": value for name, value in result.best.items()},
+        **{f"uncertainty_{name}": json.dumps(u) for name, u in result.uncertainty.items()},
+        "trials": len(result.trials),
+        "near_best_trials": result.near,
+        "loss_best": float(result.replicates.query("role != 'default'")["loss"].mean()),
+        "loss_default": float(result.replicates.query("role == 'default'")["loss"].mean()),
+        "loss_noise": result.loss_noise,
+        "pareto_trials": int(result.trials["pareto"].sum()),
+        **{f"{name}": float(row["ours"]) for name, row in targets.iterrows()},
+        **{f"res_{name}": float(row["residual"]) for name, row in targets.iterrows()},
+        **{f"tolerance_{name}": float(row["tolerance"]) for name, row in targets.iterrows()},
+        "never_met": ",".join(result.never_met),
+        "conflicts": ",".join(f"{a}+{b}" for a, b in result.conflicts),
+        "adopted": int(result.adoption.adopted),
+        "adoption_reasons": "; ".join(result.adoption.reasons),
         "tuning_error_exclusion": TUNING_ERROR_EXCLUSION,
     }
-    rows = [
-        ComparisonRow(name, f"{pub:.4g}", f"{ours:.4g} (log ratio {res[name]:+.2f})")
-        for name, pub, ours in report.comparison()
-    ]
-    rows.insert(
-        0,
-        ComparisonRow(
-            "best variant, slopes below / above (V), knee : far slope (V)",
-            "-",
-            f"{best['variant']}, {best['slope_below_v']:.4g} / {best['slope_above_v']:.4g}, "
-            + (
-                "two-slope"
-                if best["knee_v"] != best["knee_v"]
-                else f"{best['knee_v']:.4g} : {best['slope_far_v']:.4g}"
-            ),
-        ),
+    best_text = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.best.items()
     )
+    rows = [ComparisonRow("best parameters", "-", best_text)]
+    rows += [
+        ComparisonRow(name, f"{row['published']:.4g}",
+                      f"{row['ours']:.4g} (log ratio {row['residual']:+.2f} ± "
+                      f"{row['tolerance']:.2f}; default {default.loc[name, 'residual']:+.2f})")
+        for name, row in targets.iterrows()
+    ]
+    rows.append(ComparisonRow("adopted as default", "-",
+                              "yes" if result.adoption.adopted else "no: "
+                              + "; ".join(result.adoption.reasons)))
 
     def write(directory: Path) -> list[Path]:
-        table = directory / "candidates.csv"
-        report.table.to_csv(table, index=False)
-        parquet = directory / "candidates.parquet"
-        write_parquet(report.table, parquet, setup.seed, {"setup": setup})
+        table = directory / "trials.csv"
+        extra = result.replicates[result.replicates["role"] != "search"]
+        pd.concat([result.trials, extra]).to_csv(table, index=False)
         device = directory / "calibrated_device.yaml"
-        device.write_text(yaml.safe_dump(json.loads(report.best.model_dump_json())))
-        figure = calibration_figure(report.table, names, directory / "calibration.png")
+        device.write_text(yaml.safe_dump(json.loads(result.device.model_dump_json())))
+        figure = calibration_figure(result.trials, targets, default,
+                                    directory / "calibration.png")
         markdown = directory / "residuals.md"
-        published = {name: published_target(name) for name in names}
-        markdown.write_text(residual_markdown(report.table, names, published))
-        return [table, parquet, device, figure, markdown]
+        markdown.write_text(residual_markdown(targets, default))
+        return [table, device, figure, markdown]
 
     _finish(
-        f"Pulse-law calibration, {len(report.table)} candidates",
+        f"Calibration fit, {len(result.trials)} trials",
         summary,
         rows,
         time.perf_counter() - start,
@@ -203,5 +185,5 @@ def calibrate_command(
         json_path,
         write,
         setup.seed,
-        {"setup": setup},
+        {"setup": setup, "space": space},
     )

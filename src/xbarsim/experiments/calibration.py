@@ -1,14 +1,14 @@
-"""Calibration of the pulse law against the source documents' published numbers.
+"""Targets, measurements and losses of the pulse-law calibration.
 
-The soft-bounded two-slope law has two free parameters that the source documents do not print: the
+The soft-bounded pulse law has free parameters that the source documents do not print: the
 dose slope below threshold (how much half-selected devices drift) and above threshold (how
-fast a selected device moves). The three-piece law adds a knee above threshold and a third
-slope beyond it (``far_pieces_v``; a gentler far slope makes the dose saturate with
-amplitude); every slope pair is also run as the plain two-slope law. What the algorithm
-does with devices it cannot switch decides as much as the law, so every law is evaluated
-under both algorithm variants (:data:`VARIANTS`): the thesis's text (5 V bound, no
-abandoning) and the capped reading (the paper's 2.5 V cap, devices abandoned at it).
-Candidates are ranked by a weighted sum of squared log residuals ``log(ours / published)``:
+fast a selected device moves), the knee and far slope of the three-piece law, and whatever
+else the device model leaves open. What the algorithm does with devices it cannot switch
+decides as much as the law, so the algorithm variant (:data:`VARIANTS`) is a parameter too:
+the thesis's text (5 V bound, no abandoning) or the capped reading (the paper's 2.5 V cap,
+devices abandoned at it). :func:`evaluate` measures one population under one variant;
+:mod:`xbarsim.experiments.calibration_fit` searches the parameters. A trial is scored by a
+weighted sum of squared log residuals ``log(ours / published)``:
 
 ==============================  ===============================================  =========
 quantity                        setup                                            published
@@ -39,14 +39,15 @@ Per-instance statistics follow ``vmm-study``: per-pair 99th-percentile tuning er
 the exclusion rule :data:`~xbarsim.programming.result.TUNING_ERROR_EXCLUSION` (mean over
 pairs); median over pairs of the per-pair worst-case VMM error; per-round values are the
 median over crossbars of each crossbar's p99 after that round. The targets fall in
-:data:`GROUPS`; the report flags the candidates on the Pareto front of the group losses,
-since no single law is expected to fit every group.
+:data:`GROUPS`; a fit reports the Pareto front of the group losses, since no single law is
+expected to fit every group. :func:`published_spread` is a target's tolerance on the log
+scale: the relative band of the reproduce report's verdicts (wider for a number printed as
+approximate or read from the text).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -54,15 +55,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
-from xbarsim.devices.config import DeviceConfig, ThreePieceDynamics, TwoSlopeDynamics, preset
+from xbarsim.devices.config import DeviceConfig, preset
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.image_tuning import run_image_tuning
-from xbarsim.experiments.published import published_value
+from xbarsim.experiments.published import published, published_value
 from xbarsim.experiments.vmm_study import vmm_errors, weights_to_targets
 from xbarsim.programming.algorithm import PAPER_CAP_V, WriteVerify
 from xbarsim.programming.engine import program
 from xbarsim.programming.result import tuning_error_p99
-from xbarsim.progress import progress_bar
+from xbarsim.report.verdicts import APPROX_BAND, EXACT_BAND
 
 #: Algorithm variants of the thesis studies: name -> (amplitude cap V, abandon at cap).
 VARIANTS: dict[str, tuple[float | None, bool]] = {
@@ -116,17 +117,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 
 class CalibrationSetup(BaseModel):
-    """Grid and sample sizes of a calibration run.
+    """Sample sizes of one calibration trial (the instances each target is measured on).
 
     Attributes
     ----------
-    slopes_below_v, slopes_above_v : list of float
-        Candidate dose slopes below / above threshold (V).
-    far_pieces_v : list of (float, float)
-        Three-piece candidates: (knee above threshold, far slope) in V, each run with every
-        slope pair besides the two-slope law; empty: two-slope laws only.
-    variants : list of str
-        Algorithm variants (keys of :data:`VARIANTS`).
     size : int
         Crossbar size N of the VMM experiments.
     pairs : int
@@ -140,17 +134,12 @@ class CalibrationSetup(BaseModel):
     image_size : int
         Side of the image experiment's crossbar (paper: 64).
     seed : int
+        Seed of the trial's random draws (a fit derives it from the trial's parameters).
     engine : str
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
-    slopes_below_v: list[float] = Field(
-        default_factory=lambda: [0.02, 0.025, 0.03, 0.035], min_length=1
-    )
-    slopes_above_v: list[float] = Field(default_factory=lambda: [0.15, 0.3, 0.5], min_length=1)
-    far_pieces_v: list[tuple[float, float]] = Field(default_factory=list)
-    variants: list[str] = Field(default_factory=lambda: ["thesis"], min_length=1)
     size: int = Field(64, ge=2, le=512)
     pairs: int = Field(16, ge=1, le=10_000)
     small_size: int = Field(8, ge=2, le=64)
@@ -160,32 +149,6 @@ class CalibrationSetup(BaseModel):
     image_size: int = Field(64, ge=2, le=512)
     seed: int = Field(0, ge=0)
     engine: str = "auto"
-
-
-def with_slopes(
-    device: DeviceConfig,
-    below: float,
-    above: float,
-    far_piece: tuple[float, float] | None = None,
-) -> DeviceConfig:
-    """Copy of ``device`` with a two-slope law of the given slopes (V), or the three-piece
-    law with ``far_piece`` = (knee above threshold, far slope) in V."""
-    if far_piece is None:
-        dynamics: TwoSlopeDynamics | ThreePieceDynamics = TwoSlopeDynamics(
-            slope_below_v=below, slope_above_v=above
-        )
-    else:
-        knee, far = far_piece
-        dynamics = ThreePieceDynamics(
-            slope_below_v=below, slope_above_v=above, knee_v=knee, slope_far_v=far
-        )
-    return device.model_copy(update={"dynamics": dynamics})
-
-
-def _far_piece(row: pd.Series) -> tuple[float, float] | None:
-    """(knee, far slope) of a table row; ``None`` for a two-slope candidate (NaN knee)."""
-    knee = float(row["knee_v"])
-    return None if math.isnan(knee) else (knee, float(row["slope_far_v"]))
 
 
 def variant_algorithm(variant: str, scheme: BiasScheme = BiasScheme.V2) -> WriteVerify:
@@ -309,7 +272,7 @@ def _squared(res: dict[str, float], names: tuple[str, ...] | list[str]) -> float
 
 def loss(values: dict[str, float]) -> float:
     """Weighted sum of squared log residuals over every target."""
-    return _squared(residuals(values), [name for name, _, _, _ in TARGETS])
+    return aggregate(residuals(values))
 
 
 def group_losses(values: dict[str, float]) -> dict[str, float]:
@@ -329,77 +292,21 @@ def pareto_front(table: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return front
 
 
-@dataclass
-class CalibrationReport:
-    """Every candidate's values, residuals and losses, best first, and the best population.
+def published_spread(name: str) -> float:
+    """Half-width of a target's published tolerance as a log ratio (``log(1 + band)``).
 
-    ``table`` columns: ``variant``, ``slope_below_v``, ``slope_above_v``, ``knee_v`` and
-    ``slope_far_v`` (V; NaN for two-slope candidates), every target's
-    value, ``res_<target>`` (log residual), ``loss_<group>``, ``loss`` and ``pareto``.
+    The band is the reproduce verdicts' relative band: :data:`APPROX_BAND` for a number the
+    source prints as approximate or a reading of the text, :data:`EXACT_BAND` otherwise.
+    ``image_outside_5pct`` takes the band of the published fraction's complement, which is
+    this quantity itself.
     """
-
-    table: pd.DataFrame
-    best: DeviceConfig
-
-    def comparison(self) -> list[tuple[str, float, float]]:
-        """(quantity, published, ours) for the best candidate."""
-        row = self.table.iloc[0]
-        return [(name, published_target(name), float(row[name])) for name, _, _, _ in TARGETS]
+    for quantity, experiment, key, _ in TARGETS:
+        if quantity == name:
+            approx = experiment == "text" or bool(published()[experiment][key].get("approx"))
+            return math.log1p(APPROX_BAND if approx else EXACT_BAND)
+    raise KeyError(name)
 
 
-def calibrate(
-    setup: CalibrationSetup | None = None,
-    base: DeviceConfig | None = None,
-    progress: bool = False,
-) -> CalibrationReport:
-    """Grid-search the law family and algorithm variants against :data:`TARGETS`.
-
-    Parameters
-    ----------
-    setup : CalibrationSetup, optional
-    base : DeviceConfig, optional
-        Population whose law is varied (default ``thesis-uniformity``).
-    progress : bool
-
-    Returns
-    -------
-    CalibrationReport
-    """
-    setup = CalibrationSetup() if setup is None else setup
-    base = preset("thesis-uniformity") if base is None else base
-    for variant in setup.variants:
-        variant_algorithm(variant)
-    pieces: list[tuple[float, float] | None] = [None, *setup.far_pieces_v]
-    grid = [
-        (v, b, a, piece)
-        for v in setup.variants
-        for b in setup.slopes_below_v
-        for a in setup.slopes_above_v
-        for piece in pieces
-    ]
-    rows = []
-    with progress_bar(len(grid), "calibrating", progress) as advance:
-        for variant, below, above, piece in grid:
-            values = evaluate(with_slopes(base, below, above, piece), setup, variant)
-            res = residuals(values)
-            rows.append(
-                {
-                    "variant": variant,
-                    "slope_below_v": below,
-                    "slope_above_v": above,
-                    "knee_v": math.nan if piece is None else piece[0],
-                    "slope_far_v": math.nan if piece is None else piece[1],
-                    **values,
-                    **{f"res_{k}": v for k, v in res.items()},
-                    **group_losses(values),
-                    "loss": loss(values),
-                }
-            )
-            advance(1)
-    table = pd.DataFrame(rows).sort_values("loss", kind="stable").reset_index(drop=True)
-    table["pareto"] = pareto_front(table, [f"loss_{g}" for g in GROUPS])
-    first = table.iloc[0]
-    best = with_slopes(
-        base, float(first["slope_below_v"]), float(first["slope_above_v"]), _far_piece(first)
-    )
-    return CalibrationReport(table=table, best=best)
+def aggregate(res: dict[str, float]) -> float:
+    """:func:`loss` of given log residuals (non-finite ones count as ``log 1e-3``)."""
+    return _squared(res, [name for name, _, _, _ in TARGETS])

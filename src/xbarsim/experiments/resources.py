@@ -293,20 +293,27 @@ def perceptron_seconds(dataset: str, epochs: int, trials: int, errors: int, inst
     return training_seconds(n_train, epochs, macs) + draws + deploy
 
 
-#: The calibration grid search against the tuning model of its crossbars (ratio; measured:
-#: the default grid took 230 s where :func:`tuning_seconds` alone gives 25 s), rounded up.
+#: A calibration trial against the tuning model of its crossbars (ratio; measured: a grid
+#: of candidates took 230 s where :func:`tuning_seconds` alone gives 25 s), rounded up.
 CALIBRATION_FACTOR = 15.0
 
 
+#: A calibration trial whose population has a leak floor or cycle-to-cycle variation (the
+#: engines walk each selected device's ramp) against one without (ratio; measured: 21 s
+#: against 3.5 s at 16 pairs of 64 x 64 and two 64 x 64 pictures), rounded up.
+WALKED_RAMP_FACTOR = 6.0
+
+
 def calibration_seconds(candidates: int, size: int, pairs: int, image_seeds: int,
-                        image_size: int, engine: str = "auto") -> float:
-    """Order-of-magnitude time of the calibration grid search (s): per candidate ``pairs``
+                        image_size: int, engine: str = "auto", walked: bool = False) -> float:
+    """Order-of-magnitude time of ``candidates`` calibration trials (s): per trial ``pairs``
     VMM crossbar pairs and ``image_seeds`` pictures tuned (at sigma 25 %), times
-    :data:`CALIBRATION_FACTOR` for what the tuning model does not count (the candidates' own
-    pulse laws and the per-candidate measurements)."""
+    :data:`CALIBRATION_FACTOR` for what the tuning model does not count (the trials' own
+    pulse laws and the per-trial measurements), and :data:`WALKED_RAMP_FACTOR` when
+    ``walked`` (a leak floor or cycle-to-cycle variation is searched)."""
     per = CALIBRATION_FACTOR * (tuning_seconds(2 * pairs * size * size, size, 0.25, engine)
            + tuning_seconds(image_seeds * image_size * image_size, image_size, 0.25, engine))
-    return candidates * per
+    return candidates * per * (WALKED_RAMP_FACTOR if walked else 1.0)
 
 
 def irdrop_study_seconds(sizes: list[int], r_wires: int, instances: int, inputs: int,

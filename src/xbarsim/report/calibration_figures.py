@@ -1,7 +1,7 @@
-"""Figure and residual table of a pulse-law calibration (layer 7, report).
+"""Figure and residual table of a calibration fit (layer 7, report).
 
-Draws what :func:`xbarsim.experiments.calibration.calibrate` hands over as a table; does
-not import the experiments.
+Draws what :func:`xbarsim.experiments.calibration_fit.fit` hands over as tables; does not
+import the experiments.
 """
 
 from __future__ import annotations
@@ -13,24 +13,19 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
-def _label(row: pd.Series) -> str:
-    label = f"{row['variant']} {row['slope_below_v']:g}/{row['slope_above_v']:g}"
-    knee = row.get("knee_v", float("nan"))
-    if knee == knee:  # three-piece: knee and far slope
-        label += f" +{knee:g}:{row['slope_far_v']:g}"
-    return label
-
-
-def calibration_figure(table: pd.DataFrame, targets: list[str], out: Path) -> Path:
-    """Group losses of every candidate (left) and log residuals of the Pareto set (right).
+def calibration_figure(
+    trials: pd.DataFrame, targets: pd.DataFrame, default: pd.DataFrame, out: Path
+) -> Path:
+    """Pareto front of the group losses, the search's progress, and residuals per target.
 
     Parameters
     ----------
-    table : DataFrame
-        Columns ``variant``, ``slope_below_v``, ``slope_above_v`` (V), ``loss_t28``,
-        ``loss_dynamics``, ``loss``, ``pareto`` and ``res_<target>`` for ``targets``.
-    targets : list of str
-        Target names, in row order of the residual panel.
+    trials : DataFrame
+        Search trials: ``trial``, ``loss``, ``loss_t28``, ``loss_dynamics``, ``loss_p3``
+        (sums of squared log residuals) and ``pareto``.
+    targets, default : DataFrame
+        Per target (index) of the best point and of the default: ``residual`` (log ratio)
+        and ``tolerance`` (tolerated |log ratio|).
     out : Path
         PNG file to write.
 
@@ -38,50 +33,59 @@ def calibration_figure(table: pd.DataFrame, targets: list[str], out: Path) -> Pa
     -------
     Path
     """
-    fig = Figure(figsize=(12, 5), layout="constrained")
-    left, right = fig.subplots(1, 2, width_ratios=(1, 1.4))
-    for variant, marker in zip(sorted(table["variant"].unique()), "os^v", strict=False):
-        sub = table[table["variant"] == variant]
-        sc = left.scatter(
-            sub["loss_t28"],
-            sub["loss_dynamics"],
-            c=sub["slope_below_v"],
-            marker=marker,
-            cmap="viridis",
-            label=variant,
-            edgecolors=np.where(sub["pareto"], "red", "none"),
-            linewidths=1.5,
-        )
-    fig.colorbar(sc, ax=left, label="slope below threshold (V)")
-    left.set_xscale("symlog", linthresh=0.1)
-    left.set_yscale("symlog", linthresh=0.1)
-    left.set_xlabel("loss, T28 targets (sum of squared log residuals)")
-    left.set_ylabel("loss, dynamics targets (rounds, n_HS, σ=0 penalty)")
-    left.set_title("candidates (red edge: Pareto front over all groups)")
-    left.legend(fontsize=8)
-    front = table[table["pareto"]].head(12)
-    res = front[[f"res_{t}" for t in targets]].to_numpy().T
-    im = right.imshow(res, cmap="RdBu_r", vmin=-3.0, vmax=3.0, aspect="auto")
-    right.set_yticks(range(len(targets)), targets, fontsize=7)
-    right.set_xticks(
-        range(len(front)), [_label(r) for _, r in front.iterrows()], rotation=60, fontsize=7,
-        ha="right",
-    )
-    right.set_title("log(ours / published), Pareto candidates (blank: undefined)")
-    fig.colorbar(im, ax=right, label="log residual (colours clipped at ±3)")
+    fig = Figure(figsize=(15, 5), layout="constrained")
+    front, progress, bars = fig.subplots(1, 3, width_ratios=(1.1, 1, 1.3))
+    sc = front.scatter(trials["loss_t28"], trials["loss_dynamics"], c=trials["loss_p3"],
+                       cmap="viridis", s=18,
+                       edgecolors=np.where(trials["pareto"], "red", "none"), linewidths=1.2)
+    fig.colorbar(sc, ax=front, label="loss, Fig. 3 targets")
+    front.set_xscale("symlog", linthresh=0.1)
+    front.set_yscale("symlog", linthresh=0.1)
+    front.set_xlabel("loss, T28 targets (sum of squared log residuals)")
+    front.set_ylabel("loss, dynamics targets (rounds, n_HS, σ=0 penalty)")
+    front.set_title("trials (red edge: Pareto front over all groups)")
+    progress.plot(trials["trial"], trials["loss"], ".", color="0.6", label="trial")
+    progress.plot(trials["trial"], trials["loss"].cummin(), "-", color="C3", label="best so far")
+    progress.set_yscale("log")
+    progress.set_xlabel("trial")
+    progress.set_ylabel("aggregate loss")
+    progress.set_title("search")
+    progress.legend(fontsize=8)
+    y = np.arange(len(targets))
+    bars.barh(y + 0.2, targets["residual"].clip(-4, 4), height=0.4, label="best", color="C0")
+    bars.barh(y - 0.2, default.loc[targets.index, "residual"].clip(-4, 4), height=0.4,
+              label="default", color="0.6")
+    for i, tol in enumerate(targets["tolerance"]):
+        bars.plot([-tol, tol], [i, i], "|-", color="C3", lw=1)
+    bars.set_yticks(y, targets.index, fontsize=7)
+    bars.axvline(0.0, color="k", lw=0.5)
+    bars.set_xlabel("log(ours / published), clipped at ±4 (red: tolerance)")
+    bars.set_title("residual per target")
+    bars.legend(fontsize=8)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     return out
 
 
-def residual_markdown(table: pd.DataFrame, targets: list[str], published: dict[str, float]) -> str:
-    """Markdown table: published value and each Pareto candidate's value per target."""
-    front = table[table["pareto"]].head(8)
-    head = "| target | published | " + " | ".join(_label(r) for _, r in front.iterrows()) + " |"
-    rule = "|---|---|" + "---|" * len(front)
-    lines = [head, rule]
-    for t in targets:
-        cells = [f"{v:.4g}" for v in front[t]]
-        lines.append(f"| {t} | {published[t]:.4g} | " + " | ".join(cells) + " |")
-    lines.append("| **loss** | 0 | " + " | ".join(f"{v:.3g}" for v in front["loss"]) + " |")
+def _log(residual: float) -> str:
+    """A log residual, or why there is none (our value is not positive)."""
+    return f"{residual:+.2f}" if np.isfinite(residual) else "undefined (ours <= 0)"
+
+
+def residual_markdown(targets: pd.DataFrame, default: pd.DataFrame) -> str:
+    """Markdown table per target: published, ours (best point, replicate mean) and the
+    default's value, log residuals (undefined where ours is not positive), the tolerance and
+    whether the best point is within."""
+    lines = [
+        "| target | published | best | log residual | tolerance | within | default "
+        "| default log residual |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in targets.iterrows():
+        d = default.loc[name]
+        lines.append(
+            f"| {name} | {row['published']:.4g} | {row['ours']:.4g} | {_log(row['residual'])} "
+            f"| {row['tolerance']:.2f} | {'yes' if row['within'] else 'no'} | {d['ours']:.4g} "
+            f"| {_log(d['residual'])} |"
+        )
     return "\n".join(lines) + "\n"
