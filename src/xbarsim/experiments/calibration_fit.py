@@ -26,7 +26,8 @@ current default population (``base``, thesis variant) at ``replicates + 1`` seed
   together (a trial meets a target within its published spread plus :data:`COVERAGE`
   single-trial standard deviations);
 * :func:`adopt`: the verdict on replacing the default by the best point (both as means
-  over their replicates; a target's spread is its tolerance).
+  over their replicates; a target's spread is its published spread, not widened by the
+  replicates' noise: a noisier candidate must not be allowed to get worse by more).
 
 Residuals are those of :func:`~xbarsim.experiments.calibration.residual` (log ratios, or
 relative differences for targets that can be <= 0). The optimizer sees each trial's loss
@@ -492,7 +493,7 @@ def _summarize(
         (a, b) for a, b in itertools.combinations(NAMES, 2)
         if met[a].any() and met[b].any() and not (met[a] & met[b]).any()
     ]
-    spreads = {name: targets.loc[name, "tolerance"] for name in NAMES}
+    spreads = {name: published_spread(name) for name in NAMES}
     adoption = adopt(targets["residual"].to_dict(), default_targets["residual"].to_dict(),
                      spreads)
     return CalibrationFit(
