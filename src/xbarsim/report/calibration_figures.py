@@ -60,8 +60,8 @@ def calibration_figure(
         bars.plot([-tol, tol], [i, i], "|-", color="C3", lw=1)
     bars.set_yticks(y, targets.index, fontsize=7)
     bars.axvline(0.0, color="k", lw=0.5)
-    bars.set_xlabel("residual: log(ours / published)\n(σ=0 penalty: ours / published - 1; "
-                    "clipped at ±4; red: tolerance)")
+    bars.set_xlabel("log(ours / published); σ=0 penalty: ours / published - 1\n"
+                    "(clipped at ±4; red: tolerance)")
     bars.set_title("residual per target")
     bars.legend(fontsize=8)
     out.parent.mkdir(parents=True, exist_ok=True)
