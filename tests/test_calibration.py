@@ -18,6 +18,7 @@ from xbarsim.experiments.calibration import (
     pareto_front,
     published_spread,
     published_target,
+    residual,
     residuals,
 )
 
@@ -39,11 +40,35 @@ def test_loss_grows_with_distance_and_groups_split_it():
     assert loss(worse) == pytest.approx(1.0)
     groups = group_losses(worse)
     assert groups["loss_t28"] == pytest.approx(1.0) and groups["loss_dynamics"] == 0.0
-    penalty = dict(values, sigma0_hs_penalty=-0.001)  # undefined log: counts as log(1e-3)
-    assert loss(penalty) == pytest.approx(math.log(1e-3) ** 2)
     assert sorted(n for names in GROUPS.values() for n in names) == sorted(
         n for n, _, _, _ in TARGETS
     )
+
+
+def test_penalty_residual_is_linear_and_bounded_through_zero():
+    """The sigma = 0 penalty (a difference, often <= 0) has a residual that is finite and
+    grows with the distance through zero, with no jump: the former log floor added 47.7
+    to the loss for any value <= 0."""
+    values = {name: published_target(name) for name, _, _, _ in TARGETS}
+    p = published_target("sigma0_hs_penalty")
+    assert p == pytest.approx(0.043)
+    penalties = [2 * p, p, 0.5 * p, 1e-6, 0.0, -1e-6, -0.5 * p, -p]
+    res = [residual("sigma0_hs_penalty", v) for v in penalties]
+    assert res == pytest.approx([1.0, 0.0, -0.5, -1.0, -1.0, -1.0, -1.5, -2.0], abs=1e-4)
+    losses = [loss(dict(values, sigma0_hs_penalty=v)) for v in penalties]
+    assert losses == pytest.approx([r * r for r in res])
+    assert loss(dict(values, sigma0_hs_penalty=0.0)) == 1.0  # not log(1e-3) ** 2 = 47.7
+    # noise of +-0.03 % around zero (the default's penalty) moves the loss by < 0.03
+    assert abs(losses[3] - losses[5]) < 1e-3
+    assert abs(loss(dict(values, sigma0_hs_penalty=3e-4))
+               - loss(dict(values, sigma0_hs_penalty=-3e-4))) < 0.03
+    # near the target the relative residual matches the log residual to first order
+    assert residual("sigma0_hs_penalty", 1.01 * p) == pytest.approx(math.log(1.01), rel=0.01)
+    # a log-scored target is unchanged: still undefined (floored) when not positive
+    assert residual("image_mean_error", 2 * published_target("image_mean_error")) == (
+        pytest.approx(math.log(2)))
+    assert math.isnan(residual("image_mean_error", 0.0))
+    assert loss(dict(values, image_mean_error=0.0)) == pytest.approx(math.log(1e-3) ** 2)
 
 
 def test_pareto_front():
@@ -54,6 +79,7 @@ def test_pareto_front():
 def test_published_spread_is_the_verdict_band():
     assert published_spread("tuning_p99_sigma_0p25") == pytest.approx(math.log(1.1))
     assert published_spread("round1_p99_sigma_0p05") == pytest.approx(math.log(1.1))
+    assert published_spread("sigma0_hs_penalty") == pytest.approx(0.1)  # linear residual
 
 
 def test_steeper_subthreshold_slope_disturbs_more():

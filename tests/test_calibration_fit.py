@@ -1,10 +1,13 @@
 """Calibration fit: parameter space, optimizer over a store, resume, Dask, adoption rule."""
 
+import json
 import math
 import sys
 
 import cloudpickle
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from xbarsim.devices.config import preset
@@ -86,6 +89,32 @@ def test_resume_replays_without_recomputing(tmp_path):
     with pytest.raises(XbarsimInputError, match=r"^store: .* different study parameters"):
         fit(ParameterSpace.parse("slope_below"), SETUP, budget=2, store=store,
             objective=cheap)
+
+
+def test_rerun_rescores_stored_trials_with_the_current_loss(tmp_path):
+    """A store written under another loss (here: a monotone transform of the current one and
+    garbage residuals) replays the same search without measuring, and the summary carries
+    the current loss recomputed from the stored target values."""
+    store = tmp_path / "store"
+    first = fit(SPACE, SETUP, budget=12, store=store, population=6, replicates=1,
+                objective=cheap)
+    for part in store.glob("part-*.parquet"):
+        table = pq.read_table(part)
+        rows = [json.loads(r) for r in table.column("row").to_pylist()]
+        for row in rows:
+            row.update({"loss": 100.0 + 2.0 * row["loss"], "loss_t28": -1.0},
+                       **{f"res_{name}": 9.0 for name in NAMES})
+        pq.write_table(pa.table({"job": table.column("job"),
+                                 "row": [json.dumps(r) for r in rows]}), part)
+    CALLS.clear()
+    again = fit(SPACE, SETUP, budget=12, store=store, population=6, replicates=1,
+                objective=cheap)
+    assert CALLS == []
+    assert again.trials["key"].tolist() == first.trials["key"].tolist()
+    for column in ["loss", "loss_t28", *(f"res_{name}" for name in NAMES)]:
+        assert np.allclose(again.trials[column], first.trials[column])
+    assert again.loss_noise == pytest.approx(first.loss_noise)
+    assert again.default_noise == pytest.approx(first.default_noise) and first.default_noise > 0
 
 
 def test_trial_seed_derives_from_parameters_not_position():

@@ -140,6 +140,7 @@ def calibrate_command(
         "loss_best": float(result.replicates.query("role != 'default'")["loss"].mean()),
         "loss_default": float(result.replicates.query("role == 'default'")["loss"].mean()),
         "loss_noise": result.loss_noise,
+        "loss_noise_default": result.default_noise,
         "pareto_trials": int(result.trials["pareto"].sum()),
         **{f"{name}": float(row["ours"]) for name, row in targets.iterrows()},
         **{f"res_{name}": float(row["residual"]) for name, row in targets.iterrows()},
@@ -156,7 +157,7 @@ def calibrate_command(
     rows = [ComparisonRow("best parameters", "-", best_text)]
     rows += [
         ComparisonRow(name, f"{row['published']:.4g}",
-                      f"{row['ours']:.4g} (log ratio {row['residual']:+.2f} ± "
+                      f"{row['ours']:.4g} (residual {row['residual']:+.2f} ± "
                       f"{row['tolerance']:.2f}; default {default.loc[name, 'residual']:+.2f})")
         for name, row in targets.iterrows()
     ]

@@ -8,7 +8,8 @@ decides as much as the law, so the algorithm variant (:data:`VARIANTS`) is a par
 the thesis's text (5 V bound, no abandoning) or the capped reading (the paper's 2.5 V cap,
 devices abandoned at it). :func:`evaluate` measures one population under one variant;
 :mod:`xbarsim.experiments.calibration_fit` searches the parameters. A trial is scored by a
-weighted sum of squared log residuals ``log(ours / published)``:
+weighted sum of squared residuals (:func:`residual`): ``log(ours / published)`` for every
+target except those in :data:`LINEAR_TARGETS` (below):
 
 ==============================  ===============================================  =========
 quantity                        setup                                            published
@@ -35,14 +36,27 @@ are not in ``published.yaml`` (no printed number); :data:`TEXT_READINGS` holds t
 ``image_outside_5pct`` is one minus the published 98 % within 5 %: on a log scale the
 fraction of devices *outside* tolerance is the sensitive quantity.
 
+**Linear residuals.** ``sigma0_hs_penalty`` is a difference (mean VMM error with V/2 bias
+over without, minus one): at sigma 0 a population that barely disturbs gives a penalty
+that is noise around zero, often negative, where ``log(ours / published)`` is undefined.
+A floor for such values (the former ``log 1e-3``, 47.7 in the loss) made a trial's loss
+jump by ~48 with its seed, more than any parameter moved the other terms. The targets in
+:data:`LINEAR_TARGETS` therefore use the relative residual ``(ours - published) /
+published``: finite and smooth through zero (0 gives -1, a negative value less than -1,
+growing linearly with the distance), and equal to the log residual to first order near
+the target, so the weights stay comparable with the log-scored targets. Every other
+target is a ratio of positive quantities or a fraction observed well above zero; a
+non-finite residual (a ratio with a zero denominator, or a fraction of exactly zero)
+still counts as ``log 1e-3``.
+
 Per-instance statistics follow ``vmm-study``: per-pair 99th-percentile tuning error with
 the exclusion rule :data:`~xbarsim.programming.result.TUNING_ERROR_EXCLUSION` (mean over
 pairs); median over pairs of the per-pair worst-case VMM error; per-round values are the
 median over crossbars of each crossbar's p99 after that round. The targets fall in
 :data:`GROUPS`; a fit reports the Pareto front of the group losses, since no single law is
-expected to fit every group. :func:`published_spread` is a target's tolerance on the log
-scale: the relative band of the reproduce report's verdicts (wider for a number printed as
-approximate or read from the text).
+expected to fit every group. :func:`published_spread` is a target's tolerance on its
+residual's scale: the relative band of the reproduce report's verdicts (wider for a number
+printed as approximate or read from the text).
 """
 
 from __future__ import annotations
@@ -78,6 +92,10 @@ TEXT_READINGS: dict[str, float] = {
     "round4_over_final_sigma_0p25": 1.0,
     "small_n8_over_intrinsic": 1.0,
 }
+
+#: Targets scored by the relative residual ``(ours - published) / published`` (values that
+#: can be <= 0: differences); every other target by ``log(ours / published)``.
+LINEAR_TARGETS: frozenset[str] = frozenset({"sigma0_hs_penalty"})
 
 #: (quantity, published experiment key, published quantity key, weight); experiment
 #: ``"text"`` takes the value from :data:`TEXT_READINGS`.
@@ -240,13 +258,21 @@ def evaluate(
     }
 
 
+def residual(name: str, value: float) -> float:
+    """Residual of our ``value`` of target ``name`` against the published value.
+
+    ``(ours - published) / published`` for :data:`LINEAR_TARGETS`, else
+    ``log(ours / published)`` (NaN where ours is not positive).
+    """
+    published = published_target(name)
+    if name in LINEAR_TARGETS:
+        return (value - published) / published
+    return math.log(value / published) if value > 0 else math.nan
+
+
 def residuals(values: dict[str, float]) -> dict[str, float]:
-    """``log(ours / published)`` per quantity (NaN where ours is not positive)."""
-    out = {}
-    for name, _, _, _ in TARGETS:
-        v = values[name]
-        out[name] = math.log(v / published_target(name)) if v > 0 else math.nan
-    return out
+    """:func:`residual` per quantity of :data:`TARGETS`."""
+    return {name: residual(name, values[name]) for name, _, _, _ in TARGETS}
 
 
 def published_target(name: str) -> float:
@@ -261,7 +287,7 @@ def published_target(name: str) -> float:
 
 
 def _squared(res: dict[str, float], names: tuple[str, ...] | list[str]) -> float:
-    """Weighted sum of squared log residuals (non-positive values count as log 1e-3)."""
+    """Weighted sum of squared residuals (non-finite ones count as ``log 1e-3``)."""
     weights = {name: w for name, _, _, w in TARGETS}
     total = 0.0
     for name in names:
@@ -271,7 +297,7 @@ def _squared(res: dict[str, float], names: tuple[str, ...] | list[str]) -> float
 
 
 def loss(values: dict[str, float]) -> float:
-    """Weighted sum of squared log residuals over every target."""
+    """Weighted sum of squared residuals (:func:`residuals`) over every target."""
     return aggregate(residuals(values))
 
 
@@ -293,8 +319,9 @@ def pareto_front(table: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def published_spread(name: str) -> float:
-    """Half-width of a target's published tolerance as a log ratio (``log(1 + band)``).
+    """Half-width of a target's published tolerance on its residual's scale.
 
+    ``log(1 + band)`` for a log-scored target, ``band`` for one of :data:`LINEAR_TARGETS`.
     The band is the reproduce verdicts' relative band: :data:`APPROX_BAND` for a number the
     source prints as approximate or a reading of the text, :data:`EXACT_BAND` otherwise.
     ``image_outside_5pct`` takes the band of the published fraction's complement, which is
@@ -303,10 +330,11 @@ def published_spread(name: str) -> float:
     for quantity, experiment, key, _ in TARGETS:
         if quantity == name:
             approx = experiment == "text" or bool(published()[experiment][key].get("approx"))
-            return math.log1p(APPROX_BAND if approx else EXACT_BAND)
+            band = APPROX_BAND if approx else EXACT_BAND
+            return band if name in LINEAR_TARGETS else math.log1p(band)
     raise KeyError(name)
 
 
 def aggregate(res: dict[str, float]) -> float:
-    """:func:`loss` of given log residuals (non-finite ones count as ``log 1e-3``)."""
+    """:func:`loss` of given residuals (non-finite ones count as ``log 1e-3``)."""
     return _squared(res, [name for name, _, _, _ in TARGETS])

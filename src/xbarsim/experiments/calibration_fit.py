@@ -26,7 +26,15 @@ current default population (``base``, thesis variant) at ``replicates + 1`` seed
   together (a trial meets a target within its published spread plus :data:`COVERAGE`
   single-trial standard deviations);
 * :func:`adopt`: the verdict on replacing the default by the best point (both as means
-  over their replicates; a target's spread is its tolerance).
+  over their replicates; a target's spread is its published spread, not widened by the
+  replicates' noise: a noisier candidate must not be allowed to get worse by more).
+
+Residuals are those of :func:`~xbarsim.experiments.calibration.residual` (log ratios, or
+relative differences for targets that can be <= 0). The optimizer sees each trial's loss
+as stored when the trial was measured, so a rerun on a store replays the same path even
+after the loss has changed; the summary (best point, uncertainties, front, adoption)
+rescores every trial from its stored values with the current loss (:func:`rescore`), and
+only the replicates of a best point that has none in the store are measured.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from xbarsim.experiments.calibration import (
     pareto_front,
     published_spread,
     published_target,
+    residual,
     residuals,
 )
 from xbarsim.experiments.calibration_space import ParameterSpace
@@ -105,19 +114,24 @@ def run_trial(
     variant = "thesis" if role == "default" else space.variant(values)
     start = time.perf_counter()
     measured = objective(device, setup.model_copy(update={"seed": seed}), variant)
-    res = residuals(measured)
-    return [{
+    return [rescore({
         "key": trial_key(values, replicate),
         "role": role,
         "replicate": replicate,
         "seed": seed,
         **{f"p_{name}": value for name, value in values.items() if name != "point"},
         **{name: float(measured[name]) for name in NAMES},
-        **{f"res_{name}": res[name] for name in NAMES},
-        **group_losses(measured),
-        "loss": loss(measured),
         "seconds": time.perf_counter() - start,
-    }]
+    })]
+
+
+def rescore(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with ``res_<target>``, ``loss_<group>`` and ``loss`` computed by the current
+    loss from its target values (a stored trial needs no re-measuring)."""
+    measured = {name: float(row[name]) for name in NAMES}
+    res = residuals(measured)
+    return {**row, **{f"res_{name}": res[name] for name in NAMES}, **group_losses(measured),
+            "loss": loss(measured)}
 
 
 class _BudgetSpent(Exception):
@@ -201,19 +215,19 @@ class Adoption:
 def adopt(
     candidate: dict[str, float], default: dict[str, float], spreads: dict[str, float]
 ) -> Adoption:
-    """Whether a candidate's log residuals justify replacing the default's.
+    """Whether a candidate's residuals justify replacing the default's.
 
     A candidate is adopted only if its aggregate (:func:`~xbarsim.experiments.calibration.
     aggregate`) is lower than the default's AND no target gets worse by more than its
-    spread: a target whose |log residual| exceeds the default's by more than ``spreads``
+    spread: a target whose |residual| exceeds the default's by more than ``spreads``
     (or is undefined where the default's is defined) refuses.
 
     Parameters
     ----------
     candidate, default : dict
-        Log residual per target name.
+        Residual per target name (:func:`~xbarsim.experiments.calibration.residual`).
     spreads : dict
-        Tolerated change of |log residual| per target name.
+        Tolerated change of |residual| per target name.
     """
     reasons = []
     new, old = aggregate(candidate), aggregate(default)
@@ -225,30 +239,32 @@ def adopt(
             continue  # undefined for both (e.g. a penalty <= 0): not worse
         if not math.isfinite(ours) or ours - theirs > tol:
             reasons.append(
-                f"{name} gets worse: |log residual| {ours:.3g} against the default's "
+                f"{name} gets worse: |residual| {ours:.3g} against the default's "
                 f"{theirs:.3g}, more than its spread {tol:.3g}"
             )
     return Adoption(adopted=not reasons, reasons=tuple(reasons))
 
 
 def target_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Per target over replicate ``rows``: published value, our mean, its log standard error
-    ``u``, the single-trial log std, the log residual of the mean and the tolerance."""
+    """Per target over replicate ``rows``: published value, our mean, the single-trial std
+    ``res_std`` of the residual, its standard error ``u``, the residual of the mean and the
+    tolerance (residuals on each target's scale, :func:`~xbarsim.experiments.calibration.
+    residual`)."""
     out = []
     for name in NAMES:
         values = np.array([row[name] for row in rows], dtype=float)
-        logs = np.log(values[values > 0])
-        std = float(np.std(logs, ddof=1)) if len(logs) > 1 else 0.0
+        res = np.array([residual(name, v) for v in values])
+        res = res[np.isfinite(res)]
+        std = float(np.std(res, ddof=1)) if len(res) > 1 else 0.0
         mean = float(np.mean(values))
-        published = published_target(name)
-        u = std / math.sqrt(len(logs)) if len(logs) else 0.0
+        u = std / math.sqrt(len(res)) if len(res) else 0.0
         out.append({
             "target": name,
-            "published": published,
+            "published": published_target(name),
             "ours": mean,
-            "log_std": std,
+            "res_std": std,
             "u": u,
-            "residual": math.log(mean / published) if mean > 0 else math.nan,
+            "residual": residual(name, mean),
             "spread": published_spread(name),
             "tolerance": tolerance(name, u),
         })
@@ -258,7 +274,7 @@ def target_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def tolerance(name: str, u: float) -> float:
-    """Tolerated |log residual| of ``name``: published spread plus :data:`COVERAGE` ``u``."""
+    """Tolerated |residual| of ``name``: published spread plus :data:`COVERAGE` ``u``."""
     return published_spread(name) + COVERAGE * u
 
 
@@ -286,6 +302,8 @@ class CalibrationFit:
         Trials within the loss noise of the best.
     loss_noise : float
         Std of the best point's loss over its replicates.
+    default_noise : float
+        Std of the default's loss over its seeds.
     targets, default_targets : DataFrame
         :func:`target_table` of the best point and of the default.
     never_met : list of str
@@ -303,6 +321,7 @@ class CalibrationFit:
     uncertainty: dict[str, dict[str, float]]
     near: int
     loss_noise: float
+    default_noise: float
     targets: pd.DataFrame
     default_targets: pd.DataFrame
     never_met: list[str]
@@ -418,7 +437,7 @@ def fit(
             )
         except _BudgetSpent:
             pass
-        table = pd.DataFrame(trials.search)
+        table = pd.DataFrame([rescore(row) for row in trials.search])
         best_row = table.loc[table["loss"].idxmin()]
         best = {name: _plain(best_row[f"p_{name}"]) for name in space.names()}
         default_values = {**space.base_values(base), "point": "default"}
@@ -426,6 +445,7 @@ def fit(
             [(best, "replicate", r) for r in range(1, replicates + 1)]
             + [(default_values, "default", r) for r in range(replicates + 1)]
         )
+        extra = [rescore(row) for row in extra]
     finally:
         if client is not None:
             client.close()
@@ -453,6 +473,7 @@ def _summarize(
     default_reps = [row for row in extra if row["role"] == "default"]
     losses = np.array([row["loss"] for row in best_reps])
     noise = float(np.std(losses, ddof=1))
+    default_noise = float(np.std([row["loss"] for row in default_reps], ddof=1))
     near = table[table["loss"] <= table["loss"].min() + COVERAGE * noise]
     uncertainty: dict[str, dict[str, float]] = {}
     for p in space.parameters:
@@ -464,7 +485,7 @@ def _summarize(
                                    "min": float(column.min()), "max": float(column.max())}
     targets = target_table(best_reps)
     default_targets = target_table(default_reps)
-    single = {name: published_spread(name) + COVERAGE * targets.loc[name, "log_std"]
+    single = {name: published_spread(name) + COVERAGE * targets.loc[name, "res_std"]
               for name in NAMES}
     met = pd.DataFrame({name: table[f"res_{name}"].abs() <= single[name] for name in NAMES})
     never = [name for name in NAMES if not met[name].any()]
@@ -472,7 +493,7 @@ def _summarize(
         (a, b) for a, b in itertools.combinations(NAMES, 2)
         if met[a].any() and met[b].any() and not (met[a] & met[b]).any()
     ]
-    spreads = {name: targets.loc[name, "tolerance"] for name in NAMES}
+    spreads = {name: published_spread(name) for name in NAMES}
     adoption = adopt(targets["residual"].to_dict(), default_targets["residual"].to_dict(),
                      spreads)
     return CalibrationFit(
@@ -484,6 +505,7 @@ def _summarize(
         uncertainty=uncertainty,
         near=len(near),
         loss_noise=noise,
+        default_noise=default_noise,
         targets=targets,
         default_targets=default_targets,
         never_met=never,

@@ -22,10 +22,11 @@ def calibration_figure(
     ----------
     trials : DataFrame
         Search trials: ``trial``, ``loss``, ``loss_t28``, ``loss_dynamics``, ``loss_p3``
-        (sums of squared log residuals) and ``pareto``.
+        (sums of squared residuals) and ``pareto``.
     targets, default : DataFrame
-        Per target (index) of the best point and of the default: ``residual`` (log ratio)
-        and ``tolerance`` (tolerated |log ratio|).
+        Per target (index) of the best point and of the default: ``residual`` (log ratio,
+        or relative difference for a target that can be <= 0) and ``tolerance`` (tolerated
+        |residual|).
     out : Path
         PNG file to write.
 
@@ -41,7 +42,7 @@ def calibration_figure(
     fig.colorbar(sc, ax=front, label="loss, Fig. 3 targets")
     front.set_xscale("symlog", linthresh=0.1)
     front.set_yscale("symlog", linthresh=0.1)
-    front.set_xlabel("loss, T28 targets (sum of squared log residuals)")
+    front.set_xlabel("loss, T28 targets (sum of squared residuals)")
     front.set_ylabel("loss, dynamics targets (rounds, n_HS, σ=0 penalty)")
     front.set_title("trials (red edge: Pareto front over all groups)")
     progress.plot(trials["trial"], trials["loss"], ".", color="0.6", label="trial")
@@ -59,7 +60,8 @@ def calibration_figure(
         bars.plot([-tol, tol], [i, i], "|-", color="C3", lw=1)
     bars.set_yticks(y, targets.index, fontsize=7)
     bars.axvline(0.0, color="k", lw=0.5)
-    bars.set_xlabel("log(ours / published), clipped at ±4 (red: tolerance)")
+    bars.set_xlabel("log(ours / published); σ=0 penalty: ours / published - 1\n"
+                    "(clipped at ±4; red: tolerance)")
     bars.set_title("residual per target")
     bars.legend(fontsize=8)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -68,17 +70,18 @@ def calibration_figure(
 
 
 def _log(residual: float) -> str:
-    """A log residual, or why there is none (our value is not positive)."""
+    """A residual, or why there is none (a log-scored value that is not positive)."""
     return f"{residual:+.2f}" if np.isfinite(residual) else "undefined (ours <= 0)"
 
 
 def residual_markdown(targets: pd.DataFrame, default: pd.DataFrame) -> str:
     """Markdown table per target: published, ours (best point, replicate mean) and the
-    default's value, log residuals (undefined where ours is not positive), the tolerance and
+    default's value, residuals (log ratios, undefined where ours is not positive; relative
+    differences for targets that can be <= 0), the tolerance and
     whether the best point is within."""
     lines = [
-        "| target | published | best | log residual | tolerance | within | default "
-        "| default log residual |",
+        "| target | published | best | residual | tolerance | within | default "
+        "| default residual |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, row in targets.iterrows():
