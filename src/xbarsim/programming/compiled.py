@@ -339,15 +339,52 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, 
         n += 1
 
 
-@njit(cache=_CACHE, inline="always")
-def _interpolated(part, pos):
-    """Quantile at fractional position ``pos`` (numpy's linear interpolation) from ``part``,
-    whose entries ``floor(pos)`` and the next are in sorted place."""
-    lo = math.floor(pos)
-    below = part[lo]
-    if lo + 1 >= part.shape[0]:
+@njit(cache=_CACHE)
+def _select(a, lo, hi, k):
+    """Reorder ``a[lo:hi]`` so that ``a[k]`` holds its (k - lo)-th smallest value, smaller or
+    equal ones before it and larger or equal ones after it (quickselect, in place)."""
+    hi -= 1
+    while lo < hi:
+        mid = (lo + hi) // 2  # median of three as the pivot
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while pivot < a[j]:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+
+
+@njit(cache=_CACHE)
+def _quantile_pair(e, lo, k, pos):
+    """Quantile at fractional position ``pos`` of ``e`` (numpy's linear interpolation),
+    ``k = floor(pos)``; ``e[:lo]`` must hold no value above the k-th smallest. Leaves the
+    k-th smallest in ``e[k]`` and only larger or equal values after it."""
+    n = e.shape[0]
+    _select(e, lo, n, k)
+    below = e[k]
+    if k + 1 >= n:
         return below
-    return below + (part[lo + 1] - below) * (pos - lo)
+    above = e[k + 1]
+    for m in range(k + 2, n):
+        above = min(above, e[m])
+    return below + (above - below) * (pos - k)
 
 
 @njit(cache=_CACHE)
@@ -374,14 +411,12 @@ def _record(g, target, include, tol_frac, out, column):
         largest = max(largest, e[k])
         if e[k] <= tol_frac:
             within += 1
-    # the median and the 99th percentile from one selection
+    # the median, then the 99th percentile among the values above it (one selection each)
     pos_median, pos_p99 = 0.5 * (n - 1), 0.99 * (n - 1)
     lo_median, lo_p99 = math.floor(pos_median), math.floor(pos_p99)
-    kth = np.unique(np.minimum(np.array([lo_median, lo_median + 1, lo_p99, lo_p99 + 1]), n - 1))
-    part = np.partition(e, kth)
     out[0, column] = total / n
-    out[1, column] = _interpolated(part, pos_median)
-    out[2, column] = _interpolated(part, pos_p99)
+    out[1, column] = _quantile_pair(e, 0, lo_median, pos_median)
+    out[2, column] = _quantile_pair(e, lo_median, lo_p99, pos_p99)
     out[3, column] = largest
     out[4, column] = within / n
 
