@@ -124,16 +124,19 @@ def _split_index(start, step, frac, n, th):
 
 
 @njit(cache=_CACHE, inline="always")
-def _cum_dose(n, split, knee, c_below, c_above, c_far, tables, p, f):
-    """Dose of the first ``n`` pulses of a ramp from the prefix tables ``tables[p, f]``
-    (``split``: first pulse at or above threshold, ``knee``: first pulse in the far piece)."""
+def _cum_dose(n, split, knee, c_below, c_above, c_far, fl, t_at, t_len):
+    """Dose of the first ``n`` pulses of a ramp from the prefix tables of one polarity and
+    fraction, flat in ``fl`` from ``t_at`` on (below, above, far; ``t_len`` entries each;
+    ``split``: first pulse at or above threshold, ``knee``: first pulse in the far piece)."""
     if n <= split:
-        return c_below * tables[p, f, 0, n]
-    below = c_below * tables[p, f, 0, split]
+        return c_below * fl[t_at + n]
+    below = c_below * fl[t_at + split]
+    t_above = t_at + t_len
     if n <= knee:
-        return below + c_above * (tables[p, f, 1, n] - tables[p, f, 1, split])
-    return (below + c_above * (tables[p, f, 1, knee] - tables[p, f, 1, split])
-            + c_far * (tables[p, f, 2, n] - tables[p, f, 2, knee]))
+        return below + c_above * (fl[t_above + n] - fl[t_above + split])
+    t_far = t_above + t_len
+    return (below + c_above * (fl[t_above + knee] - fl[t_above + split])
+            + c_far * (fl[t_far + n] - fl[t_far + knee]))
 
 
 @njit(cache=_CACHE)
@@ -176,113 +179,214 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
 
 
 @njit(cache=_CACHE, inline="always")
-def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, piece, n,
-                  tables, p, f, bound):
-    """Give a ramp's first ``n`` pulses to ``m`` consecutive devices of flat arrays.
+def _layout(rows, cols):
+    """Offsets of the flat per-crossbar tables (see :func:`_crossbar_tables`).
 
-    The devices are ``g[at:at + m]``, flagged in ``hit[h_at + j * h_step]`` when reached
-    at or above threshold; their split indices start at ``ints[s_at]``, their knee indices
-    ``k_off`` further on, their dose constants below threshold at ``floats[c_at]``, above
-    it and in the far piece ``piece`` and ``2 * piece`` further on; ``tables[p, f]`` are
-    the ramp's prefix tables. Below threshold (``n <= split``) a device's dose is its
-    constant times ``tables[p, f, 0, n]``, a constant of the ramp, and a small dose takes
-    the polynomial: that loop has no branch and no call, and is vectorized. Devices
-    reached at or above threshold or given a large dose are redone exactly afterwards from
-    their unchanged conductance. ``bound`` is ``g_max`` for a set disturbance, ``g_min``
-    for a reset one.
-    """
-    base = tables[p, f, 0, n]
-    # unsigned indices: known non-negative, so the loop is vectorized; no array views
-    # (each would cost two atomic reference counts)
-    ug, us, uc = np.uint64(at), np.uint64(s_at), np.uint64(c_at)
-    redo = 0
-    for jj in range(m):
-        j = np.uint64(jj)
-        dose = floats[uc + j] * base
-        plain = (dose < _POLY_MAX_DOSE) & (ints[us + j] >= n)
-        gj = g[ug + j]
-        moved = gj + (bound - gj) * _poly_neg_expm1(dose)
-        g[ug + j] = moved if plain else gj
-        redo += 0 if plain else 1
-    if redo == 0:
-        return
-    for j in range(m):
-        sj = ints[s_at + j]
-        cb = floats[c_at + j]
-        if sj < n or cb * base >= _POLY_MAX_DOSE:
-            if sj < n:
-                hit[h_at + j * h_step] = True
-            dose = _cum_dose(n, sj, ints[s_at + k_off + j], cb, floats[c_at + piece + j],
-                             floats[c_at + 2 * piece + j], tables, p, f)
-            g[at + j] += (bound - g[at + j]) * _neg_expm1(dose)
-
-
-@njit(cache=_CACHE, fastmath={"contract"})
-def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarity, g_min, g_max,
-                  line, other):
-    """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3).
-
-    ``g`` and ``hit`` are the crossbar's, flat (C order); ``hit`` has ``rows`` more entries
-    at its end, ``floats`` and ``ints`` hold the tables of :func:`_line_tables` (``line``
-    and ``other`` are the bias fractions). The selected device's column lives in the
-    ``floats`` (see :func:`_line_tables`) while the device is tuned (no other write reaches
-    it meanwhile), so that every line is contiguous. Lines are handled whole, the selected
-    device included: its entries are stale until the device is done (see
-    :func:`_tune_crossbar`), as are the column's entries in ``g``; under V/3 the column's
-    flags are kept at the end of ``hit`` meanwhile (the other devices are handled a block
-    of whole rows at a time). Few arrays are passed on purpose: each costs two atomic
-    reference counts per call. Floating-point contraction (fused multiply-add) is allowed
-    here only: it changes a disturbance by a few units in the last place.
+    ``fl`` (float64): conductances row-major, column-major, dose constants [pol, piece,
+    row, col], below-threshold constants column-major [pol, col, row], scratch, the ramp
+    prefix tables [pol, fraction, piece, n]. ``ints`` (int32): split and knee indices
+    [pol, fraction, row, col], then per line the devices that may need the exact dose
+    (position along the line, sorted by limit) with their limits and counts: rows [pol,
+    row], columns [pol, col] (line fraction), columns [pol, col] (other fraction).
     """
     size = rows * cols
+    longest = max(rows, cols)
+    # fl: G_RM, G_CM, CONST, CONST_CM, SAVE, TAB
+    fl_at = (0, size, 2 * size, 8 * size, 10 * size, 10 * size + longest)
+    # ints: SPLIT, KNEE, CAND_ROW, LIM_ROW, NC_ROW, CAND_COL, LIM_COL, NC_COL, CAND_OTH,
+    # LIM_OTH, NC_OTH, end
+    ints_at = (0, 6 * size, 12 * size, 14 * size, 16 * size, 16 * size + 2 * rows,
+               18 * size + 2 * rows, 20 * size + 2 * rows, 20 * size + 2 * rows + 2 * cols,
+               22 * size + 2 * rows + 2 * cols, 24 * size + 2 * rows + 2 * cols,
+               24 * size + 2 * rows + 4 * cols)
+    return fl_at, ints_at
+
+
+@njit(cache=_CACHE, inline="always")
+def _flush_line(fl, g_at, c_at, m, hits, h_at, ints, cand_at, lim_at, ncand, rm_base, rm_step,
+                dp, f, t_at, t_len, n, bound, save_at, size):
+    """Give a ramp's first ``n`` pulses to the ``m`` devices of one line, ``fl[g_at:g_at + m]``.
+
+    Below threshold (``n <= split``) a device's dose is its constant ``fl[c_at + j]`` times
+    ``fl[t_at + n]``, a constant of the ramp, and a small dose takes the polynomial: one
+    loop without branches or calls, vectorized. The line's candidates (``ncand`` devices
+    at ``ints[cand_at:]``, sorted by their limits ``ints[lim_at:]``: the largest ``n`` for
+    which a device stays below threshold with a small dose) whose limit is below ``n`` are
+    redone exactly from their saved conductance and flagged in ``hits[h_at + j]`` when
+    reached at or above threshold. A device's tables are found at row-major index
+    ``rm_base + j * rm_step``, of device polarity ``dp`` and fraction ``f``. ``bound`` is
+    ``g_max`` for a set disturbance, ``g_min`` for a reset one.
+    """
+    redo = 0
+    while redo < ncand and ints[lim_at + redo] < n:
+        fl[save_at + redo] = fl[g_at + ints[cand_at + redo]]
+        redo += 1
+    base = fl[t_at + n]
+    # unsigned indices: known non-negative, so the loop is vectorized; no array views
+    # (each would cost two atomic reference counts)
+    ug, uc = np.uint64(g_at), np.uint64(c_at)
+    for jj in range(m):
+        j = np.uint64(jj)
+        gj = fl[ug + j]
+        fl[ug + j] = gj + (bound - gj) * _poly_neg_expm1(fl[uc + j] * base)
+    for k in range(redo):
+        j = ints[cand_at + k]
+        rm = rm_base + j * rm_step
+        table = (dp * 3 + f) * size + rm
+        sj = ints[table]
+        if sj < n:
+            hits[h_at + j] = True
+        const = 2 * size + dp * 3 * size + rm
+        dose = _cum_dose(n, sj, ints[6 * size + table], fl[const], fl[const + size],
+                         fl[const + 2 * size], fl, t_at, t_len)
+        g0 = fl[save_at + k]
+        fl[g_at + j] = g0 + (bound - g0) * _neg_expm1(dose)
+
+
+@njit(cache=_CACHE, fastmath={"contract"}, inline="always")
+def _disturb_ramp(fl, ints, hits, row, col, rows, cols, n, polarity, g_min, g_max, line, other,
+                  t_len):
+    """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3).
+
+    ``fl``, ``ints`` are the tables of :func:`_crossbar_tables`, ``hits`` the flags
+    row-major then column-major. The selected row lives row-major, every other row
+    column-major (see :func:`_tune_crossbar`), so every line is contiguous: the row, the
+    column and, under V/3, every other column (the selected row's entries there are stale
+    and overwritten when the row ends, as the selected device's are when it is done).
+    ``line`` and ``other`` are the bias fractions. Floating-point contraction (fused
+    multiply-add) is allowed here only: it changes a disturbance by a few units in the
+    last place.
+    """
+    size = rows * cols
+    fl_at, ints_at = _layout(rows, cols)
+    save_at, tab = fl_at[4], fl_at[5]
     p = 0 if polarity > 0 else 1
     if other > 0.0:
-        q = 1 - p  # the opposite polarity's thresholds and law
-        # tables[p, _F_OTHER] are built on the grid of polarity p with the thresholds'
-        # reference of polarity q (see ramp_tables)
+        q = 1 - p  # the devices' polarity: the other ramp's thresholds and law, on grid p
         bound = g_min if polarity > 0 else g_max
-        for i in range(rows):
-            hit[size + i] = hit[i * cols + col]
-        for lo, hi in ((0, row), (row + 1, rows)):
-            _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, ints,
-                          ((q * 3 + _F_OTHER) * rows + lo) * cols, 6 * size, floats,
-                          (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER, bound)
-        for i in range(rows):
-            hit[i * cols + col] = hit[size + i]
+        t_at = tab + (p * 3 + _F_OTHER) * 3 * t_len
+        for j in range(cols):
+            if j == col:
+                continue
+            line_at = (q * cols + j) * rows
+            _flush_line(fl, fl_at[1] + j * rows, fl_at[3] + line_at, rows, hits, size + j * rows,
+                        ints, ints_at[8] + line_at, ints_at[9] + line_at,
+                        ints[ints_at[10] + q * cols + j], j, cols, q, _F_OTHER, t_at, t_len, n,
+                        bound, save_at, size)
     if line > 0.0:
         bound = g_max if polarity > 0 else g_min
-        _disturb_line(g, row * cols, cols, hit, row * cols, 1, ints,
-                      ((p * 3 + _F_LINE) * rows + row) * cols, 6 * size, floats,
-                      (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound)
-        _disturb_line(floats, 12 * size, rows, hit, col, cols, ints,
-                      12 * size + (p * cols + col) * rows, 2 * size, floats,
-                      6 * size + (p * 3 * cols + col) * rows, size, n, tables, p, _F_LINE, bound)
+        t_at = tab + (p * 3 + _F_LINE) * 3 * t_len
+        line_at = (p * rows + row) * cols
+        _flush_line(fl, fl_at[0] + row * cols, fl_at[2] + p * 3 * size + row * cols, cols, hits,
+                    row * cols, ints, ints_at[2] + line_at, ints_at[3] + line_at,
+                    ints[ints_at[4] + p * rows + row], row * cols, 1, p, _F_LINE, t_at, t_len, n,
+                    bound, save_at, size)
+        line_at = (p * cols + col) * rows
+        _flush_line(fl, fl_at[1] + col * rows, fl_at[3] + line_at, rows, hits, size + col * rows,
+                    ints, ints_at[5] + line_at, ints_at[6] + line_at,
+                    ints[ints_at[7] + p * cols + col], col, cols, p, _F_LINE, t_at, t_len, n,
+                    bound, save_at, size)
+
+
+@njit(cache=_CACHE, inline="always")
+def _add_candidate(ints, cand_at, lim_at, count_at, position, limit):
+    """Insert a device at ``position`` along its line into the line's list, kept sorted by
+    ``limit``."""
+    k = ints[count_at]
+    while k > 0 and ints[lim_at + k - 1] > limit:
+        ints[cand_at + k] = ints[cand_at + k - 1]
+        ints[lim_at + k] = ints[lim_at + k - 1]
+        k -= 1
+    ints[cand_at + k] = position
+    ints[lim_at + k] = limit
+    ints[count_at] += 1
+
+
+@njit(cache=_CACHE, inline="always")
+def _limit(const, split, fl, t_at, longest):
+    """Largest ``n`` (up to ``longest``) at which a device stays below threshold with a dose
+    ``const * fl[t_at + n]`` below the polynomial's range."""
+    last = min(split, longest)
+    if const * fl[t_at + last] < _POLY_MAX_DOSE:
+        return last
+    lo, hi = 0, last  # const * fl[t_at + lo] small, fl[t_at + hi] not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if const * fl[t_at + mid] < _POLY_MAX_DOSE:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 @njit(cache=_CACHE)
-def _line_tables(splits, knees, consts):
-    """The tables of :func:`_disturb_ramp`, flat, in two arrays.
-
-    ``ints``: split indices [pol, fraction, row, col], knee indices alike, then the line
-    fraction's split and knee indices column-major [pol, col, row]; ``floats``: dose
-    constants [pol, piece, row, col], the same column-major [pol, piece, col, row], then
-    room for the selected device's column (``rows`` entries).
-    """
-    _, _, rows, cols = splits.shape
+def _crossbar_tables(vset, vrst, law, alg, fractions, max_len, tables):
+    """The flat tables of one crossbar (layout: :func:`_layout`; the conductances are left
+    to the caller): split indices at the threshold and at the knee [pol, fraction, i, j],
+    dose constants [pol, piece (below, above, far), i, j] and, per line, the devices that
+    a ramp of some length may take out of the vectorized loop."""
+    rows, cols = vset.shape
     size = rows * cols
-    ints = np.empty(16 * size, dtype=np.int32)
-    floats = np.empty(12 * size + rows)
-    ints[:6 * size] = splits.reshape(6 * size)
-    ints[6 * size:12 * size] = knees.reshape(6 * size)
-    floats[:6 * size] = consts.reshape(6 * size)
+    fl_at, ints_at = _layout(rows, cols)
+    t_len = tables.shape[3]
+    fl = np.empty(fl_at[5] + tables.size)
+    fl[fl_at[5]:] = tables.reshape(tables.size)
+    ints = np.zeros(ints_at[11], dtype=np.int32)
+    knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
     for p in range(2):
+        th_all = vset if p == 0 else vrst
+        d0 = law[_D0S] if p == 0 else law[_D0R]
+        th_ref = law[_THS] if p == 0 else law[_THR]
+        far = d0 * math.exp(knee * (1.0 / sa - 1.0 / sf)) if math.isfinite(knee) else 0.0
         for i in range(rows):
             for j in range(cols):
-                ints[12 * size + (p * cols + j) * rows + i] = splits[p, _F_LINE, i, j]
-                ints[14 * size + (p * cols + j) * rows + i] = knees[p, _F_LINE, i, j]
-                for k in range(3):
-                    floats[6 * size + ((p * 3 + k) * cols + j) * rows + i] = consts[p, k, i, j]
-    return ints, floats
+                th = th_all[i, j]
+                rm = i * cols + j
+                const = fl_at[2] + p * 3 * size + rm
+                if math.isfinite(th):
+                    fl[const] = d0 * math.exp((th_ref - th) / law[_SB])
+                    fl[const + size] = d0 * math.exp((th_ref - th) / sa)
+                    fl[const + 2 * size] = far * math.exp((th_ref - th) / sf) if far > 0.0 else 0.0
+                else:
+                    fl[const] = 0.0
+                    fl[const + size] = 0.0
+                    fl[const + 2 * size] = 0.0
+                fl[fl_at[3] + (p * cols + j) * rows + i] = fl[const]
+                for f in range(3):
+                    frac = fractions[f]
+                    at = (p * 3 + f) * size + rm
+                    if frac <= 0.0:
+                        ints[at] = max_len[p]
+                        ints[ints_at[1] + at] = max_len[p]
+                        continue
+                    # a device disturbed by the other polarity's ramp (V/3) sits on that
+                    # ramp's grid
+                    grid = p if f != _F_OTHER else 1 - p
+                    step = alg[_STEP_S] if grid == 0 else alg[_STEP_R]
+                    split = _split_index(alg[_START], step, frac, max_len[grid], th)
+                    ints[at] = split
+                    ints[ints_at[1] + at] = _split_index(
+                        alg[_START], step, frac, max_len[grid], th + knee
+                    )
+                    if f == _F_SEL:
+                        continue
+                    longest = max_len[grid]
+                    t_at = fl_at[5] + (grid * 3 + f) * 3 * t_len
+                    limit = _limit(fl[const], split, fl, t_at, longest)
+                    if limit >= longest:
+                        continue  # never leaves the vectorized loop
+                    if f == _F_LINE:
+                        line_at = (p * rows + i) * cols
+                        _add_candidate(ints, ints_at[2] + line_at, ints_at[3] + line_at,
+                                       ints_at[4] + p * rows + i, j, limit)
+                        line_at = (p * cols + j) * rows
+                        _add_candidate(ints, ints_at[5] + line_at, ints_at[6] + line_at,
+                                       ints_at[7] + p * cols + j, i, limit)
+                    else:
+                        line_at = (p * cols + j) * rows
+                        _add_candidate(ints, ints_at[8] + line_at, ints_at[9] + line_at,
+                                       ints_at[10] + p * cols + j, i, limit)
+    return ints, fl
 
 
 @njit(cache=_CACHE, inline="always")
@@ -301,10 +405,16 @@ def _after(g0, dose, direction, g_min, g_max):
     return _apply(g0, dose, direction, g_min, g_max)
 
 
-@njit(cache=_CACHE)
-def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, p, f, g_min,
+#: A cumulative dose this far (relative) below the dose needed cannot reach the target,
+#: whatever the rounding: the exact check of that pulse is skipped.
+_CLEARLY_SHORT = 1e-9
+
+
+@njit(cache=_CACHE, inline="always")
+def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, fl, t_at, t_len, g_min,
                 g_max):
-    """Closed-form ramp of the selected device.
+    """Closed-form ramp of the selected device (prefix tables at ``fl[t_at:]``, see
+    :func:`_cum_dose`).
 
     Returns the number of pulses ``n`` (1..length), the outcome (0 reached the cap,
     1 passed the target, 2 within tolerance) and the conductance after pulse ``n``.
@@ -313,25 +423,28 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, 
         needed = math.log((g_max - g0) / (g_max - (t - tol)))
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
-    if _cum_dose(length, split, knee, cb, ca, cf, tables, p, f) < needed:
+    if _cum_dose(length, split, knee, cb, ca, cf, fl, t_at, t_len) < needed:
         n = length
     else:  # the first n with a cumulative dose >= needed, by a branch-free bisection
         lo, span = 0, length  # n in (lo, lo + span]
         while span > 1:
             half = span // 2
-            lo = lo + half if _cum_dose(lo + half, split, knee, cb, ca, cf, tables, p, f) < needed \
-                else lo
+            lo = lo + half if _cum_dose(lo + half, split, knee, cb, ca, cf, fl, t_at, t_len) \
+                < needed else lo
             span -= half
         n = lo + 1
     # exact check with the reference's comparisons, against rounding at the boundary
+    short = needed - _CLEARLY_SHORT * (1.0 + abs(needed))
     while n > 1:
-        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, tables, p, f)
+        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, fl, t_at, t_len)
+        if dose < short:
+            break
         gp = _after(g0, dose, direction, g_min, g_max)
         if _settles(gp, t, tol, direction) == 0:
             break
         n -= 1
     while True:
-        dose = _cum_dose(n, split, knee, cb, ca, cf, tables, p, f)
+        dose = _cum_dose(n, split, knee, cb, ca, cf, fl, t_at, t_len)
         gn = _after(g0, dose, direction, g_min, g_max)
         outcome = _settles(gn, t, tol, direction)
         if outcome > 0 or n == length:
@@ -421,51 +534,6 @@ def _record(g, target, include, tol_frac, out, column):
     out[4, column] = within / n
 
 
-@njit(cache=_CACHE)
-def _device_tables(vset, vrst, law, alg, fractions, max_len):
-    """Per-device split indices at the threshold and at the knee [pol, fraction, i, j] and
-    constants [pol, piece (below, above, far), i, j]."""
-    rows, cols = vset.shape
-    splits = np.empty((2, 3, rows, cols), dtype=np.int32)
-    knees = np.empty((2, 3, rows, cols), dtype=np.int32)
-    consts = np.empty((2, 3, rows, cols))
-    knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
-    for p in range(2):
-        th_all = vset if p == 0 else vrst
-        d0 = law[_D0S] if p == 0 else law[_D0R]
-        th_ref = law[_THS] if p == 0 else law[_THR]
-        for i in range(rows):
-            for j in range(cols):
-                th = th_all[i, j]
-                if math.isfinite(th):
-                    consts[p, 0, i, j] = d0 * math.exp((th_ref - th) / law[_SB])
-                    consts[p, 1, i, j] = d0 * math.exp((th_ref - th) / sa)
-                else:
-                    consts[p, 0, i, j] = 0.0
-                    consts[p, 1, i, j] = 0.0
-                if math.isfinite(th) and math.isfinite(knee):
-                    consts[p, 2, i, j] = (
-                        d0 * math.exp(knee * (1.0 / sa - 1.0 / sf)) * math.exp((th_ref - th) / sf)
-                    )
-                else:
-                    consts[p, 2, i, j] = 0.0
-                for f in range(3):
-                    frac = fractions[f]
-                    if frac <= 0.0:
-                        splits[p, f, i, j] = max_len[p]
-                        knees[p, f, i, j] = max_len[p]
-                        continue
-                    # a device disturbed by the other polarity's ramp (V/3) sits on that
-                    # ramp's grid
-                    grid = p if f != _F_OTHER else 1 - p
-                    step = alg[_STEP_S] if grid == 0 else alg[_STEP_R]
-                    splits[p, f, i, j] = _split_index(alg[_START], step, frac, max_len[grid], th)
-                    knees[p, f, i, j] = _split_index(
-                        alg[_START], step, frac, max_len[grid], th + knee
-                    )
-    return splits, knees, consts
-
-
 @njit(cache=_CACHE, inline="always")
 def _did_not_move(g_start, g_end, t):
     """The stuck-device rule on a ramp that reached the cap (as
@@ -493,11 +561,21 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     max_len = np.empty(2, dtype=np.int64)
     max_len[0] = lengths[:, 0].max()
     max_len[1] = lengths[:, 1].max()
-    splits, knees, consts = _device_tables(vset, vrst, law, alg, fractions, max_len)
-    ints, floats = _line_tables(splits, knees, consts)
     size = rows * cols
-    col_at = 12 * size  # the selected device's column in floats
-    g_flat = g.reshape(size)
+    t_len = tables.shape[3]
+    if accumulate:
+        # the working conductances: row-major for the selected row, column-major
+        # (fl[size:2 * size]) for every other row, so that every line is contiguous
+        ints, fl = _crossbar_tables(vset, vrst, law, alg, fractions, max_len, tables)
+        gw = fl[:size].reshape(rows, cols)
+        gw[:, :] = g
+        for i in range(rows):
+            for j in range(cols):
+                fl[size + j * rows + i] = gw[i, j]
+    else:
+        ints, fl = np.empty(0, dtype=np.int32), np.empty(0)
+        gw = g
+    tab = _layout(rows, cols)[0][5]
     line, other = alg[_LINE], alg[_OTHER]
     ever = np.zeros((rows, cols), dtype=np.bool_)
     include = np.empty((rows, cols), dtype=np.bool_)
@@ -506,15 +584,19 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
             include[i, j] = not unsw[i, j]
     _record(g, target, include, tol_frac, history, 0)
     for p in range(passes):
-        hit_flat = np.zeros(size + rows, dtype=np.bool_)  # + room for a column's flags
-        hit = hit_flat[:size].reshape(rows, cols)
+        hits = np.zeros(2 * size, dtype=np.bool_)  # row-major, column-major (as fl)
+        hit = hits[:size].reshape(rows, cols)
         for r in range(rows):
+            if accumulate:  # the row, from the column-major conductances and flags
+                for j in range(cols):
+                    gw[r, j] = fl[size + j * rows + r]
+                    hit[r, j] = hits[size + j * rows + r]
             for c in range(cols):
                 if unsw[r, c] or abandoned[r, c]:
                     continue
                 t = target[r, c]
                 tol = tol_frac * t
-                gs = g[r, c]
+                gs = gw[r, c]
                 if abs(gs - t) <= tol:
                     continue
                 direction = 1 if gs < t else -1
@@ -522,22 +604,21 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                 capped = False
                 unmoved = False
                 hit_sel = hit[r, c]
-                if accumulate:  # the device's column, contiguous while it is tuned
-                    for i in range(rows):
-                        floats[col_at + i] = g[i, c]
                 for _ramp in range(max_ramps):
                     g_start = gs
                     ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
                     if accumulate:
+                        at = (q * 3 + _F_SEL) * size + r * cols + c
+                        const = 2 * size + q * 3 * size + r * cols + c
                         n, outcome, gs = _solve_ramp(
-                            gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
-                            knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
-                            consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
+                            gs, t, tol, direction, length, ints[at], ints[6 * size + at],
+                            fl[const], fl[const + size], fl[const + 2 * size], fl,
+                            tab + (q * 3 + _F_SEL) * 3 * t_len, t_len, g_min, g_max,
                         )
-                        _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c, rows, cols, n,
-                                      direction, g_min, g_max, line, other)
+                        _disturb_ramp(fl, ints, hits, r, c, rows, cols, n, direction, g_min,
+                                      g_max, line, other, t_len)
                     else:
                         step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
                         th = vset[r, c] if direction > 0 else vrst[r, c]
@@ -561,32 +642,38 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         unmoved = _did_not_move(g_start, gs, t)
                         break
                     direction = -direction
-                if accumulate:
-                    for i in range(rows):
-                        g[i, c] = floats[col_at + i]
-                    hit[r, c] = hit_sel
-                g[r, c] = gs
+                hit[r, c] = hit_sel
+                gw[r, c] = gs
                 pulses[r, c] += count
                 pulses_per_pass[p] += count
                 if unmoved:
                     stuck[r, c] = True
                 if capped and (abandon or (unmoved and detect)):
                     abandoned[r, c] = True
+            if accumulate:  # the row, back into the column-major conductances and flags
+                for j in range(cols):
+                    fl[size + j * rows + r] = gw[r, j]
+                    hits[size + j * rows + r] = hit[r, j]
             rows_done[0] += 1
         nh = 0
         for i in range(rows):
             for j in range(cols):
+                if accumulate:
+                    gw[i, j] = fl[size + j * rows + i]
+                    hit[i, j] = hits[size + j * rows + i]
                 if hit[i, j]:
                     nh += 1
                     ever[i, j] = True
         n_hs[p] = nh / (rows * cols)
-        _record(g, target, include, tol_frac, history, p + 1)
+        _record(gw, target, include, tol_frac, history, p + 1)
     ne = 0
     for i in range(rows):
         for j in range(cols):
             if ever[i, j]:
                 ne += 1
     n_hs_ever[0] = ne / (rows * cols)
+    if accumulate:
+        g[:, :] = gw
 
 
 @njit(cache=_CACHE, parallel=True, nogil=True)
