@@ -43,7 +43,10 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 from numpy.typing import ArrayLike, NDArray
 
 from xbarsim.crossbar.array import Crossbar
@@ -86,14 +89,38 @@ def _apply(g, dose, polarity, g_min, g_max):
 _POLY_MAX_DOSE = 0.0625
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (LLVM's ``llvm.fma``: one instruction where the CPU has
+    fused multiply-add, exact either way, and vectorized like any arithmetic)."""
+    signature = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, sig, args):
+        double = ir.DoubleType()
+        fma = builder.module.declare_intrinsic(
+            "llvm.fma", [double], ir.FunctionType(double, [double, double, double])
+        )
+        return builder.call(fma, args)
+
+    return signature, codegen
+
+
 @njit(cache=_CACHE, inline="always")
 def _poly_neg_expm1(dose):
     """``1 - exp(-dose)`` for ``0 <= dose < _POLY_MAX_DOSE``: its Taylor polynomial to degree
     9 (truncation below 5e-18 relative, rounding a few units in the last place) in Horner
-    form, which the compiler can vectorize where ``expm1`` cannot be."""
-    return dose * (1.0 - dose * (1.0 / 2.0 - dose * (1.0 / 6.0 - dose * (
-        1.0 / 24.0 - dose * (1.0 / 120.0 - dose * (1.0 / 720.0 - dose * (
-            1.0 / 5040.0 - dose * (1.0 / 40320.0 - dose * (1.0 / 362880.0)))))))))
+    form with fused multiply-adds, which the compiler can vectorize where ``expm1`` cannot
+    be."""
+    minus = -dose
+    p = _fma(minus, 1.0 / 362880.0, 1.0 / 40320.0)
+    p = _fma(minus, p, 1.0 / 5040.0)
+    p = _fma(minus, p, 1.0 / 720.0)
+    p = _fma(minus, p, 1.0 / 120.0)
+    p = _fma(minus, p, 1.0 / 24.0)
+    p = _fma(minus, p, 1.0 / 6.0)
+    p = _fma(minus, p, 1.0 / 2.0)
+    p = _fma(minus, p, 1.0)
+    return dose * p
 
 
 @njit(cache=_CACHE, inline="always")
@@ -228,7 +255,7 @@ def _flush_line(fl, g_at, c_at, m, hits, h_at, ints, cand_at, lim_at, ncand, rm_
     for jj in range(m):
         j = np.uint64(jj)
         gj = fl[ug + j]
-        fl[ug + j] = gj + (bound - gj) * _poly_neg_expm1(fl[uc + j] * base)
+        fl[ug + j] = _fma(bound - gj, _poly_neg_expm1(fl[uc + j] * base), gj)
     for k in range(redo):
         j = ints[cand_at + k]
         rm = rm_base + j * rm_step
@@ -243,7 +270,7 @@ def _flush_line(fl, g_at, c_at, m, hits, h_at, ints, cand_at, lim_at, ncand, rm_
         fl[g_at + j] = g0 + (bound - g0) * _neg_expm1(dose)
 
 
-@njit(cache=_CACHE, fastmath={"contract"}, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _disturb_ramp(fl, ints, hits, row, col, rows, cols, n, polarity, g_min, g_max, line, other,
                   t_len):
     """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3).
@@ -253,9 +280,7 @@ def _disturb_ramp(fl, ints, hits, row, col, rows, cols, n, polarity, g_min, g_ma
     column-major (see :func:`_tune_crossbar`), so every line is contiguous: the row, the
     column and, under V/3, every other column (the selected row's entries there are stale
     and overwritten when the row ends, as the selected device's are when it is done).
-    ``line`` and ``other`` are the bias fractions. Floating-point contraction (fused
-    multiply-add) is allowed here only: it changes a disturbance by a few units in the
-    last place.
+    ``line`` and ``other`` are the bias fractions.
     """
     size = rows * cols
     fl_at, ints_at = _layout(rows, cols)
@@ -288,35 +313,47 @@ def _disturb_ramp(fl, ints, hits, row, col, rows, cols, n, polarity, g_min, g_ma
                     bound, save_at, size)
 
 
-@njit(cache=_CACHE, inline="always")
-def _add_candidate(ints, cand_at, lim_at, count_at, position, limit):
-    """Insert a device at ``position`` along its line into the line's list, kept sorted by
-    ``limit``."""
-    k = ints[count_at]
-    while k > 0 and ints[lim_at + k - 1] > limit:
-        ints[cand_at + k] = ints[cand_at + k - 1]
-        ints[lim_at + k] = ints[lim_at + k - 1]
-        k -= 1
-    ints[cand_at + k] = position
-    ints[lim_at + k] = limit
-    ints[count_at] += 1
+@njit(cache=_CACHE)
+def _candidate_lists(ints, limits, longest, rows, cols, row_at, col_at):
+    """Per line, the devices with a limit below ``longest`` (they may leave the vectorized
+    loop), sorted by limit: a counting sort of the whole crossbar, then each device
+    appended to its row's list and its column's. ``row_at`` and ``col_at`` are the
+    offsets in ``ints`` of the lists' positions [line, k], limits [line, k] and counts
+    [line] (rows: none if ``row_at[0] < 0``)."""
+    size = rows * cols
+    counts = np.zeros(longest + 1, dtype=np.int64)
+    for rm in range(size):
+        if limits[rm] < longest:
+            counts[limits[rm] + 1] += 1
+    for k in range(longest):
+        counts[k + 1] += counts[k]
+    order = np.empty(counts[longest], dtype=np.int64)
+    for rm in range(size):
+        if limits[rm] < longest:
+            order[counts[limits[rm]]] = rm
+            counts[limits[rm]] += 1
+    for rm in order:
+        i, j = rm // cols, rm % cols
+        if row_at[0] >= 0:
+            k = ints[row_at[2] + i]
+            ints[row_at[0] + i * cols + k] = j
+            ints[row_at[1] + i * cols + k] = limits[rm]
+            ints[row_at[2] + i] = k + 1
+        k = ints[col_at[2] + j]
+        ints[col_at[0] + j * rows + k] = i
+        ints[col_at[1] + j * rows + k] = limits[rm]
+        ints[col_at[2] + j] = k + 1
 
 
 @njit(cache=_CACHE, inline="always")
 def _limit(const, split, fl, t_at, longest):
     """Largest ``n`` (up to ``longest``) at which a device stays below threshold with a dose
-    ``const * fl[t_at + n]`` below the polynomial's range."""
-    last = min(split, longest)
-    if const * fl[t_at + last] < _POLY_MAX_DOSE:
-        return last
-    lo, hi = 0, last  # const * fl[t_at + lo] small, fl[t_at + hi] not
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if const * fl[t_at + mid] < _POLY_MAX_DOSE:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    ``const * fl[t_at + n]`` below the polynomial's range (a few steps down from the
+    threshold, as a rule)."""
+    n = min(split, longest)
+    while n > 0 and const * fl[t_at + n] >= _POLY_MAX_DOSE:
+        n -= 1
+    return n
 
 
 @njit(cache=_CACHE)
@@ -332,6 +369,7 @@ def _crossbar_tables(vset, vrst, law, alg, fractions, max_len, tables):
     fl = np.empty(fl_at[5] + tables.size)
     fl[fl_at[5]:] = tables.reshape(tables.size)
     ints = np.zeros(ints_at[11], dtype=np.int32)
+    limits = np.empty((2, 2, size), dtype=np.int32)  # [pol, line or other, device]
     knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
     for p in range(2):
         th_all = vset if p == 0 else vrst
@@ -368,24 +406,18 @@ def _crossbar_tables(vset, vrst, law, alg, fractions, max_len, tables):
                     ints[ints_at[1] + at] = _split_index(
                         alg[_START], step, frac, max_len[grid], th + knee
                     )
-                    if f == _F_SEL:
-                        continue
-                    longest = max_len[grid]
-                    t_at = fl_at[5] + (grid * 3 + f) * 3 * t_len
-                    limit = _limit(fl[const], split, fl, t_at, longest)
-                    if limit >= longest:
-                        continue  # never leaves the vectorized loop
-                    if f == _F_LINE:
-                        line_at = (p * rows + i) * cols
-                        _add_candidate(ints, ints_at[2] + line_at, ints_at[3] + line_at,
-                                       ints_at[4] + p * rows + i, j, limit)
-                        line_at = (p * cols + j) * rows
-                        _add_candidate(ints, ints_at[5] + line_at, ints_at[6] + line_at,
-                                       ints_at[7] + p * cols + j, i, limit)
-                    else:
-                        line_at = (p * cols + j) * rows
-                        _add_candidate(ints, ints_at[8] + line_at, ints_at[9] + line_at,
-                                       ints_at[10] + p * cols + j, i, limit)
+                    if f != _F_SEL:
+                        t_at = fl_at[5] + (grid * 3 + f) * 3 * t_len
+                        limits[p, f - 1, rm] = _limit(fl[const], split, fl, t_at, max_len[grid])
+    for p in range(2):
+        at = p * size
+        columns = (ints_at[5] + at, ints_at[6] + at, ints_at[7] + p * cols)
+        if fractions[_F_LINE] > 0.0:
+            _candidate_lists(ints, limits[p, 0], max_len[p], rows, cols,
+                             (ints_at[2] + at, ints_at[3] + at, ints_at[4] + p * rows), columns)
+        if fractions[_F_OTHER] > 0.0:
+            _candidate_lists(ints, limits[p, 1], max_len[1 - p], rows, cols, (-1, -1, -1),
+                             (ints_at[8] + at, ints_at[9] + at, ints_at[10] + p * cols))
     return ints, fl
 
 
