@@ -366,8 +366,17 @@ def _crossbar_tables(vset, vrst, law, alg, fractions, max_len, tables):
     size = rows * cols
     fl_at, ints_at = _layout(rows, cols)
     t_len = tables.shape[3]
-    fl = np.empty(fl_at[5] + tables.size)
-    fl[fl_at[5]:] = tables.reshape(tables.size)
+    fl = np.empty(fl_at[5] + tables.size + 18)
+    fl[fl_at[5]:fl_at[5] + tables.size] = tables.reshape(tables.size)
+    geo_at = fl_at[5] + tables.size  # [pol, piece, (first term, ratio - 1, 1 / log ratio)]
+    for p in range(2):
+        th_ref = law[_THS] if p == 0 else law[_THR]
+        step = alg[_STEP_S] if p == 0 else alg[_STEP_R]
+        for k, slope in enumerate((law[_SB], law[_SA], law[_SF])):
+            at = geo_at + (p * 3 + k) * 3
+            fl[at] = math.exp((fractions[_F_SEL] * alg[_START] - th_ref) / slope)
+            fl[at + 1] = math.expm1(fractions[_F_SEL] * step / slope)
+            fl[at + 2] = slope / (fractions[_F_SEL] * step)
     ints = np.zeros(ints_at[11], dtype=np.int32)
     limits = np.empty((2, 2, size), dtype=np.int32)  # [pol, line or other, device]
     knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
@@ -443,10 +452,44 @@ _CLEARLY_SHORT = 1e-9
 
 
 @njit(cache=_CACHE, inline="always")
-def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, fl, t_at, t_len, g_min,
-                g_max):
+def _piece_reaching(needed, split, knee, cb, ca, cf, fl, t_at, t_len):
+    """The piece (0 below threshold, 1 above, 2 far) in which a ramp's cumulative dose
+    reaches ``needed`` and the value that piece's prefix table reaches there."""
+    t_above, t_far = t_at + t_len, t_at + 2 * t_len
+    below = cb * fl[t_at + split]
+    if needed <= below:
+        return 0, needed / cb
+    above = below + ca * (fl[t_above + knee] - fl[t_above + split])
+    if needed <= above:
+        return 1, fl[t_above + split] + (needed - below) / ca
+    return 2, fl[t_far + knee] + (needed - above) / cf
+
+
+@njit(cache=_CACHE, inline="always")
+def _first_reaching(needed, length, split, knee, cb, ca, cf, fl, t_at, t_len, geo_at):
+    """First ``n`` in [1, length] whose cumulative dose reaches ``needed`` (it does at
+    ``length``): the grid terms of each piece form a geometric series, whose inverse (a
+    logarithm) estimates ``n``; a few exact comparisons with the tables settle it.
+    ``fl[geo_at:]`` holds per piece the series' first term, ratio - 1 and 1 / log(ratio)."""
+    piece, level = _piece_reaching(needed, split, knee, cb, ca, cf, fl, t_at, t_len)
+    at = geo_at + 3 * piece
+    est = math.log1p(level * fl[at + 1] / fl[at]) * fl[at + 2]
+    n = length
+    if est < length:  # also false for nan
+        n = max(1, math.ceil(est))
+    while n > 1 and _cum_dose(n - 1, split, knee, cb, ca, cf, fl, t_at, t_len) >= needed:
+        n -= 1
+    while _cum_dose(n, split, knee, cb, ca, cf, fl, t_at, t_len) < needed:
+        n += 1
+    return n
+
+
+@njit(cache=_CACHE, inline="always")
+def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, fl, t_at, t_len, geo_at,
+                g_min, g_max):
     """Closed-form ramp of the selected device (prefix tables at ``fl[t_at:]``, see
-    :func:`_cum_dose`).
+    :func:`_cum_dose`; geometric-series constants at ``fl[geo_at:]``, see
+    :func:`_first_reaching`).
 
     Returns the number of pulses ``n`` (1..length), the outcome (0 reached the cap,
     1 passed the target, 2 within tolerance) and the conductance after pulse ``n``.
@@ -457,14 +500,8 @@ def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, fl, t_at
         needed = math.log((g0 - g_min) / (t + tol - g_min))
     if _cum_dose(length, split, knee, cb, ca, cf, fl, t_at, t_len) < needed:
         n = length
-    else:  # the first n with a cumulative dose >= needed, by a branch-free bisection
-        lo, span = 0, length  # n in (lo, lo + span]
-        while span > 1:
-            half = span // 2
-            lo = lo + half if _cum_dose(lo + half, split, knee, cb, ca, cf, fl, t_at, t_len) \
-                < needed else lo
-            span -= half
-        n = lo + 1
+    else:
+        n = _first_reaching(needed, length, split, knee, cb, ca, cf, fl, t_at, t_len, geo_at)
     # exact check with the reference's comparisons, against rounding at the boundary
     short = needed - _CLEARLY_SHORT * (1.0 + abs(needed))
     while n > 1:
@@ -647,7 +684,8 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         n, outcome, gs = _solve_ramp(
                             gs, t, tol, direction, length, ints[at], ints[6 * size + at],
                             fl[const], fl[const + size], fl[const + 2 * size], fl,
-                            tab + (q * 3 + _F_SEL) * 3 * t_len, t_len, g_min, g_max,
+                            tab + (q * 3 + _F_SEL) * 3 * t_len, t_len, tab + 18 * t_len + 9 * q,
+                            g_min, g_max,
                         )
                         _disturb_ramp(fl, ints, hits, r, c, rows, cols, n, direction, g_min,
                                       g_max, line, other, t_len)
