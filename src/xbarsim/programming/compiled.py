@@ -327,13 +327,17 @@ def _candidate_lists(ints, limits, longest, rows, cols, row_at, col_at):
             counts[limits[rm] + 1] += 1
     for k in range(longest):
         counts[k + 1] += counts[k]
-    order = np.empty(counts[longest], dtype=np.int64)
-    for rm in range(size):
-        if limits[rm] < longest:
-            order[counts[limits[rm]]] = rm
-            counts[limits[rm]] += 1
-    for rm in order:
-        i, j = rm // cols, rm % cols
+    order = np.empty((counts[longest], 2), dtype=np.int64)  # (row, column) by limit
+    for i in range(rows):
+        for j in range(cols):
+            limit = limits[i * cols + j]
+            if limit < longest:
+                order[counts[limit], 0] = i
+                order[counts[limit], 1] = j
+                counts[limit] += 1
+    for k in range(order.shape[0]):
+        i, j = order[k, 0], order[k, 1]
+        rm = i * cols + j
         if row_at[0] >= 0:
             k = ints[row_at[2] + i]
             ints[row_at[0] + i * cols + k] = j
@@ -377,7 +381,9 @@ def _crossbar_tables(vset, vrst, law, alg, fractions, max_len, tables):
             fl[at] = math.exp((fractions[_F_SEL] * alg[_START] - th_ref) / slope)
             fl[at + 1] = math.expm1(fractions[_F_SEL] * step / slope)
             fl[at + 2] = slope / (fractions[_F_SEL] * step)
-    ints = np.zeros(ints_at[11], dtype=np.int32)
+    ints = np.empty(ints_at[11], dtype=np.int32)
+    for at in (4, 7, 10):  # the lists' counts
+        ints[ints_at[at]:ints_at[at] + 2 * (rows if at == 4 else cols)] = 0
     limits = np.empty((2, 2, size), dtype=np.int32)  # [pol, line or other, device]
     knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
     for p in range(2):
