@@ -858,7 +858,8 @@ def program_compiled(
         Progress bar over rows x passes x crossbars, counted inside the kernel and polled
         from Python (on a terminal only).
     chunk : int, optional
-        Crossbars per kernel call (default: 8 per thread).
+        Crossbars per kernel call (default: 32 per thread; at the end of a call the
+        threads wait for its slowest crossbar).
     """
     target = broadcast_targets(xbars, targets)
     batch = xbars.batch
@@ -876,7 +877,7 @@ def program_compiled(
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
-    step = chunk or max(1, 8 * numba.get_num_threads())
+    step = chunk or max(1, 32 * numba.get_num_threads())
     name = "cpu" if accumulate else "cpu-direct"
     # crossbars take very different times (at sigma = 25 % tuning is all-or-nothing per
     # crossbar): hand them to threads one at a time rather than in static blocks
