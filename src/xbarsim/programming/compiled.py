@@ -17,18 +17,21 @@ is one more split index and one more table), and soft-bounded updates of one pol
 compose exactly (``Gmax - (Gmax - G) exp(-(d1 + d2))``). Hence:
 
 * the selected device: the pulse at which it reaches or passes its target follows from a
-  logarithm, a binary search over the cumulative dose and an exact check of its
-  neighbours (the same comparisons as the reference engine);
+  logarithm, the inverse of the geometric series of the grid terms (an estimate settled
+  by exact comparisons with the tables) and an exact check of its neighbours (the same
+  comparisons as the reference engine);
 * its row and column (every device under V/3) are only read after the ramp, and receive
   the ramp's whole dose once, when it ends.
 
-Work per ramp: O(log L + N) under V/2 instead of O(L N) pulse by pulse. The O(N) part
-is vectorized: below threshold a neighbour's dose is its device constant times a constant
-of the ramp, and ``1 - exp(-dose)`` a polynomial for small doses, so a line is one loop
-without branches or calls; the few neighbours reached at or above threshold or given a
-larger dose are redone exactly. Every table is flat, a column is made contiguous once per
-device visit (nothing else writes it meanwhile), and few arrays cross a call per ramp (each
-costs atomic reference counts). With
+Work per ramp: O(1 + N) under V/2 instead of O(L N) pulse by pulse. The O(N) part is
+vectorized: below threshold a neighbour's dose is its device constant times a constant of
+the ramp, and ``1 - exp(-dose)`` a polynomial for small doses (fused multiply-adds), so a
+line is one loop without branches or calls; the few neighbours that a ramp of that length
+takes to or above threshold or gives a larger dose are known in advance (per line, sorted
+by the ramp length from which they need it) and redone exactly. The selected row is kept
+row-major and every other row column-major, so that the row, the column and every other
+column (V/3) are contiguous; each crossbar's tables are one flat float and one flat int
+array (few arrays, each costing atomic reference counts where it crosses a call). With
 ``accumulate=False`` the kernel instead applies every pulse to the selected device and
 every disturbance at every pulse, with the reference engine's formulas (the "direct"
 engine, for benchmarks and tests).
