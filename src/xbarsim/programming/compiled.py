@@ -421,8 +421,8 @@ def _crossbar_tables(vset, vrst, law, alg, fractions, max_len, tables):
                     step = alg[_STEP_S] if grid == 0 else alg[_STEP_R]
                     split = _split_index(alg[_START], step, frac, max_len[grid], th)
                     ints[at] = split
-                    ints[ints_at[1] + at] = _split_index(
-                        alg[_START], step, frac, max_len[grid], th + knee
+                    ints[ints_at[1] + at] = max_len[grid] if not math.isfinite(knee) else (
+                        _split_index(alg[_START], step, frac, max_len[grid], th + knee)
                     )
                     if f != _F_SEL:
                         t_at = fl_at[5] + (grid * 3 + f) * 3 * t_len
