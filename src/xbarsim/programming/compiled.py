@@ -562,20 +562,53 @@ def _select(a, lo, hi, k):
             return
 
 
+#: Buckets of the histogram that locates order statistics (see :func:`_ranked`).
+_BUCKETS = 1024
+
+
 @njit(cache=_CACHE)
-def _quantile_pair(e, lo, k, pos):
-    """Quantile at fractional position ``pos`` of ``e`` (numpy's linear interpolation),
-    ``k = floor(pos)``; ``e[:lo]`` must hold no value above the k-th smallest. Leaves the
-    k-th smallest in ``e[k]`` and only larger or equal values after it."""
+def _ranked(e, ranks, values):
+    """``values[m]`` = the ``ranks[m]``-th smallest of ``e`` (non-negative, finite), exactly.
+
+    Non-negative doubles sort as their bit patterns: one histogram of the bit patterns
+    (``_BUCKETS`` equal ranges between the smallest and the largest) locates each rank's
+    bucket, whose few values are then gathered and selected among.
+    """
     n = e.shape[0]
-    _select(e, lo, n, k)
-    below = e[k]
-    if k + 1 >= n:
-        return below
-    above = e[k + 1]
-    for m in range(k + 2, n):
-        above = min(above, e[m])
-    return below + (above - below) * (pos - k)
+    bits = e.view(np.uint64)
+    lo, hi = bits.min(), bits.max()
+    shift = np.uint64(0)
+    while (hi - lo) >> shift >= _BUCKETS:
+        shift += np.uint64(1)
+    starts = np.zeros(_BUCKETS + 1, dtype=np.int64)  # values in the buckets below
+    for m in range(n):
+        starts[((bits[m] - lo) >> shift) + np.uint64(1)] += 1
+    for b in range(_BUCKETS):
+        starts[b + 1] += starts[b]
+    picked = np.empty(n)
+    bucket = -1
+    for m in range(ranks.shape[0]):
+        k = ranks[m]
+        b = bucket
+        if b < 0 or not (starts[b] <= k < starts[b + 1]):
+            b = 0
+            while starts[b + 1] <= k:
+                b += 1
+            bucket = b
+            count = 0
+            ub = np.uint64(b)
+            for i in range(n):
+                if (bits[i] - lo) >> shift == ub:
+                    picked[count] = e[i]
+                    count += 1
+        _select(picked, 0, starts[b + 1] - starts[b], k - starts[b])
+        values[m] = picked[k - starts[b]]
+
+
+@njit(cache=_CACHE, inline="always")
+def _interpolated(below, above, fraction):
+    """numpy's linear interpolation between neighbouring order statistics."""
+    return below + (above - below) * fraction
 
 
 @njit(cache=_CACHE)
@@ -600,14 +633,16 @@ def _record(g, target, include, tol_frac, out, column):
     for k in range(n):
         total += e[k]
         largest = max(largest, e[k])
-        if e[k] <= tol_frac:
-            within += 1
-    # the median, then the 99th percentile among the values above it (one selection each)
+        within += 1 if e[k] <= tol_frac else 0
+    # the order statistics on either side of the median and of the 99th percentile
     pos_median, pos_p99 = 0.5 * (n - 1), 0.99 * (n - 1)
     lo_median, lo_p99 = math.floor(pos_median), math.floor(pos_p99)
+    ranks = np.array([lo_median, min(lo_median + 1, n - 1), lo_p99, min(lo_p99 + 1, n - 1)])
+    values = np.empty(4)
+    _ranked(e, ranks, values)
     out[0, column] = total / n
-    out[1, column] = _quantile_pair(e, 0, lo_median, pos_median)
-    out[2, column] = _quantile_pair(e, lo_median, lo_p99, pos_p99)
+    out[1, column] = _interpolated(values[0], values[1], pos_median - lo_median)
+    out[2, column] = _interpolated(values[2], values[3], pos_p99 - lo_p99)
     out[3, column] = largest
     out[4, column] = within / n
 
