@@ -249,7 +249,7 @@ _split_index_gpu = cuda.jit(device=True, inline=True)(_split_index.py_func)
 @cuda.jit
 def _tables_kernel(vset, vrst, law, alg, fractions, max_len, splits, knees, consts):
     """Per-device split indices (threshold, knee) and dose constants (the CPU engine's
-    ``_device_tables``), one thread per device."""
+    ``_crossbar_tables``), one thread per device."""
     batch, rows, cols = vset.shape
     idx = cuda.grid(1)
     if idx >= batch * rows * cols:
