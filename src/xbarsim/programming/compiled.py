@@ -475,14 +475,24 @@ def _piece_reaching(needed, split, knee, cb, ca, cf, fl, t_at, t_len):
 
 
 @njit(cache=_CACHE, inline="always")
+def _rough_log(x):
+    """``log(x)`` for ``x >= 1`` to about 1e-5 (absolute): ``x = m 2^e`` and the series of
+    ``2 atanh((m - 1) / (m + 1))`` to the 7th power; for estimates only."""
+    m, e = math.frexp(x)
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    return e * 0.6931471805599453 + 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (0.2 + s2 / 7.0)))
+
+
+@njit(cache=_CACHE, inline="always")
 def _first_reaching(needed, length, split, knee, cb, ca, cf, fl, t_at, t_len, geo_at):
     """First ``n`` in [1, length] whose cumulative dose reaches ``needed`` (it does at
     ``length``): the grid terms of each piece form a geometric series, whose inverse (a
-    logarithm) estimates ``n``; a few exact comparisons with the tables settle it.
+    logarithm, roughly) estimates ``n``; a few exact comparisons with the tables settle it.
     ``fl[geo_at:]`` holds per piece the series' first term, ratio - 1 and 1 / log(ratio)."""
     piece, level = _piece_reaching(needed, split, knee, cb, ca, cf, fl, t_at, t_len)
     at = geo_at + 3 * piece
-    est = math.log1p(level * fl[at + 1] / fl[at]) * fl[at + 2]
+    est = _rough_log(1.0 + level * fl[at + 1] / fl[at]) * fl[at + 2]
     n = length
     if est < length:  # also false for nan
         n = max(1, math.ceil(est))
