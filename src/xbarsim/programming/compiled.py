@@ -128,10 +128,12 @@ def _poly_neg_expm1(dose):
 
 @njit(cache=_CACHE, inline="always")
 def _neg_expm1(dose):
-    """``-expm1(-dose)`` (dose >= 0): the polynomial for small doses, else expm1."""
+    """``-expm1(-dose)`` (dose >= 0): the polynomial for small doses, else ``1 - exp(-dose)``
+    (from a dose of 1/16 on, the difference loses no more than 4 bits to cancellation,
+    while ``exp`` costs about half of ``expm1``)."""
     if dose < _POLY_MAX_DOSE:
         return _poly_neg_expm1(dose)
-    return -math.expm1(-dose)
+    return 1.0 - math.exp(-dose)
 
 
 @njit(cache=_CACHE)
