@@ -805,14 +805,15 @@ def _did_not_move(g_start, g_end, t):
 @njit(cache=_CACHE)
 def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
                    accumulate, pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs,
-                   n_hs_ever, history, rows_done, key, counts, exposures, v2_sum):
+                   n_hs_ever, history, rows_done, key, counts, exposures, v2_sum, extras):
     """Run every pass of write-verify on one crossbar (its arrays, in place).
 
     ``rows_done[0]`` counts finished rows over all passes (progress, read from Python).
     ``key`` and ``counts`` (the devices' pulse counts before the run; empty without
     cycle-to-cycle variation) key the cycle-to-cycle factors. ``exposures[p]`` counts pass
     ``p``'s affected (device, pulse) pairs, ``v2_sum`` each device's sum of squared
-    amplitudes (V^2) as the selected device.
+    amplitudes (V^2) as the selected device. ``extras`` is None without a leak floor and
+    cycle-to-cycle variation: a separate compilation, free of their branches.
     """
     rows, cols = g.shape
     g_min, g_max = law[_GMIN], law[_GMAX]
@@ -841,6 +842,10 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
         gw = g
     tab = _layout(rows, cols)[0][5]
     line, other = alg[_LINE], alg[_OTHER]
+    v2_ramp = np.empty((2, t_len))  # [polarity, n]: a ramp's sum of squared amplitudes
+    for n in range(t_len):
+        v2_ramp[0, n] = _ramp_v2(n, start, alg[_STEP_S])
+        v2_ramp[1, n] = _ramp_v2(n, start, alg[_STEP_R])
     ever = np.zeros((rows, cols), dtype=np.bool_)
     include = np.empty((rows, cols), dtype=np.bool_)
     for i in range(rows):
@@ -874,16 +879,23 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
-                    step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
                     th = vset[r, c] if direction > 0 else vrst[r, c]
-                    pulse0 = counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0
                     if accumulate:
                         at = (q * 3 + _F_SEL) * size + r * cols + c
                         const = 2 * size + q * 3 * size + r * cols + c
-                        if c2c > 0.0:
-                            n, outcome, gs = _walk_ramp(gs, t, tol, direction, length, th, law,
-                                                        alg, key, r * cols + c, pulse0)
-                        elif leak > 0.0:
+                        if extras is None:
+                            n, outcome, gs = _solve_ramp(
+                                gs, t, tol, direction, length, ints[at], ints[6 * size + at],
+                                fl[const], fl[const + size], fl[const + 2 * size], fl,
+                                tab + (q * 3 + _F_SEL) * 3 * t_len, t_len,
+                                tab + 18 * t_len + 9 * q, g_min, g_max, None,
+                            )
+                        elif c2c > 0.0:
+                            n, outcome, gs = _walk_ramp(
+                                gs, t, tol, direction, length, th, law, alg, key, r * cols + c,
+                                counts[r, c] + pulses[r, c] + count,
+                            )
+                        else:
                             n, outcome, gs = _solve_ramp(
                                 gs, t, tol, direction, length, ints[at], ints[6 * size + at],
                                 fl[const], fl[const + size], fl[const + 2 * size], fl,
@@ -891,19 +903,14 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                                 tab + 18 * t_len + 9 * q, g_min, g_max,
                                 leak if math.isfinite(th) else 0.0,
                             )
-                        else:
-                            n, outcome, gs = _solve_ramp(
-                                gs, t, tol, direction, length, ints[at], ints[6 * size + at],
-                                fl[const], fl[const + size], fl[const + 2 * size], fl,
-                                tab + (q * 3 + _F_SEL) * 3 * t_len, t_len,
-                                tab + 18 * t_len + 9 * q, g_min, g_max, None,
-                            )
                         exposure += _disturb_ramp(fl, ints, hits, r, c, rows, cols, n, direction,
                                                   g_min, g_max, line, other, t_len)
-                        if leak > 0.0:
+                        if extras is not None and leak > 0.0:
                             _leak_ramp(fl, vset, vrst, r, c, n, direction, law, line, other)
                     else:
+                        step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
                         d0 = law[_D0S] if direction > 0 else law[_D0R]
+                        pulse0 = counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0
                         outcome = 0
                         n = length
                         for k in range(length):
@@ -919,7 +926,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                                 n = k + 1
                                 break
                     count += n
-                    v2_sum[r, c] += _ramp_v2(n, start, step)
+                    v2_sum[r, c] += v2_ramp[q, n]
                     if outcome == 2:
                         break
                     if outcome == 0:
@@ -965,13 +972,13 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
 @njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
                 pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs, n_hs_ever, history,
-                rows_done, keys, counts, exposures, v2_sum):
+                rows_done, keys, counts, exposures, v2_sum, extras):
     for b in prange(g.shape[0]):
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
                        fractions, accumulate, pulses[b], abandoned[b], stuck[b], pulses_per_pass[b],
                        ramps_per_pass[b],
                        n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1], keys[b],
-                       counts[b], exposures[b], v2_sum[b])
+                       counts[b], exposures[b], v2_sum[b], extras)
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
@@ -1102,6 +1109,8 @@ def program_compiled(
     exposures = np.zeros((batch, passes), dtype=np.int64)
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
     keys, counts = pulse_streams(xbars)
+    # None: no leak floor, no cycle-to-cycle variation (the kernels' plain compilation)
+    extras = None if params["law"][_LEAK] == 0.0 and params["law"][_C2C] == 0.0 else True
     step = chunk or max(1, 32 * numba.get_num_threads())
     name = "cpu" if accumulate else "cpu-direct"
     # crossbars take very different times (at sigma = 25 % tuning is all-or-nothing per
@@ -1120,7 +1129,7 @@ def program_compiled(
                 params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi], stuck[lo:hi],
                 pulses_per_pass[lo:hi], ramps_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi],
                 history[lo:hi], rows_done[lo:hi], keys[lo:hi], counts[lo:hi], exposures[lo:hi],
-                v2_sum[lo:hi],
+                v2_sum[lo:hi], extras,
             )
     xbars.conductance[...] = g
     if xbars.device.cycle_to_cycle > 0.0:
