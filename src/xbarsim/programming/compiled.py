@@ -644,6 +644,32 @@ def _walk_ramp(g0, t, tol, direction, length, th, law, alg, key, device, pulse0)
 
 
 @njit(cache=_CACHE)
+def _direct_ramp(g, vset, vrst, row, col, g0, t, tol, direction, length, law, alg, hit, key,
+                 pulse0):
+    """Direct mode: the selected device's ramp with every disturbance at every pulse, the
+    reference engine's formulas (cycle-to-cycle factors from the device's pulse ``pulse0``
+    on). Returns what :func:`_solve_ramp` returns and the affected (device, pulse) pairs."""
+    cols = g.shape[1]
+    step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
+    th = vset[row, col] if direction > 0 else vrst[row, col]
+    d0 = law[_D0S] if direction > 0 else law[_D0R]
+    c2c = law[_C2C]
+    gs = g0
+    exposure = 0
+    for k in range(length):
+        amp = alg[_START] + k * step
+        exposure += _disturb_pulse(g, vset, vrst, row, col, amp, direction, law, alg, hit)
+        dose = _pulse_dose(amp, th, d0, law)
+        if c2c > 0.0:
+            dose = _c2c_factor(key, row * cols + col, pulse0 + k, c2c) * dose
+        gs = _apply(gs, dose, direction, law[_GMIN], law[_GMAX])
+        outcome = _settles(gs, t, tol, direction)
+        if outcome > 0:
+            return k + 1, outcome, gs, exposure
+    return length, 0, gs, exposure
+
+
+@njit(cache=_CACHE)
 def _leak_ramp(fl, vset, vrst, row, col, n, polarity, law, line, other):
     """The leak floor of a ramp's ``n`` pulses on every device it disturbs: one more
     same-polarity update by ``n * leak`` where the threshold is finite. The conductances
@@ -871,6 +897,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     continue
                 direction = 1 if gs < t else -1
                 count = 0
+                v2 = 0.0
                 capped = False
                 unmoved = False
                 hit_sel = hit[r, c]
@@ -879,7 +906,6 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
-                    th = vset[r, c] if direction > 0 else vrst[r, c]
                     if accumulate:
                         at = (q * 3 + _F_SEL) * size + r * cols + c
                         const = 2 * size + q * 3 * size + r * cols + c
@@ -890,43 +916,33 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                                 tab + (q * 3 + _F_SEL) * 3 * t_len, t_len,
                                 tab + 18 * t_len + 9 * q, g_min, g_max, None,
                             )
-                        elif c2c > 0.0:
-                            n, outcome, gs = _walk_ramp(
-                                gs, t, tol, direction, length, th, law, alg, key, r * cols + c,
-                                counts[r, c] + pulses[r, c] + count,
-                            )
                         else:
-                            n, outcome, gs = _solve_ramp(
-                                gs, t, tol, direction, length, ints[at], ints[6 * size + at],
-                                fl[const], fl[const + size], fl[const + 2 * size], fl,
-                                tab + (q * 3 + _F_SEL) * 3 * t_len, t_len,
-                                tab + 18 * t_len + 9 * q, g_min, g_max,
-                                leak if math.isfinite(th) else 0.0,
-                            )
+                            th = vset[r, c] if direction > 0 else vrst[r, c]
+                            if c2c > 0.0:
+                                n, outcome, gs = _walk_ramp(
+                                    gs, t, tol, direction, length, th, law, alg, key,
+                                    r * cols + c, counts[r, c] + pulses[r, c] + count,
+                                )
+                            else:
+                                n, outcome, gs = _solve_ramp(
+                                    gs, t, tol, direction, length, ints[at], ints[6 * size + at],
+                                    fl[const], fl[const + size], fl[const + 2 * size], fl,
+                                    tab + (q * 3 + _F_SEL) * 3 * t_len, t_len,
+                                    tab + 18 * t_len + 9 * q, g_min, g_max,
+                                    leak if math.isfinite(th) else 0.0,
+                                )
                         exposure += _disturb_ramp(fl, ints, hits, r, c, rows, cols, n, direction,
                                                   g_min, g_max, line, other, t_len)
                         if extras is not None and leak > 0.0:
                             _leak_ramp(fl, vset, vrst, r, c, n, direction, law, line, other)
                     else:
-                        step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
-                        d0 = law[_D0S] if direction > 0 else law[_D0R]
-                        pulse0 = counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0
-                        outcome = 0
-                        n = length
-                        for k in range(length):
-                            amp = start + k * step
-                            exposure += _disturb_pulse(g, vset, vrst, r, c, amp, direction, law,
-                                                       alg, hit)
-                            dose = _pulse_dose(amp, th, d0, law)
-                            if c2c > 0.0:
-                                dose = _c2c_factor(key, r * cols + c, pulse0 + k, c2c) * dose
-                            gs = _apply(gs, dose, direction, g_min, g_max)
-                            outcome = _settles(gs, t, tol, direction)
-                            if outcome > 0:
-                                n = k + 1
-                                break
+                        n, outcome, gs, hs = _direct_ramp(
+                            g, vset, vrst, r, c, gs, t, tol, direction, length, law, alg, hit,
+                            key, counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0,
+                        )
+                        exposure += hs
                     count += n
-                    v2_sum[r, c] += v2_ramp[q, n]
+                    v2 += v2_ramp[q, n]
                     if outcome == 2:
                         break
                     if outcome == 0:
@@ -937,6 +953,7 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                 hit[r, c] = hit_sel
                 gw[r, c] = gs
                 pulses[r, c] += count
+                v2_sum[r, c] += v2
                 pulses_per_pass[p] += count
                 if unmoved:
                     stuck[r, c] = True
