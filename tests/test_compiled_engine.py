@@ -56,9 +56,34 @@ def test_accumulated_equals_direct_within_1e12(device, scheme, sigma, n):
         np.testing.assert_array_equal(lazy.pulses, direct.pulses)
         np.testing.assert_array_equal(lazy.ramps_per_pass, direct.ramps_per_pass)
         np.testing.assert_array_equal(lazy.n_hs_per_pass, direct.n_hs_per_pass)
+        np.testing.assert_array_equal(lazy.hs_exposures_per_pass, direct.hs_exposures_per_pass)
         np.testing.assert_array_equal(lazy.abandoned, direct.abandoned)
         np.testing.assert_allclose(lazy.conductance, direct.conductance, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(lazy.pulse_v2_sum, direct.pulse_v2_sum, rtol=1e-12, atol=0)
         assert lazy.n_hs_ever.max() > 0.0  # the redo path (devices above threshold) ran
+
+
+@pytest.mark.parametrize("scheme", [BiasScheme.V2, BiasScheme.V3])
+@pytest.mark.parametrize(
+    "extra", [{"leak_dose": 2e-4}, {"leak_dose": 1e-4, "cycle_to_cycle": 0.2}], ids=str
+)
+def test_device_family_on_the_flat_tables(extra, scheme):
+    """A leak floor and cycle-to-cycle variation on crossbars large enough for the per-line
+    candidate lists and the column-major other rows: the accumulated engine gives the
+    pulse-by-pulse engine's pulse counts, per-pulse n_HS, V^2 sums and conductances."""
+    device = device_config_from_dict({"preset": "tio2-64x64-paper", **extra}).with_sigma(0.35)
+    alg = WriteVerify.thesis(scheme=scheme, passes=3)
+    for seed in (1, 2):
+        x = Crossbar.sample(device, (12, 13), batch=2, seed=seed)
+        t = np.random.default_rng(seed).uniform(10e-6, 100e-6, (2, 12, 13))
+        lazy = program(x.copy(), t, alg, engine="cpu")
+        direct = program(x.copy(), t, alg, engine="cpu-direct")
+        np.testing.assert_array_equal(lazy.pulses, direct.pulses)
+        np.testing.assert_array_equal(lazy.n_hs_per_pass, direct.n_hs_per_pass)
+        np.testing.assert_array_equal(lazy.hs_exposures_per_pass, direct.hs_exposures_per_pass)
+        np.testing.assert_allclose(lazy.conductance, direct.conductance, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(lazy.pulse_v2_sum, direct.pulse_v2_sum, rtol=1e-12, atol=0)
+        assert lazy.hs_exposures_per_pass.sum() > 0
 
 
 @settings(max_examples=200, deadline=None)
