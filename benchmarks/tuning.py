@@ -15,7 +15,10 @@ Prints (and with ``--json`` writes) ratios measured in this run, each the median
   ``identical_pulse_counts``
 * ``cpu_ms_per_crossbar_one_thread``: process CPU time of the one-thread run (less
   sensitive than wall time to other programs on a shared machine; ``load_average`` says
-  how busy the machine was)
+  how busy the machine was); ``cpu_ms_per_crossbar`` the same on all threads, and
+  ``cpu_thread_scaling`` = threads x one-thread CPU time / all-thread CPU time: the
+  scaling the threads reach when they have their cores to themselves (``thread_scaling``
+  is the wall-time ratio, which other programs on the machine lower)
 * with ``--engine gpu``: ``crossbars_per_s`` on the GPU, ``gpu_speedup_vs_cpu_all_threads``
   (same crossbars, compiled CPU engine on every core) and ``gpu_max_rel_diff``
 
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     for _ in range(max(1, args.repeats)):  # interleaved, so that load hits every engine
         numba.set_num_threads(threads)
-        res_all = timed("all", x, t, engine)
+        res_all = timed("all", x, t, engine, "all_cpu")
         if engine == "gpu":
             res_cpu_all = timed("cpu_all", x, t, "cpu")
         numba.set_num_threads(1)
@@ -150,6 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ms_per_crossbar_one_thread": 1e3 * med["one"] / args.crossbars,
         "cpu_ms_per_crossbar_one_thread": 1e3 * med["one_cpu"] / args.crossbars,
         "ms_per_crossbar": 1e3 * med["all"] / args.crossbars,
+        "cpu_ms_per_crossbar": 1e3 * med["all_cpu"] / args.crossbars,
         "ns_per_pulse": 1e9 * med["one"] / pulses,
         "ns_per_ramp": 1e9 * med["one"] / ramps,
         "ramps_per_crossbar": ramps / args.crossbars,
@@ -159,6 +163,9 @@ def main(argv: list[str] | None = None) -> dict:
         "speedup_vs_reference": med["reference"] / med["reference_lazy"],
         "reference_size": ref_size,
         "thread_scaling": med["one"] / med["all"] if engine == "cpu" else float("nan"),
+        "cpu_thread_scaling": (
+            threads * med["one_cpu"] / med["all_cpu"] if engine == "cpu" else float("nan")
+        ),
         "max_rel_diff": max(
             _rel_diff(lazy_sub, direct), _rel_diff(ref_lazy, ref), _rel_diff(res_all, res_one)
         ),

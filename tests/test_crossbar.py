@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from xbarsim.crossbar import BiasScheme, Crossbar
+from xbarsim.crossbar.array import SAMPLE_CHUNK
 from xbarsim.devices import preset
 from xbarsim.errors import XbarsimInputError
 
@@ -15,6 +16,18 @@ def test_crossbar_independent_of_batching():
     part = Crossbar.sample(DEV, (8, 8), batch=2, seed=7, first_index=3)
     np.testing.assert_array_equal(whole.conductance[3:], part.conductance)
     np.testing.assert_array_equal(whole.v_set[3:], part.v_set)
+
+
+def test_threaded_sampling_equals_one_crossbar_at_a_time():
+    """A batch large enough to be drawn on several threads holds, crossbar by crossbar,
+    what a batch of one draws (the unswitchable devices and initial states included)."""
+    batch = 2 * SAMPLE_CHUNK + 3
+    whole = Crossbar.sample(DEV, (4, 3), batch=batch, seed=11)
+    for k in (0, SAMPLE_CHUNK - 1, SAMPLE_CHUNK, batch - 1):
+        one = Crossbar.sample(DEV, (4, 3), batch=1, seed=11, first_index=k)
+        for name in ("conductance", "v_set", "v_reset", "unswitchable"):
+            np.testing.assert_array_equal(getattr(whole, name)[k], getattr(one, name)[0])
+    assert not np.array_equal(whole.v_set[0], whole.v_set[SAMPLE_CHUNK])
 
 
 def test_same_seed_same_arrays_other_seed_differs():

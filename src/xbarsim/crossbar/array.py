@@ -10,6 +10,8 @@ read-only view at operating conditions (temperature, age).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +32,9 @@ from xbarsim.validation import check_positive_int, check_seed
 
 #: The scalar cycle-to-cycle factor in plain Python (the compiled engines' own, uncompiled).
 _, _multiplier = make_multiplier(lambda function: function)
+
+#: Crossbars per sampling task: batches this large or larger are drawn on several threads.
+SAMPLE_CHUNK = 64
 
 
 @dataclass
@@ -119,10 +124,22 @@ class Crossbar:
         v_set = np.empty((batch, rows, cols))
         v_reset = np.empty((batch, rows, cols))
         unswitchable = np.empty((batch, rows, cols), dtype=bool)
-        for b, child in enumerate(children):
-            s = sample_devices(device, (rows, cols), np.random.default_rng(child))
-            conductance[b], v_set[b], v_reset[b] = s.conductance, s.v_set, s.v_reset
-            unswitchable[b] = s.unswitchable
+
+        def draw(lo: int) -> None:
+            for b in range(lo, min(batch, lo + SAMPLE_CHUNK)):
+                s = sample_devices(device, (rows, cols), np.random.default_rng(children[b]))
+                conductance[b], v_set[b], v_reset[b] = s.conductance, s.v_set, s.v_reset
+                unswitchable[b] = s.unswitchable
+
+        # every crossbar from its own stream: the same whatever thread draws it (numpy
+        # releases the GIL while it fills arrays)
+        starts = range(0, batch, SAMPLE_CHUNK)
+        workers = min(len(starts), len(os.sched_getaffinity(0)))
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(draw, starts))
+        else:
+            draw(0)
         indices = range(first_index, first_index + batch)
         state = DeviceState.draw(device.conditions, (rows, cols), seed, indices)
         state.fault[unswitchable] = FaultCode.UNSWITCHABLE

@@ -27,6 +27,9 @@ IR drop of linear devices wherever the devices can reach those conductances.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -125,19 +128,24 @@ def program_model(
     analog = convert(model, chip, zeta=0.0)
     analog.eval()
     layers = analog_layers(analog)
-    plus: list[NDArray[np.float64]] = []
-    minus: list[NDArray[np.float64]] = []
-    layouts: list[TileLayout] = []
-    scales: list[float] = []
-    for _, layer in layers:
+
+    def map_layer(layer: nn.Module) -> tuple[NDArray, NDArray, TileLayout, float]:
         w = layer.ideal_matrix().detach().cpu().double().numpy()
         w_max = float(layer.weight_max())
         kernels, layout = tile(w / w_max, chip.kernel)
         g_plus, g_minus = weights_to_pair(kernels, chip.mapping, chip.g_low_s, chip.g_high_s)
-        plus.append(g_plus)
-        minus.append(g_minus)
-        layouts.append(layout)
-        scales.append(w_max / (chip.g_high_s - chip.g_low_s))
+        return g_plus, g_minus, layout, w_max / (chip.g_high_s - chip.g_low_s)
+
+    # the layers are mapped on several threads (numpy and torch release the GIL in their
+    # array work); each layer's result is a function of the layer alone
+    workers = max(1, min(len(layers), len(os.sched_getaffinity(0))))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        mapped = list(pool.map(map_layer, [layer for _, layer in layers]))
+    plus: list[NDArray[np.float64]] = [m[0] for m in mapped]
+    minus: list[NDArray[np.float64]] = [m[1] for m in mapped]
+    layouts: list[TileLayout] = [m[2] for m in mapped]
+    scales: list[float] = [m[3] for m in mapped]
+    del mapped
     n_pairs = sum(layout.n_kernels for layout in layouts)
     records: list[LayerKernels] = []
     start = 0

@@ -17,18 +17,21 @@ is one more split index and one more table), and soft-bounded updates of one pol
 compose exactly (``Gmax - (Gmax - G) exp(-(d1 + d2))``). Hence:
 
 * the selected device: the pulse at which it reaches or passes its target follows from a
-  logarithm, a binary search over the cumulative dose and an exact check of its
-  neighbours (the same comparisons as the reference engine);
+  logarithm, the inverse of the geometric series of the grid terms (an estimate settled
+  by exact comparisons with the tables) and an exact check of its neighbours (the same
+  comparisons as the reference engine);
 * its row and column (every device under V/3) are only read after the ramp, and receive
   the ramp's whole dose once, when it ends.
 
-Work per ramp: O(log L + N) under V/2 instead of O(L N) pulse by pulse. The O(N) part
-is vectorized: below threshold a neighbour's dose is its device constant times a constant
-of the ramp, and ``1 - exp(-dose)`` a polynomial for small doses, so a line is one loop
-without branches or calls; the few neighbours reached at or above threshold or given a
-larger dose are redone exactly. Every table is flat, a column is made contiguous once per
-device visit (nothing else writes it meanwhile), and few arrays cross a call per ramp (each
-costs atomic reference counts). With
+Work per ramp: O(1 + N) under V/2 instead of O(L N) pulse by pulse. The O(N) part is
+vectorized: below threshold a neighbour's dose is its device constant times a constant of
+the ramp, and ``1 - exp(-dose)`` a polynomial for small doses (fused multiply-adds), so a
+line is one loop without branches or calls; the few neighbours that a ramp of that length
+takes to or above threshold or gives a larger dose are known in advance (per line, sorted
+by the ramp length from which they need it) and redone exactly. The selected row is kept
+row-major and every other row column-major, so that the row, the column and every other
+column (V/3) are contiguous; each crossbar's tables are one flat float and one flat int
+array (few arrays, each costing atomic reference counts where it crosses a call). With
 ``accumulate=False`` the kernel instead applies every pulse to the selected device and
 every disturbance at every pulse, with the reference engine's formulas (the "direct"
 engine, for benchmarks and tests).
@@ -56,7 +59,10 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 from numpy.typing import ArrayLike, NDArray
 
 from xbarsim.crossbar.array import Crossbar
@@ -114,22 +120,48 @@ def _apply(g, dose, polarity, g_min, g_max):
 _POLY_MAX_DOSE = 0.0625
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (LLVM's ``llvm.fma``: one instruction where the CPU has
+    fused multiply-add, exact either way, and vectorized like any arithmetic)."""
+    signature = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, sig, args):
+        double = ir.DoubleType()
+        fma = builder.module.declare_intrinsic(
+            "llvm.fma", [double], ir.FunctionType(double, [double, double, double])
+        )
+        return builder.call(fma, args)
+
+    return signature, codegen
+
+
 @njit(cache=_CACHE, inline="always")
 def _poly_neg_expm1(dose):
     """``1 - exp(-dose)`` for ``0 <= dose < _POLY_MAX_DOSE``: its Taylor polynomial to degree
     9 (truncation below 5e-18 relative, rounding a few units in the last place) in Horner
-    form, which the compiler can vectorize where ``expm1`` cannot be."""
-    return dose * (1.0 - dose * (1.0 / 2.0 - dose * (1.0 / 6.0 - dose * (
-        1.0 / 24.0 - dose * (1.0 / 120.0 - dose * (1.0 / 720.0 - dose * (
-            1.0 / 5040.0 - dose * (1.0 / 40320.0 - dose * (1.0 / 362880.0)))))))))
+    form with fused multiply-adds, which the compiler can vectorize where ``expm1`` cannot
+    be."""
+    minus = -dose
+    p = _fma(minus, 1.0 / 362880.0, 1.0 / 40320.0)
+    p = _fma(minus, p, 1.0 / 5040.0)
+    p = _fma(minus, p, 1.0 / 720.0)
+    p = _fma(minus, p, 1.0 / 120.0)
+    p = _fma(minus, p, 1.0 / 24.0)
+    p = _fma(minus, p, 1.0 / 6.0)
+    p = _fma(minus, p, 1.0 / 2.0)
+    p = _fma(minus, p, 1.0)
+    return dose * p
 
 
 @njit(cache=_CACHE, inline="always")
 def _neg_expm1(dose):
-    """``-expm1(-dose)`` (dose >= 0): the polynomial for small doses, else expm1."""
+    """``-expm1(-dose)`` (dose >= 0): the polynomial for small doses, else ``1 - exp(-dose)``
+    (from a dose of 1/16 on, the difference loses no more than 4 bits to cancellation,
+    while ``exp`` costs about half of ``expm1``)."""
     if dose < _POLY_MAX_DOSE:
         return _poly_neg_expm1(dose)
-    return -math.expm1(-dose)
+    return 1.0 - math.exp(-dose)
 
 
 #: :func:`~xbarsim.programming.algorithm.ramp_square_sum`, compiled (one definition).
@@ -156,16 +188,19 @@ def _split_index(start, step, frac, n, th):
 
 
 @njit(cache=_CACHE, inline="always")
-def _cum_dose(n, split, knee, c_below, c_above, c_far, tables, p, f):
-    """Dose of the first ``n`` pulses of a ramp from the prefix tables ``tables[p, f]``
-    (``split``: first pulse at or above threshold, ``knee``: first pulse in the far piece)."""
+def _cum_dose(n, split, knee, c_below, c_above, c_far, fl, t_at, t_len):
+    """Dose of the first ``n`` pulses of a ramp from the prefix tables of one polarity and
+    fraction, flat in ``fl`` from ``t_at`` on (below, above, far; ``t_len`` entries each;
+    ``split``: first pulse at or above threshold, ``knee``: first pulse in the far piece)."""
     if n <= split:
-        return c_below * tables[p, f, 0, n]
-    below = c_below * tables[p, f, 0, split]
+        return c_below * fl[t_at + n]
+    below = c_below * fl[t_at + split]
+    t_above = t_at + t_len
     if n <= knee:
-        return below + c_above * (tables[p, f, 1, n] - tables[p, f, 1, split])
-    return (below + c_above * (tables[p, f, 1, knee] - tables[p, f, 1, split])
-            + c_far * (tables[p, f, 2, n] - tables[p, f, 2, knee]))
+        return below + c_above * (fl[t_above + n] - fl[t_above + split])
+    t_far = t_above + t_len
+    return (below + c_above * (fl[t_above + knee] - fl[t_above + split])
+            + c_far * (fl[t_far + n] - fl[t_far + knee]))
 
 
 @njit(cache=_CACHE)
@@ -213,127 +248,249 @@ def _disturb_pulse(g, vset, vrst, row, col, amp, polarity, law, alg, hit):
 
 
 @njit(cache=_CACHE, inline="always")
-def _disturb_line(g, at, m, hit, h_at, h_step, ints, s_at, k_off, floats, c_at, piece, n,
-                  tables, p, f, bound, skip):
-    """Give a ramp's first ``n`` pulses to ``m`` consecutive devices of flat arrays.
+def _layout(rows, cols):
+    """Offsets of the flat per-crossbar tables (see :func:`_crossbar_tables`).
 
-    The devices are ``g[at:at + m]``, flagged in ``hit[h_at + j * h_step]`` when reached
-    at or above threshold; their split indices start at ``ints[s_at]``, their knee indices
-    ``k_off`` further on, their dose constants below threshold at ``floats[c_at]``, above
-    it and in the far piece ``piece`` and ``2 * piece`` further on; ``tables[p, f]`` are
-    the ramp's prefix tables. Below threshold (``n <= split``) a device's dose is its
-    constant times ``tables[p, f, 0, n]``, a constant of the ramp, and a small dose takes
-    the polynomial: that loop has no branch and no call, and is vectorized. Devices
-    reached at or above threshold or given a large dose are redone exactly afterwards from
-    their unchanged conductance. ``bound`` is ``g_max`` for a set disturbance, ``g_min``
-    for a reset one. Returns the devices' pulses at or above threshold (per-pulse n_HS),
-    device ``skip`` (the selected one; -1: none) left out.
+    ``fl`` (float64): conductances row-major, column-major, dose constants [pol, piece,
+    row, col], below-threshold constants column-major [pol, col, row], scratch, the ramp
+    prefix tables [pol, fraction, piece, n]. ``ints`` (int32): split and knee indices
+    [pol, fraction, row, col], then per line the devices that may need the exact dose
+    (position along the line, sorted by limit) with their limits and counts: rows [pol,
+    row], columns [pol, col] (line fraction), columns [pol, col] (other fraction).
     """
-    base = tables[p, f, 0, n]
+    size = rows * cols
+    longest = max(rows, cols)
+    # fl: G_RM, G_CM, CONST, CONST_CM, SAVE, TAB
+    fl_at = (0, size, 2 * size, 8 * size, 10 * size, 10 * size + longest)
+    # ints: SPLIT, KNEE, CAND_ROW, LIM_ROW, NC_ROW, CAND_COL, LIM_COL, NC_COL, CAND_OTH,
+    # LIM_OTH, NC_OTH, end
+    ints_at = (0, 6 * size, 12 * size, 14 * size, 16 * size, 16 * size + 2 * rows,
+               18 * size + 2 * rows, 20 * size + 2 * rows, 20 * size + 2 * rows + 2 * cols,
+               22 * size + 2 * rows + 2 * cols, 24 * size + 2 * rows + 2 * cols,
+               24 * size + 2 * rows + 4 * cols)
+    return fl_at, ints_at
+
+
+@njit(cache=_CACHE, inline="always")
+def _flush_line(fl, g_at, c_at, m, hits, h_at, ints, cand_at, lim_at, ncand, rm_base, rm_step,
+                dp, f, t_at, t_len, n, bound, save_at, size, skip):
+    """Give a ramp's first ``n`` pulses to the ``m`` devices of one line, ``fl[g_at:g_at + m]``.
+
+    Below threshold (``n <= split``) a device's dose is its constant ``fl[c_at + j]`` times
+    ``fl[t_at + n]``, a constant of the ramp, and a small dose takes the polynomial: one
+    loop without branches or calls, vectorized. The line's candidates (``ncand`` devices
+    at ``ints[cand_at:]``, sorted by their limits ``ints[lim_at:]``: the largest ``n`` for
+    which a device stays below threshold with a small dose) whose limit is below ``n`` are
+    redone exactly from their saved conductance and flagged in ``hits[h_at + j]`` when
+    reached at or above threshold. A device's tables are found at row-major index
+    ``rm_base + j * rm_step``, of device polarity ``dp`` and fraction ``f``. ``bound`` is
+    ``g_max`` for a set disturbance, ``g_min`` for a reset one. Returns the line's (device,
+    pulse) pairs at or above threshold (per-pulse n_HS: ``n - split`` for each device with
+    ``split < n``, all of them candidates), the device at position ``skip`` left out (the
+    selected device, or the selected row's stale entry of a column).
+    """
+    redo = 0
+    while redo < ncand and ints[lim_at + redo] < n:
+        fl[save_at + redo] = fl[g_at + ints[cand_at + redo]]
+        redo += 1
+    base = fl[t_at + n]
     # unsigned indices: known non-negative, so the loop is vectorized; no array views
     # (each would cost two atomic reference counts)
-    ug, us, uc = np.uint64(at), np.uint64(s_at), np.uint64(c_at)
-    redo = 0
+    ug, uc = np.uint64(g_at), np.uint64(c_at)
     for jj in range(m):
         j = np.uint64(jj)
-        dose = floats[uc + j] * base
-        plain = (dose < _POLY_MAX_DOSE) & (ints[us + j] >= n)
-        gj = g[ug + j]
-        moved = gj + (bound - gj) * _poly_neg_expm1(dose)
-        g[ug + j] = moved if plain else gj
-        redo += 0 if plain else 1
-    if redo == 0:
-        return 0
+        gj = fl[ug + j]
+        fl[ug + j] = _fma(bound - gj, _poly_neg_expm1(fl[uc + j] * base), gj)
     exposure = 0
-    for j in range(m):
-        sj = ints[s_at + j]
-        cb = floats[c_at + j]
-        if sj < n or cb * base >= _POLY_MAX_DOSE:
-            if sj < n:
-                hit[h_at + j * h_step] = True
-                if j != skip:
-                    exposure += n - sj
-            dose = _cum_dose(n, sj, ints[s_at + k_off + j], cb, floats[c_at + piece + j],
-                             floats[c_at + 2 * piece + j], tables, p, f)
-            g[at + j] += (bound - g[at + j]) * _neg_expm1(dose)
+    for k in range(redo):
+        j = ints[cand_at + k]
+        rm = rm_base + j * rm_step
+        table = (dp * 3 + f) * size + rm
+        sj = ints[table]
+        if sj < n:
+            hits[h_at + j] = True
+            if j != skip:
+                exposure += n - sj
+        const = 2 * size + dp * 3 * size + rm
+        dose = _cum_dose(n, sj, ints[6 * size + table], fl[const], fl[const + size],
+                         fl[const + 2 * size], fl, t_at, t_len)
+        g0 = fl[save_at + k]
+        fl[g_at + j] = g0 + (bound - g0) * _neg_expm1(dose)
     return exposure
 
 
-@njit(cache=_CACHE, fastmath={"contract"})
-def _disturb_ramp(g, hit, ints, floats, tables, row, col, rows, cols, n, polarity, g_min, g_max,
-                  line, other):
+@njit(cache=_CACHE, inline="always")
+def _disturb_ramp(fl, ints, hits, row, col, rows, cols, n, polarity, g_min, g_max, line, other,
+                  t_len):
     """Accumulated mode: give a ramp's first ``n`` pulses to its lines (and all, under V/3).
 
-    ``g`` and ``hit`` are the crossbar's, flat (C order); ``hit`` has ``rows`` more entries
-    at its end, ``floats`` and ``ints`` hold the tables of :func:`_line_tables` (``line``
-    and ``other`` are the bias fractions). The selected device's column lives in the
-    ``floats`` (see :func:`_line_tables`) while the device is tuned (no other write reaches
-    it meanwhile), so that every line is contiguous. Lines are handled whole, the selected
-    device included: its entries are stale until the device is done (see
-    :func:`_tune_crossbar`), as are the column's entries in ``g``; under V/3 the column's
-    flags are kept at the end of ``hit`` meanwhile (the other devices are handled a block
-    of whole rows at a time). Few arrays are passed on purpose: each costs two atomic
-    reference counts per call. Floating-point contraction (fused multiply-add) is allowed
-    here only: it changes a disturbance by a few units in the last place. Returns the
-    affected (device, pulse) pairs of the ramp (non-selected devices at or above threshold).
+    ``fl``, ``ints`` are the tables of :func:`_crossbar_tables`, ``hits`` the flags
+    row-major then column-major. The selected row lives row-major, every other row
+    column-major (see :func:`_tune_crossbar`), so every line is contiguous: the row, the
+    column and, under V/3, every other column (the selected row's entries there are stale
+    and overwritten when the row ends, as the selected device's are when it is done).
+    ``line`` and ``other`` are the bias fractions. Returns the ramp's affected (device,
+    pulse) pairs: non-selected devices at or above threshold, each under the bias it
+    receives (the selected row's devices under V/2, not V/3).
     """
     size = rows * cols
+    fl_at, ints_at = _layout(rows, cols)
+    save_at, tab = fl_at[4], fl_at[5]
     p = 0 if polarity > 0 else 1
     exposure = 0
     if other > 0.0:
-        q = 1 - p  # the opposite polarity's thresholds and law
-        # tables[p, _F_OTHER] are built on the grid of polarity p with the thresholds'
-        # reference of polarity q (see ramp_tables)
+        q = 1 - p  # the devices' polarity: the other ramp's thresholds and law, on grid p
         bound = g_min if polarity > 0 else g_max
-        for i in range(rows):
-            hit[size + i] = hit[i * cols + col]
-        for lo, hi in ((0, row), (row + 1, rows)):
-            exposure += _disturb_line(g, lo * cols, (hi - lo) * cols, hit, lo * cols, 1, ints,
-                                      ((q * 3 + _F_OTHER) * rows + lo) * cols, 6 * size, floats,
-                                      (q * 3 * rows + lo) * cols, size, n, tables, p, _F_OTHER,
-                                      bound, -1)
-        for i in range(rows):
-            hit[i * cols + col] = hit[size + i]
-            split = ints[((q * 3 + _F_OTHER) * rows + i) * cols + col]
-            if i != row and split < n:  # a line device, counted as the V/3 ones above
-                exposure -= n - split
+        t_at = tab + (p * 3 + _F_OTHER) * 3 * t_len
+        for j in range(cols):
+            if j == col:
+                continue
+            line_at = (q * cols + j) * rows
+            exposure += _flush_line(
+                fl, fl_at[1] + j * rows, fl_at[3] + line_at, rows, hits, size + j * rows, ints,
+                ints_at[8] + line_at, ints_at[9] + line_at, ints[ints_at[10] + q * cols + j], j,
+                cols, q, _F_OTHER, t_at, t_len, n, bound, save_at, size, row,
+            )
     if line > 0.0:
         bound = g_max if polarity > 0 else g_min
-        exposure += _disturb_line(g, row * cols, cols, hit, row * cols, 1, ints,
-                                  ((p * 3 + _F_LINE) * rows + row) * cols, 6 * size, floats,
-                                  (p * 3 * rows + row) * cols, size, n, tables, p, _F_LINE, bound,
-                                  col)
-        exposure += _disturb_line(floats, 12 * size, rows, hit, col, cols, ints,
-                                  12 * size + (p * cols + col) * rows, 2 * size, floats,
-                                  6 * size + (p * 3 * cols + col) * rows, size, n, tables, p,
-                                  _F_LINE, bound, row)
+        t_at = tab + (p * 3 + _F_LINE) * 3 * t_len
+        line_at = (p * rows + row) * cols
+        exposure += _flush_line(
+            fl, fl_at[0] + row * cols, fl_at[2] + p * 3 * size + row * cols, cols, hits,
+            row * cols, ints, ints_at[2] + line_at, ints_at[3] + line_at,
+            ints[ints_at[4] + p * rows + row], row * cols, 1, p, _F_LINE, t_at, t_len, n, bound,
+            save_at, size, col,
+        )
+        line_at = (p * cols + col) * rows
+        exposure += _flush_line(
+            fl, fl_at[1] + col * rows, fl_at[3] + line_at, rows, hits, size + col * rows, ints,
+            ints_at[5] + line_at, ints_at[6] + line_at, ints[ints_at[7] + p * cols + col], col,
+            cols, p, _F_LINE, t_at, t_len, n, bound, save_at, size, row,
+        )
     return exposure
 
 
 @njit(cache=_CACHE)
-def _line_tables(splits, knees, consts):
-    """The tables of :func:`_disturb_ramp`, flat, in two arrays.
-
-    ``ints``: split indices [pol, fraction, row, col], knee indices alike, then the line
-    fraction's split and knee indices column-major [pol, col, row]; ``floats``: dose
-    constants [pol, piece, row, col], the same column-major [pol, piece, col, row], then
-    room for the selected device's column (``rows`` entries).
-    """
-    _, _, rows, cols = splits.shape
+def _candidate_lists(ints, limits, longest, rows, cols, row_at, col_at):
+    """Per line, the devices with a limit below ``longest`` (they may leave the vectorized
+    loop), sorted by limit: a counting sort of the whole crossbar, then each device
+    appended to its row's list and its column's. ``row_at`` and ``col_at`` are the
+    offsets in ``ints`` of the lists' positions [line, k], limits [line, k] and counts
+    [line] (rows: none if ``row_at[0] < 0``)."""
     size = rows * cols
-    ints = np.empty(16 * size, dtype=np.int32)
-    floats = np.empty(12 * size + rows)
-    ints[:6 * size] = splits.reshape(6 * size)
-    ints[6 * size:12 * size] = knees.reshape(6 * size)
-    floats[:6 * size] = consts.reshape(6 * size)
+    counts = np.zeros(longest + 1, dtype=np.int64)
+    for rm in range(size):
+        if limits[rm] < longest:
+            counts[limits[rm] + 1] += 1
+    for k in range(longest):
+        counts[k + 1] += counts[k]
+    order = np.empty((counts[longest], 2), dtype=np.int64)  # (row, column) by limit
+    for i in range(rows):
+        for j in range(cols):
+            limit = limits[i * cols + j]
+            if limit < longest:
+                order[counts[limit], 0] = i
+                order[counts[limit], 1] = j
+                counts[limit] += 1
+    for k in range(order.shape[0]):
+        i, j = order[k, 0], order[k, 1]
+        rm = i * cols + j
+        if row_at[0] >= 0:
+            k = ints[row_at[2] + i]
+            ints[row_at[0] + i * cols + k] = j
+            ints[row_at[1] + i * cols + k] = limits[rm]
+            ints[row_at[2] + i] = k + 1
+        k = ints[col_at[2] + j]
+        ints[col_at[0] + j * rows + k] = i
+        ints[col_at[1] + j * rows + k] = limits[rm]
+        ints[col_at[2] + j] = k + 1
+
+
+@njit(cache=_CACHE, inline="always")
+def _limit(const, split, fl, t_at, longest):
+    """Largest ``n`` (up to ``longest``) at which a device stays below threshold with a dose
+    ``const * fl[t_at + n]`` below the polynomial's range (a few steps down from the
+    threshold, as a rule)."""
+    n = min(split, longest)
+    while n > 0 and const * fl[t_at + n] >= _POLY_MAX_DOSE:
+        n -= 1
+    return n
+
+
+@njit(cache=_CACHE)
+def _crossbar_tables(vset, vrst, law, alg, fractions, max_len, tables):
+    """The flat tables of one crossbar (layout: :func:`_layout`; the conductances are left
+    to the caller): split indices at the threshold and at the knee [pol, fraction, i, j],
+    dose constants [pol, piece (below, above, far), i, j] and, per line, the devices that
+    a ramp of some length may take out of the vectorized loop."""
+    rows, cols = vset.shape
+    size = rows * cols
+    fl_at, ints_at = _layout(rows, cols)
+    t_len = tables.shape[3]
+    fl = np.empty(fl_at[5] + tables.size + 18)
+    fl[fl_at[5]:fl_at[5] + tables.size] = tables.reshape(tables.size)
+    geo_at = fl_at[5] + tables.size  # [pol, piece, (first term, ratio - 1, 1 / log ratio)]
     for p in range(2):
+        th_ref = law[_THS] if p == 0 else law[_THR]
+        step = alg[_STEP_S] if p == 0 else alg[_STEP_R]
+        for k, slope in enumerate((law[_SB], law[_SA], law[_SF])):
+            at = geo_at + (p * 3 + k) * 3
+            fl[at] = math.exp((fractions[_F_SEL] * alg[_START] - th_ref) / slope)
+            fl[at + 1] = math.expm1(fractions[_F_SEL] * step / slope)
+            fl[at + 2] = slope / (fractions[_F_SEL] * step)
+    ints = np.empty(ints_at[11], dtype=np.int32)
+    for at in (4, 7, 10):  # the lists' counts
+        ints[ints_at[at]:ints_at[at] + 2 * (rows if at == 4 else cols)] = 0
+    limits = np.empty((2, 2, size), dtype=np.int32)  # [pol, line or other, device]
+    knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
+    for p in range(2):
+        th_all = vset if p == 0 else vrst
+        d0 = law[_D0S] if p == 0 else law[_D0R]
+        th_ref = law[_THS] if p == 0 else law[_THR]
+        far = d0 * math.exp(knee * (1.0 / sa - 1.0 / sf)) if math.isfinite(knee) else 0.0
         for i in range(rows):
             for j in range(cols):
-                ints[12 * size + (p * cols + j) * rows + i] = splits[p, _F_LINE, i, j]
-                ints[14 * size + (p * cols + j) * rows + i] = knees[p, _F_LINE, i, j]
-                for k in range(3):
-                    floats[6 * size + ((p * 3 + k) * cols + j) * rows + i] = consts[p, k, i, j]
-    return ints, floats
+                th = th_all[i, j]
+                rm = i * cols + j
+                const = fl_at[2] + p * 3 * size + rm
+                if math.isfinite(th):
+                    fl[const] = d0 * math.exp((th_ref - th) / law[_SB])
+                    fl[const + size] = d0 * math.exp((th_ref - th) / sa)
+                    fl[const + 2 * size] = far * math.exp((th_ref - th) / sf) if far > 0.0 else 0.0
+                else:
+                    fl[const] = 0.0
+                    fl[const + size] = 0.0
+                    fl[const + 2 * size] = 0.0
+                fl[fl_at[3] + (p * cols + j) * rows + i] = fl[const]
+                for f in range(3):
+                    frac = fractions[f]
+                    at = (p * 3 + f) * size + rm
+                    if frac <= 0.0:
+                        ints[at] = max_len[p]
+                        ints[ints_at[1] + at] = max_len[p]
+                        continue
+                    # a device disturbed by the other polarity's ramp (V/3) sits on that
+                    # ramp's grid
+                    grid = p if f != _F_OTHER else 1 - p
+                    step = alg[_STEP_S] if grid == 0 else alg[_STEP_R]
+                    split = _split_index(alg[_START], step, frac, max_len[grid], th)
+                    ints[at] = split
+                    ints[ints_at[1] + at] = max_len[grid] if not math.isfinite(knee) else (
+                        _split_index(alg[_START], step, frac, max_len[grid], th + knee)
+                    )
+                    if f != _F_SEL:
+                        t_at = fl_at[5] + (grid * 3 + f) * 3 * t_len
+                        limits[p, f - 1, rm] = _limit(fl[const], split, fl, t_at, max_len[grid])
+    for p in range(2):
+        at = p * size
+        columns = (ints_at[5] + at, ints_at[6] + at, ints_at[7] + p * cols)
+        if fractions[_F_LINE] > 0.0:
+            _candidate_lists(ints, limits[p, 0], max_len[p], rows, cols,
+                             (ints_at[2] + at, ints_at[3] + at, ints_at[4] + p * rows), columns)
+        if fractions[_F_OTHER] > 0.0:
+            _candidate_lists(ints, limits[p, 1], max_len[1 - p], rows, cols, (-1, -1, -1),
+                             (ints_at[8] + at, ints_at[9] + at, ints_at[10] + p * cols))
+    return ints, fl
 
 
 @njit(cache=_CACHE, inline="always")
@@ -352,50 +509,106 @@ def _after(g0, dose, direction, g_min, g_max):
     return _apply(g0, dose, direction, g_min, g_max)
 
 
-@njit(cache=_CACHE)
-def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, tables, p, f, g_min,
-                g_max, leak):
-    """Closed-form ramp of the selected device.
+#: A cumulative dose this far (relative) below the dose needed cannot reach the target,
+#: whatever the rounding: the exact check of that pulse is skipped.
+_CLEARLY_SHORT = 1e-9
+
+
+@njit(cache=_CACHE, inline="always")
+def _piece_reaching(needed, split, knee, cb, ca, cf, fl, t_at, t_len):
+    """The piece (0 below threshold, 1 above, 2 far) in which a ramp's cumulative dose
+    reaches ``needed`` and the value that piece's prefix table reaches there."""
+    t_above, t_far = t_at + t_len, t_at + 2 * t_len
+    below = cb * fl[t_at + split]
+    if needed <= below:
+        return 0, needed / cb
+    above = below + ca * (fl[t_above + knee] - fl[t_above + split])
+    if needed <= above:
+        return 1, fl[t_above + split] + (needed - below) / ca
+    return 2, fl[t_far + knee] + (needed - above) / cf
+
+
+@njit(cache=_CACHE, inline="always")
+def _rough_log(x):
+    """``log(x)`` for ``x >= 1`` to about 1e-5 (absolute): ``x = m 2^e`` and the series of
+    ``2 atanh((m - 1) / (m + 1))`` to the 7th power; for estimates only."""
+    m, e = math.frexp(x)
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    return e * 0.6931471805599453 + 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (0.2 + s2 / 7.0)))
+
+
+@njit(cache=_CACHE, inline="always")
+def _first_reaching(needed, length, split, knee, cb, ca, cf, fl, t_at, t_len, geo_at):
+    """First ``n`` in [1, length] whose cumulative dose reaches ``needed`` (it does at
+    ``length``): the grid terms of each piece form a geometric series, whose inverse (a
+    logarithm, roughly) estimates ``n``; a few exact comparisons with the tables settle it.
+    ``fl[geo_at:]`` holds per piece the series' first term, ratio - 1 and 1 / log(ratio)."""
+    piece, level = _piece_reaching(needed, split, knee, cb, ca, cf, fl, t_at, t_len)
+    at = geo_at + 3 * piece
+    est = _rough_log(1.0 + level * fl[at + 1] / fl[at]) * fl[at + 2]
+    n = length
+    if est < length:  # also false for nan
+        n = max(1, math.ceil(est))
+    while n > 1 and _cum_dose(n - 1, split, knee, cb, ca, cf, fl, t_at, t_len) >= needed:
+        n -= 1
+    while _cum_dose(n, split, knee, cb, ca, cf, fl, t_at, t_len) < needed:
+        n += 1
+    return n
+
+
+@njit(cache=_CACHE, inline="always")
+def _ramp_dose(n, split, knee, cb, ca, cf, fl, t_at, t_len, leak):
+    """:func:`_cum_dose` plus the leak floor of ``n`` pulses (``leak``: per pulse; None:
+    none, and the term is compiled out)."""
+    dose = _cum_dose(n, split, knee, cb, ca, cf, fl, t_at, t_len)
+    if leak is not None:
+        dose += n * leak
+    return dose
+
+
+@njit(cache=_CACHE, inline="always")
+def _solve_ramp(g0, t, tol, direction, length, split, knee, cb, ca, cf, fl, t_at, t_len, geo_at,
+                g_min, g_max, leak):
+    """Closed-form ramp of the selected device (prefix tables at ``fl[t_at:]``, see
+    :func:`_cum_dose`; geometric-series constants at ``fl[geo_at:]``, see
+    :func:`_first_reaching`).
 
     Returns the number of pulses ``n`` (1..length), the outcome (0 reached the cap,
     1 passed the target, 2 within tolerance) and the conductance after pulse ``n``.
     ``leak`` is the device's leak floor per pulse (its ``n`` pulses add ``n * leak``), or
-    None for none: a separate compilation whose leak terms are pruned, so the latency-bound
-    bisection stays as short as without the feature.
+    None for none: a separate compilation without the leak terms. With a leak the
+    geometric estimate does not hold and a bisection finds the first pulse instead.
     """
     if direction > 0:
         needed = math.log((g_max - g0) / (g_max - (t - tol)))
     else:
         needed = math.log((g0 - g_min) / (t + tol - g_min))
-    total = _cum_dose(length, split, knee, cb, ca, cf, tables, p, f)
-    if leak is not None:
-        total += length * leak
-    if total < needed:
+    if _ramp_dose(length, split, knee, cb, ca, cf, fl, t_at, t_len, leak) < needed:
         n = length
-    else:  # the first n with a cumulative dose >= needed, by a branch-free bisection
+    elif leak is None:
+        n = _first_reaching(needed, length, split, knee, cb, ca, cf, fl, t_at, t_len, geo_at)
+    else:  # the first n with a cumulative dose >= needed, by bisection
         lo, span = 0, length  # n in (lo, lo + span]
         while span > 1:
             half = span // 2
             m = lo + half
-            dose = _cum_dose(m, split, knee, cb, ca, cf, tables, p, f)
-            if leak is not None:
-                dose += m * leak
-            lo = m if dose < needed else lo
+            if _ramp_dose(m, split, knee, cb, ca, cf, fl, t_at, t_len, leak) < needed:
+                lo = m
             span -= half
         n = lo + 1
     # exact check with the reference's comparisons, against rounding at the boundary
+    short = needed - _CLEARLY_SHORT * (1.0 + abs(needed))
     while n > 1:
-        dose = _cum_dose(n - 1, split, knee, cb, ca, cf, tables, p, f)
-        if leak is not None:
-            dose += (n - 1) * leak
+        dose = _ramp_dose(n - 1, split, knee, cb, ca, cf, fl, t_at, t_len, leak)
+        if dose < short:
+            break
         gp = _after(g0, dose, direction, g_min, g_max)
         if _settles(gp, t, tol, direction) == 0:
             break
         n -= 1
     while True:
-        dose = _cum_dose(n, split, knee, cb, ca, cf, tables, p, f)
-        if leak is not None:
-            dose += n * leak
+        dose = _ramp_dose(n, split, knee, cb, ca, cf, fl, t_at, t_len, leak)
         gn = _after(g0, dose, direction, g_min, g_max)
         outcome = _settles(gn, t, tol, direction)
         if outcome > 0 or n == length:
@@ -431,11 +644,40 @@ def _walk_ramp(g0, t, tol, direction, length, th, law, alg, key, device, pulse0)
 
 
 @njit(cache=_CACHE)
-def _leak_ramp(g, floats, col_at, vset, vrst, row, col, n, polarity, law, line, other):
+def _direct_ramp(g, vset, vrst, row, col, g0, t, tol, direction, length, law, alg, hit, key,
+                 pulse0):
+    """Direct mode: the selected device's ramp with every disturbance at every pulse, the
+    reference engine's formulas (cycle-to-cycle factors from the device's pulse ``pulse0``
+    on). Returns what :func:`_solve_ramp` returns and the affected (device, pulse) pairs."""
+    cols = g.shape[1]
+    step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
+    th = vset[row, col] if direction > 0 else vrst[row, col]
+    d0 = law[_D0S] if direction > 0 else law[_D0R]
+    c2c = law[_C2C]
+    gs = g0
+    exposure = 0
+    for k in range(length):
+        amp = alg[_START] + k * step
+        exposure += _disturb_pulse(g, vset, vrst, row, col, amp, direction, law, alg, hit)
+        dose = _pulse_dose(amp, th, d0, law)
+        if c2c > 0.0:
+            dose = _c2c_factor(key, row * cols + col, pulse0 + k, c2c) * dose
+        gs = _apply(gs, dose, direction, law[_GMIN], law[_GMAX])
+        outcome = _settles(gs, t, tol, direction)
+        if outcome > 0:
+            return k + 1, outcome, gs, exposure
+    return length, 0, gs, exposure
+
+
+@njit(cache=_CACHE)
+def _leak_ramp(fl, vset, vrst, row, col, n, polarity, law, line, other):
     """The leak floor of a ramp's ``n`` pulses on every device it disturbs: one more
-    same-polarity update by ``n * leak`` where the threshold is finite (the selected
-    device's column lives in ``floats`` from ``col_at`` on, see :func:`_disturb_ramp`)."""
-    rows, cols = g.shape
+    same-polarity update by ``n * leak`` where the threshold is finite. The conductances
+    are those of :func:`_disturb_ramp`: the selected row row-major in ``fl[:size]``, every
+    other row column-major in ``fl[size:2 * size]`` (the selected row's stale entries there
+    are left alone: the row-major copy overwrites them when the row ends)."""
+    rows, cols = vset.shape
+    size = rows * cols
     g_min, g_max = law[_GMIN], law[_GMAX]
     moved = -math.expm1(-n * law[_LEAK])
     if line > 0.0:
@@ -443,30 +685,103 @@ def _leak_ramp(g, floats, col_at, vset, vrst, row, col, n, polarity, law, line, 
         bound = g_max if polarity > 0 else g_min
         for j in range(cols):
             if j != col and math.isfinite(th[row, j]):
-                g[row, j] += (bound - g[row, j]) * moved
+                at = row * cols + j
+                fl[at] += (bound - fl[at]) * moved
         for i in range(rows):
             if i != row and math.isfinite(th[i, col]):
-                floats[col_at + i] += (bound - floats[col_at + i]) * moved
+                at = size + col * rows + i
+                fl[at] += (bound - fl[at]) * moved
     if other > 0.0:
         th = vrst if polarity > 0 else vset
         bound = g_min if polarity > 0 else g_max
-        for i in range(rows):
-            if i == row:
+        for j in range(cols):
+            if j == col:
                 continue
-            for j in range(cols):
-                if j != col and math.isfinite(th[i, j]):
-                    g[i, j] += (bound - g[i, j]) * moved
+            for i in range(rows):
+                if i != row and math.isfinite(th[i, j]):
+                    at = size + j * rows + i
+                    fl[at] += (bound - fl[at]) * moved
+
+
+@njit(cache=_CACHE)
+def _select(a, lo, hi, k):
+    """Reorder ``a[lo:hi]`` so that ``a[k]`` holds its (k - lo)-th smallest value, smaller or
+    equal ones before it and larger or equal ones after it (quickselect, in place)."""
+    hi -= 1
+    while lo < hi:
+        mid = (lo + hi) // 2  # median of three as the pivot
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while pivot < a[j]:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+
+
+#: Buckets of the histogram that locates order statistics (see :func:`_ranked`).
+_BUCKETS = 1024
+
+
+@njit(cache=_CACHE)
+def _ranked(e, ranks, values):
+    """``values[m]`` = the ``ranks[m]``-th smallest of ``e`` (non-negative, finite), exactly.
+
+    Non-negative doubles sort as their bit patterns: one histogram of the bit patterns
+    (``_BUCKETS`` equal ranges between the smallest and the largest) locates each rank's
+    bucket, whose few values are then gathered and selected among.
+    """
+    n = e.shape[0]
+    bits = e.view(np.uint64)
+    lo, hi = bits.min(), bits.max()
+    shift = np.uint64(0)
+    while (hi - lo) >> shift >= _BUCKETS:
+        shift += np.uint64(1)
+    starts = np.zeros(_BUCKETS + 1, dtype=np.int64)  # values in the buckets below
+    for m in range(n):
+        starts[((bits[m] - lo) >> shift) + np.uint64(1)] += 1
+    for b in range(_BUCKETS):
+        starts[b + 1] += starts[b]
+    picked = np.empty(n)
+    bucket = -1
+    for m in range(ranks.shape[0]):
+        k = ranks[m]
+        b = bucket
+        if b < 0 or not (starts[b] <= k < starts[b + 1]):
+            b = 0
+            while starts[b + 1] <= k:
+                b += 1
+            bucket = b
+            count = 0
+            ub = np.uint64(b)
+            for i in range(n):
+                if (bits[i] - lo) >> shift == ub:
+                    picked[count] = e[i]
+                    count += 1
+        _select(picked, 0, starts[b + 1] - starts[b], k - starts[b])
+        values[m] = picked[k - starts[b]]
 
 
 @njit(cache=_CACHE, inline="always")
-def _interpolated(part, pos):
-    """Quantile at fractional position ``pos`` (numpy's linear interpolation) from ``part``,
-    whose entries ``floor(pos)`` and the next are in sorted place."""
-    lo = math.floor(pos)
-    below = part[lo]
-    if lo + 1 >= part.shape[0]:
-        return below
-    return below + (part[lo + 1] - below) * (pos - lo)
+def _interpolated(below, above, fraction):
+    """numpy's linear interpolation between neighbouring order statistics."""
+    return below + (above - below) * fraction
 
 
 @njit(cache=_CACHE)
@@ -491,63 +806,18 @@ def _record(g, target, include, tol_frac, out, column):
     for k in range(n):
         total += e[k]
         largest = max(largest, e[k])
-        if e[k] <= tol_frac:
-            within += 1
-    # the median and the 99th percentile from one selection
+        within += 1 if e[k] <= tol_frac else 0
+    # the order statistics on either side of the median and of the 99th percentile
     pos_median, pos_p99 = 0.5 * (n - 1), 0.99 * (n - 1)
     lo_median, lo_p99 = math.floor(pos_median), math.floor(pos_p99)
-    kth = np.unique(np.minimum(np.array([lo_median, lo_median + 1, lo_p99, lo_p99 + 1]), n - 1))
-    part = np.partition(e, kth)
+    ranks = np.array([lo_median, min(lo_median + 1, n - 1), lo_p99, min(lo_p99 + 1, n - 1)])
+    values = np.empty(4)
+    _ranked(e, ranks, values)
     out[0, column] = total / n
-    out[1, column] = _interpolated(part, pos_median)
-    out[2, column] = _interpolated(part, pos_p99)
+    out[1, column] = _interpolated(values[0], values[1], pos_median - lo_median)
+    out[2, column] = _interpolated(values[2], values[3], pos_p99 - lo_p99)
     out[3, column] = largest
     out[4, column] = within / n
-
-
-@njit(cache=_CACHE)
-def _device_tables(vset, vrst, law, alg, fractions, max_len):
-    """Per-device split indices at the threshold and at the knee [pol, fraction, i, j] and
-    constants [pol, piece (below, above, far), i, j]."""
-    rows, cols = vset.shape
-    splits = np.empty((2, 3, rows, cols), dtype=np.int32)
-    knees = np.empty((2, 3, rows, cols), dtype=np.int32)
-    consts = np.empty((2, 3, rows, cols))
-    knee, sa, sf = law[_KNEE], law[_SA], law[_SF]
-    for p in range(2):
-        th_all = vset if p == 0 else vrst
-        d0 = law[_D0S] if p == 0 else law[_D0R]
-        th_ref = law[_THS] if p == 0 else law[_THR]
-        for i in range(rows):
-            for j in range(cols):
-                th = th_all[i, j]
-                if math.isfinite(th):
-                    consts[p, 0, i, j] = d0 * math.exp((th_ref - th) / law[_SB])
-                    consts[p, 1, i, j] = d0 * math.exp((th_ref - th) / sa)
-                else:
-                    consts[p, 0, i, j] = 0.0
-                    consts[p, 1, i, j] = 0.0
-                if math.isfinite(th) and math.isfinite(knee):
-                    consts[p, 2, i, j] = (
-                        d0 * math.exp(knee * (1.0 / sa - 1.0 / sf)) * math.exp((th_ref - th) / sf)
-                    )
-                else:
-                    consts[p, 2, i, j] = 0.0
-                for f in range(3):
-                    frac = fractions[f]
-                    if frac <= 0.0:
-                        splits[p, f, i, j] = max_len[p]
-                        knees[p, f, i, j] = max_len[p]
-                        continue
-                    # a device disturbed by the other polarity's ramp (V/3) sits on that
-                    # ramp's grid
-                    grid = p if f != _F_OTHER else 1 - p
-                    step = alg[_STEP_S] if grid == 0 else alg[_STEP_R]
-                    splits[p, f, i, j] = _split_index(alg[_START], step, frac, max_len[grid], th)
-                    knees[p, f, i, j] = _split_index(
-                        alg[_START], step, frac, max_len[grid], th + knee
-                    )
-    return splits, knees, consts
 
 
 @njit(cache=_CACHE, inline="always")
@@ -561,19 +831,20 @@ def _did_not_move(g_start, g_end, t):
 @njit(cache=_CACHE)
 def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions,
                    accumulate, pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs,
-                   n_hs_ever, history, rows_done, key, counts, exposures, v2_sum):
+                   n_hs_ever, history, rows_done, key, counts, exposures, v2_sum, extras):
     """Run every pass of write-verify on one crossbar (its arrays, in place).
 
     ``rows_done[0]`` counts finished rows over all passes (progress, read from Python).
     ``key`` and ``counts`` (the devices' pulse counts before the run; empty without
     cycle-to-cycle variation) key the cycle-to-cycle factors. ``exposures[p]`` counts pass
-    ``p``'s affected (device, pulse) pairs.
+    ``p``'s affected (device, pulse) pairs, ``v2_sum`` each device's sum of squared
+    amplitudes (V^2) as the selected device. ``extras`` is None without a leak floor and
+    cycle-to-cycle variation: a separate compilation, free of their branches.
     """
     rows, cols = g.shape
     g_min, g_max = law[_GMIN], law[_GMAX]
     tol_frac, start = alg[_TOL], alg[_START]
     leak, c2c = law[_LEAK], law[_C2C]
-    walk = c2c > 0.0
     max_ramps = int(alg[_RAMPS])
     abandon = alg[_ABANDON] > 0.0
     detect = alg[_STUCK] > 0.0
@@ -581,12 +852,26 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     max_len = np.empty(2, dtype=np.int64)
     max_len[0] = lengths[:, 0].max()
     max_len[1] = lengths[:, 1].max()
-    splits, knees, consts = _device_tables(vset, vrst, law, alg, fractions, max_len)
-    ints, floats = _line_tables(splits, knees, consts)
     size = rows * cols
-    col_at = 12 * size  # the selected device's column in floats
-    g_flat = g.reshape(size)
+    t_len = tables.shape[3]
+    if accumulate:
+        # the working conductances: row-major for the selected row, column-major
+        # (fl[size:2 * size]) for every other row, so that every line is contiguous
+        ints, fl = _crossbar_tables(vset, vrst, law, alg, fractions, max_len, tables)
+        gw = fl[:size].reshape(rows, cols)
+        gw[:, :] = g
+        for i in range(rows):
+            for j in range(cols):
+                fl[size + j * rows + i] = gw[i, j]
+    else:
+        ints, fl = np.empty(0, dtype=np.int32), np.empty(0)
+        gw = g
+    tab = _layout(rows, cols)[0][5]
     line, other = alg[_LINE], alg[_OTHER]
+    v2_ramp = np.empty((2, t_len))  # [polarity, n]: a ramp's sum of squared amplitudes
+    for n in range(t_len):
+        v2_ramp[0, n] = _ramp_v2(n, start, alg[_STEP_S])
+        v2_ramp[1, n] = _ramp_v2(n, start, alg[_STEP_R])
     ever = np.zeros((rows, cols), dtype=np.bool_)
     include = np.empty((rows, cols), dtype=np.bool_)
     for i in range(rows):
@@ -594,81 +879,70 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
             include[i, j] = not unsw[i, j]
     _record(g, target, include, tol_frac, history, 0)
     for p in range(passes):
-        hit_flat = np.zeros(size + rows, dtype=np.bool_)  # + room for a column's flags
+        hits = np.zeros(2 * size, dtype=np.bool_)  # row-major, column-major (as fl)
+        hit = hits[:size].reshape(rows, cols)
         exposure = 0
-        hit = hit_flat[:size].reshape(rows, cols)
         for r in range(rows):
+            if accumulate:  # the row, from the column-major conductances and flags
+                for j in range(cols):
+                    gw[r, j] = fl[size + j * rows + r]
+                    hit[r, j] = hits[size + j * rows + r]
             for c in range(cols):
                 if unsw[r, c] or abandoned[r, c]:
                     continue
                 t = target[r, c]
                 tol = tol_frac * t
-                gs = g[r, c]
+                gs = gw[r, c]
                 if abs(gs - t) <= tol:
                     continue
                 direction = 1 if gs < t else -1
                 count = 0
+                v2 = 0.0
                 capped = False
                 unmoved = False
                 hit_sel = hit[r, c]
-                if accumulate:  # the device's column, contiguous while it is tuned
-                    for i in range(rows):
-                        floats[col_at + i] = g[i, c]
                 for _ramp in range(max_ramps):
                     g_start = gs
                     ramps_per_pass[p] += 1
                     q = 0 if direction > 0 else 1
                     length = lengths[p, q]
                     if accumulate:
-                        if walk:
-                            n, outcome, gs = _walk_ramp(
-                                gs, t, tol, direction, length,
-                                vset[r, c] if direction > 0 else vrst[r, c], law, alg, key,
-                                r * cols + c, counts[r, c] + pulses[r, c] + count if c2c > 0.0
-                                else 0,
-                            )
-                        elif leak > 0.0:
+                        at = (q * 3 + _F_SEL) * size + r * cols + c
+                        const = 2 * size + q * 3 * size + r * cols + c
+                        if extras is None:
                             n, outcome, gs = _solve_ramp(
-                                gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
-                                knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
-                                consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max,
-                                leak if math.isfinite(vset[r, c] if direction > 0 else vrst[r, c])
-                                else 0.0,
+                                gs, t, tol, direction, length, ints[at], ints[6 * size + at],
+                                fl[const], fl[const + size], fl[const + 2 * size], fl,
+                                tab + (q * 3 + _F_SEL) * 3 * t_len, t_len,
+                                tab + 18 * t_len + 9 * q, g_min, g_max, None,
                             )
                         else:
-                            n, outcome, gs = _solve_ramp(
-                                gs, t, tol, direction, length, splits[q, _F_SEL, r, c],
-                                knees[q, _F_SEL, r, c], consts[q, 0, r, c], consts[q, 1, r, c],
-                                consts[q, 2, r, c], tables, q, _F_SEL, g_min, g_max, None,
-                            )
-                        exposure += _disturb_ramp(g_flat, hit_flat, ints, floats, tables, r, c,
-                                                  rows, cols, n, direction, g_min, g_max, line,
-                                                  other)
-                        if leak > 0.0:
-                            _leak_ramp(g, floats, col_at, vset, vrst, r, c, n, direction, law,
-                                       line, other)
-                    else:
-                        step = alg[_STEP_S] if direction > 0 else alg[_STEP_R]
-                        th = vset[r, c] if direction > 0 else vrst[r, c]
-                        d0 = law[_D0S] if direction > 0 else law[_D0R]
-                        pulse0 = counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0
-                        outcome = 0
-                        n = length
-                        for k in range(length):
-                            amp = start + k * step
-                            exposure += _disturb_pulse(g, vset, vrst, r, c, amp, direction, law,
-                                                       alg, hit)
-                            dose = _pulse_dose(amp, th, d0, law)
+                            th = vset[r, c] if direction > 0 else vrst[r, c]
                             if c2c > 0.0:
-                                dose = _c2c_factor(key, r * cols + c, pulse0 + k, c2c) * dose
-                            gs = _apply(gs, dose, direction, g_min, g_max)
-                            outcome = _settles(gs, t, tol, direction)
-                            if outcome > 0:
-                                n = k + 1
-                                break
+                                n, outcome, gs = _walk_ramp(
+                                    gs, t, tol, direction, length, th, law, alg, key,
+                                    r * cols + c, counts[r, c] + pulses[r, c] + count,
+                                )
+                            else:
+                                n, outcome, gs = _solve_ramp(
+                                    gs, t, tol, direction, length, ints[at], ints[6 * size + at],
+                                    fl[const], fl[const + size], fl[const + 2 * size], fl,
+                                    tab + (q * 3 + _F_SEL) * 3 * t_len, t_len,
+                                    tab + 18 * t_len + 9 * q, g_min, g_max,
+                                    leak if math.isfinite(th) else 0.0,
+                                )
+                        exposure += _disturb_ramp(fl, ints, hits, r, c, rows, cols, n, direction,
+                                                  g_min, g_max, line, other, t_len)
+                        if extras is not None and leak > 0.0:
+                            _leak_ramp(fl, vset, vrst, r, c, n, direction, law, line, other)
+                    else:
+                        n, outcome, gs, hs = _direct_ramp(
+                            g, vset, vrst, r, c, gs, t, tol, direction, length, law, alg, hit,
+                            key, counts[r, c] + pulses[r, c] + count if c2c > 0.0 else 0,
+                        )
+                        exposure += hs
                     count += n
-                    v2_sum[r, c] += _ramp_v2(n, start, alg[_STEP_S] if direction > 0 else
-                                             alg[_STEP_R])
+                    v2 += v2_ramp[q, n]
                     if outcome == 2:
                         break
                     if outcome == 0:
@@ -676,45 +950,52 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                         unmoved = _did_not_move(g_start, gs, t)
                         break
                     direction = -direction
-                if accumulate:
-                    for i in range(rows):
-                        g[i, c] = floats[col_at + i]
-                    hit[r, c] = hit_sel
-                g[r, c] = gs
+                hit[r, c] = hit_sel
+                gw[r, c] = gs
                 pulses[r, c] += count
+                v2_sum[r, c] += v2
                 pulses_per_pass[p] += count
                 if unmoved:
                     stuck[r, c] = True
                 if capped and (abandon or (unmoved and detect)):
                     abandoned[r, c] = True
+            if accumulate:  # the row, back into the column-major conductances and flags
+                for j in range(cols):
+                    fl[size + j * rows + r] = gw[r, j]
+                    hits[size + j * rows + r] = hit[r, j]
             rows_done[0] += 1
         nh = 0
         for i in range(rows):
             for j in range(cols):
+                if accumulate:
+                    gw[i, j] = fl[size + j * rows + i]
+                    hit[i, j] = hits[size + j * rows + i]
                 if hit[i, j]:
                     nh += 1
                     ever[i, j] = True
         n_hs[p] = nh / (rows * cols)
         exposures[p] = exposure
-        _record(g, target, include, tol_frac, history, p + 1)
+        _record(gw, target, include, tol_frac, history, p + 1)
     ne = 0
     for i in range(rows):
         for j in range(cols):
             if ever[i, j]:
                 ne += 1
     n_hs_ever[0] = ne / (rows * cols)
+    if accumulate:
+        g[:, :] = gw
 
 
 @njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
                 pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs, n_hs_ever, history,
-                rows_done, keys, counts, exposures, v2_sum):
+                rows_done, keys, counts, exposures, v2_sum, extras):
     for b in prange(g.shape[0]):
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
                        fractions, accumulate, pulses[b], abandoned[b], stuck[b], pulses_per_pass[b],
                        ramps_per_pass[b],
                        n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1], keys[b],
-                       counts[b], exposures[b], v2_sum[b])
+                       counts[b], exposures[b], v2_sum[b], extras)
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
@@ -823,7 +1104,8 @@ def program_compiled(
         Progress bar over rows x passes x crossbars, counted inside the kernel and polled
         from Python (on a terminal only).
     chunk : int, optional
-        Crossbars per kernel call (default: 8 per thread).
+        Crossbars per kernel call (default: 32 per thread; at the end of a call the
+        threads wait for its slowest crossbar).
     """
     target = broadcast_targets(xbars, targets)
     batch = xbars.batch
@@ -844,7 +1126,9 @@ def program_compiled(
     exposures = np.zeros((batch, passes), dtype=np.int64)
     history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
     keys, counts = pulse_streams(xbars)
-    step = chunk or max(1, 8 * numba.get_num_threads())
+    # None: no leak floor, no cycle-to-cycle variation (the kernels' plain compilation)
+    extras = None if params["law"][_LEAK] == 0.0 and params["law"][_C2C] == 0.0 else True
+    step = chunk or max(1, 32 * numba.get_num_threads())
     name = "cpu" if accumulate else "cpu-direct"
     # crossbars take very different times (at sigma = 25 % tuning is all-or-nothing per
     # crossbar): hand them to threads one at a time rather than in static blocks
@@ -862,7 +1146,7 @@ def program_compiled(
                 params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi], stuck[lo:hi],
                 pulses_per_pass[lo:hi], ramps_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi],
                 history[lo:hi], rows_done[lo:hi], keys[lo:hi], counts[lo:hi], exposures[lo:hi],
-                v2_sum[lo:hi],
+                v2_sum[lo:hi], extras,
             )
     xbars.conductance[...] = g
     if xbars.device.cycle_to_cycle > 0.0:

@@ -349,7 +349,7 @@ _ramp_v2_gpu = cuda.jit(device=True, inline=True)(ramp_square_sum)
 @cuda.jit
 def _tables_kernel(vset, vrst, law, alg, fractions, max_len, splits, knees, consts):
     """Per-device split indices (threshold, knee) and dose constants (the CPU engine's
-    ``_device_tables``), one thread per device."""
+    ``_crossbar_tables``), one thread per device."""
     batch, rows, cols = vset.shape
     idx = cuda.grid(1)
     if idx >= batch * rows * cols:
