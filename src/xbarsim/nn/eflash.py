@@ -41,7 +41,7 @@ from xbarsim.mapping.tiling import TileLayout, tile
 from xbarsim.nn.conditions import resolve
 from xbarsim.nn.convert import convert
 from xbarsim.nn.layers import analog_layers
-from xbarsim.nn.record import Deployment, LayerKernels
+from xbarsim.nn.record import Deployment, layer_kernels
 from xbarsim.nn.thermal import check_temps, weights_at
 
 #: The cells' synapse model (``I_max``, ``I_tune``; its temperature model is the stack's).
@@ -106,15 +106,7 @@ def program_eflash(model: nn.Module, spec: ChipSpec, seed: int = 0) -> Deploymen
             layer.weight_scale.fill_(scale)
             layer.input_voltage_v.fill_(SYNAPSE.i_tune_a)
             layer.deployed.fill_(True)
-    n_pairs = sum(layout.n_kernels for layout in layouts)
-    records = []
-    start = 0
-    for (name, _), layout in zip(layers, layouts, strict=True):
-        stop = start + layout.n_kernels
-        records.append(
-            LayerKernels(name, layout, slice(start, stop), slice(n_pairs + start, n_pairs + stop))
-        )
-        start = stop
+    records = layer_kernels([name for name, _ in layers], layouts)
     cells = np.concatenate(plus + minus) if layers else np.zeros((0, chip.kernel, chip.kernel))
     deployment = Deployment(analog, cells, cells.copy(), records, None, chip, seed,
                             spec=spec, evaluator=eflash_at)

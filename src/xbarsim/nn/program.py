@@ -44,7 +44,7 @@ from xbarsim.mapping.tiling import TileLayout, tile
 from xbarsim.nn.conditions import at
 from xbarsim.nn.convert import convert
 from xbarsim.nn.layers import analog_layers
-from xbarsim.nn.record import Deployment, LayerKernels, kernel_padding
+from xbarsim.nn.record import Deployment, kernel_padding, layer_kernels
 from xbarsim.programming.engine import program
 from xbarsim.programming.improved import ImprovedTuning, program_improved
 from xbarsim.programming.result import ProgramResult
@@ -146,15 +146,7 @@ def program_model(
     layouts: list[TileLayout] = [m[2] for m in mapped]
     scales: list[float] = [m[3] for m in mapped]
     del mapped
-    n_pairs = sum(layout.n_kernels for layout in layouts)
-    records: list[LayerKernels] = []
-    start = 0
-    for (name, _), layout in zip(layers, layouts, strict=True):
-        stop = start + layout.n_kernels
-        records.append(
-            LayerKernels(name, layout, slice(start, stop), slice(n_pairs + start, n_pairs + stop))
-        )
-        start = stop
+    records = layer_kernels([name for name, _ in layers], layouts)
     shape = (0, chip.kernel, chip.kernel)
     target = np.concatenate(plus + minus) if layers else np.zeros(shape)
     del plus, minus  # one copy of the targets from here on (peak memory)

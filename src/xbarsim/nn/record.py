@@ -56,6 +56,21 @@ class LayerKernels:
     minus: slice
 
 
+def layer_kernels(names: list[str], layouts: list[TileLayout]) -> list[LayerKernels]:
+    """Where each layer's kernels sit when all ``G+`` kernels come first, then all ``G-``
+    kernels, layer after layer in the same order."""
+    n_pairs = sum(layout.n_kernels for layout in layouts)
+    records = []
+    start = 0
+    for name, layout in zip(names, layouts, strict=True):
+        stop = start + layout.n_kernels
+        records.append(
+            LayerKernels(name, layout, slice(start, stop), slice(n_pairs + start, n_pairs + stop))
+        )
+        start = stop
+    return records
+
+
 def kernel_padding(layers: list[LayerKernels], n_kernels: int, size: int) -> NDArray[np.bool_]:
     """Cells of the programmed batch that carry no weight (every layer's zero padding).
 
