@@ -8,6 +8,7 @@ from xbarsim.devices import preset
 from xbarsim.mapping import ChipConfig
 from xbarsim.nn import program_model
 from xbarsim.programming import WriteVerify
+from xbarsim.programming.touch_up import TouchUp
 
 
 def test_deployed_mlp_reports_thesis_counts_and_breakdowns():
@@ -55,3 +56,24 @@ def test_programmed_deployment_adds_programming_cost():
     activity = dep.cost(chip, activity=torch.zeros(3, 6).numpy())
     assert activity["programming_energy_j"] == cost["programming_energy_j"]
     assert activity["programming_layers"] == layers
+
+
+@pytest.mark.parametrize("engine", ["reference", "cpu"])
+def test_deployment_keeps_write_power_per_kernel_not_per_device(engine):
+    """A deployment keeps no per-device squared-amplitude sums (a network has millions of
+    devices), only each kernel's write power; with the touch-up passes on, their power is
+    added and the cost is still the logged one (it used to fall back to the ramp grid)."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))
+    base = ChipConfig(
+        device=preset("tio2-64x64-paper").with_sigma(0.25), kernel=4,
+        algorithm=WriteVerify.thesis(passes=2), engine=engine,
+    )
+    plain = program_model(model, base, seed=3)
+    touched = program_model(model, base.model_copy(update={"touch_up": TouchUp()}), seed=3)
+    for dep in (plain, touched):
+        assert dep.result.pulse_v2_sum is None
+        assert dep.result.pulse_power_w.shape == (dep.n_kernels, 3)
+        assert dep.cost(base)["programming_method"] == "pulse amplitudes recorded per device"
+    assert touched.result.pulses_per_pass.shape[1] == 4  # two passes, two touch-up passes
+    assert touched.cost(base)["write_energy_j"] >= plain.cost(base)["write_energy_j"]

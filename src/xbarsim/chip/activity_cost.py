@@ -262,7 +262,7 @@ def run_programming_cost(
     """Programming energy (J) and time (s) of a deployment's run.
 
     From the pulse log where one was recorded (:func:`xbarsim.chip.cost.programming_cost`,
-    exact), else from the per-device pulse counts and squared amplitudes every engine
+    exact), else from the pulse counts and write power every engine
     records (:func:`xbarsim.chip.cost.logged_programming_cost`, per group with
     ``groups``), else (a result without amplitudes) from the pulse counts on the
     algorithm's ramp grid (:func:`xbarsim.chip.cost.estimate_programming_cost`, an upper
@@ -281,8 +281,8 @@ def run_programming_cost(
             "reads": 0.0,
             "programming_method": "none (targets loaded exactly)",
         }
-    if result.pulse_v2_sum is not None:
-        return logged_programming_cost(result, algorithm, params, groups)
+    if result.pulse_power_w is not None:
+        return logged_programming_cost(result, params, groups)
     return {
         **estimate_programming_cost(result, algorithm, params),
         "programming_method": "ramp-grid upper estimate",

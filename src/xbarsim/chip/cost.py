@@ -39,6 +39,7 @@ from xbarsim.errors import XbarsimInputError
 from xbarsim.periphery import ADC, DAC
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.port import PulseLog
+from xbarsim.programming.pulse_power import POWER_PARTS
 from xbarsim.programming.result import ProgramResult
 
 _DAC = DAC.thesis()
@@ -313,39 +314,26 @@ def estimate_programming_cost(
 
 def logged_programming_cost(
     result: ProgramResult,
-    algorithm: WriteVerify,
     params: CostParameters | None = None,
     groups: dict[str, NDArray[np.intp]] | None = None,
 ) -> dict[str, object]:
-    """Programming energy (J) and time (s) from what the run recorded per device.
+    """Programming energy (J) and time (s) from what the run recorded.
 
-    Every engine records, per device, its pulses as the selected device and the sum of
-    their squared amplitudes ``S = sum V^2`` (V^2,
-    :attr:`~xbarsim.programming.result.ProgramResult.pulse_v2_sum`). A pulse of amplitude
-    ``V`` on device ``(i, j)`` dissipates ``V^2 G_ij`` in it, ``(f V)^2 G`` in every other
-    device of row ``i`` and column ``j`` (``f`` the scheme's line fraction, 1/2 under V/2)
-    and ``(f_o V)^2 G`` in the rest (``f_o`` the other fraction, 1/3 under V/3), for the
-    pulse width ``t``. So, with one conductance ``G`` per device for the whole run::
-
-        E_write = t sum_ij S_ij (G_ij + f^2 (R_i + C_j - 2 G_ij) + f_o^2 (sum G - R_i - C_j + G_ij))
-
-    (``R_i``, ``C_j``: row and column sums of ``G``). The one approximation is that ``G``:
-    each device travels from its initial conductance to its target during the run, and
-    in raster order about half the pulses find a neighbour still untuned, so ``G`` is the
-    midpoint of the initial conductance and the target (the target alone when the result
-    has no initial conductances). On 8 x 8 crossbars (thesis and paper algorithms, sigma
-    5 % and 25 %, two seeds each) this came within 0.90-1.08 of the exact
-    :func:`programming_cost` of the logged run (targets alone: 1.09-1.32). Reads: one
-    verify read after every pulse plus one per switchable device and pass, each
-    ``V_read^2 G_avg`` over the read time. Time: pulses times the pulse width plus reads
-    times the read time.
+    Every engine records, per crossbar, the power sums of its write pulses in the selected
+    devices, their half-selected line neighbours and the other devices
+    (:attr:`~xbarsim.programming.result.ProgramResult.pulse_power_w`, W; from each device's
+    squared amplitudes and its conductance midway between its start and its target, see
+    :mod:`xbarsim.programming.pulse_power`); times the pulse width they are the write
+    energy. On 8 x 8 crossbars (thesis and paper algorithms, six seeds each) this came
+    within 0.99-1.09 of the exact :func:`programming_cost` of the logged run at sigma 5 %
+    and 0.79-0.98 at sigma 25 % (median 0.93, an underestimate). Reads: one verify read
+    after every pulse plus one per switchable device and pass, each ``V_read^2 G_avg`` over
+    the read time. Time: pulses times the pulse width plus reads times the read time.
 
     Parameters
     ----------
     result : ProgramResult
-        With ``pulse_v2_sum`` (every engine records it).
-    algorithm : WriteVerify
-        Its bias scheme gives the fractions.
+        With ``pulse_power_w`` (every engine records it).
     params : CostParameters, optional
     groups : dict of str to ndarray of int, optional
         Batch indices of the crossbars of each named group (e.g. a network layer's
@@ -363,28 +351,15 @@ def logged_programming_cost(
     Raises
     ------
     XbarsimInputError
-        When the result has no ``pulse_v2_sum``.
+        When the result has no ``pulse_power_w``.
     """
-    if result.pulse_v2_sum is None:
+    if result.pulse_power_w is None:
         raise XbarsimInputError(
-            "result: no per-device pulse amplitudes recorded (pulse_v2_sum); use "
+            "result: no write power recorded per crossbar (pulse_power_w); use "
             "estimate_programming_cost"
         )
     p = CostParameters() if params is None else params
-    g = result.target
-    if result.initial_conductance is not None:
-        g = 0.5 * (result.initial_conductance + result.target)
-    v2 = result.pulse_v2_sum
-    f_line = algorithm.scheme.line_fraction
-    f_other = abs(algorithm.scheme.other_fraction)
-    row = g.sum(axis=2, keepdims=True)
-    col = g.sum(axis=1, keepdims=True)
-    total = g.sum(axis=(1, 2), keepdims=True)
-    parts = {
-        "selected": (v2 * g).sum(axis=(1, 2)),
-        "half-selected": f_line**2 * (v2 * (row + col - 2 * g)).sum(axis=(1, 2)),
-        "other": f_other**2 * (v2 * (total - row - col + g)).sum(axis=(1, 2)),
-    }
+    parts = {name: result.pulse_power_w[:, k] for k, name in enumerate(POWER_PARTS)}
     passes = result.pulses_per_pass.shape[1]
     pulses = result.pulses.sum(axis=(1, 2))
     reads = pulses + (~result.unswitchable).sum(axis=(1, 2)) * passes

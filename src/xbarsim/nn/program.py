@@ -67,7 +67,9 @@ def program_kernels(
     xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), targets.shape[0], seed)
     skip = None if chip.tune_padding else padding
     result = tune(chip, xbars, targets, skip, progress)
-    xbars.conductance[...] = result.conductance
+    # one array for the programmed state: the crossbars hold the run's conductances (the
+    # array they were drawn with is freed); a deployment replaces it, never writes into it
+    xbars.conductance = result.conductance
     return xbars, result
 
 
@@ -80,16 +82,19 @@ def tune(
 ) -> ProgramResult:
     """Program ``xbars`` (in place) toward ``targets`` (S) with the chip's algorithm:
     write-verify and its touch-up passes, or improved tuning (``G+`` crossbars first, then
-    their ``G-`` partners); the ``skip`` devices are left alone."""
+    their ``G-`` partners); the ``skip`` devices are left alone. The result keeps the write
+    power per crossbar, not the per-device squared-amplitude sums (a network's deployment
+    has millions of devices)."""
     assert chip.algorithm is not None  # callers load the targets exactly without one
     if isinstance(chip.algorithm, ImprovedTuning):
         return program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
                                 progress=progress, skip=skip)
     result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress,
-                     skip=skip)
+                     skip=skip, keep_pulse_v2=False)
     if chip.touch_up is None:
         return result
-    return touch_up(xbars, targets, result, chip.touch_up, chip.algorithm, chip.engine, skip)
+    return touch_up(xbars, targets, result, chip.touch_up, chip.algorithm, chip.engine, skip,
+                    keep_pulse_v2=False)
 
 
 def program_model(

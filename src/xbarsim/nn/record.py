@@ -193,7 +193,8 @@ class Deployment:
         """Store ``conductance`` (S) as the programmed state; the layers compute with it
         (through the line network when :attr:`lines` is set)."""
         self.conductance = conductance
-        self.crossbars().conductance[...] = conductance
+        # replaced, not written into: the programming result may share the old array
+        self.crossbars().conductance = conductance
         self.cache.clear()
         if self.lines is not None and conductance.shape[0]:
             self.effective = effective_matrix(conductance, self.lines)

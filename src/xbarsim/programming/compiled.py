@@ -68,6 +68,7 @@ from numpy.typing import ArrayLike, NDArray
 from xbarsim.crossbar.array import Crossbar
 from xbarsim.devices.pulse_noise import log_sigma, make_multiplier
 from xbarsim.programming.algorithm import STUCK_MOVE_FRACTION, WriteVerify, ramp_square_sum
+from xbarsim.programming.pulse_power import POWER_PARTS, crossbar_pulse_power
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult
 from xbarsim.programming.targets import broadcast_targets
 from xbarsim.progress import polled_progress
@@ -989,13 +990,16 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
 @njit(cache=_CACHE, parallel=True, nogil=True)
 def _tune_batch(g, vset, vrst, unsw, target, law, alg, lengths, tables, fractions, accumulate,
                 pulses, abandoned, stuck, pulses_per_pass, ramps_per_pass, n_hs, n_hs_ever, history,
-                rows_done, keys, counts, exposures, v2_sum, extras):
+                rows_done, keys, counts, exposures, v2_sum, power, extras):
     for b in prange(g.shape[0]):
+        start = g[b].copy()
         _tune_crossbar(g[b], vset[b], vrst[b], unsw[b], target[b], law, alg, lengths, tables,
                        fractions, accumulate, pulses[b], abandoned[b], stuck[b], pulses_per_pass[b],
                        ramps_per_pass[b],
                        n_hs[b], n_hs_ever[b:b + 1], history[b], rows_done[b:b + 1], keys[b],
                        counts[b], exposures[b], v2_sum[b], extras)
+        crossbar_pulse_power(v2_sum[b], start, target[b], unsw[b], alg[_LINE], alg[_OTHER],
+                             power[b])
 
 
 def ramp_tables(law: NDArray, alg: NDArray, fractions: NDArray, length: int) -> NDArray:
@@ -1088,6 +1092,7 @@ def program_compiled(
     accumulate: bool = True,
     progress: bool = False,
     chunk: int | None = None,
+    keep_pulse_v2: bool = True,
 ) -> ProgramResult:
     """Program ``xbars`` in place with the compiled engine.
 
@@ -1106,6 +1111,9 @@ def program_compiled(
     chunk : int, optional
         Crossbars per kernel call (default: 32 per thread; at the end of a call the
         threads wait for its slowest crossbar).
+    keep_pulse_v2 : bool
+        Keep the per-device squared-amplitude sums; without them each chunk's sums live in
+        one scratch array, reduced per crossbar to ``pulse_power_w`` inside the kernel.
     """
     target = broadcast_targets(xbars, targets)
     batch = xbars.batch
@@ -1115,12 +1123,14 @@ def program_compiled(
     vset = np.ascontiguousarray(xbars.v_set, dtype=np.float64)
     vrst = np.ascontiguousarray(xbars.v_reset, dtype=np.float64)
     unsw = np.ascontiguousarray(xbars.unswitchable, dtype=np.bool_)
-    pulses = np.zeros(target.shape, dtype=np.int64)
+    pulses = np.zeros(target.shape, dtype=np.int32)
     abandoned = np.zeros(target.shape, dtype=np.bool_)
     stuck = np.zeros(target.shape, dtype=np.bool_)
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     ramps_per_pass = np.zeros((batch, passes), dtype=np.int64)
-    v2_sum = np.zeros(target.shape)
+    step = chunk or max(1, 32 * numba.get_num_threads())
+    v2_sum = np.zeros(target.shape if keep_pulse_v2 else (min(step, batch), *target.shape[1:]))
+    power = np.zeros((batch, len(POWER_PARTS)))
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
     exposures = np.zeros((batch, passes), dtype=np.int64)
@@ -1128,7 +1138,6 @@ def program_compiled(
     keys, counts = pulse_streams(xbars)
     # None: no leak floor, no cycle-to-cycle variation (the kernels' plain compilation)
     extras = None if params["law"][_LEAK] == 0.0 and params["law"][_C2C] == 0.0 else True
-    step = chunk or max(1, 32 * numba.get_num_threads())
     name = "cpu" if accumulate else "cpu-direct"
     # crossbars take very different times (at sigma = 25 % tuning is all-or-nothing per
     # crossbar): hand them to threads one at a time rather than in static blocks
@@ -1140,13 +1149,18 @@ def program_compiled(
     ):
         for lo in range(0, batch, step):
             hi = min(batch, lo + step)
+            if keep_pulse_v2:
+                v2_chunk = v2_sum[lo:hi]
+            else:
+                v2_chunk = v2_sum[: hi - lo]
+                v2_chunk[...] = 0.0
             _tune_batch(
                 g[lo:hi], vset[lo:hi], vrst[lo:hi], unsw[lo:hi], target[lo:hi],
                 params["law"], params["alg"], params["lengths"], params["tables"],
                 params["fractions"], accumulate, pulses[lo:hi], abandoned[lo:hi], stuck[lo:hi],
                 pulses_per_pass[lo:hi], ramps_per_pass[lo:hi], n_hs[lo:hi], n_hs_ever[lo:hi],
                 history[lo:hi], rows_done[lo:hi], keys[lo:hi], counts[lo:hi], exposures[lo:hi],
-                v2_sum[lo:hi], extras,
+                v2_chunk, power[lo:hi], extras,
             )
     xbars.conductance[...] = g
     if xbars.device.cycle_to_cycle > 0.0:
@@ -1162,7 +1176,8 @@ def program_compiled(
         history={key: history[:, k, :] for k, key in enumerate(HISTORY_KEYS)},
         pulses_per_pass=pulses_per_pass,
         ramps_per_pass=ramps_per_pass,
-        pulse_v2_sum=v2_sum,
+        pulse_v2_sum=v2_sum if keep_pulse_v2 else None,
+        pulse_power_w=power,
         n_hs_per_pass=n_hs,
         n_hs_ever=n_hs_ever,
         hs_exposures_per_pass=exposures,

@@ -30,6 +30,7 @@ from xbarsim.crossbar.lines import Lines
 from xbarsim.errors import XbarsimInputError, user_stacklevel, warn_user
 from xbarsim.programming.algorithm import WriteVerify
 from xbarsim.programming.cuda_support import load_cuda
+from xbarsim.programming.pulse_power import pulse_power
 from xbarsim.programming.reference import program_reference
 from xbarsim.programming.refresh import refresh_outliers
 from xbarsim.programming.result import ProgramResult
@@ -147,6 +148,7 @@ def program(
     verify_read: VerifyRead | None = None,
     write_lines: Lines | None = None,
     skip: ArrayLike | None = None,
+    keep_pulse_v2: bool = True,
 ) -> ProgramResult:
     """Program ``xbars`` (in place) toward ``targets`` (S) with write-verify.
 
@@ -174,6 +176,11 @@ def program(
         Devices left alone: never selected, so no pulse is applied on their behalf (e.g.
         kernel cells that carry no weight, devices known to be stuck). Their targets are
         ignored; they still feel their neighbours' half-selects.
+    keep_pulse_v2 : bool
+        Keep the per-device squared-amplitude sums (``pulse_v2_sum``, one float per
+        device); the per-crossbar write power ``pulse_power_w`` is recorded either way.
+        Large deployments pass False (with the compiled engine the run then holds no
+        per-device sums or starting conductances beyond its current chunk).
 
     Returns
     -------
@@ -195,23 +202,31 @@ def program(
     if algorithm.refresh is not None:
         broadcast_targets(xbars, targets)  # validate before changing the crossbars
         refreshed = refresh_outliers(xbars, algorithm.refresh)
-    initial = xbars.conductance.copy()
+    compiled = name in ("cpu", "cpu-direct")
+    # the compiled engine reduces the write power per crossbar inside its kernel
+    start = None if compiled else xbars.conductance.copy()
     if name == "reference":
         result = program_reference(
             xbars, targets, algorithm, progress=progress,
             verify_read=None if verify_read is None or verify_read.exact else verify_read,
             write_lines=write_lines,
         )
-    elif name in ("cpu", "cpu-direct"):
+    elif compiled:
         from xbarsim.programming.compiled import program_compiled
 
         result = program_compiled(
-            xbars, targets, algorithm, accumulate=(name == "cpu"), progress=progress
+            xbars, targets, algorithm, accumulate=(name == "cpu"), progress=progress,
+            keep_pulse_v2=keep_pulse_v2,
         )
     else:
         result = _program_gpu(xbars, targets, algorithm, engine, progress)
+    if result.pulse_power_w is None and start is not None and result.pulse_v2_sum is not None:
+        result.pulse_power_w = pulse_power(
+            result.pulse_v2_sum, start, result.target, xbars.unswitchable, algorithm.scheme
+        )
+    if not keep_pulse_v2:
+        result.pulse_v2_sum = None
     result.refreshed = refreshed
-    result.initial_conductance = initial
     if skipped.any():
         result.unswitchable = fault_map
         result.skipped = skipped

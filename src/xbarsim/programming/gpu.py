@@ -442,7 +442,7 @@ def program_gpu(
         d_splits, d_knees, d_consts,
     )
     d_table = cuda.to_device(params["tables"])
-    d_pulses = cuda.to_device(np.zeros(target.shape, dtype=np.int64))
+    d_pulses = cuda.to_device(np.zeros(target.shape, dtype=np.int32))
     d_abandoned = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     d_stuck = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     d_v2_sum = cuda.to_device(np.zeros(target.shape))

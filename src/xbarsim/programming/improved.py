@@ -36,6 +36,7 @@ from xbarsim.crossbar.array import Crossbar
 from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.algorithm import PAPER_CAP_V, WriteVerify
 from xbarsim.programming.engine import program
+from xbarsim.programming.pulse_power import POWER_PARTS
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
 from xbarsim.programming.targets import broadcast_targets, leave_alone
 
@@ -198,7 +199,7 @@ def program_improved(
     xbars, skipped = leave_alone(xbars, skip)
     batch = xbars.batch
     passes = base.passes
-    pulses = np.zeros(original.shape, dtype=np.int64)
+    pulses = np.zeros(original.shape, dtype=np.int32)
     v2_sum: NDArray[np.float64] | None = np.zeros(original.shape)
     pulses_per_pass = np.zeros((batch, passes), dtype=np.int64)
     n_hs = np.zeros((batch, passes))
@@ -206,7 +207,7 @@ def program_improved(
     exposures: NDArray[np.int64] | None = np.zeros((batch, passes), dtype=np.int64)
     history = {key: np.zeros((batch, passes + 1)) for key in HISTORY_KEYS}
     switchable = ~xbars.unswitchable
-    initial = xbars.conductance.copy()
+    power: NDArray[np.float64] | None = np.zeros((batch, len(POWER_PARTS)))
 
     if tuning.prestage:
         high, low = prestage_selection(xbars, tuning)
@@ -229,6 +230,7 @@ def program_improved(
             )
             pulses += pre.pulses
             v2_sum = _added(v2_sum, pre.pulse_v2_sum)
+            power = _added(power, pre.pulse_power_w)
 
     effective = original.copy()
     abandoned = np.zeros(original.shape, dtype=bool)  # at a cap in some pass, as in program()
@@ -261,6 +263,7 @@ def program_improved(
         )
         pulses += res.pulses
         v2_sum = _added(v2_sum, res.pulse_v2_sum)
+        power = _added(power, res.pulse_power_w)
         pulses_per_pass[:, p] = res.pulses_per_pass[:, 0]
         n_hs[:, p] = res.n_hs_per_pass[:, 0]
         if res.hs_exposures_per_pass is None:
@@ -287,7 +290,7 @@ def program_improved(
         engine=res.engine,
         stuck=stuck,
         pulse_v2_sum=v2_sum,
-        initial_conductance=initial,
+        pulse_power_w=power,
         skipped=skipped if skipped.any() else None,
     )
 
@@ -295,5 +298,6 @@ def program_improved(
 def _added(
     total: NDArray[np.float64] | None, part: NDArray[np.float64] | None
 ) -> NDArray[np.float64] | None:
-    """``total + part`` of squared-amplitude sums; None once a run did not record them."""
+    """``total + part`` of squared-amplitude or power sums; None once a run did not record
+    them."""
     return None if total is None or part is None else total + part

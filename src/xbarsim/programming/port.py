@@ -28,6 +28,7 @@ from xbarsim.crossbar.array import Crossbar
 from xbarsim.crossbar.bias import BiasScheme
 from xbarsim.errors import XbarsimInputError
 from xbarsim.programming.algorithm import WriteVerify, did_not_move
+from xbarsim.programming.pulse_power import pulse_power
 from xbarsim.programming.result import HISTORY_KEYS, ProgramResult, error_statistics, relative_error
 from xbarsim.validation import check_positive_int
 
@@ -313,7 +314,7 @@ def program_port(
     if excluded.shape != (rows, cols):
         raise XbarsimInputError(f"skip: shape must be ({rows}, {cols}), got {excluded.shape}")
     passes = algorithm.passes
-    pulses = np.zeros((rows, cols), dtype=np.int64)
+    pulses = np.zeros((rows, cols), dtype=np.int32)
     abandoned = np.zeros((rows, cols), dtype=bool)
     stuck = np.zeros((rows, cols), dtype=bool)
     pulses_per_pass = np.zeros((1, passes), dtype=np.int64)
@@ -361,5 +362,7 @@ def program_port(
     v2_sum = np.zeros((rows, cols))
     np.add.at(v2_sum, (log.row, log.col), log.voltage_v**2)
     result.pulse_v2_sum = v2_sum[None]
-    result.initial_conductance = initial[None]
+    result.pulse_power_w = pulse_power(
+        result.pulse_v2_sum, initial[None], result.target, result.unswitchable, algorithm.scheme
+    )
     return result, log

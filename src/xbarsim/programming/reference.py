@@ -162,7 +162,7 @@ def program_reference(
     target = broadcast_targets(xbars, targets)
     batch, rows, cols = target.shape
     passes = algorithm.passes
-    pulses = np.zeros(target.shape, dtype=np.int64)
+    pulses = np.zeros(target.shape, dtype=np.int32)
     abandoned = np.zeros(target.shape, dtype=bool)
     stuck = np.zeros(target.shape, dtype=bool)
     v2_sum = np.zeros(target.shape)

@@ -96,8 +96,10 @@ class ProgramResult:
         Target conductances (S).
     conductance : ndarray, shape (batch, rows, cols)
         Conductances after programming (S).
-    pulses : ndarray of int64, shape (batch, rows, cols)
-        Write pulses applied to each device as the selected device.
+    pulses : ndarray of int32, shape (batch, rows, cols)
+        Write pulses applied to each device as the selected device (a run gives one device
+        at most passes x ramps x ramp length, about 10^5; the per-pass and total counts are
+        int64).
     abandoned : ndarray of bool, shape (batch, rows, cols)
         Devices left alone for the rest of the run: a ramp reached the amplitude cap
         without passing the target and the algorithm abandons at the cap, or the device
@@ -131,14 +133,18 @@ class ProgramResult:
         Ramps started per pass (the compiled CPU engines count them; None from the others).
     pulse_v2_sum : ndarray, shape (batch, rows, cols), or None
         Sum over each device's write pulses (as the selected device) of the squared applied
-        amplitude (V^2): what the chip's cost model turns into write energy
-        (:func:`xbarsim.chip.cost.logged_programming_cost`). Every engine records it (the
-        compiled ones per ramp in closed form,
-        :func:`~xbarsim.programming.algorithm.ramp_square_sum`); None for results built
-        without it.
-    initial_conductance : ndarray, shape (batch, rows, cols), or None
-        Conductances when tuning started (S), after any threshold refresh; None for
-        results built without them.
+        amplitude (V^2). Every engine accumulates it (the compiled ones per ramp in closed
+        form, :func:`~xbarsim.programming.algorithm.ramp_square_sum`); it is kept unless
+        the run was asked not to (``program(..., keep_pulse_v2=False)``, one float per
+        device less); None then and for results built without it.
+    pulse_power_w : ndarray, shape (batch, 3), or None
+        Per crossbar, the power sums of the run's write pulses (W) in the selected devices,
+        their half-selected line neighbours and the other devices
+        (:data:`~xbarsim.programming.pulse_power.POWER_PARTS`,
+        :func:`~xbarsim.programming.pulse_power.pulse_power`): times the pulse width, the
+        write energy the chip's cost model reports
+        (:func:`xbarsim.chip.cost.logged_programming_cost`). Every engine records it;
+        None for results built without it.
     hs_exposures_per_pass : ndarray of int64, shape (batch, passes), or None
         Affected (device, pulse) pairs per pass: the sum over the pass's write pulses of the
         number of non-selected devices each drove at or above threshold (None where not
@@ -150,7 +156,7 @@ class ProgramResult:
 
     target: NDArray[np.float64]
     conductance: NDArray[np.float64]
-    pulses: NDArray[np.int64]
+    pulses: NDArray[np.int32]
     abandoned: NDArray[np.bool_]
     unswitchable: NDArray[np.bool_]
     tolerance: float
@@ -163,7 +169,7 @@ class ProgramResult:
     stuck: NDArray[np.bool_] | None = None
     ramps_per_pass: NDArray[np.int64] | None = None
     pulse_v2_sum: NDArray[np.float64] | None = None
-    initial_conductance: NDArray[np.float64] | None = None
+    pulse_power_w: NDArray[np.float64] | None = None
     hs_exposures_per_pass: NDArray[np.int64] | None = None
     skipped: NDArray[np.bool_] | None = None
 

@@ -63,6 +63,7 @@ def touch_up(
     base: WriteVerify,
     engine: str = "auto",
     skip: ArrayLike | None = None,
+    keep_pulse_v2: bool = True,
 ) -> ProgramResult:
     """Run the touch-up passes on crossbars a write-verify run ``main`` has just programmed.
 
@@ -80,6 +81,8 @@ def touch_up(
     engine : str
     skip : array_like of bool, optional
         Devices the main run skipped; devices it abandoned are skipped as well.
+    keep_pulse_v2 : bool
+        Keep the per-device squared-amplitude sums (see :func:`program`).
 
     Returns
     -------
@@ -87,14 +90,18 @@ def touch_up(
         The main run continued: ``pulses`` add up; ``history``, ``pulses_per_pass`` and
         ``n_hs_per_pass`` gain the touch-up passes as further columns (the touch-up's
         ``history`` also leaves out the devices the main run abandoned); ``n_hs_ever`` is the
-        larger of the two runs' (a lower bound of the union); ``abandoned`` and ``stuck``
-        are the main run's.
+        larger of the two runs' (a lower bound of the union); ``pulse_v2_sum`` and
+        ``pulse_power_w`` add up; ``abandoned`` and ``stuck`` are the main run's.
     """
     left = main.abandoned if skip is None else main.abandoned | np.asarray(skip, dtype=bool)
-    extra = program(xbars, targets, params.algorithm(base), engine=engine, skip=left)
+    extra = program(xbars, targets, params.algorithm(base), engine=engine, skip=left,
+                    keep_pulse_v2=keep_pulse_v2)
 
     def joined(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
         return None if a is None or b is None else np.concatenate([a, b], axis=1)
+
+    def added(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None or b is None else a + b
 
     return ProgramResult(
         target=main.target,
@@ -112,5 +119,8 @@ def touch_up(
         refreshed=main.refreshed,
         stuck=main.stuck,
         ramps_per_pass=joined(main.ramps_per_pass, extra.ramps_per_pass),
+        pulse_v2_sum=added(main.pulse_v2_sum, extra.pulse_v2_sum),
+        pulse_power_w=added(main.pulse_power_w, extra.pulse_power_w),
+        hs_exposures_per_pass=joined(main.hs_exposures_per_pass, extra.hs_exposures_per_pass),
         skipped=main.skipped,
     )
