@@ -78,7 +78,16 @@ def test_overrides_reach_the_built_objects() -> None:
     assert chip.device.conditions.stuck.total_ppm == pytest.approx(3000.0)
     assert chip.algorithm.tolerance == 0.02 and chip.algorithm.max_amplitude_v == 2.0
     assert spec.effects()["stuck_devices"]
+    assert not spec.effects()["leak_floor"] and not spec.effects()["cycle_to_cycle"]
     assert spec_preset("ideal").chip_config().algorithm is None
+    dynamic = spec_from_dict({"device": {"leak_dose": 1e-9, "cycle_to_cycle": 0.1}})
+    device = dynamic.chip_config().device
+    assert (device.leak_dose, device.cycle_to_cycle) == (1e-9, 0.1)
+    assert dynamic.effects()["leak_floor"] and dynamic.effects()["cycle_to_cycle"]
+    assert "leak_floor, cycle_to_cycle" in dynamic.summary()
+    # they act through the write pulses only: without programming they are not effects
+    loaded = spec_from_dict({"device": {"leak_dose": 1e-9}, "programming": {"algorithm": "ideal"}})
+    assert not loaded.effects()["leak_floor"]
 
 
 @pytest.mark.parametrize(
@@ -130,3 +139,17 @@ def test_cli_refuses_in_one_line_and_writes_nothing(tmp_path: Path,
     assert main(["spec", "--check", str(unsafe)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and "array.kernl" in err[1] and "not valid YAML" in err[2]
+
+
+def test_spec_hashes_are_pinned_and_leave_out_fields_at_none() -> None:
+    """A spec's hash seeds evaluate's chip instances: it must not move when a version adds
+    an optional field (None: keep the preset's value). Changing a pinned value below
+    reseeds every evaluate instance of that spec; do it on purpose only."""
+    pinned = {"thesis-mlp-chip": "f9e39d59182dedd6", "paper-64x64": "25111a55f654817c",
+              "ideal": "99d96f061ee57050", "eflash-fm2": "5452f556c91e8b3a"}
+    assert {name: spec_preset(name).content_hash() for name in pinned} == pinned
+    spec = spec_preset("thesis-mlp-chip")
+    assert spec.device.leak_dose is None and spec.device.cycle_to_cycle is None
+    assert spec_from_dict({"preset": "thesis-mlp-chip",
+                           "device": {"cycle_to_cycle": 0.1}}).content_hash() != pinned[
+        "thesis-mlp-chip"]

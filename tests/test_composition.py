@@ -147,7 +147,7 @@ def test_every_effect_at_once_runs_end_to_end():
         net.train()(x)  # batch-norm statistics of these inputs, as a trained network has
     net.eval()
     spec = _spec(
-        device={"stuck_ppm": 10_000.0},
+        device={"stuck_ppm": 10_000.0, "leak_dose": 1e-9, "cycle_to_cycle": 0.05},
         programming={"algorithm": "thesis"},  # the default, with its stuck-device rule
         lines={"preset": "paper"},
         read_path={"preset": "thesis", "offset_sigma_v": 0.01, "offset_compensation": True,

@@ -273,3 +273,38 @@ def test_network_study_bad_input_exit_2(
     assert main(["network-study", "--epochs", "1", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and field in err and "\n" not in err
+
+
+def _warning_job(value: float) -> list[dict]:
+    import warnings
+
+    from xbarsim.devices import ExtrapolationWarning
+
+    warnings.warn(f"w0: model fitted on [0.1, 1], got values in [0.01, {value}]",
+                  ExtrapolationWarning, stacklevel=1)
+    warnings.warn("a warning without numbers", UserWarning, stacklevel=1)
+    return [{"value": value}]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_study_jobs_warn_once_per_kind_whatever_the_workers(workers) -> None:
+    """Every job's warnings reach the caller (also from Dask worker processes), once per
+    kind: texts that differ only in their numbers are said once, with their count."""
+    import warnings
+
+    from xbarsim.devices import ExtrapolationWarning
+    from xbarsim.experiments.chapter2 import Job, run_jobs
+
+    jobs = [Job(f"j{i}", _warning_job, (1.5 + i,)) for i in range(3)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = run_jobs(jobs, workers=workers)
+    assert [rows[f"j{i}"][0]["value"] for i in range(3)] == [1.5, 2.5, 3.5]
+    said = [(w.category, str(w.message)) for w in caught
+            if w.category in (ExtrapolationWarning, UserWarning)
+            and ("w0:" in str(w.message) or "numbers" in str(w.message))]
+    assert said == [
+        (ExtrapolationWarning,
+         "w0: model fitted on [0.1, 1], got values in [0.01, 1.5] (and 2 more like it)"),
+        (UserWarning, "a warning without numbers (and 2 more like it)"),
+    ]

@@ -96,6 +96,8 @@ def test_eflash_with_the_read_path_runs_end_to_end():
         ({"programming": {"algorithm": "paper"}}, "programming.algorithm"),
         ({"lines": {"preset": "paper"}}, "lines.preset"),
         ({"device": {"stuck_ppm": 100.0}}, "device.stuck_ppm"),
+        ({"device": {"leak_dose": 1e-9}}, "device.leak_dose"),
+        ({"device": {"cycle_to_cycle": 0.1}}, "device.leak_dose"),
         ({"conditions": {"read_noise": True}}, "conditions.read_noise"),
         ({"conditions": {"age_h": 10.0}}, "conditions.age_h"),
         ({"conditions": {"nonlinearity": True}}, "conditions.nonlinearity"),

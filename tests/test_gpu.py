@@ -113,6 +113,8 @@ def test_gpu_engine_matches_cpu_engine_on_device(sigma):
     np.testing.assert_array_equal(a.pulses, b.pulses)
     np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-9, atol=0)
     np.testing.assert_allclose(a.pulse_v2_sum, b.pulse_v2_sum, rtol=1e-12, atol=0)
+    # the write power: reduced in the CPU kernel, on the host from the GPU's sums
+    np.testing.assert_allclose(a.pulse_power_w, b.pulse_power_w, rtol=1e-9, atol=0)
 
 
 @pytest.mark.gpu

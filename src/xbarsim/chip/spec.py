@@ -85,6 +85,14 @@ class DeviceSpec(BaseModel):
     read_noise_sigma_rel : float or None
         Read-noise standard deviation relative to the conductance; None keeps the
         device's (the read noise is on when ``conditions.read_noise`` is).
+    leak_dose : float or None
+        Leak floor: dose per write pulse on every driven switchable device, whatever its
+        threshold (:attr:`~xbarsim.devices.DeviceConfig.leak_dose`); None keeps the
+        device's.
+    cycle_to_cycle : float or None
+        Cycle-to-cycle variation: the relative standard deviation of the log-normal factor
+        (mean 1) on each selected-device pulse's dose
+        (:attr:`~xbarsim.devices.DeviceConfig.cycle_to_cycle`); None keeps the device's.
     """
 
     model_config = _SECTION
@@ -94,6 +102,8 @@ class DeviceSpec(BaseModel):
     stuck_ppm: float | None = Field(None, ge=0.0, le=1e6)
     unswitchable_fraction: float | None = Field(None, ge=0.0, le=1.0)
     read_noise_sigma_rel: float | None = Field(None, ge=0.0, le=1.0)
+    leak_dose: float | None = Field(None, ge=0.0, le=1.0)
+    cycle_to_cycle: float | None = Field(None, ge=0.0, le=10.0)
 
     def config(self) -> DeviceConfig:
         """The :class:`~xbarsim.devices.DeviceConfig` this section describes."""
@@ -113,6 +123,10 @@ class DeviceSpec(BaseModel):
             )
             conditions = device.conditions.model_copy(update={"read_noise": noise})
             device = device.model_copy(update={"conditions": conditions})
+        dynamics = {name: value for name, value in (("leak_dose", self.leak_dose),
+                                                    ("cycle_to_cycle", self.cycle_to_cycle))
+                    if value is not None}
+        device = device.model_copy(update=dynamics)
         return DeviceConfig.model_validate(device.model_dump())
 
 
@@ -416,11 +430,15 @@ class ChipSpec(BaseModel):
 
     def effects(self) -> dict[str, bool]:
         """Which effects are on (name -> on), in the physics' composition order."""
-        c, r, m, d = self.conditions, self.read_path, self.mitigation, self.device
+        c, r, m = self.conditions, self.read_path, self.mitigation
+        device = self.device.config()
+        programmed = self.programming.algorithm != "ideal"
         return {
             "eflash": self.eflash,
-            "programming": self.programming.algorithm != "ideal",
-            "stuck_devices": not self.eflash and d.config().conditions.stuck.total_ppm > 0.0,
+            "programming": programmed,
+            "leak_floor": programmed and device.leak_dose > 0.0,
+            "cycle_to_cycle": programmed and device.cycle_to_cycle > 0.0,
+            "stuck_devices": not self.eflash and device.conditions.stuck.total_ppm > 0.0,
             "temperature": c.temp_c != 25.0,
             "retention": c.age_h > 0.0,
             "nonlinearity": c.nonlinearity,
@@ -507,8 +525,13 @@ class ChipSpec(BaseModel):
         return spec_from_dict(data)
 
     def content_hash(self) -> str:
-        """SHA-256 (16 hex digits) of the canonical JSON: equal specs, equal hashes."""
-        return config_hash(self)
+        """SHA-256 (16 hex digits) of the canonical JSON: equal specs, equal hashes.
+
+        Fields left at None ("keep the preset's value") are not part of it, so a spec keeps
+        its hash, and ``evaluate`` its chip instances, when a later version adds such a
+        field.
+        """
+        return config_hash(self.model_dump(mode="json", exclude_none=True))
 
 
 def _memristor_only(spec: ChipSpec) -> str | None:
@@ -525,6 +548,9 @@ def _memristor_only(spec: ChipSpec) -> str | None:
         (d.stuck_ppm is not None or d.unswitchable_fraction is not None,
          "device.stuck_ppm: stuck and unswitchable devices are memristor faults; there is no "
          "eFlash fault model"),
+        (d.leak_dose is not None or d.cycle_to_cycle is not None,
+         "device.leak_dose: the leak floor and cycle-to-cycle variation are memristor pulse "
+         "dynamics; eFlash cells are not pulsed here"),
         (d.read_noise_sigma_rel is not None or c.read_noise,
          "conditions.read_noise: the read-noise model is a memristor's conductance noise"),
         (c.age_h > 0.0 or c.bake_c is not None,

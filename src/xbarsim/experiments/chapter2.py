@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -294,7 +296,11 @@ def run_jobs(
             out[key] = store.read(key)
     todo = [j for j in jobs if j.key not in out]
 
-    def finish(job: Job, rows: list[dict[str, Any]]) -> None:
+    digest = WarningDigest()
+
+    def finish(job: Job, result: tuple[list[dict[str, Any]], list[tuple[type, str]]]) -> None:
+        rows, caught = result
+        digest.add(caught)
         out[job.key] = rows
         if store is not None:
             store.write(job.key, rows)
@@ -304,29 +310,73 @@ def run_jobs(
             return out
         if workers == 0 and scheduler is None:
             for job in todo:
-                finish(job, job.fn(*job.args))
+                finish(job, capture_warnings(job.fn, *job.args))
                 advance(1)
+            digest.emit()
             return out
         from distributed import as_completed
 
         from xbarsim.experiments.cluster import connect
 
         client, cluster = connect(scheduler, workers)
+        # local workers run one task at a time and so can record their warnings; a remote
+        # scheduler's workers may run several tasks in threads, where recording is unsafe
+        wrap = cluster is not None
         try:
             futures = {
                 client.submit(
-                    job.fn, *job.args, key=f"xbarsim-{uuid.uuid4().hex[:8]}-{job.key}", pure=False
+                    capture_warnings if wrap else job.fn,
+                    *((job.fn, *job.args) if wrap else job.args),
+                    key=f"xbarsim-{uuid.uuid4().hex[:8]}-{job.key}", pure=False,
                 ): job
                 for job in todo
             }
             for future in as_completed(futures):
-                finish(futures[future], future.result())
+                result = future.result()
+                finish(futures[future], result if wrap else (result, []))
                 advance(1)
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+    digest.emit()
     return out
+
+
+def capture_warnings(
+    fn: Callable[..., list[dict[str, Any]]], *args: Any
+) -> tuple[list[dict[str, Any]], list[tuple[type, str]]]:
+    """``fn(*args)`` and the warnings it raised, as (category, message) pairs."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = fn(*args)
+    return rows, [(w.category, str(w.message)) for w in caught]
+
+
+#: Numbers in a warning's text (values that change from one job to the next).
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+class WarningDigest:
+    """The warnings of a study's jobs, said once per kind: warnings whose texts differ only
+    in their numbers (e.g. the same extrapolation seen by every chip instance with its own
+    range) are one kind, said with the first text and how many times it came."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[tuple[type, str], list[Any]] = {}
+
+    def add(self, caught: list[tuple[type, str]]) -> None:
+        """Count ``caught`` (category, message) pairs."""
+        for category, message in caught:
+            entry = self.kinds.setdefault((category, _NUMBER.sub("#", message)), [message, 0])
+            entry[1] += 1
+
+    def emit(self) -> None:
+        """Warn once per kind, in the order the kinds first came."""
+        for (category, _), (message, count) in self.kinds.items():
+            more = f" (and {count - 1} more like it)" if count > 1 else ""
+            warnings.warn(f"{message}{more}", category, stacklevel=3)
+        self.kinds.clear()
 
 
 def open_study(

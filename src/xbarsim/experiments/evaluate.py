@@ -81,8 +81,10 @@ class EvaluateSetup:
         self.conditions = [(float(t), float(a)) for t in self.temps_c for a in self.ages_h]
 
     def chip_identity(self) -> str:
-        """Hash of the chip without its default conditions (what an instance is)."""
-        return config_hash(self.spec.model_dump(mode="json", exclude={"conditions", "name"}))
+        """Hash of the chip without its default conditions (what an instance is); fields
+        left at None are not part of it (:meth:`ChipSpec.content_hash`)."""
+        return config_hash(self.spec.model_dump(mode="json", exclude={"conditions", "name"},
+                                                exclude_none=True))
 
 
 def instance_seed(root: int, chip: str, instance: int) -> int:
