@@ -115,3 +115,21 @@ def test_first_reaching_pulse_is_the_first_with_enough_dose(device, threshold, n
         return
     scan = next(n for n in range(1, length + 1) if doses[n] >= needed)
     assert _first_reaching(needed, length, *args, tab + 18 * t_len + 9 * polarity) == scan
+
+
+@pytest.mark.parametrize("engine", ["cpu", "cpu-direct"])
+def test_a_run_without_history_programs_the_same(engine):
+    """keep_history=False skips the per-pass statistics only: the same pulses, conductances
+    and write power bit for bit, and history arrays without columns."""
+    alg = WriteVerify.thesis(passes=3)
+    x = Crossbar.sample(DEV.with_sigma(0.25), (7, 6), batch=3, seed=4)
+    t = np.random.default_rng(4).uniform(10e-6, 100e-6, (3, 7, 6))
+    kept = program(x.copy(), t, alg, engine=engine)
+    lean = program(x.copy(), t, alg, engine=engine, keep_history=False, keep_pulse_v2=False)
+    np.testing.assert_array_equal(lean.pulses, kept.pulses)
+    np.testing.assert_array_equal(lean.conductance, kept.conductance)
+    np.testing.assert_array_equal(lean.pulse_power_w, kept.pulse_power_w)
+    np.testing.assert_array_equal(lean.n_hs_per_pass, kept.n_hs_per_pass)
+    assert kept.history["p99"].shape == (3, 4)
+    assert all(v.shape == (3, 0) for v in lean.history.values())
+    assert lean.pulse_v2_sum is None

@@ -84,17 +84,18 @@ def tune(
     write-verify and its touch-up passes, or improved tuning (``G+`` crossbars first, then
     their ``G-`` partners); the ``skip`` devices are left alone. The result keeps the write
     power per crossbar, not the per-device squared-amplitude sums (a network's deployment
-    has millions of devices)."""
+    has millions of devices), and no per-pass history (the final errors follow from the
+    result's conductances and targets)."""
     assert chip.algorithm is not None  # callers load the targets exactly without one
     if isinstance(chip.algorithm, ImprovedTuning):
         return program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
                                 progress=progress, skip=skip)
     result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress,
-                     skip=skip, keep_pulse_v2=False)
+                     skip=skip, keep_pulse_v2=False, keep_history=False)
     if chip.touch_up is None:
         return result
     return touch_up(xbars, targets, result, chip.touch_up, chip.algorithm, chip.engine, skip,
-                    keep_pulse_v2=False)
+                    keep_pulse_v2=False, keep_history=False)
 
 
 def program_model(

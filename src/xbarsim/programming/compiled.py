@@ -878,7 +878,9 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
     for i in range(rows):
         for j in range(cols):
             include[i, j] = not unsw[i, j]
-    _record(g, target, include, tol_frac, history, 0)
+    recorded = history.shape[1] > 0  # a run asked not to keep the history passes none
+    if recorded:
+        _record(g, target, include, tol_frac, history, 0)
     for p in range(passes):
         hits = np.zeros(2 * size, dtype=np.bool_)  # row-major, column-major (as fl)
         hit = hits[:size].reshape(rows, cols)
@@ -976,7 +978,8 @@ def _tune_crossbar(g, vset, vrst, unsw, target, law, alg, lengths, tables, fract
                     ever[i, j] = True
         n_hs[p] = nh / (rows * cols)
         exposures[p] = exposure
-        _record(gw, target, include, tol_frac, history, p + 1)
+        if recorded:
+            _record(gw, target, include, tol_frac, history, p + 1)
     ne = 0
     for i in range(rows):
         for j in range(cols):
@@ -1093,6 +1096,7 @@ def program_compiled(
     progress: bool = False,
     chunk: int | None = None,
     keep_pulse_v2: bool = True,
+    keep_history: bool = True,
 ) -> ProgramResult:
     """Program ``xbars`` in place with the compiled engine.
 
@@ -1114,6 +1118,9 @@ def program_compiled(
     keep_pulse_v2 : bool
         Keep the per-device squared-amplitude sums; without them each chunk's sums live in
         one scratch array, reduced per crossbar to ``pulse_power_w`` inside the kernel.
+    keep_history : bool
+        Record the error statistics after every pass (``history``); without them the
+        history's arrays have no columns.
     """
     target = broadcast_targets(xbars, targets)
     batch = xbars.batch
@@ -1134,7 +1141,7 @@ def program_compiled(
     n_hs = np.zeros((batch, passes))
     n_hs_ever = np.zeros(batch)
     exposures = np.zeros((batch, passes), dtype=np.int64)
-    history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
+    history = np.zeros((batch, len(HISTORY_KEYS), passes + 1 if keep_history else 0))
     keys, counts = pulse_streams(xbars)
     # None: no leak floor, no cycle-to-cycle variation (the kernels' plain compilation)
     extras = None if params["law"][_LEAK] == 0.0 and params["law"][_C2C] == 0.0 else True
