@@ -133,3 +133,16 @@ def test_a_run_without_history_programs_the_same(engine):
     assert kept.history["p99"].shape == (3, 4)
     assert all(v.shape == (3, 0) for v in lean.history.values())
     assert lean.pulse_v2_sum is None
+
+
+@pytest.mark.parametrize("engine", ["cpu", "reference"])
+def test_a_run_without_a_conductance_copy_hands_over_the_crossbars_array(engine):
+    alg = WriteVerify.thesis(passes=2)
+    x = Crossbar.sample(DEV.with_sigma(0.25), (5, 6), batch=2, seed=6)
+    t = np.random.default_rng(6).uniform(10e-6, 100e-6, (2, 5, 6))
+    own, y = x.copy(), x.copy()
+    copied = program(own, t, alg, engine=engine)
+    shared = program(y, t, alg, engine=engine, copy_conductance=False)
+    assert shared.conductance is y.conductance
+    assert not np.shares_memory(copied.conductance, own.conductance)
+    np.testing.assert_array_equal(shared.conductance, copied.conductance)

@@ -67,8 +67,9 @@ def program_kernels(
     xbars = Crossbar.sample(chip.device, (chip.kernel, chip.kernel), targets.shape[0], seed)
     skip = None if chip.tune_padding else padding
     result = tune(chip, xbars, targets, skip, progress)
-    # one array for the programmed state: the crossbars hold the run's conductances (the
-    # array they were drawn with is freed); a deployment replaces it, never writes into it
+    # one array for the programmed state (write-verify already shares it; improved tuning
+    # hands back a copy, and the array the crossbars were drawn with is freed): a
+    # deployment replaces it, never writes into it
     xbars.conductance = result.conductance
     return xbars, result
 
@@ -84,18 +85,20 @@ def tune(
     write-verify and its touch-up passes, or improved tuning (``G+`` crossbars first, then
     their ``G-`` partners); the ``skip`` devices are left alone. The result keeps the write
     power per crossbar, not the per-device squared-amplitude sums (a network's deployment
-    has millions of devices), and no per-pass history (the final errors follow from the
-    result's conductances and targets)."""
+    has millions of devices), no per-pass history (the final errors follow from the
+    result's conductances and targets) and no copy of the conductances: the result's are the
+    crossbars' own array."""
     assert chip.algorithm is not None  # callers load the targets exactly without one
     if isinstance(chip.algorithm, ImprovedTuning):
         return program_improved(xbars, targets, chip.algorithm, engine=chip.engine,
                                 progress=progress, skip=skip)
+    lean = {"keep_pulse_v2": False, "keep_history": False, "copy_conductance": False}
     result = program(xbars, targets, chip.algorithm, engine=chip.engine, progress=progress,
-                     skip=skip, keep_pulse_v2=False, keep_history=False)
+                     skip=skip, **lean)
     if chip.touch_up is None:
         return result
     return touch_up(xbars, targets, result, chip.touch_up, chip.algorithm, chip.engine, skip,
-                    keep_pulse_v2=False, keep_history=False)
+                    **lean)
 
 
 def program_model(

@@ -1097,6 +1097,7 @@ def program_compiled(
     chunk: int | None = None,
     keep_pulse_v2: bool = True,
     keep_history: bool = True,
+    copy_conductance: bool = True,
 ) -> ProgramResult:
     """Program ``xbars`` in place with the compiled engine.
 
@@ -1121,6 +1122,9 @@ def program_compiled(
     keep_history : bool
         Record the error statistics after every pass (``history``); without them the
         history's arrays have no columns.
+    copy_conductance : bool
+        Give the result its own copy of the programmed conductances; False hands it the
+        crossbars' array itself (one float64 per device less).
     """
     target = broadcast_targets(xbars, targets)
     batch = xbars.batch
@@ -1174,7 +1178,7 @@ def program_compiled(
         xbars.device_state.pulse_count[...] += pulses
     return ProgramResult(
         target=target,
-        conductance=g.copy(),
+        conductance=g.copy() if copy_conductance else g,
         pulses=pulses,
         abandoned=abandoned,
         stuck=stuck,

@@ -150,6 +150,7 @@ def program(
     skip: ArrayLike | None = None,
     keep_pulse_v2: bool = True,
     keep_history: bool = True,
+    copy_conductance: bool = True,
 ) -> ProgramResult:
     """Program ``xbars`` (in place) toward ``targets`` (S) with write-verify.
 
@@ -186,6 +187,10 @@ def program(
         Record the error statistics after every pass (``history``). False lets the compiled
         engines skip them (about 5 % of a 64 x 64 crossbar's time; its history arrays then
         have no columns); the other engines record them anyway.
+    copy_conductance : bool
+        Give the result its own copy of the programmed conductances. False makes
+        ``result.conductance`` the crossbars' own array (no copy, one float64 per device
+        less at the end of the run; a later write to the crossbars changes the result).
 
     Returns
     -------
@@ -222,6 +227,7 @@ def program(
         result = program_compiled(
             xbars, targets, algorithm, accumulate=(name == "cpu"), progress=progress,
             keep_pulse_v2=keep_pulse_v2, keep_history=keep_history,
+            copy_conductance=copy_conductance,
         )
     else:
         result = _program_gpu(xbars, targets, algorithm, engine, progress)
@@ -231,6 +237,8 @@ def program(
         )
     if not keep_pulse_v2:
         result.pulse_v2_sum = None
+    if not copy_conductance:
+        result.conductance = xbars.conductance
     result.refreshed = refreshed
     if skipped.any():
         result.unswitchable = fault_map

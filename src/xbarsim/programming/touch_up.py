@@ -65,6 +65,7 @@ def touch_up(
     skip: ArrayLike | None = None,
     keep_pulse_v2: bool = True,
     keep_history: bool = True,
+    copy_conductance: bool = True,
 ) -> ProgramResult:
     """Run the touch-up passes on crossbars a write-verify run ``main`` has just programmed.
 
@@ -82,9 +83,9 @@ def touch_up(
     engine : str
     skip : array_like of bool, optional
         Devices the main run skipped; devices it abandoned are skipped as well.
-    keep_pulse_v2, keep_history : bool
-        Keep the per-device squared-amplitude sums and the per-pass history (see
-        :func:`program`).
+    keep_pulse_v2, keep_history, copy_conductance : bool
+        Keep the per-device squared-amplitude sums and the per-pass history, copy the
+        conductances (see :func:`program`).
 
     Returns
     -------
@@ -97,7 +98,8 @@ def touch_up(
     """
     left = main.abandoned if skip is None else main.abandoned | np.asarray(skip, dtype=bool)
     extra = program(xbars, targets, params.algorithm(base), engine=engine, skip=left,
-                    keep_pulse_v2=keep_pulse_v2, keep_history=keep_history)
+                    keep_pulse_v2=keep_pulse_v2, keep_history=keep_history,
+                    copy_conductance=copy_conductance)
 
     def joined(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
         return None if a is None or b is None else np.concatenate([a, b], axis=1)
