@@ -79,7 +79,7 @@ def failing_kernel(gpu_state, monkeypatch: pytest.MonkeyPatch):
     gpu_state(None)
     fake = types.ModuleType("xbarsim.programming.gpu")
 
-    def program_gpu(xbars, targets, algorithm, progress=False):
+    def program_gpu(xbars, targets, algorithm, progress=False, keep_history=True):
         xbars.conductance[...] = 0.0
         raise RuntimeError("CUDA_ERROR_LAUNCH_FAILED")
 

@@ -87,6 +87,12 @@ CHECK = textwrap.dedent(
             np.testing.assert_allclose(a.conductance, b.conductance, rtol=1e-12, atol=0)
             assert np.array_equal(xa.device_state.pulse_count, xb.device_state.pulse_count)
             assert np.array_equal(a.hs_exposures_per_pass, b.hs_exposures_per_pass)
+    # without the history: nothing copied per pass, the same programming
+    lean = program_gpu(x.copy(), t, alg, keep_history=False)
+    kept = program_gpu(x.copy(), t, alg)
+    assert lean.history["p99"].shape == (2, 0) and kept.history["p99"].shape == (2, 3)
+    assert np.array_equal(lean.pulses, kept.pulses)
+    assert np.array_equal(lean.conductance, kept.conductance)
     print("gpu-simulator-ok")
     """
 )

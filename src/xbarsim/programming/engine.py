@@ -185,8 +185,9 @@ def program(
         per-device sums or starting conductances beyond its current chunk).
     keep_history : bool
         Record the error statistics after every pass (``history``). False lets the compiled
-        engines skip them (about 5 % of a 64 x 64 crossbar's time; its history arrays then
-        have no columns); the other engines record them anyway.
+        and GPU engines skip them (about 5 % of a 64 x 64 crossbar's time on the CPU, a copy
+        of every conductance to the host per pass on the GPU; the history's arrays then
+        have no columns); the reference engine records them anyway.
     copy_conductance : bool
         Give the result its own copy of the programmed conductances. False makes
         ``result.conductance`` the crossbars' own array (no copy, one float64 per device
@@ -230,7 +231,7 @@ def program(
             copy_conductance=copy_conductance,
         )
     else:
-        result = _program_gpu(xbars, targets, algorithm, engine, progress)
+        result = _program_gpu(xbars, targets, algorithm, engine, progress, keep_history)
     if result.pulse_power_w is None and start is not None and result.pulse_v2_sum is not None:
         result.pulse_power_w = pulse_power(
             result.pulse_v2_sum, start, result.target, xbars.unswitchable, algorithm.scheme
@@ -256,7 +257,8 @@ def program(
 
 
 def _program_gpu(
-    xbars: Crossbar, targets: ArrayLike, algorithm: WriteVerify, engine: str, progress: bool
+    xbars: Crossbar, targets: ArrayLike, algorithm: WriteVerify, engine: str, progress: bool,
+    keep_history: bool,
 ) -> ProgramResult:
     """The GPU engine; on a compile or launch failure ``cpu`` (``engine="auto"``) or a
     one-line error (``engine="gpu"``). The crossbars are restored before falling back."""
@@ -264,7 +266,8 @@ def _program_gpu(
     try:
         from xbarsim.programming.gpu import program_gpu
 
-        return program_gpu(xbars, targets, algorithm, progress=progress)
+        return program_gpu(xbars, targets, algorithm, progress=progress,
+                           keep_history=keep_history)
     except XbarsimInputError:
         raise
     except Exception as exc:  # compile or launch failure (numba, driver, out of memory)
@@ -275,4 +278,5 @@ def _program_gpu(
         _warn_fallback(_launch_failure[0])
     from xbarsim.programming.compiled import program_compiled
 
-    return program_compiled(xbars, targets, algorithm, accumulate=True, progress=progress)
+    return program_compiled(xbars, targets, algorithm, accumulate=True, progress=progress,
+                            keep_history=keep_history)

@@ -408,11 +408,14 @@ def _collect_hits(hit, ever, counts):
 
 
 def program_gpu(
-    xbars: Crossbar, targets: ArrayLike, algorithm: WriteVerify, progress: bool = False
+    xbars: Crossbar, targets: ArrayLike, algorithm: WriteVerify, progress: bool = False,
+    keep_history: bool = True,
 ) -> ProgramResult:
     """Program ``xbars`` in place on a CUDA GPU (one block per crossbar).
 
-    Same parameters and result as :func:`xbarsim.programming.compiled.program_compiled`.
+    Same parameters and result as :func:`xbarsim.programming.compiled.program_compiled`;
+    without ``keep_history`` the conductances are not copied to the host after every pass
+    and the history's arrays have no columns.
     """
     target = broadcast_targets(xbars, targets)
     batch = xbars.batch
@@ -451,10 +454,11 @@ def program_gpu(
     exposures = np.zeros((batch, passes), dtype=np.int64)
     d_hit = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
     d_ever = cuda.to_device(np.zeros(target.shape, dtype=np.bool_))
-    history = np.zeros((batch, len(HISTORY_KEYS), passes + 1))
+    history = np.zeros((batch, len(HISTORY_KEYS), passes + 1 if keep_history else 0))
     tol_frac = float(algorithm.tolerance)
     include = ~unsw  # the one tuning-error exclusion rule: the fault map
-    _record_all(d_g.copy_to_host(), target, include, tol_frac, history, 0)
+    if keep_history:
+        _record_all(d_g.copy_to_host(), target, include, tol_frac, history, 0)
     with progress_bar(passes, "tuning (gpu)", progress) as advance:
         for p in range(passes):
             d_pass_pulses = cuda.to_device(np.zeros(batch, dtype=np.int64))
@@ -471,7 +475,8 @@ def program_gpu(
             pulses_per_pass[:, p] = d_pass_pulses.copy_to_host()
             exposures[:, p] = d_exposures.copy_to_host()
             n_hs[:, p] = d_counts.copy_to_host() / (rows * cols)
-            _record_all(d_g.copy_to_host(), target, include, tol_frac, history, p + 1)
+            if keep_history:
+                _record_all(d_g.copy_to_host(), target, include, tol_frac, history, p + 1)
             advance(1)
     g = d_g.copy_to_host()
     xbars.conductance[...] = g
