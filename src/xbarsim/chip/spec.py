@@ -524,14 +524,15 @@ class ChipSpec(BaseModel):
                                     ) from None
         return spec_from_dict(data)
 
-    def content_hash(self) -> str:
+    def content_hash(self, exclude: set[str] | None = None) -> str:
         """SHA-256 (16 hex digits) of the canonical JSON: equal specs, equal hashes.
 
         Fields left at None ("keep the preset's value") are not part of it, so a spec keeps
         its hash, and ``evaluate`` its chip instances, when a later version adds such a
-        field.
+        field. ``exclude`` names top-level sections left out as well (e.g. the default
+        operating conditions, which do not change what a chip instance is).
         """
-        return config_hash(self.model_dump(mode="json", exclude_none=True))
+        return config_hash(self.model_dump(mode="json", exclude=exclude, exclude_none=True))
 
 
 def _memristor_only(spec: ChipSpec) -> str | None:

@@ -24,7 +24,7 @@ from xbarsim.chip.spec import ChipSpec
 from xbarsim.errors import XbarsimInputError
 from xbarsim.experiments.chapter2 import Job, PartStore, run_jobs
 from xbarsim.nn.data import Dataset
-from xbarsim.provenance import config_hash, provenance
+from xbarsim.provenance import provenance
 from xbarsim.seeding import point_seed
 from xbarsim.validation import check_count
 
@@ -81,10 +81,8 @@ class EvaluateSetup:
         self.conditions = [(float(t), float(a)) for t in self.temps_c for a in self.ages_h]
 
     def chip_identity(self) -> str:
-        """Hash of the chip without its default conditions (what an instance is); fields
-        left at None are not part of it (:meth:`ChipSpec.content_hash`)."""
-        return config_hash(self.spec.model_dump(mode="json", exclude={"conditions", "name"},
-                                                exclude_none=True))
+        """Hash of the chip without its default conditions (what an instance is)."""
+        return self.spec.content_hash(exclude={"conditions", "name"})
 
 
 def instance_seed(root: int, chip: str, instance: int) -> int:

@@ -95,7 +95,8 @@ class ProgramResult:
     target : ndarray, shape (batch, rows, cols)
         Target conductances (S).
     conductance : ndarray, shape (batch, rows, cols)
-        Conductances after programming (S).
+        Conductances after programming (S); the crossbars' own array when the run was
+        asked not to copy it (``program(..., copy_conductance=False)``).
     pulses : ndarray of int32, shape (batch, rows, cols)
         Write pulses applied to each device as the selected device (a run gives one device
         at most passes x ramps x ramp length, about 10^5; the per-pass and total counts are
@@ -111,7 +112,8 @@ class ProgramResult:
     history : dict of ndarray, shape (batch, passes + 1)
         Error statistics (:data:`HISTORY_KEYS`) before tuning (column 0) and after every
         pass, over every device outside the fault map (:data:`TUNING_ERROR_EXCLUSION`) and
-        not ``skipped``.
+        not ``skipped``; arrays without columns when the run did not keep it
+        (``program(..., keep_history=False)``, compiled and GPU engines).
     pulses_per_pass : ndarray of int64, shape (batch, passes)
     n_hs_per_pass : ndarray, shape (batch, passes)
         Half-select statistic per pass: the fraction of the crossbar's devices that
